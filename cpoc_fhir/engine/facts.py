@@ -1,0 +1,220 @@
+"""Clinical facts the CPOC engine reasons over: frozen, FHIR-free, one record per patient.
+
+The FHIR adapters (``cpoc_fhir.fhir.read``) turn resources into these; the engine never sees
+a Bundle or a JSON dict. Every fact keeps ``ref`` ("Type/id") so that each billing line can
+cite its evidence. Dates are calendar dates as written in the record (no time-zone shifts):
+billing months are counted in the practice's local days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+
+class CancerRole(Enum):
+    """Whether a diagnosis is a cancer and which kind (mCODE primary vs secondary)."""
+
+    NONE = "none"
+    PRIMARY = "primary"
+    SECONDARY = "secondary"  # metastatic site (ICD-10-CM C77-C79, C7B; mCODE secondary)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A Condition. ``active`` and the dates tell when it held (see ``active_during``)."""
+
+    ref: str
+    icd10: tuple[str, ...] = ()  # normalised: no dot, upper case ("E1122")
+    snomed: tuple[str, ...] = ()
+    display: str = ""
+    onset: date | None = None  # onset, else recordedDate
+    abatement: date | None = None
+    active: bool = True  # clinicalStatus active / recurrence / relapse (or absent)
+    recurrence: bool = False  # clinicalStatus recurrence / relapse
+    cancer_role: CancerRole = CancerRole.NONE
+    cancer_type: str | None = None  # "colorectal", "lung", ... (knowledge.conditions)
+    toxicity: bool = False  # adverse effect of anti-cancer treatment (cpoc-rules §7 (b))
+    late_effect: bool = False  # in the late-effects value set (cpoc-rules §6 level 2)
+
+    def active_during(self, start: date, end: date) -> bool:
+        """True when the condition held on any day of [start, end]."""
+        if self.onset is not None and self.onset > end:
+            return False
+        if self.abatement is not None:
+            return self.abatement >= start
+        if not self.active:
+            # Resolved/inactive without an abatement date: it held at least until it was
+            # recorded, never later that we can show.
+            return self.onset is not None and self.onset >= start
+        return True
+
+
+class Route(Enum):
+    """How a drug reaches the patient, as Table 4 distinguishes it."""
+
+    PARENTERAL = "parenteral"  # infused or injected
+    ORAL = "oral"
+
+
+class ExposureKind(Enum):
+    """What the evidence says about the days of a medication exposure (cpoc-rules §3)."""
+
+    ADMINISTERED = "administered"  # MedicationAdministration: given on these days
+    PLANNED = "planned"  # infusion ordered, not yet recorded as given: provisional
+    SUPPLY = "supply"  # oral supply (dispense, order or statement) covering these days
+
+
+class DrugRole(Enum):
+    """Why a drug counts as treatment (cpoc-rules §3)."""
+
+    ANTICANCER = "anticancer"  # anti-cancer or hormonal therapy
+    SUPPORTIVE = "supportive"  # prevents or mitigates symptoms or side effects
+
+
+@dataclass(frozen=True)
+class MedicationExposure:
+    """Days on which the patient received (or will receive) one drug ordered by the practice.
+
+    ``drug`` is a regimen-catalog drug id, or "" when the catalog does not know the drug;
+    ``drug_name`` is then the record's own wording, for warnings and explanations.
+    """
+
+    ref: str
+    drug: str
+    drug_name: str
+    role: DrugRole
+    route: Route
+    kind: ExposureKind
+    start: date
+    end: date  # inclusive; equal to start for a single administration
+    ordered_on: date | None = None  # oral drugs anchor on the order date (cpoc-rules §2)
+    order_ref: str | None = None  # the MedicationRequest this fulfils, if known
+
+    def days(self) -> range:
+        """The ordinals of the covered days (``date.fromordinal`` turns them back)."""
+        return range(self.start.toordinal(), self.end.toordinal() + 1)
+
+
+class StopReason(Enum):
+    """Why an order was stopped, as far as it supports a Transition (cpoc-rules §7 (b))."""
+
+    PROGRESSION = "progression"
+    TOXICITY = "toxicity"
+
+
+@dataclass(frozen=True)
+class OrderStop:
+    """A stopped anti-cancer order with a coded or written reason on record."""
+
+    ref: str
+    on: date
+    reason: StopReason
+
+
+@dataclass(frozen=True)
+class PerformanceStatus:
+    """A documented performance status, on the ECOG scale (Karnofsky already converted)."""
+
+    ref: str
+    on: date
+    ecog: int
+    scale: str = "ecog"  # "ecog" | "karnofsky"
+    raw: int | None = None  # the value as documented (Karnofsky 0-100)
+
+
+class DiseaseState(Enum):
+    """mCODE cancer disease status (LOINC 97509-4) reduced to what the rules need."""
+
+    NED = "ned"  # remission / not detected
+    IMPROVED = "improved"
+    STABLE = "stable"
+    WORSENED = "worsened"  # 271299001: progression documented by a result
+    UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True)
+class DiseaseStatus:
+    ref: str
+    on: date
+    state: DiseaseState
+
+
+@dataclass(frozen=True)
+class StageGroup:
+    """A stage group Observation; ``metastatic`` for stage IV."""
+
+    ref: str
+    on: date
+    stage: str
+    metastatic: bool
+
+
+@dataclass(frozen=True)
+class Visit:
+    """An Encounter. ``face_to_face`` applies cpoc-rules §4's definition."""
+
+    ref: str
+    on: date
+    face_to_face: bool
+    oncology: bool = False  # with the practice's medical oncology (reason, type or episode)
+
+
+class EpisodeKind(Enum):
+    ONCOLOGY = "oncology"  # the practice manages the patient's cancer care
+    HOSPICE = "hospice"
+
+
+@dataclass(frozen=True)
+class CareEpisode:
+    """An EpisodeOfCare (or a hospice Encounter) with its period."""
+
+    ref: str
+    kind: EpisodeKind
+    start: date | None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class TrialEnrollment:
+    """A ResearchSubject; ``on_study`` for the statuses of cpoc-rules §8."""
+
+    ref: str
+    start: date | None
+    end: date | None
+    on_study: bool
+
+    def on_study_during(self, start: date, end: date) -> bool:
+        if not self.on_study:
+            return False
+        if self.start is not None and self.start > end:
+            return False
+        return self.end is None or self.end >= start
+
+
+@dataclass(frozen=True)
+class Transplant:
+    """A stem cell transplant Procedure: Table 4's 6-point administration."""
+
+    ref: str
+    on: date
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """Everything the engine knows about one patient."""
+
+    patient_ref: str
+    death: date | None = None
+    diagnoses: tuple[Diagnosis, ...] = ()
+    exposures: tuple[MedicationExposure, ...] = ()
+    order_stops: tuple[OrderStop, ...] = ()
+    performance: tuple[PerformanceStatus, ...] = ()
+    disease_status: tuple[DiseaseStatus, ...] = ()
+    stages: tuple[StageGroup, ...] = ()
+    visits: tuple[Visit, ...] = ()
+    episodes: tuple[CareEpisode, ...] = ()
+    trials: tuple[TrialEnrollment, ...] = ()
+    transplants: tuple[Transplant, ...] = ()
+    warnings: tuple[str, ...] = field(default=())  # what the adapter could not interpret

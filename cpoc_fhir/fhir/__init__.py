@@ -1,0 +1,1 @@
+"""FHIR R4 adapters: reading resources into facts, writing CPOC resources."""
