@@ -1,0 +1,64 @@
+"""The 11 CPOC codes and their relative values (proposal II-C, II-D; cpoc-rules §1).
+
+The code strings are the proposal's placeholders; a payer maps them to its own (payer file).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+
+class Component(Enum):
+    NEW_PATIENT = "new-patient"
+    TREATMENT_MONTH = "treatment-month"
+    ACTIVE_MONITORING = "active-monitoring"
+    TRANSITION = "transition"
+    CLINICAL_TRIAL = "clinical-trial"
+
+
+# code → (component, level, relative value as % of the New Patient payment)
+CODES: dict[str, tuple[Component, int | None, Decimal]] = {
+    "xx100": (Component.NEW_PATIENT, None, Decimal(100)),
+    "xx201": (Component.TREATMENT_MONTH, 1, Decimal(25)),
+    "xx202": (Component.TREATMENT_MONTH, 2, Decimal(43)),
+    "xx203": (Component.TREATMENT_MONTH, 3, Decimal(61)),
+    "xx204": (Component.TREATMENT_MONTH, 4, Decimal(80)),
+    "xx301": (Component.ACTIVE_MONITORING, 1, Decimal(2)),
+    "xx302": (Component.ACTIVE_MONITORING, 2, Decimal(10)),
+    "xx303": (Component.ACTIVE_MONITORING, 3, Decimal(25)),
+    "xx401": (Component.TRANSITION, 1, Decimal(30)),
+    "xx402": (Component.TRANSITION, 2, Decimal(50)),
+    "xx500": (Component.CLINICAL_TRIAL, None, Decimal(5)),
+}
+
+_PREFIX = {
+    Component.NEW_PATIENT: "xx10",
+    Component.TREATMENT_MONTH: "xx20",
+    Component.ACTIVE_MONITORING: "xx30",
+    Component.TRANSITION: "xx40",
+    Component.CLINICAL_TRIAL: "xx50",
+}
+
+# Display names, for tables, cards and the published CodeSystem.
+DISPLAY = {
+    "xx100": "New Patient Payment",
+    "xx201": "Treatment Month Payment, level 1",
+    "xx202": "Treatment Month Payment, level 2",
+    "xx203": "Treatment Month Payment, level 3",
+    "xx204": "Treatment Month Payment, level 4",
+    "xx301": "Active Monitoring Month Payment, level 1",
+    "xx302": "Active Monitoring Month Payment, level 2",
+    "xx303": "Active Monitoring Month Payment, level 3",
+    "xx401": "Transition of Treatment Payment, level 1",
+    "xx402": "Transition of Treatment Payment, level 2",
+    "xx500": "Clinical Trial Payment",
+}
+
+
+def code_for(component: Component, level: int | None = None) -> str:
+    """The CPOC code of a component at a level ("xx100" and "xx500" have none)."""
+    code = _PREFIX[component] + str(level if level is not None else 0)
+    if code not in CODES or CODES[code][1] != level:
+        raise ValueError(f"{component.value} has no level {level}")
+    return code

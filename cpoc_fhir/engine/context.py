@@ -1,0 +1,178 @@
+"""One patient's evaluation context: the record as known on ``as_of`` and what is derived once.
+
+Built by ``timeline.evaluate``; read by the monitoring, transition and line modules.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import Enum
+
+from cpoc_fhir.engine.facts import (
+    CancerRole,
+    Diagnosis,
+    DiseaseState,
+    DiseaseStatus,
+    EpisodeKind,
+    ExposureKind,
+    PatientRecord,
+    Visit,
+)
+from cpoc_fhir.engine.months import BillingMonth, billing_month
+from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.engine.settings import RuleSettings
+from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
+from cpoc_fhir.knowledge import Knowledge
+
+
+class Disease(Enum):
+    """Disease state for monitoring levels (cpoc-rules §6)."""
+
+    METASTATIC = "metastatic"
+    NED = "no evidence of disease"
+    UNKNOWN = "unknown"
+
+
+def known_on(record: PatientRecord, as_of: date) -> PatientRecord:
+    """The record as it stood on ``as_of``: later facts dropped, later ends not yet known.
+
+    A run for a past date reproduces what could have been billed then. Orders placed by
+    ``as_of`` keep their future days (a supply or a planned infusion is already known).
+    """
+
+    def kept(on: date | None) -> bool:
+        return on is None or on <= as_of
+
+    def until(end: date | None) -> date | None:
+        return end if end is not None and end <= as_of else None
+
+    diagnoses = tuple(
+        d
+        if d.abatement is None or d.abatement <= as_of
+        else replace(d, abatement=None, active=True)
+        for d in record.diagnoses
+        if kept(d.onset)
+    )
+    exposures = tuple(
+        e
+        for e in record.exposures
+        if (e.ordered_on or e.start) <= as_of
+        and (e.kind is not ExposureKind.ADMINISTERED or e.start <= as_of)
+    )
+    return replace(
+        record,
+        death=record.death if kept(record.death) else None,
+        diagnoses=diagnoses,
+        exposures=exposures,
+        order_stops=tuple(s for s in record.order_stops if s.on <= as_of),
+        performance=tuple(p for p in record.performance if p.on <= as_of),
+        disease_status=tuple(s for s in record.disease_status if s.on <= as_of),
+        stages=tuple(s for s in record.stages if s.on <= as_of),
+        visits=tuple(v for v in record.visits if v.on <= as_of),
+        episodes=tuple(replace(e, end=until(e.end)) for e in record.episodes if kept(e.start)),
+        trials=tuple(replace(t, end=until(t.end)) for t in record.trials if kept(t.start)),
+        transplants=tuple(t for t in record.transplants if t.on <= as_of),
+    )
+
+
+def _still_active(diagnosis: Diagnosis) -> Diagnosis:
+    return replace(diagnosis, abatement=None, active=True)
+
+
+@dataclass
+class Context:
+    record: PatientRecord
+    knowledge: Knowledge
+    settings: RuleSettings
+    payer: PayerSchedule
+    as_of: date
+    anchor: date
+    months: list[BillingMonth]
+    treatment: dict[int, MonthTreatment]  # month index → its treatment facts
+    lines: tuple[TherapyLine, ...]
+    line_of: dict[str, int]
+    treatment_days: list[int]  # sorted ordinals of every treatment day
+    first_treatment: date | None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.f2f_visits: list[Visit] = sorted(
+            (v for v in self.record.visits if v.face_to_face), key=lambda v: v.on
+        )
+        self._visit_days = [v.on.toordinal() for v in self.f2f_visits]
+        self.hospice_start: date | None = min(
+            (e.start for e in self.record.episodes if e.kind is EpisodeKind.HOSPICE and e.start),
+            default=None,
+        )
+
+    # --- months -----------------------------------------------------------------------
+    def month(self, k: int) -> BillingMonth:
+        """Month k, also beyond the generated ones (e.g. to close a visit window)."""
+        if 1 <= k <= len(self.months):
+            return self.months[k - 1]
+        return billing_month(self.anchor, k)
+
+    def treated(self, k: int) -> bool:
+        month = self.treatment.get(k)
+        return month is not None and bool(month.days)
+
+    def treatment_known(self, k: int) -> bool | None:
+        """Whether month k has treatment: True, False, or None while it cannot be known."""
+        if self.treated(k):
+            return True
+        if k > len(self.months) or self.month(k).is_open(self.as_of):
+            death = self.record.death
+            if death is not None and death < self.month(k).start:
+                return False
+            return None
+        return False
+
+    def last_treated_before(self, k: int) -> int | None:
+        return max((j for j in self.treatment if j < k and self.treated(j)), default=None)
+
+    # --- visits and treatment days -------------------------------------------------------
+    def visits_between(self, start: date, end: date) -> list[Visit]:
+        lo = bisect.bisect_left(self._visit_days, start.toordinal())
+        hi = bisect.bisect_right(self._visit_days, end.toordinal())
+        return self.f2f_visits[lo:hi]
+
+    def last_treatment_day_before(self, day: date) -> date | None:
+        i = bisect.bisect_left(self.treatment_days, day.toordinal())
+        return date.fromordinal(self.treatment_days[i - 1]) if i else None
+
+    # --- disease state -------------------------------------------------------------------
+    def disease(self, month: BillingMonth) -> tuple[Disease, tuple[str, ...]]:
+        """§6: metastatic (active secondary cancer or stage IV), else NED (latest disease
+        status remission / not detected), else unknown. Metastatic wins over a NED status."""
+        secondary = [
+            d.ref
+            for d in self.record.diagnoses
+            if d.cancer_role is CancerRole.SECONDARY and d.active_during(month.start, month.end)
+        ]
+        stage_iv = [s.ref for s in self.record.stages if s.metastatic and s.on <= month.end]
+        if secondary or stage_iv:
+            return Disease.METASTATIC, tuple(secondary + stage_iv)
+        latest = self.latest_status(month.end)
+        if latest is not None and latest.state is DiseaseState.NED:
+            return Disease.NED, (latest.ref,)
+        return Disease.UNKNOWN, ()
+
+    def latest_status(self, on_or_before: date, after: date | None = None) -> DiseaseStatus | None:
+        candidates = [
+            s
+            for s in self.record.disease_status
+            if s.on <= on_or_before and (after is None or s.on > after)
+        ]
+        return max(candidates, key=lambda s: s.on, default=None)
+
+    def cancer_type(self) -> str | None:
+        """The type of the most recent primary cancer (for per-cancer horizons)."""
+        primaries = [
+            d
+            for d in self.record.diagnoses
+            if d.cancer_role is CancerRole.PRIMARY and d.cancer_type
+        ]
+        latest = max(primaries, key=lambda d: d.onset or date.min, default=None)
+        return latest.cancer_type if latest else None

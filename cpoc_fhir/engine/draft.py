@@ -1,0 +1,66 @@
+"""A line being decided: its reasons accumulate, then it becomes a BillingLine (§11 status)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from cpoc_fhir.engine.codes import Component, code_for
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, Score
+from cpoc_fhir.engine.payer import PayerSchedule
+
+NOTHING = Decimal("0.00")
+
+
+@dataclass
+class LineDraft:
+    component: Component
+    level: int | None
+    month: int | None
+    start: date
+    end: date
+    explanation: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # what would make it final
+    failures: list[str] = field(default_factory=list)  # the requirement that failed
+    warnings: list[str] = field(default_factory=list)
+    score: Score | None = None
+
+    def cite(self, *refs: str) -> None:
+        for ref in refs:
+            if ref and ref not in self.evidence:
+                self.evidence.append(ref)
+
+    def warn(self, text: str | None) -> None:
+        if text and text not in self.warnings:
+            self.warnings.append(text)
+
+    @property
+    def status(self) -> LineStatus:
+        if self.failures:
+            return LineStatus.NOT_BILLABLE
+        if self.pending:
+            return LineStatus.PROVISIONAL
+        return LineStatus.FINAL
+
+    def finish(self, payer: PayerSchedule) -> BillingLine:
+        code = code_for(self.component, self.level)
+        status = self.status
+        explanation = list(self.explanation)
+        explanation += [f"Not billable: {reason}" for reason in self.failures]
+        explanation += [f"Provisional: {reason}" for reason in self.pending]
+        return BillingLine(
+            code=code,
+            component=self.component,
+            level=self.level,
+            month=self.month,
+            start=self.start,
+            end=self.end,
+            status=status,
+            amount=NOTHING if status is LineStatus.NOT_BILLABLE else payer.amount(code),
+            explanation=tuple(explanation),
+            evidence=tuple(self.evidence),
+            score=self.score,
+            warnings=tuple(self.warnings),
+        )

@@ -1,0 +1,106 @@
+"""Billing lines: what the engine returns, with their explanation and evidence (§11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from cpoc_fhir.engine.codes import Component
+
+
+class LineStatus(Enum):
+    """cpoc-rules §11."""
+
+    FINAL = "final"  # every fact it depends on is known
+    PROVISIONAL = "provisional"  # depends on the future; says what would make it final
+    NOT_BILLABLE = "not-billable"  # a requirement failed; says which
+
+
+@dataclass(frozen=True)
+class Score:
+    """A Treatment Month's four factors (Tables 1-4) and what they rest on."""
+
+    comorbidity: int
+    performance: int
+    toxicity: int
+    administration: int
+    regimen: str | None  # catalog id of the regimen that set the toxicity points
+    treatment_days: int
+
+    @property
+    def total(self) -> int:
+        return self.comorbidity + self.performance + self.toxicity + self.administration
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "comorbidity": self.comorbidity,
+            "performance": self.performance,
+            "toxicity": self.toxicity,
+            "administration": self.administration,
+            "total": self.total,
+            "regimen": self.regimen,
+            "treatmentDays": self.treatment_days,
+        }
+
+
+# Order of components within a day, for stable output.
+_COMPONENT_ORDER = {c: i for i, c in enumerate(Component)}
+
+
+@dataclass(frozen=True)
+class BillingLine:
+    code: str
+    component: Component
+    level: int | None
+    month: int | None  # billing month index k; None for a New Patient line before month 1
+    start: date
+    end: date
+    status: LineStatus
+    amount: Decimal
+    explanation: tuple[str, ...]
+    evidence: tuple[str, ...]
+    score: Score | None = None
+    warnings: tuple[str, ...] = ()
+
+    def sort_key(self) -> tuple[date, int]:
+        return (self.start, _COMPONENT_ORDER[self.component])
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape ``cpoc timeline --format json`` prints (others rely on it)."""
+        out: dict[str, Any] = {
+            "code": self.code,
+            "component": self.component.value,
+            "level": self.level,
+            "month": self.month,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "status": self.status.value,
+            "amount": str(self.amount),
+            "explanation": list(self.explanation),
+            "evidence": list(self.evidence),
+            "warnings": list(self.warnings),
+        }
+        if self.score is not None:
+            out["score"] = self.score.as_json()
+        return out
+
+
+@dataclass(frozen=True)
+class PatientTimeline:
+    """All of one patient's lines up to ``as_of``, and what could not be interpreted."""
+
+    patient_ref: str
+    as_of: date
+    lines: tuple[BillingLine, ...]
+    warnings: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "patient": self.patient_ref,
+            "asOf": self.as_of.isoformat(),
+            "lines": [line.as_json() for line in self.lines],
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,153 @@
+"""Active Monitoring Months, xx301-xx303 (proposal III-C; cpoc-rules §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.context import Context, Disease
+from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.months import BillingMonth
+
+# Level 2 and 3 lines in the first 6 months after treatment need a visit in those months.
+POST_TREATMENT_VISIT_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class MonitoringPosition:
+    """Where a month without treatment stands relative to treatment."""
+
+    m: int  # months since the end of treatment (1 = the first month after it)
+    last_treated: int  # index of the last treatment month (or the New Patient month)
+    pause: bool | None  # True: a pause within treatment; None: cannot be known yet
+
+
+def position(ctx: Context, k: int) -> MonitoringPosition | None:
+    """§6: m, and whether month k is a pause (treatment the month before and after)."""
+    last = ctx.last_treated_before(k)
+    if last is None:
+        if ctx.first_treatment is not None:
+            return None  # before treatment began: the New Patient payment covers it
+        last = 1  # never treated: the month after the New Patient month is m = 1
+        return MonitoringPosition(m=k - last, last_treated=last, pause=False)
+    pause: bool | None = False
+    if last == k - 1:
+        pause = ctx.treatment_known(k + 1)
+    return MonitoringPosition(m=k - last, last_treated=last, pause=pause)
+
+
+def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
+    """The Active Monitoring line of month k (no treatment in it), or None when none is due."""
+    month = ctx.month(k)
+    where = position(ctx, k)
+    if where is None or where.m < 1:
+        return None
+    if where.pause is True:
+        draft = _draft(month, 3)
+        draft.explanation.append(
+            "Active Monitoring level 3 (III-C (a)): a pause within treatment — treatment in the "
+            "month before and the month after"
+        )
+        _open_month(ctx, month, draft)
+        return draft
+
+    disease, disease_refs = ctx.disease(month)
+    level, reason = _level(ctx, month, where.m, disease)
+    if level is None:
+        return None
+    draft = _draft(month, level)
+    draft.cite(*disease_refs)
+    draft.explanation.append(f"Active Monitoring level {level}: {reason}")
+    if where.pause is None:
+        draft.pending.append(
+            f"a pause if treatment resumes in month {k + 1}, else the first month after "
+            "treatment; known once that month is"
+        )
+    if disease is Disease.UNKNOWN:
+        draft.pending.append("disease status not documented: billed at the NED level")
+        draft.warn(
+            "no metastatic condition, stage IV or cancer disease status (LOINC 97509-4) "
+            "on record: monitoring billed at the NED level"
+        )
+    _visit_requirement(ctx, month, where, level, draft)
+    _open_month(ctx, month, draft)
+    return draft
+
+
+def _draft(month: BillingMonth, level: int) -> LineDraft:
+    return LineDraft(Component.ACTIVE_MONITORING, level, month.index, month.start, month.end)
+
+
+def _level(ctx: Context, month: BillingMonth, m: int, disease: Disease) -> tuple[int | None, str]:
+    if disease is Disease.METASTATIC:
+        return 3, f"metastatic disease, month {m} after treatment (III-C (c))"
+    state = "NED" if disease is Disease.NED else "NED assumed"
+    if m <= 3:
+        return 3, f"month {m} after treatment, {state} (III-C (b))"
+    if m <= POST_TREATMENT_VISIT_MONTHS:
+        return 2, f"month {m} after treatment, {state} (III-C level 2 (a))"
+    late = [
+        d for d in ctx.record.diagnoses if d.late_effect and d.active_during(month.start, month.end)
+    ]
+    if late:
+        return 2, (
+            f"month {m} after treatment, chronic problem from treatment toxicity: "
+            f"{late[0].display or late[0].ref} (III-C level 2 (b))"
+        )
+    horizon = ctx.settings.horizon_for(ctx.cancer_type())
+    if m <= horizon:
+        return 1, f"month {m} after treatment, {state}, surveillance to month {horizon} (III-C)"
+    return None, "after the surveillance horizon: visits are fee-for-service again (§9)"
+
+
+def _visit_requirement(
+    ctx: Context, month: BillingMonth, where: MonitoringPosition, level: int, draft: LineDraft
+) -> None:
+    """III-C: a visit in the 6 months after treatment for levels 2-3 in those months; a visit
+    each year for level 1."""
+    if level >= 2 and where.m <= POST_TREATMENT_VISIT_MONTHS:
+        first = ctx.month(where.last_treated + 1)
+        last = ctx.month(where.last_treated + POST_TREATMENT_VISIT_MONTHS)
+        visits = ctx.visits_between(first.start, last.end)
+        if visits:
+            draft.cite(visits[0].ref)
+            draft.explanation.append(
+                f"Face-to-face visit on {visits[0].on.isoformat()} within the 6 months after "
+                "treatment (III-C)"
+            )
+        elif ctx.as_of > last.end:
+            draft.failures.append(
+                f"no face-to-face visit from {first.start.isoformat()} to "
+                f"{last.end.isoformat()}, the 6 months after treatment (III-C)"
+            )
+        else:
+            draft.pending.append(f"needs a face-to-face visit by {last.end.isoformat()} (III-C)")
+    elif level == 1:
+        since = _year_before(month.end)
+        visits = ctx.visits_between(since, month.end)
+        if visits:
+            draft.cite(visits[-1].ref)
+            draft.explanation.append(
+                f"Face-to-face visit on {visits[-1].on.isoformat()} in the 12 months up to "
+                f"{month.end.isoformat()} (III-C)"
+            )
+        elif month.is_open(ctx.as_of):
+            draft.pending.append(f"needs a face-to-face visit by {month.end.isoformat()} (III-C)")
+        else:
+            draft.failures.append(
+                f"no face-to-face visit in the 12 months up to {month.end.isoformat()} (III-C)"
+            )
+
+
+def _year_before(day: date) -> date:
+    """The first day of the 12 months that end on ``day``."""
+    try:
+        return day.replace(year=day.year - 1) + timedelta(days=1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28) + timedelta(days=1)
+
+
+def _open_month(ctx: Context, month: BillingMonth, draft: LineDraft) -> None:
+    if month.is_open(ctx.as_of):
+        draft.pending.append(f"the month is open until {month.end.isoformat()}")

@@ -1,0 +1,271 @@
+"""The engine's entry point: one patient's record → month-by-month CPOC lines.
+
+``evaluate`` is pure: the clock (``as_of``), settings, payer and knowledge are arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.context import Context, known_on
+from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.facts import CancerRole, EpisodeKind, PatientRecord
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
+from cpoc_fhir.engine.monitoring import monitoring_line
+from cpoc_fhir.engine.months import BillingMonth, billing_months, month_index
+from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.engine.scoring import administration, comorbidity, performance, toxicity
+from cpoc_fhir.engine.settings import RuleSettings
+from cpoc_fhir.engine.tables import treatment_level
+from cpoc_fhir.engine.transitions import transition_line
+from cpoc_fhir.engine.treatment import (
+    MonthTreatment,
+    add_exposure,
+    anchor_day,
+    build_lines,
+    counted_exposures,
+)
+from cpoc_fhir.knowledge import Knowledge
+
+
+def evaluate(
+    record: PatientRecord,
+    knowledge: Knowledge,
+    settings: RuleSettings,
+    payer: PayerSchedule,
+    as_of: date,
+) -> PatientTimeline:
+    """Every CPOC line of one patient from the first visit through the month of ``as_of``."""
+    record = known_on(record, as_of)
+    exposures = counted_exposures(record)
+    lines, line_of = build_lines(exposures, knowledge.regimens, settings)
+    starts = [anchor_day(e) for e in exposures] + [t.on for t in record.transplants]
+    first_treatment = min(starts, default=None)
+    new_patient, np_warnings = _new_patient_visit(record, settings, bool(starts))
+    anchor = first_treatment or (new_patient.start if new_patient else None)
+    warnings = list(record.warnings) + np_warnings
+    for line in lines:
+        warnings.extend(w for w in line.warnings if w not in warnings)
+    if anchor is None:
+        drafts = [new_patient] if new_patient else []
+        return _timeline(record, as_of, drafts, payer, warnings)
+
+    months = list(billing_months(anchor, _last_billable_day(record, as_of)))
+    ctx = Context(
+        record=record,
+        knowledge=knowledge,
+        settings=settings,
+        payer=payer,
+        as_of=as_of,
+        anchor=anchor,
+        months=months,
+        treatment=_treatment_by_month(record, exposures, anchor, months),
+        lines=lines,
+        line_of=line_of,
+        treatment_days=sorted({d for e in exposures for d in e.days()}),
+        first_treatment=first_treatment,
+        warnings=warnings,
+    )
+    drafts = []
+    if new_patient is not None:
+        new_patient.month = _index_or_none(anchor, new_patient.start)
+        drafts.append(new_patient)
+    elif first_treatment is not None:
+        drafts.append(_missing_new_patient_visit(first_treatment, anchor))
+    for month in months:
+        drafts.extend(_month_lines(ctx, month))
+    return _timeline(record, as_of, drafts, payer, ctx.warnings)
+
+
+def _timeline(
+    record: PatientRecord,
+    as_of: date,
+    drafts: Iterable[LineDraft],
+    payer: PayerSchedule,
+    warnings: list[str],
+) -> PatientTimeline:
+    lines = sorted((d.finish(payer) for d in drafts), key=BillingLine.sort_key)
+    unique = list(dict.fromkeys(warnings))
+    return PatientTimeline(record.patient_ref, as_of, tuple(lines), tuple(unique))
+
+
+def _last_billable_day(record: PatientRecord, as_of: date) -> date:
+    """§9: no line for a month that starts after death or the transfer of care."""
+    last = as_of
+    if record.death is not None:
+        last = min(last, record.death)
+    oncology = [e for e in record.episodes if e.kind is EpisodeKind.ONCOLOGY]
+    if oncology and all(e.end is not None for e in oncology):
+        transfer = max(e.end for e in oncology if e.end is not None)
+        last = min(last, transfer)
+    return last
+
+
+def _treatment_by_month(
+    record: PatientRecord, exposures: Iterable, anchor: date, months: list[BillingMonth]
+) -> dict[int, MonthTreatment]:
+    """Bucket each treatment day into its billing month."""
+    by_month: dict[int, MonthTreatment] = {}
+    if not months:
+        return by_month
+    last_k = months[-1].index
+    for exposure in exposures:
+        first_k = max(1, month_index(anchor, exposure.start))
+        end_k = min(last_k, month_index(anchor, exposure.end))
+        for k in range(first_k, end_k + 1):
+            month = months[k - 1]
+            treatment = by_month.setdefault(k, MonthTreatment())
+            add_exposure(treatment, exposure, month.start.toordinal(), month.end.toordinal())
+    for transplant in record.transplants:
+        k = month_index(anchor, transplant.on)
+        if 1 <= k <= last_k:
+            treatment = by_month.setdefault(k, MonthTreatment())
+            day = transplant.on.toordinal()
+            treatment.days.add(day)
+            treatment.confirmed_days.add(day)
+            treatment.transplant_days[day] = transplant.ref
+            treatment.evidence.append(transplant.ref)
+    return by_month
+
+
+def _month_lines(ctx: Context, month: BillingMonth) -> list[LineDraft]:
+    """The month's Treatment or Monitoring line, then its Transition and Clinical Trial."""
+    k = month.index
+    after_hospice = ctx.hospice_start is not None and month.start > ctx.hospice_start
+    base: LineDraft | None
+    if ctx.treated(k):
+        if after_hospice and not ctx.settings.hospice_physician_is_practice_oncologist:
+            return []  # §3: only when a practice oncologist is the hospice physician
+        base = _treatment_month(ctx, month)
+    else:
+        if after_hospice:
+            return []  # §9: monitoring stops after the start of hospice care
+        base = monitoring_line(ctx, k)
+    if base is None:
+        return []
+    drafts = [base]
+    transition = transition_line(ctx, k)
+    if transition is not None:
+        drafts.append(transition)
+    trial = _clinical_trial(ctx, month, base)
+    if trial is not None:
+        drafts.append(trial)
+    return drafts
+
+
+def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
+    """§5: one line per treatment month, level from C + P + T + D."""
+    treatment = ctx.treatment[month.index]
+    active = sorted({ctx.line_of[e] for e in treatment.evidence if e in ctx.line_of})
+    month_lines = [ctx.lines[i] for i in active]
+    c = comorbidity(ctx.record, month, ctx.knowledge, ctx.settings)
+    p = performance(ctx.record, month, ctx.settings)
+    t, regimen_id = toxicity(month_lines)
+    d = administration(treatment, month, ctx.lines, ctx.line_of, ctx.knowledge)
+    score = Score(c.points, p.points, t.points, d.points, regimen_id, len(treatment.days))
+    level = treatment_level(score.total)
+    draft = LineDraft(Component.TREATMENT_MONTH, level, month.index, month.start, month.end)
+    draft.score = score
+    given = ", ".join(line.name for line in month_lines) or "supportive drugs"
+    draft.explanation.append(
+        f"Treatment Month {month.index}: treatment on {len(treatment.days)} day(s) ({given}); "
+        f"score {c.points}+{p.points}+{t.points}+{d.points} = {score.total} → level {level} "
+        "(III-B)"
+    )
+    for factor in (c, p, t, d):
+        draft.explanation.append(factor.explanation)
+        draft.cite(*factor.evidence)
+        draft.warn(factor.warning)
+    draft.cite(*treatment.evidence)
+    for line in month_lines:
+        for warning in line.warnings:
+            draft.warn(warning)
+    planned = treatment.planned_only_days
+    if planned:
+        first = min(planned)
+        draft.pending.append(
+            f"{len(planned)} treatment day(s) only ordered, not yet recorded as given "
+            f"(first {date.fromordinal(first).isoformat()})"
+        )
+    if month.is_open(ctx.as_of):
+        draft.pending.append(f"the month is open until {month.end.isoformat()}")
+    return draft
+
+
+def _clinical_trial(ctx: Context, month: BillingMonth, base: LineDraft) -> LineDraft | None:
+    """§8: on top of a Treatment or Monitoring line while on study on any day of the month."""
+    trials = [t for t in ctx.record.trials if t.on_study_during(month.start, month.end)]
+    if not trials:
+        return None
+    draft = LineDraft(Component.CLINICAL_TRIAL, None, month.index, month.start, month.end)
+    draft.cite(*(t.ref for t in trials))
+    draft.explanation.append(
+        f"Clinical Trial: on study during the month ({trials[0].ref}) alongside the "
+        f"{base.component.value} line (III-E)"
+    )
+    if base.status is LineStatus.NOT_BILLABLE:
+        draft.failures.append(f"the month's {base.component.value} line is not billable")
+    elif base.status is LineStatus.PROVISIONAL:
+        draft.pending.append(f"follows the month's provisional {base.component.value} line")
+    return draft
+
+
+def _new_patient_visit(
+    record: PatientRecord, settings: RuleSettings, has_treatment: bool
+) -> tuple[LineDraft | None, list[str]]:
+    """§4: xx100 once, at the first face-to-face visit with the practice's medical oncology,
+    when the practice manages the patient's care (a treatment or an oncology episode)."""
+    visits = sorted((v for v in record.visits if v.face_to_face), key=lambda v: v.on)
+    chosen = next((v for v in visits if v.oncology), None)
+    how = "first face-to-face medical oncology visit"
+    if chosen is None and settings.new_patient_visit_after_diagnosis:
+        onsets = [
+            d.onset
+            for d in record.diagnoses
+            if d.cancer_role is not CancerRole.NONE and d.onset is not None
+        ]
+        if onsets:
+            first_dx = min(onsets)
+            chosen = next((v for v in visits if v.on >= first_dx), None)
+            how = (
+                "first face-to-face visit on or after the cancer diagnosis "
+                "(no visit is marked as oncology)"
+            )
+    if chosen is None:
+        return None, []
+    episodes = [e for e in record.episodes if e.kind is EpisodeKind.ONCOLOGY]
+    if not has_treatment and not episodes:
+        return None, [
+            f"{chosen.ref}: a visit but no treatment ordered and no oncology episode of care: "
+            "a consultation or second opinion (fee-for-service), no New Patient line (III-A)"
+        ]
+    draft = LineDraft(Component.NEW_PATIENT, None, None, chosen.on, chosen.on)
+    draft.cite(chosen.ref, *(e.ref for e in episodes[:1]))
+    managed = "treatment ordered by the practice" if has_treatment else "oncology episode of care"
+    draft.explanation.append(
+        f"New Patient (III-A): {how} on {chosen.on.isoformat()}; the practice manages the "
+        f"patient's care ({managed})"
+    )
+    return draft, []
+
+
+def _missing_new_patient_visit(first_treatment: date, anchor: date) -> LineDraft:
+    draft = LineDraft(
+        Component.NEW_PATIENT,
+        None,
+        _index_or_none(anchor, first_treatment),
+        first_treatment,
+        first_treatment,
+    )
+    draft.explanation.append(
+        f"New Patient (III-A): treatment began on {first_treatment.isoformat()}"
+    )
+    draft.failures.append("no face-to-face visit with a medical oncologist on record (III-A)")
+    return draft
+
+
+def _index_or_none(anchor: date, day: date) -> int | None:
+    k = month_index(anchor, day)
+    return k if k >= 1 else None
