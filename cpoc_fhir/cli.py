@@ -1,0 +1,140 @@
+"""The ``cpoc`` command line. Thin: parse, load settings, call the service, print.
+
+Exit codes: 0 success; 2 bad usage or unusable input (one line on stderr naming the file and
+the problem); 1 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from cpoc_fhir import __version__
+from cpoc_fhir.config import load_config, load_payer
+from cpoc_fhir.errors import CpocError
+from cpoc_fhir.fhir.read import open_source
+from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.knowledge.regimens import catalog_json, catalog_table
+from cpoc_fhir.render import timeline_table
+from cpoc_fhir.service import Evaluator
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+def bundled_examples() -> Path:
+    """The example patients shipped with the package (Appendix A and B cases and more)."""
+    return Path(str(resources.files("cpoc_fhir") / "examples"))
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cpoc", description="ASCO CPOC billing lines from FHIR R4 records."
+    )
+    parser.add_argument("--version", action="version", version=f"cpoc {__version__}")
+    parser.add_argument("--config", type=Path, help="settings file (TOML); also CPOC_CONFIG")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    timeline = sub.add_parser("timeline", help="month-by-month CPOC lines per patient")
+    timeline.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        help="Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON folder/file "
+        "(default: the bundled example patients)",
+    )
+    timeline.add_argument(
+        "--patient", action="append", metavar="ID", help="only this patient (repeatable)"
+    )
+    timeline.add_argument(
+        "--as-of",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="evaluate the record as known on this date (default: today)",
+    )
+    timeline.add_argument(
+        "--payer",
+        type=Path,
+        metavar="FILE",
+        help="payer file (TOML/JSON; default: the illustrative example)",
+    )
+    timeline.add_argument("--format", choices=("table", "json"), default="table")
+    timeline.add_argument(
+        "--explain", action="store_true", help="table: show each line's explanation and evidence"
+    )
+
+    regimens = sub.add_parser("regimens", help="the regimen catalog")
+    regimens.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "timeline":
+            return _timeline(args)
+        if args.command == "regimens":
+            return _regimens(args)
+    except CpocError as exc:
+        print(f"cpoc: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:  # `cpoc timeline | head`
+        return EXIT_OK
+    return EXIT_INTERNAL
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    payer = load_payer(args.payer or config.payer_file)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    source = open_source(args.input or bundled_examples())
+    as_of = args.as_of or date.today()
+    wanted = set(args.patient) if args.patient else None
+    timelines = evaluator.timelines(source, as_of, wanted)
+    out = sys.stdout
+    if args.format == "json":
+        out.write('{"patients": [')
+        for i, timeline in enumerate(timelines):
+            out.write(("," if i else "") + "\n" + json.dumps(timeline.as_json()))
+        out.write(
+            "\n], "
+            + f'"asOf": "{as_of.isoformat()}", "warnings": '
+            + json.dumps(source.warnings)
+            + "}\n"
+        )
+        return EXIT_OK
+    count = 0
+    for timeline in timelines:
+        out.write(("\n" if count else "") + timeline_table(timeline, args.explain) + "\n")
+        count += 1
+    if count == 0:
+        out.write("no patients found" + (f" matching {sorted(wanted)}" if wanted else "") + "\n")
+    for warning in source.warnings:
+        out.write(f"warning: {warning}\n")
+    if payer.illustrative:
+        out.write(f"\nAmounts use {payer.name}: illustrative only, not a real fee schedule.\n")
+    return EXIT_OK
+
+
+def _regimens(args: argparse.Namespace) -> int:
+    catalog = load_knowledge().regimens
+    if args.format == "json":
+        sys.stdout.write(json.dumps(catalog_json(catalog), indent=1) + "\n")
+    else:
+        sys.stdout.write(catalog_table(catalog) + "\n")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

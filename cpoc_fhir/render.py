@@ -1,0 +1,72 @@
+"""Text rendering of timelines and summaries for people (``--format table``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from decimal import Decimal
+
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
+
+_COMPONENT_LABEL = {
+    "new-patient": "New Patient",
+    "treatment-month": "Treatment Month",
+    "active-monitoring": "Active Monitoring",
+    "transition": "Transition",
+    "clinical-trial": "Clinical Trial",
+}
+
+
+def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
+    """A patient's month-by-month lines as a fixed-width table."""
+    out = [f"{timeline.patient_ref} — lines as of {timeline.as_of.isoformat()}"]
+    if not timeline.lines:
+        out.append("  (no CPOC lines)")
+    else:
+        out.append(
+            f"  {'month':>5}  {'from':10}  {'to':10}  {'code':5}  {'component':17}  "
+            f"{'lvl':>3}  {'status':12}  {'amount':>9}  score"
+        )
+        for line in timeline.lines:
+            out.append("  " + _row(line))
+            if explain:
+                out.extend(f"{'':9}· {text}" for text in line.explanation)
+                out.extend(f"{'':9}! {text}" for text in line.warnings)
+                if line.evidence:
+                    out.append(f"{'':9}evidence: {', '.join(line.evidence)}")
+        out.append("  " + _totals(timeline.lines))
+    if timeline.warnings:
+        out.append("  warnings:")
+        out.extend(f"    - {w}" for w in timeline.warnings)
+    return "\n".join(out)
+
+
+def _row(line: BillingLine) -> str:
+    month = "—" if line.month is None else str(line.month)
+    level = "—" if line.level is None else str(line.level)
+    score = ""
+    if line.score is not None:
+        s = line.score
+        regimen = f" {s.regimen}" if s.regimen else ""
+        score = (
+            f"{s.comorbidity}+{s.performance}+{s.toxicity}+{s.administration}={s.total}{regimen}"
+        )
+    return (
+        f"{month:>5}  {line.start.isoformat():10}  {line.end.isoformat():10}  {line.code:5}  "
+        f"{_COMPONENT_LABEL[line.component.value]:17}  {level:>3}  {line.status.value:12}  "
+        f"{line.amount:>9}  {score}"
+    ).rstrip()
+
+
+def _totals(lines: Iterable[BillingLine]) -> str:
+    amounts: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for line in lines:
+        amounts[line.status.value] += line.amount  # type: ignore[assignment]
+        counts[line.status.value] += 1
+    parts = []
+    for status in LineStatus:
+        if counts[status.value]:
+            total = Decimal(amounts[status.value]).quantize(Decimal("0.01"))
+            parts.append(f"{status.value} {counts[status.value]} line(s) {total}")
+    return "total: " + ", ".join(parts)

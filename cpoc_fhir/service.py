@@ -1,0 +1,36 @@
+"""One way from a FHIR record to CPOC lines, used by the CLI, the hooks and the capture run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from cpoc_fhir.engine.lines import PatientTimeline
+from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.engine.settings import RuleSettings
+from cpoc_fhir.engine.timeline import evaluate
+from cpoc_fhir.fhir.read import PatientResources, ReaderSettings, RecordSource, read_record
+from cpoc_fhir.knowledge import Knowledge
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """Knowledge, rules, payer and reader settings, bound once; evaluates patients."""
+
+    knowledge: Knowledge
+    rules: RuleSettings
+    payer: PayerSchedule
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
+
+    def timeline(
+        self, resources: PatientResources, as_of: date, include_drafts: bool = False
+    ) -> PatientTimeline:
+        record = read_record(resources, self.knowledge, self.reader, include_drafts=include_drafts)
+        return evaluate(record, self.knowledge, self.rules, self.payer, as_of)
+
+    def timelines(
+        self, source: RecordSource, as_of: date, patient_ids: set[str] | None = None
+    ) -> Iterator[PatientTimeline]:
+        for resources in source.patients(patient_ids):
+            yield self.timeline(resources, as_of)

@@ -1,0 +1,62 @@
+"""Shared fixtures: the shipped knowledge, the illustrative payer, and an engine runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cpoc_fhir.config import load_payer
+from cpoc_fhir.engine.facts import PatientRecord
+from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
+from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.engine.settings import RuleSettings
+from cpoc_fhir.engine.timeline import evaluate
+from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.knowledge.loader import load_knowledge
+
+REPO = Path(__file__).resolve().parents[1]
+EXTERNAL = REPO.parent / "shared" / "data" / "external"
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def payer() -> PayerSchedule:
+    return load_payer(None)
+
+
+Runner = Callable[..., PatientTimeline]
+
+
+@pytest.fixture
+def run(knowledge: Knowledge, payer: PayerSchedule) -> Runner:
+    def _run(record: PatientRecord, as_of: str, **settings: object) -> PatientTimeline:
+        rules = RuleSettings(**settings)  # type: ignore[arg-type]
+        return evaluate(record, knowledge, rules, payer, date.fromisoformat(as_of))
+
+    return _run
+
+
+def lines_of(timeline: PatientTimeline, component: str) -> list[BillingLine]:
+    return [line for line in timeline.lines if line.component.value == component]
+
+
+def month_codes(timeline: PatientTimeline) -> dict[int | None, list[str]]:
+    """month index → codes with status, e.g. {1: ["xx204 final"], ...}."""
+    out: dict[int | None, list[str]] = {}
+    for line in timeline.lines:
+        out.setdefault(line.month, []).append(f"{line.code} {line.status.value}")
+    return out
+
+
+@pytest.fixture
+def external() -> Path:
+    if not EXTERNAL.is_dir():
+        pytest.skip("external FHIR data (../shared/data/external) is not present")
+    return EXTERNAL
