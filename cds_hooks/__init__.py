@@ -1,0 +1,1 @@
+"""The CPOC CDS Hooks service (Flask)."""
