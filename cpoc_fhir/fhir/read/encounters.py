@@ -1,0 +1,141 @@
+"""EpisodeOfCare and Encounter → care episodes (oncology, hospice) and visits.
+
+Read episodes first: a visit is an oncology visit when it belongs to an oncology episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cpoc_fhir.engine.facts import CareEpisode, EpisodeKind, Visit
+from cpoc_fhir.fhir.read.context import ReadContext
+from cpoc_fhir.fhir.read.references import resource_key
+from cpoc_fhir.fhir.read.values import (
+    SNOMED_SYSTEMS,
+    any_codes,
+    as_dict,
+    as_list,
+    codes,
+    concept_words,
+    period_end,
+    period_start,
+)
+
+Resource = dict[str, Any]
+
+SKIPPED_EPISODES = frozenset({"cancelled", "entered-in-error", "planned", "waitlist"})
+SKIPPED_ENCOUNTERS = frozenset({"cancelled", "entered-in-error", "planned"})
+HAPPENED = frozenset({"finished", "in-progress"})
+# v3 ActCode classes seen in person (cpoc-rules §4): ambulatory, inpatient (acute,
+# non-acute), home health. Not VR (virtual), EMER, FLD, SS, OBSENC, PRENC.
+FACE_TO_FACE_CLASSES = frozenset({"AMB", "IMP", "ACUTE", "NONAC", "HH"})
+ONCOLOGY_SNOMED = frozenset({"394593009"})  # Medical oncology
+HOSPICE_SNOMED = frozenset({"385763009", "305336008"})  # Hospice care; Admission to hospice
+HOSPICE_DISPOSITION = "hosp"  # http://terminology.hl7.org/CodeSystem/discharge-disposition
+
+
+def read_episodes(ctx: ReadContext) -> list[CareEpisode]:
+    """EpisodeOfCare → hospice or oncology episodes; oncology ones remembered in ``ctx``.
+
+    An episode whose type and diagnosis are both absent is taken to be the practice's
+    oncology episode (a practice records its own cancer-care episodes without typing them);
+    one typed or diagnosed as something else is not an oncology episode.
+    """
+    episodes: list[CareEpisode] = []
+    for resource in ctx.of_type("EpisodeOfCare"):
+        if resource.get("status") in SKIPPED_EPISODES:
+            continue
+        with ctx.reading(resource):
+            episode = _episode(ctx, resource)
+            if episode is not None:
+                episodes.append(episode)
+                if episode.kind is EpisodeKind.ONCOLOGY:
+                    ctx.oncology_episodes.add(episode.ref)
+    return episodes
+
+
+def _episode(ctx: ReadContext, resource: Resource) -> CareEpisode | None:
+    types = as_list(resource.get("type"))
+    diagnoses = [as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))]
+    period = resource.get("period")
+    start, end = period_start(period), period_end(period)
+    if any(_is_hospice(t) for t in types):
+        return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start, end)
+    oncology = any(_is_oncology(t) or "cancer" in concept_words(t) for t in types) or any(
+        ctx.key(d) in ctx.cancer_refs for d in diagnoses
+    )
+    if not oncology and (types or diagnoses):
+        return None
+    if ctx.outside_practice(resource.get("managingOrganization")):
+        return None
+    if start is None:
+        ctx.warn(resource, "oncology episode without a start date")
+    return CareEpisode(resource_key(resource), EpisodeKind.ONCOLOGY, start, end)
+
+
+def read_encounters(ctx: ReadContext) -> tuple[list[Visit], list[CareEpisode]]:
+    """Encounter → visits; a hospice encounter also starts a hospice episode."""
+    visits: list[Visit] = []
+    hospice: list[CareEpisode] = []
+    for resource in ctx.of_type("Encounter"):
+        if resource.get("status") in SKIPPED_ENCOUNTERS:
+            continue
+        with ctx.reading(resource):
+            visit = _visit(ctx, resource)
+            if visit is not None:
+                visits.append(visit)
+                episode = _hospice(resource)
+                if episode is not None:
+                    hospice.append(episode)
+    return visits, hospice
+
+
+def _visit(ctx: ReadContext, resource: Resource) -> Visit | None:
+    on = period_start(resource.get("period"))
+    if on is None:
+        ctx.warn(resource, "no period.start; not used as a visit")
+        return None
+    klass = any_codes(resource.get("class"))
+    face_to_face = resource.get("status") in HAPPENED and bool(klass & FACE_TO_FACE_CLASSES)
+    return Visit(resource_key(resource), on, face_to_face, _oncology_visit(ctx, resource))
+
+
+def _oncology_visit(ctx: ReadContext, resource: Resource) -> bool:
+    if ctx.outside_practice(resource.get("serviceProvider")):
+        return False
+    reasons = as_list(resource.get("reasonReference"))
+    reasons += [as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))]
+    if any(ctx.key(r) in ctx.cancer_refs for r in reasons):
+        return True
+    if any(ctx.is_cancer(code) for code in as_list(resource.get("reasonCode"))):
+        return True
+    kinds = [*as_list(resource.get("type")), resource.get("serviceType")]
+    if any(_is_oncology(kind) for kind in kinds):
+        return True
+    episodes = as_list(resource.get("episodeOfCare"))
+    return any(ctx.key(e) in ctx.oncology_episodes for e in episodes)
+
+
+def _hospice(resource: Resource) -> CareEpisode | None:
+    """Hospice care given (type/serviceType) or discharge to hospice."""
+    period = resource.get("period")
+    kinds = [*as_list(resource.get("type")), resource.get("serviceType")]
+    if any(_is_hospice(kind) for kind in kinds):
+        return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, period_start(period))
+    disposition = as_dict(resource.get("hospitalization")).get("dischargeDisposition")
+    if HOSPICE_DISPOSITION in any_codes(disposition):
+        start = period_end(period) or period_start(period)
+        return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start)
+    return None
+
+
+def _is_oncology(concept: object) -> bool:
+    return bool(codes(concept, SNOMED_SYSTEMS) & ONCOLOGY_SNOMED) or "oncolog" in concept_words(
+        concept
+    )
+
+
+def _is_hospice(concept: object) -> bool:
+    return bool(codes(concept, SNOMED_SYSTEMS) & HOSPICE_SNOMED) or "hospice" in concept_words(
+        concept
+    )

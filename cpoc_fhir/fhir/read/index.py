@@ -1,0 +1,117 @@
+"""Grouping resources by patient: an index that holds resources or NDJSON line positions.
+
+Resources read from JSON files are held as dicts. NDJSON lines are held as positions
+(file number and line number packed in one int) and parsed only when their patient is
+wanted, so a large Bulk export is grouped with little memory.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+from array import array
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cpoc_fhir.fhir.read.references import has_patient_field, patient_key, resource_key
+from cpoc_fhir.fhir.read.resources import PatientResources, dedupe
+
+Resource = dict[str, Any]
+LINE_BITS = 40  # a packed position: file number << 40 | line number
+
+
+@dataclass
+class LineFile:
+    """An NDJSON file and where each of its lines starts (plus its end)."""
+
+    path: Path
+    name: str
+    starts: array[int] = field(default_factory=lambda: array("Q"))
+
+
+@dataclass
+class Index:
+    """Patients (first-seen order) → their resources or line positions; shared resources."""
+
+    groups: dict[str, list[Resource | int]] = field(default_factory=dict)
+    shared: dict[str, Resource] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    files: list[LineFile] = field(default_factory=list)
+    _unnamed: int = 0
+
+    def add(self, resource: Resource, where: str) -> None:
+        """File one parsed resource under its patient, or in the shared lookup."""
+        if not isinstance(resource.get("id"), str) or not resource["id"]:
+            self._unnamed += 1
+            resource = {**resource, "id": f"no-id-{self._unnamed}"}
+            self.warnings.append(
+                f"{where}: a resource without id is named {resource_key(resource)}"
+            )
+        key = patient_key(resource, self.aliases)
+        if key is not None:
+            self.groups.setdefault(key, []).append(resource)
+        elif has_patient_field(resource):
+            self.warnings.append(
+                f"{where}: {resource_key(resource)} names no patient that can be resolved; skipped"
+            )
+        else:
+            self.shared.setdefault(resource_key(resource), resource)
+
+    def add_line(self, key: str, file_no: int, line_no: int) -> None:
+        self.groups.setdefault(key, []).append(file_no << LINE_BITS | line_no)
+
+    def patients(self, wanted: set[str] | None) -> Iterator[PatientResources]:
+        """Each wanted patient's resources, NDJSON lines parsed on the way."""
+        with ExitStack() as stack:
+            maps = [_open_map(f.path, stack) for f in self.files]
+            for key, items in self.groups.items():
+                if wanted is not None and key not in wanted:
+                    continue
+                warnings: list[str] = []
+                resources = [r for item in items if (r := self._load(item, key, maps)) is not None]
+                yield PatientResources(
+                    patient_ref=key,
+                    resources=dedupe(resources, warnings),
+                    shared=self.shared,
+                    aliases=self.aliases,
+                    warnings=warnings,
+                )
+
+    def _load(self, item: Resource | int, key: str, maps: list[Any]) -> Resource | None:
+        if isinstance(item, dict):
+            return item
+        file_no, line_no = item >> LINE_BITS, item & ((1 << LINE_BITS) - 1)
+        line_file = self.files[file_no]
+        where = f"{line_file.name}:{line_no + 1}"
+        start, end = line_file.starts[line_no], line_file.starts[line_no + 1]
+        try:
+            resource = json.loads(maps[file_no][start:end])
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            self.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
+            return None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            self.warnings.append(f"{where}: not a FHIR resource; line skipped")
+            return None
+        actual = patient_key(resource, self.aliases)
+        if actual != key:
+            self.warnings.append(f"{where}: {resource_key(resource)} is not about {key}; skipped")
+            return None
+        return resource
+
+
+def _open_map(path: Path, stack: ExitStack) -> Any:
+    handle = stack.enter_context(path.open("rb"))
+    if path.stat().st_size == 0:
+        return b""
+    return stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def decode_reason(exc: ValueError) -> str:
+    """A decode error's message without the offending text (it may be patient data)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at column {exc.colno}"
+    return type(exc).__name__

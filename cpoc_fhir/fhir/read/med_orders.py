@@ -1,0 +1,182 @@
+"""MedicationRequest → planned infusions, oral supply, and stopped orders (cpoc-rules §3, §7).
+
+An infused or injected order that has administrations contributes nothing itself (the
+administrations are the evidence); without any it counts on its planned date, provisional.
+An oral order covers the days of its supply, unless dispenses of it say what was supplied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from datetime import date
+from typing import Any
+
+from cpoc_fhir.engine.facts import (
+    DrugRole,
+    ExposureKind,
+    MedicationExposure,
+    OrderStop,
+    Route,
+    StopReason,
+)
+from cpoc_fhir.fhir.read.context import ReadContext
+from cpoc_fhir.fhir.read.medications import (
+    Identified,
+    dosages,
+    identify,
+    order_organization,
+    route_of,
+)
+from cpoc_fhir.fhir.read.references import resource_key
+from cpoc_fhir.fhir.read.values import (
+    SNOMED_SYSTEMS,
+    add_days,
+    as_dict,
+    as_list,
+    codes,
+    concept_words,
+    duration_days,
+    fhir_date,
+    period_end,
+    period_start,
+)
+
+Resource = dict[str, Any]
+
+SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled"})
+ORDER_INTENTS = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+)
+PROGRESSION_CODES = frozenset({"266721009", "271299001"})  # Absent response; condition worsened
+# Adverse reaction; adverse reaction to drug; treatment not tolerated (mCODE cisplatin example).
+TOXICITY_CODES = frozenset({"281647001", "62014003", "407563006"})
+TOXICITY_WORDS = ("toxic", "adverse", "intoleran", "not tolerated")
+
+
+def counted_order(ctx: ReadContext, order: Resource) -> bool:
+    """Status and intent of an order the practice actually placed (or, for hooks, drafts)."""
+    status = order.get("status")
+    if status in SKIPPED_STATUSES or (status == "draft" and not ctx.include_drafts):
+        return False
+    intent = order.get("intent")
+    if intent is None:
+        if not ctx.include_drafts:
+            ctx.warn(order, "no intent; not counted as an order")
+        return ctx.include_drafts
+    return intent in ORDER_INTENTS  # proposal, plan, directive, option: not (yet) orders
+
+
+def read_order(
+    ctx: ReadContext,
+    order: Resource,
+    administered: Mapping[str, date],
+    dispensed: Set[str],
+) -> tuple[list[MedicationExposure], OrderStop | None]:
+    """One counted MedicationRequest. ``administered``: last administration date per order;
+    ``dispensed``: orders that have dispenses."""
+    drug = identify(ctx, order, [order])
+    if drug is None or ctx.outside_practice(order_organization(ctx, order)):
+        return [], None
+    ref = resource_key(order)
+    stop = _stop(ctx, order, drug, administered.get(ref))
+    route = route_of(ctx, order, dosages(order), drug.usual_route)
+    if route is None:
+        ctx.warn(order, "route not stated; taken as infused or injected")
+        route = Route.PARENTERAL
+    if route is Route.PARENTERAL:
+        if ref in administered:
+            return [], stop
+        return _planned(ctx, order, drug), stop
+    if ref in dispensed:
+        return [], stop
+    supply = _supply(ctx, order, drug)
+    return ([supply] if supply else []), stop
+
+
+def planned_dates(order: Resource) -> list[date]:
+    """Every timing.event of its dosage, else the first timing bounds start."""
+    timings = [as_dict(as_dict(d).get("timing")) for d in dosages(order)]
+    events = {fhir_date(e) for t in timings for e in as_list(t.get("event"))}
+    found = sorted(e for e in events if e is not None)
+    if found:
+        return found
+    for timing in timings:
+        start = period_start(as_dict(timing.get("repeat")).get("boundsPeriod"))
+        if start is not None:
+            return [start]
+    return []
+
+
+def _planned(ctx: ReadContext, order: Resource, drug: Identified) -> list[MedicationExposure]:
+    ordered_on = fhir_date(order.get("authoredOn"))
+    days = planned_dates(order) or ([ordered_on] if ordered_on else [])
+    if not days:
+        ctx.warn(order, "no planned date and no authoredOn; not counted")
+    return [
+        _exposure(order, drug, Route.PARENTERAL, ExposureKind.PLANNED, day, day) for day in days
+    ]
+
+
+def _supply(ctx: ReadContext, order: Resource, drug: Identified) -> MedicationExposure | None:
+    request = as_dict(order.get("dispenseRequest"))
+    validity = request.get("validityPeriod")
+    start = period_start(validity) or fhir_date(order.get("authoredOn"))
+    start = start or next(iter(planned_dates(order)), None)
+    if start is None:
+        ctx.warn(order, "no validity period start and no authoredOn; supply not counted")
+        return None
+    days = duration_days(request.get("expectedSupplyDuration"))
+    if days is None:
+        days = ctx.settings.default_oral_supply_days
+        ctx.warn(order, f"no usable expectedSupplyDuration; {days} days of supply assumed")
+    repeats = request.get("numberOfRepeatsAllowed")
+    if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0:
+        days *= 1 + repeats
+    end = add_days(start, days - 1)
+    limit = period_end(validity)
+    if limit is not None and limit < end:
+        end = max(limit, start)
+    return _exposure(order, drug, Route.ORAL, ExposureKind.SUPPLY, start, end)
+
+
+def _exposure(
+    order: Resource, drug: Identified, route: Route, kind: ExposureKind, start: date, end: date
+) -> MedicationExposure:
+    return MedicationExposure(
+        ref=resource_key(order),
+        drug=drug.drug,
+        drug_name=drug.name,
+        role=drug.role,
+        route=route,
+        kind=kind,
+        start=start,
+        end=end,
+        ordered_on=fhir_date(order.get("authoredOn")),
+    )
+
+
+def _stop(
+    ctx: ReadContext, order: Resource, drug: Identified, last_given: date | None
+) -> OrderStop | None:
+    """A stopped anti-cancer order whose statusReason says progression or toxicity."""
+    if order.get("status") != "stopped" or drug.role is not DrugRole.ANTICANCER:
+        return None
+    reason = stop_reason(order.get("statusReason"))
+    if reason is None:
+        return None
+    on = last_given or period_end(as_dict(order.get("dispenseRequest")).get("validityPeriod"))
+    on = on or fhir_date(order.get("authoredOn"))
+    if on is None:
+        ctx.warn(order, "stopped order without any date; its stop reason is not used")
+        return None
+    return OrderStop(ref=resource_key(order), on=on, reason=reason)
+
+
+def stop_reason(concept: object) -> StopReason | None:
+    found = codes(concept, SNOMED_SYSTEMS)
+    words = concept_words(concept)
+    if found & PROGRESSION_CODES or "progress" in words:
+        return StopReason.PROGRESSION
+    if found & TOXICITY_CODES or any(w in words for w in TOXICITY_WORDS):
+        return StopReason.TOXICITY
+    return None

@@ -1,0 +1,79 @@
+"""Bulk FHIR NDJSON (one resource a line) scanned into an ``Index`` without parsing every line.
+
+https://hl7.org/fhir/uv/bulkdata/export.html: an export writes one file per resource type,
+so grouping by patient needs every file. The fast path finds the line's patient reference
+with a byte search (``"subject": {"reference": "Patient/x"`` …) and keeps only the line's
+position; lines without such a reference (Patient, Medication, Practitioner …, Bundles)
+are parsed and filed as dicts. Each line's patient is checked again when it is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from cpoc_fhir.fhir.read.bundles import flatten
+from cpoc_fhir.fhir.read.index import Index, LineFile, decode_reason
+from cpoc_fhir.fhir.read.references import reference_key
+
+_KEYS = tuple(f'"{name}"'.encode() for name in ("subject", "patient", "individual", "beneficiary"))
+# After a key: `: {` then the Reference's members up to "reference" (no nested object).
+_REFERENCE = re.compile(rb'\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
+
+
+def scan_ndjson(path: Path, name: str, index: Index) -> None:
+    """Add every line of one NDJSON file to ``index``; bad lines become warnings."""
+    file_no = len(index.files)
+    line_file = LineFile(path=path, name=name)
+    index.files.append(line_file)
+    starts = line_file.starts
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            for line_no, line in enumerate(handle):
+                starts.append(offset)
+                offset += len(line)
+                if not line.strip():
+                    continue
+                key = _fast_patient(line)
+                if key is not None:
+                    index.add_line(key, file_no, line_no)
+                else:
+                    _parse_line(line, f"{name}:{line_no + 1}", index)
+    finally:
+        starts.append(offset)  # the end of the last line read
+
+
+def _fast_patient(line: bytes) -> str | None:
+    """ "Patient/x" found by byte search, or None (the line is then parsed in full)."""
+    if b'"Bundle"' in line:
+        return None
+    for key in _KEYS:
+        at = line.find(key)
+        if at < 0:
+            continue
+        match = _REFERENCE.match(line, at + len(key))
+        if match is None:
+            return None
+        try:
+            found = reference_key(match.group(1).decode())
+        except UnicodeDecodeError:
+            return None
+        return found if found is not None and found.startswith("Patient/") else None
+    return None
+
+
+def _parse_line(line: bytes, where: str, index: Index) -> None:
+    try:
+        resource = json.loads(line)
+    except ValueError as exc:
+        index.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
+        return
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        index.warnings.append(f"{where}: not a FHIR resource; line skipped")
+    elif resource["resourceType"] == "Bundle":
+        for inner in flatten(resource, index.aliases, index.warnings, where):
+            index.add(inner, where)
+    else:
+        index.add(resource, where)
