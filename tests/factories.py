@@ -38,25 +38,50 @@ def given(drug: str, day: str, role: DrugRole = DrugRole.ANTICANCER) -> Medicati
     """An infusion/injection administered on ``day``."""
     on = d(day)
     return MedicationExposure(
-        ref("MedicationAdministration"), drug, drug, role, Route.PARENTERAL,
-        ExposureKind.ADMINISTERED, on, on,
+        ref("MedicationAdministration"),
+        drug,
+        drug,
+        role,
+        Route.PARENTERAL,
+        ExposureKind.ADMINISTERED,
+        on,
+        on,
     )
 
 
 def planned(drug: str, day: str) -> MedicationExposure:
     on = d(day)
     return MedicationExposure(
-        ref("MedicationRequest"), drug, drug, DrugRole.ANTICANCER, Route.PARENTERAL,
-        ExposureKind.PLANNED, on, on, ordered_on=on,
+        ref("MedicationRequest"),
+        drug,
+        drug,
+        DrugRole.ANTICANCER,
+        Route.PARENTERAL,
+        ExposureKind.PLANNED,
+        on,
+        on,
+        ordered_on=on,
     )
 
 
-def oral(drug: str, ordered: str, days: int, start: str | None = None,
-         role: DrugRole = DrugRole.ANTICANCER) -> MedicationExposure:
+def oral(
+    drug: str,
+    ordered: str,
+    days: int,
+    start: str | None = None,
+    role: DrugRole = DrugRole.ANTICANCER,
+) -> MedicationExposure:
     first = d(start or ordered)
     return MedicationExposure(
-        ref("MedicationRequest"), drug, drug, role, Route.ORAL, ExposureKind.SUPPLY,
-        first, first + timedelta(days=days - 1), ordered_on=d(ordered),
+        ref("MedicationRequest"),
+        drug,
+        drug,
+        role,
+        Route.ORAL,
+        ExposureKind.SUPPLY,
+        first,
+        first + timedelta(days=days - 1),
+        ordered_on=d(ordered),
     )
 
 
@@ -69,20 +94,33 @@ def cycles(drugs: tuple[str, ...], first: str, every: int, count: int) -> list[M
     ]
 
 
-def cancer(icd: str = "C18.7", onset: str = "2025-01-01", role: CancerRole = CancerRole.PRIMARY,
-           cancer_type: str | None = "colorectal", display: str = "") -> Diagnosis:
+def cancer(
+    icd: str = "C18.7",
+    onset: str = "2025-01-01",
+    role: CancerRole = CancerRole.PRIMARY,
+    cancer_type: str | None = "colorectal",
+    display: str = "",
+) -> Diagnosis:
     return Diagnosis(
-        ref("Condition"), icd10=(icd.replace(".", ""),), onset=d(onset), cancer_role=role,
+        ref("Condition"),
+        icd10=(icd.replace(".", ""),),
+        onset=d(onset),
+        cancer_role=role,
         cancer_type=cancer_type if role is CancerRole.PRIMARY else None,
         display=display or icd,
     )
 
 
-def condition(icd: str, onset: str = "2020-01-01", abatement: str | None = None,
-              **flags: bool) -> Diagnosis:
+def condition(
+    icd: str, onset: str = "2020-01-01", abatement: str | None = None, **flags: bool
+) -> Diagnosis:
     return Diagnosis(
-        ref("Condition"), icd10=(icd.replace(".", ""),), onset=d(onset),
-        abatement=d(abatement) if abatement else None, display=icd, **flags,
+        ref("Condition"),
+        icd10=(icd.replace(".", ""),),
+        onset=d(onset),
+        abatement=d(abatement) if abatement else None,
+        display=icd,
+        **flags,
     )
 
 
@@ -102,8 +140,9 @@ def stage(day: str, text: str) -> StageGroup:
     return StageGroup(ref("Observation"), d(day), text, metastatic=text.startswith("IV"))
 
 
-def episode(start: str, end: str | None = None,
-            kind: EpisodeKind = EpisodeKind.ONCOLOGY) -> CareEpisode:
+def episode(
+    start: str, end: str | None = None, kind: EpisodeKind = EpisodeKind.ONCOLOGY
+) -> CareEpisode:
     return CareEpisode(ref("EpisodeOfCare"), kind, d(start), d(end) if end else None)
 
 

@@ -14,9 +14,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_MODULES = {
-    "os", "io", "pathlib", "socket", "subprocess", "shutil", "tempfile", "time", "sys",
-    "requests", "urllib", "http", "flask", "sqlalchemy", "logging", "tomllib", "json",
-    "importlib", "random", "threading", "asyncio", "sqlite3",
+    "os",
+    "io",
+    "pathlib",
+    "socket",
+    "subprocess",
+    "shutil",
+    "tempfile",
+    "time",
+    "sys",
+    "requests",
+    "urllib",
+    "http",
+    "flask",
+    "sqlalchemy",
+    "logging",
+    "tomllib",
+    "json",
+    "importlib",
+    "random",
+    "threading",
+    "asyncio",
+    "sqlite3",
 }
 FORBIDDEN_CALLS = {"today", "now", "utcnow", "open", "getenv", "time", "perf_counter", "input"}
 
@@ -77,7 +96,9 @@ def test_module_is_pure(module: str) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
             )
             for name in names:
                 assert name.split(".")[0] not in FORBIDDEN_MODULES, f"{module} imports {name}"

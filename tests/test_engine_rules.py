@@ -158,14 +158,18 @@ def test_performance_older_than_the_lookback_is_not_used(run: Runner) -> None:
 def test_comorbidity_counts_conditions_active_in_the_month(run: Runner) -> None:
     # CHF (1) + diabetes with complications (2) + moderate/severe liver (3) = 6 → 1 point;
     # the liver disease abates before month 2 → index 3 → 0 points.
-    facts = folfox_patient(diagnoses=[
-        condition("I50.9"), condition("E11.22"), condition("K72.10", abatement="2025-03-01"),
-    ])
+    facts = folfox_patient(
+        diagnoses=[
+            condition("I50.9"),
+            condition("E11.22"),
+            condition("K72.10", abatement="2025-03-01"),
+        ]
+    )
     months = lines_of(run(record(**facts), "2025-05-01"), "treatment-month")
     assert [m.score.comorbidity for m in months[:2] if m.score] == [1, 0]
 
 
-def test_administration_two_plus_rule_and_level(run: Runner, knowledge) -> None:  # noqa: ANN001
+def test_administration_two_plus_rule_and_level(run: Runner, knowledge) -> None:
     folfox = knowledge.regimens.regimens["folfox"]
     timeline = run(record(**folfox_patient()), "2025-04-01")
     score = lines_of(timeline, "treatment-month")[0].score
@@ -176,7 +180,7 @@ def test_administration_two_plus_rule_and_level(run: Runner, knowledge) -> None:
     assert score.regimen == "folfox"
 
 
-def test_oral_initial_month_scores_higher_than_later_months(run: Runner, knowledge) -> None:  # noqa: ANN001
+def test_oral_initial_month_scores_higher_than_later_months(run: Runner, knowledge) -> None:
     cape = knowledge.regimens.regimens["capecitabine"]
     facts = {
         "diagnoses": [cancer()],
@@ -184,8 +188,12 @@ def test_oral_initial_month_scores_higher_than_later_months(run: Runner, knowled
         "visits": [visit("2025-01-20")],
     }
     months = lines_of(run(record(**facts), "2025-06-15"), "treatment-month")
-    initial, later = {"single-on-off": (2, 1), "single-daily": (1, 0),
-                      "multi-daily": (2, 2), "multi-on-off": (4, 3)}[cape.oral_pattern]
+    initial, later = {
+        "single-on-off": (2, 1),
+        "single-daily": (1, 0),
+        "multi-daily": (2, 2),
+        "multi-on-off": (4, 3),
+    }[cape.oral_pattern]
     assert [m.score.administration for m in months[:2] if m.score] == [initial, later]
 
 
@@ -314,8 +322,9 @@ def test_recurrence_long_after_treatment_with_ned_is_level_2(run: Runner) -> Non
         diagnoses=[cancer("C78.7", "2026-03-10", role=CancerRole.SECONDARY)],
         visits=[visit("2026-03-12")],
     )
-    transition = [t for t in lines_of(run(record(**facts), "2026-05-01"), "transition")
-                  if t.month == 14][0]
+    transition = next(
+        t for t in lines_of(run(record(**facts), "2026-05-01"), "transition") if t.month == 14
+    )
     assert transition.code == "xx402"
     assert "recurrence" in " ".join(transition.explanation)
 
@@ -385,6 +394,6 @@ def test_facts_after_as_of_are_not_known(run: Runner) -> None:
 def test_not_billable_lines_carry_no_amount_and_say_why(run: Runner) -> None:
     facts = folfox_patient()
     facts["visits"] = [visit("2025-01-10")]
-    line = [x for x in run(record(**facts), "2026-02-10").lines if x.month == 8][0]
+    line = next(x for x in run(record(**facts), "2026-02-10").lines if x.month == 8)
     assert str(line.amount) == "0.00"
     assert any(e.startswith("Not billable: no face-to-face visit") for e in line.explanation)
