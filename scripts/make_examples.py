@@ -69,14 +69,19 @@ class Builder:
     ) -> str:
         resource: dict[str, Any] = {
             "resourceType": "Condition",
-            "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                  "active"),
+            "clinicalStatus": _cc(
+                "http://terminology.hl7.org/CodeSystem/condition-clinical", "active"
+            ),
             "verificationStatus": _cc(
-                "http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"),
-            "category": [_cc("http://terminology.hl7.org/CodeSystem/condition-category",
-                             "problem-list-item")],
-            "code": {"coding": [{"system": ICD10, "code": icd, "display": display}],
-                     "text": display},
+                "http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"
+            ),
+            "category": [
+                _cc("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item")
+            ],
+            "code": {
+                "coding": [{"system": ICD10, "code": icd, "display": display}],
+                "text": display,
+            },
             "subject": self.subject,
             "onsetDateTime": onset,
         }
@@ -86,8 +91,9 @@ class Builder:
             resource["meta"] = {"profile": [MCODE + profile]}
         return self.add(resource)
 
-    def observation(self, loinc: str, display: str, on: str, value: dict[str, Any],
-                    profile: str | None = None) -> str:
+    def observation(
+        self, loinc: str, display: str, on: str, value: dict[str, Any], profile: str | None = None
+    ) -> str:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
             "status": "final",
@@ -101,30 +107,45 @@ class Builder:
         return self.add(resource)
 
     def ecog(self, on: str, score: int) -> str:
-        return self.observation("89247-1", "ECOG Performance Status score", on,
-                                {"valueInteger": score}, "mcode-ecog-performance-status")
+        return self.observation(
+            "89247-1",
+            "ECOG Performance Status score",
+            on,
+            {"valueInteger": score},
+            "mcode-ecog-performance-status",
+        )
 
     def disease_status(self, on: str, code: str, display: str, focus: str) -> str:
-        resource_value = {"valueCodeableConcept": {"coding": [
-            {"system": SNOMED, "code": code, "display": display}]},
-            "focus": [{"reference": focus}]}
-        return self.observation("97509-4", "Cancer disease status", on, resource_value,
-                                "mcode-cancer-disease-status")
+        resource_value = {
+            "valueCodeableConcept": {
+                "coding": [{"system": SNOMED, "code": code, "display": display}]
+            },
+            "focus": [{"reference": focus}],
+        }
+        return self.observation(
+            "97509-4", "Cancer disease status", on, resource_value, "mcode-cancer-disease-status"
+        )
 
     def stage_group(self, on: str, stage: str, focus: str) -> str:
-        value = {"valueCodeableConcept": {"text": f"Stage {stage}"},
-                 "focus": [{"reference": focus}]}
+        value = {
+            "valueCodeableConcept": {"text": f"Stage {stage}"},
+            "focus": [{"reference": focus}],
+        }
         return self.observation("21908-9", "Stage group.clinical Cancer", on, value)
 
     def visit(self, on: str, reason: str | None = None, text: str = "Office visit") -> str:
         resource: dict[str, Any] = {
             "resourceType": "Encounter",
             "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                      "code": "AMB", "display": "ambulatory"},
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "AMB",
+                "display": "ambulatory",
+            },
             "type": [{"text": text}],
-            "serviceType": {"coding": [{"system": SNOMED, "code": "394593009",
-                                        "display": "Medical oncology"}]},
+            "serviceType": {
+                "coding": [{"system": SNOMED, "code": "394593009", "display": "Medical oncology"}]
+            },
             "subject": self.subject,
             "period": {"start": f"{on}T09:00:00-05:00", "end": f"{on}T09:40:00-05:00"},
         }
@@ -134,78 +155,117 @@ class Builder:
 
     def episode(self, start: str, diagnosis: str, end: str | None = None) -> str:
         period = {"start": start, **({"end": end} if end else {})}
-        return self.add({
-            "resourceType": "EpisodeOfCare",
-            "status": "finished" if end else "active",
-            "type": [{"text": "Medical oncology care"}],
-            "diagnosis": [{"condition": {"reference": diagnosis}}],
-            "patient": self.subject,
-            "managingOrganization": {"reference": "Organization/example-oncology-practice"},
-            "period": period,
-        })
+        return self.add(
+            {
+                "resourceType": "EpisodeOfCare",
+                "status": "finished" if end else "active",
+                "type": [{"text": "Medical oncology care"}],
+                "diagnosis": [{"condition": {"reference": diagnosis}}],
+                "patient": self.subject,
+                "managingOrganization": {"reference": "Organization/example-oncology-practice"},
+                "period": period,
+            }
+        )
 
     def infusion(self, drug: str, on: str, reason: str) -> str:
         rxcui, display, route, route_display = DRUGS[drug]
-        request = self.add({
-            "resourceType": "MedicationRequest",
-            "status": "completed",
-            "intent": "order",
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": rxcui,
-                                                      "display": display}]},
-            "subject": self.subject,
-            "authoredOn": on,
-            "reasonReference": [{"reference": reason}],
-            "dosageInstruction": [{"route": {"coding": [{"system": SNOMED, "code": route,
-                                                         "display": route_display}]},
-                                   "timing": {"event": [on]}}],
-        })
-        return self.add({
-            "resourceType": "MedicationAdministration",
-            "status": "completed",
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": rxcui,
-                                                      "display": display}]},
-            "subject": self.subject,
-            "effectiveDateTime": f"{on}T10:00:00-05:00",
-            "request": {"reference": request},
-            "dosage": {"route": {"coding": [{"system": SNOMED, "code": route,
-                                             "display": route_display}]}},
-        })
+        request = self.add(
+            {
+                "resourceType": "MedicationRequest",
+                "status": "completed",
+                "intent": "order",
+                "medicationCodeableConcept": {
+                    "coding": [{"system": RXNORM, "code": rxcui, "display": display}]
+                },
+                "subject": self.subject,
+                "authoredOn": on,
+                "reasonReference": [{"reference": reason}],
+                "dosageInstruction": [
+                    {
+                        "route": {
+                            "coding": [{"system": SNOMED, "code": route, "display": route_display}]
+                        },
+                        "timing": {"event": [on]},
+                    }
+                ],
+            }
+        )
+        return self.add(
+            {
+                "resourceType": "MedicationAdministration",
+                "status": "completed",
+                "medicationCodeableConcept": {
+                    "coding": [{"system": RXNORM, "code": rxcui, "display": display}]
+                },
+                "subject": self.subject,
+                "effectiveDateTime": f"{on}T10:00:00-05:00",
+                "request": {"reference": request},
+                "dosage": {
+                    "route": {
+                        "coding": [{"system": SNOMED, "code": route, "display": route_display}]
+                    }
+                },
+            }
+        )
 
     def oral_order(self, drug: str, on: str, days: int, repeats: int, reason: str) -> str:
         rxcui, display, route, route_display = DRUGS[drug]
-        return self.add({
-            "resourceType": "MedicationRequest",
-            "status": "active",
-            "intent": "order",
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": rxcui,
-                                                      "display": display}]},
-            "subject": self.subject,
-            "authoredOn": on,
-            "reasonReference": [{"reference": reason}],
-            "dosageInstruction": [{"route": {"coding": [{"system": SNOMED, "code": route,
-                                                         "display": route_display}]}}],
-            "dispenseRequest": {
-                "validityPeriod": {"start": on},
-                "numberOfRepeatsAllowed": repeats,
-                "expectedSupplyDuration": {"value": days, "unit": "days",
-                                           "system": "http://unitsofmeasure.org", "code": "d"},
-            },
-        })
+        return self.add(
+            {
+                "resourceType": "MedicationRequest",
+                "status": "active",
+                "intent": "order",
+                "medicationCodeableConcept": {
+                    "coding": [{"system": RXNORM, "code": rxcui, "display": display}]
+                },
+                "subject": self.subject,
+                "authoredOn": on,
+                "reasonReference": [{"reference": reason}],
+                "dosageInstruction": [
+                    {
+                        "route": {
+                            "coding": [{"system": SNOMED, "code": route, "display": route_display}]
+                        }
+                    }
+                ],
+                "dispenseRequest": {
+                    "validityPeriod": {"start": on},
+                    "numberOfRepeatsAllowed": repeats,
+                    "expectedSupplyDuration": {
+                        "value": days,
+                        "unit": "days",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "d",
+                    },
+                },
+            }
+        )
 
     def research(self, start: str, end: str | None = None) -> str:
-        study = self.add({"resourceType": "ResearchStudy", "status": "active",
-                          "title": "Example adjuvant colorectal study (fictional)"})
-        return self.add({
-            "resourceType": "ResearchSubject",
-            "status": "on-study-intervention",
-            "period": {"start": start, **({"end": end} if end else {})},
-            "study": {"reference": study},
-            "individual": self.subject,
-        })
+        study = self.add(
+            {
+                "resourceType": "ResearchStudy",
+                "status": "active",
+                "title": "Example adjuvant colorectal study (fictional)",
+            }
+        )
+        return self.add(
+            {
+                "resourceType": "ResearchSubject",
+                "status": "on-study-intervention",
+                "period": {"start": start, **({"end": end} if end else {})},
+                "study": {"reference": study},
+                "individual": self.subject,
+            }
+        )
 
     def write(self, name: str) -> None:
-        bundle = {"resourceType": "Bundle", "id": self.pid, "type": "collection",
-                  "entry": self.entries}
+        bundle = {
+            "resourceType": "Bundle",
+            "id": self.pid,
+            "type": "collection",
+            "entry": self.entries,
+        }
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / f"{name}.json").write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
 
@@ -223,8 +283,13 @@ def appendix_a() -> None:
     surveillance: a Transition in month 7 (completed with NED), monitoring after."""
     b = Builder("appendix-a-folfox")
     b.patient("female", "1961-05-14")
-    colon = b.condition("C18.7", "Malignant neoplasm of sigmoid colon", "2025-02-10",
-                        "mcode-primary-cancer-condition", "colon")
+    colon = b.condition(
+        "C18.7",
+        "Malignant neoplasm of sigmoid colon",
+        "2025-02-10",
+        "mcode-primary-cancer-condition",
+        "colon",
+    )
     b.condition("E11.9", "Type 2 diabetes mellitus without complications", "2015-06-01")
     b.condition("I10", "Essential (primary) hypertension", "2012-03-01")
     b.stage_group("2025-02-14", "IIIB", colon)
@@ -251,10 +316,20 @@ def appendix_b() -> None:
     (5 cycles), progression, palliative care; the patient dies in month 8."""
     b = Builder("appendix-b-nsclc")
     b.patient("male", "1953-09-02", deceased="2025-11-20T06:30:00-05:00")
-    lung = b.condition("C34.11", "Malignant neoplasm of upper lobe, right bronchus or lung",
-                       "2025-03-20", "mcode-primary-cancer-condition", "lung")
-    b.condition("C79.51", "Secondary malignant neoplasm of bone", "2025-03-22",
-                "mcode-secondary-cancer-condition", "bone-mets")
+    lung = b.condition(
+        "C34.11",
+        "Malignant neoplasm of upper lobe, right bronchus or lung",
+        "2025-03-20",
+        "mcode-primary-cancer-condition",
+        "lung",
+    )
+    b.condition(
+        "C79.51",
+        "Secondary malignant neoplasm of bone",
+        "2025-03-22",
+        "mcode-secondary-cancer-condition",
+        "bone-mets",
+    )
     b.condition("J44.9", "Chronic obstructive pulmonary disease, unspecified", "2018-01-10")
     b.condition("I50.9", "Heart failure, unspecified", "2021-07-01")
     b.condition("N18.3", "Chronic kidney disease, stage 3", "2022-02-01")
@@ -283,8 +358,13 @@ def oral_trial() -> None:
     """Oral capecitabine (14 days on, 7 off) on a clinical trial, with a one-month pause."""
     b = Builder("oral-capecitabine-trial")
     b.patient("female", "1958-01-22")
-    rectum = b.condition("C20", "Malignant neoplasm of rectum", "2025-04-02",
-                         "mcode-primary-cancer-condition", "rectum")
+    rectum = b.condition(
+        "C20",
+        "Malignant neoplasm of rectum",
+        "2025-04-02",
+        "mcode-primary-cancer-condition",
+        "rectum",
+    )
     b.visit("2025-04-10", rectum, "New patient visit")
     b.ecog("2025-04-10", 0)
     b.episode("2025-04-10", rectum)
@@ -302,10 +382,20 @@ def no_treatment() -> None:
     and is followed by the practice (III-C (c))."""
     b = Builder("declined-treatment")
     b.patient("male", "1941-11-30")
-    pancreas = b.condition("C25.0", "Malignant neoplasm of head of pancreas", "2025-06-02",
-                           "mcode-primary-cancer-condition", "pancreas")
-    b.condition("C78.7", "Secondary malignant neoplasm of liver", "2025-06-02",
-                "mcode-secondary-cancer-condition", "liver-mets")
+    pancreas = b.condition(
+        "C25.0",
+        "Malignant neoplasm of head of pancreas",
+        "2025-06-02",
+        "mcode-primary-cancer-condition",
+        "pancreas",
+    )
+    b.condition(
+        "C78.7",
+        "Secondary malignant neoplasm of liver",
+        "2025-06-02",
+        "mcode-secondary-cancer-condition",
+        "liver-mets",
+    )
     b.visit("2025-06-12", pancreas, "New patient visit: decides against treatment")
     b.episode("2025-06-12", pancreas)
     b.visit("2025-08-20", pancreas, "Follow-up")
