@@ -15,7 +15,7 @@ from cpoc_fhir.knowledge.conditions import ConditionClass, normalize_icd10
 
 Resource = dict[str, Any]
 # What a reader that trips over a malformed resource raises; anything else is a bug.
-READ_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError)
+READ_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
 
 
 @dataclass(frozen=True)

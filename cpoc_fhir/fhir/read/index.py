@@ -89,7 +89,7 @@ class Index:
         where = f"{line_file.name}:{line_no + 1}"
         start, end = line_file.starts[line_no], line_file.starts[line_no + 1]
         try:
-            resource = json.loads(maps[file_no][start:end])
+            resource = json.loads(maps[file_no][start:end].rstrip(b"\r\n"))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             self.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
             return None
@@ -113,5 +113,6 @@ def _open_map(path: Path, stack: ExitStack) -> Any:
 def decode_reason(exc: ValueError) -> str:
     """A decode error's message without the offending text (it may be patient data)."""
     if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at column {exc.colno}"
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        return f"{exc.msg} at {where}"
     return type(exc).__name__

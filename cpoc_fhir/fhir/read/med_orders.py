@@ -60,9 +60,11 @@ def counted_order(ctx: ReadContext, order: Resource) -> bool:
         return False
     intent = order.get("intent")
     if intent is None:
-        if not ctx.include_drafts:
-            ctx.warn(order, "no intent; not counted as an order")
-        return ctx.include_drafts
+        # A hook's draft order may not have its intent yet; a placed order must.
+        if ctx.include_drafts and status in ("draft", None):
+            return True
+        ctx.warn(order, "no intent; not counted as an order")
+        return False
     return intent in ORDER_INTENTS  # proposal, plan, directive, option: not (yet) orders
 
 

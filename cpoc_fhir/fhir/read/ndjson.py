@@ -4,7 +4,8 @@ https://hl7.org/fhir/uv/bulkdata/export.html: an export writes one file per reso
 so grouping by patient needs every file. The fast path finds the line's patient reference
 with a byte search (``"subject": {"reference": "Patient/x"`` …) and keeps only the line's
 position; lines without such a reference (Patient, Medication, Practitioner …, Bundles)
-are parsed and filed as dicts. Each line's patient is checked again when it is parsed.
+and lines with Bundles or contained resources are parsed and filed as dicts. Each line's
+patient is checked again when it is parsed.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def scan_ndjson(path: Path, name: str, index: Index) -> None:
 
 def _fast_patient(line: bytes) -> str | None:
     """ "Patient/x" found by byte search, or None (the line is then parsed in full)."""
-    if b'"Bundle"' in line:
-        return None
+    if b'"Bundle"' in line or b'"contained"' in line:
+        return None  # entries or contained resources may name other patients: parse it
     for key in _KEYS:
         at = line.find(key)
         if at < 0:
@@ -66,7 +67,7 @@ def _fast_patient(line: bytes) -> str | None:
 
 def _parse_line(line: bytes, where: str, index: Index) -> None:
     try:
-        resource = json.loads(line)
+        resource = json.loads(line.rstrip(b"\r\n"))
     except ValueError as exc:
         index.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
         return
