@@ -86,7 +86,8 @@ def test_practice_organizations_exclude_other_organizations(practice_record: Pat
     assert not elsewhere.oncology
     (ours,) = by_ref(practice_record.visits)["Encounter/amb-cancer"]
     assert ours.oncology
-    # Resources that name no organization still count, and the record says so.
-    assert any(
-        "name no organization; counted as the practice's" in w for w in practice_record.warnings
+    # Resources that name no organization still count, and the record says which.
+    assert practice_record.warnings[-1] == (
+        "EpisodeOfCare/ep-untyped, EpisodeOfCare/ep-diagnosis, Encounter/acute-reason-code "
+        "and 3 more: no organization named; counted as the practice's"
     )

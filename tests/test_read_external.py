@@ -32,12 +32,15 @@ SOURCES = [
     "mcode_stu4_examples",
     "mcode_extraction_fixtures",
     "synthea_bulk_10pt_subset",
+    "synthea_r4_transaction",  # a folder of transaction Bundles
+    "clinosim_us_generated",  # a folder of NDJSON files, one patient each
     *(
         f"synthea_r4_transaction/{p.name}"
         for p in sorted(EXTERNAL.glob("synthea_r4_transaction/*"))
     ),
     *(f"clinosim_us_generated/{p.name}" for p in sorted(EXTERNAL.glob("clinosim_us_generated/*"))),
 ]
+PATIENTS = {"mcode_stu4_examples": 7, "synthea_r4_transaction": 4, "clinosim_us_generated": 3}
 SUMIKO = "Patient/129c6ac7-8d06-89de-ad63-0204a93e76c3"
 
 
@@ -55,7 +58,7 @@ def drugs(record: PatientRecord) -> Counter[tuple[str, ExposureKind]]:
 def test_every_file_set_reads_without_exceptions(name: str, knowledge: Knowledge) -> None:
     source = open_source(EXTERNAL / name)
     patients = list(source.patients())
-    assert patients
+    assert len(patients) == PATIENTS.get(name, 1)
     for patient in patients:
         for settings in (ReaderSettings(), ReaderSettings(validate=True)):
             record = read_record(patient, knowledge, settings)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import pytest
-from test_read_support import FAKE_KNOWLEDGE
+from test_read_support import FAKE_KNOWLEDGE, load_patient
 
 from cpoc_fhir.fhir.read import ReaderSettings, patient_resources, read_record
 from cpoc_fhir.fhir.read.context import ReadContext
@@ -155,3 +156,15 @@ def test_validate_setting_checks_every_resource_read() -> None:
         "Observation/ecog: not valid FHIR R4: performer: Input should be a valid list",
     )
     assert [p.ecog for p in record.performance] == [1]  # still read
+
+
+@pytest.mark.parametrize(
+    "name", ["conditions", "encounters", "medications", "observations", "trials_procedures"]
+)
+def test_reading_never_changes_the_resources(name: str) -> None:
+    patient = load_patient(f"records/{name}.json")
+    before = copy.deepcopy(patient.resources)
+    settings = ReaderSettings(practice_organizations=frozenset({"practice"}), validate=True)
+    first = read_record(patient, FAKE_KNOWLEDGE, settings)
+    assert patient.resources == before
+    assert read_record(patient, FAKE_KNOWLEDGE, settings) == first

@@ -48,7 +48,7 @@ class ReadContext:
     warnings: list[str] = field(default_factory=list)
     cancer_refs: set[str] = field(default_factory=set)  # Conditions that are cancers
     oncology_episodes: set[str] = field(default_factory=set)
-    unknown_organization: int = 0  # resources counted although their organization is unknown
+    unknown_organization: list[str] = field(default_factory=list)  # counted, organization unknown
     _by_key: dict[str, Resource] = field(default_factory=dict)
     _by_type: dict[str, list[Resource]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
@@ -79,7 +79,7 @@ class ReadContext:
         return _Guard(self, resource)
 
     def key(self, reference: object) -> str | None:
-        """ "Type/id" of a Reference element (a dict) or a reference string."""
+        """The "Type/id" of a Reference element (a dict) or a reference string."""
         if isinstance(reference, dict):
             reference = reference.get("reference")
         return self.resources.key(reference)
@@ -114,17 +114,18 @@ class ReadContext:
                 return True
         return any(self.is_cancer(reason) for reason in as_list(resource.get("reasonCode")))
 
-    def outside_practice(self, organization: object) -> bool:
+    def outside_practice(self, resource: Resource, organization: object) -> bool:
         """True when ``organization`` (a Reference) is known and not the practice's.
 
-        An unknown organization counts as the practice's, and is tallied for one warning.
+        An unknown organization counts as the practice's; ``resource`` is then listed in one
+        warning for the record.
         """
         wanted = self.settings.practice_organizations
         if not wanted:
             return False
         key = self.key(organization)
         if key is None or not key.startswith("Organization/"):
-            self.unknown_organization += 1
+            self.unknown_organization.append(resource_key(resource))
             return False
         return key not in wanted and key.removeprefix("Organization/") not in wanted
 

@@ -66,7 +66,7 @@ def _episode(ctx: ReadContext, resource: Resource) -> CareEpisode | None:
     )
     if not oncology and (types or diagnoses):
         return None
-    if ctx.outside_practice(resource.get("managingOrganization")):
+    if ctx.outside_practice(resource, resource.get("managingOrganization")):
         return None
     if start is None:
         ctx.warn(resource, "oncology episode without a start date")
@@ -101,10 +101,18 @@ def _visit(ctx: ReadContext, resource: Resource) -> Visit | None:
 
 
 def _oncology_visit(ctx: ReadContext, resource: Resource) -> bool:
-    if ctx.outside_practice(resource.get("serviceProvider")):
+    """For a cancer (reason, diagnosis), with oncology (type), or in an oncology episode;
+    and not provided by another organization than the practice's."""
+    if not _about_cancer(ctx, resource):
         return False
-    reasons = as_list(resource.get("reasonReference"))
-    reasons += [as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))]
+    return not ctx.outside_practice(resource, resource.get("serviceProvider"))
+
+
+def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
+    reasons = [
+        *as_list(resource.get("reasonReference")),
+        *(as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))),
+    ]
     if any(ctx.key(r) in ctx.cancer_refs for r in reasons):
         return True
     if any(ctx.is_cancer(code) for code in as_list(resource.get("reasonCode"))):

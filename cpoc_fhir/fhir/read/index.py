@@ -61,9 +61,6 @@ class Index:
         else:
             self.shared.setdefault(resource_key(resource), resource)
 
-    def add_line(self, key: str, file_no: int, line_no: int) -> None:
-        self.groups.setdefault(key, []).append(file_no << LINE_BITS | line_no)
-
     def patients(self, wanted: set[str] | None) -> Iterator[PatientResources]:
         """Each wanted patient's resources, NDJSON lines parsed on the way."""
         with ExitStack() as stack:

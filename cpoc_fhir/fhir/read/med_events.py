@@ -94,7 +94,7 @@ def _administration(
     if drug is None:
         return None
     organization = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
-    if ctx.outside_practice(organization):
+    if ctx.outside_practice(resource, organization):
         return None
     route = route_of(ctx, resource, dosages(resource), None)
     if route is None and order is not None:
@@ -124,7 +124,7 @@ def _dispense(
     drug = identify(ctx, resource, [resource, order])
     if drug is None:
         return None
-    if order is not None and ctx.outside_practice(order_organization(ctx, order)):
+    if order is not None and ctx.outside_practice(resource, order_organization(ctx, order)):
         return None
     start = fhir_date(resource.get("whenHandedOver")) or fhir_date(resource.get("whenPrepared"))
     if start is None:

@@ -77,7 +77,7 @@ def read_order(
     """One counted MedicationRequest. ``administered``: last administration date per order;
     ``dispensed``: orders that have dispenses."""
     drug = identify(ctx, order, [order])
-    if drug is None or ctx.outside_practice(order_organization(ctx, order)):
+    if drug is None or ctx.outside_practice(order, order_organization(ctx, order)):
         return [], None
     ref = resource_key(order)
     stop = _stop(ctx, order, drug, administered.get(ref))

@@ -15,9 +15,10 @@ import re
 from pathlib import Path
 
 from cpoc_fhir.fhir.read.bundles import flatten
-from cpoc_fhir.fhir.read.index import Index, LineFile, decode_reason
+from cpoc_fhir.fhir.read.index import LINE_BITS, Index, LineFile, decode_reason
 from cpoc_fhir.fhir.read.references import reference_key
 
+_HEAD = b'{"resourceType":"'
 _KEYS = tuple(f'"{name}"'.encode() for name in ("subject", "patient", "individual", "beneficiary"))
 # After a key: `: {` then the Reference's members up to "reference" (no nested object).
 _REFERENCE = re.compile(rb'\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
@@ -30,38 +31,56 @@ def scan_ndjson(path: Path, name: str, index: Index) -> None:
     index.files.append(line_file)
     starts = line_file.starts
     offset = 0
+    patients: dict[bytes, str | None] = {}  # reference as written → "Patient/x"
+    groups, base = index.groups, file_no << LINE_BITS
     try:
         with path.open("rb") as handle:
             for line_no, line in enumerate(handle):
                 starts.append(offset)
                 offset += len(line)
-                if not line.strip():
+                if len(line) < 3 and not line.strip():
                     continue
-                key = _fast_patient(line)
+                key = _fast_patient(line, patients)
                 if key is not None:
-                    index.add_line(key, file_no, line_no)
+                    groups.setdefault(key, []).append(base | line_no)  # a packed position
                 else:
                     _parse_line(line, f"{name}:{line_no + 1}", index)
     finally:
         starts.append(offset)  # the end of the last line read
 
 
-def _fast_patient(line: bytes) -> str | None:
-    """ "Patient/x" found by byte search, or None (the line is then parsed in full)."""
-    if b'"Bundle"' in line or b'"contained"' in line:
-        return None  # entries or contained resources may name other patients: parse it
+def _fast_patient(line: bytes, patients: dict[bytes, str | None]) -> str | None:
+    """The "Patient/x" found by byte search, or None (the line is then parsed in full).
+
+    The first patient element found must be the resource's own: so no Bundle, and no
+    contained resource before it (searched in the whole line when the line does not start
+    with its resourceType, as Bulk exports write it).
+    """
+    if line.startswith(_HEAD):
+        if line.startswith(b'Bundle"', len(_HEAD)):
+            return None
+        contained_until = 0  # search only before the key found
+    elif b'"Bundle"' in line:
+        return None
+    else:
+        contained_until = len(line)
     for key in _KEYS:
         at = line.find(key)
         if at < 0:
             continue
+        if line.find(b'"contained"', 0, max(at, contained_until)) >= 0:
+            return None
         match = _REFERENCE.match(line, at + len(key))
         if match is None:
             return None
-        try:
-            found = reference_key(match.group(1).decode())
-        except UnicodeDecodeError:
-            return None
-        return found if found is not None and found.startswith("Patient/") else None
+        reference = match.group(1)
+        if reference not in patients:
+            try:
+                found = reference_key(reference.decode())
+            except UnicodeDecodeError:
+                found = None
+            patients[reference] = found if found and found.startswith("Patient/") else None
+        return patients[reference]
     return None
 
 

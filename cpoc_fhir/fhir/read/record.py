@@ -41,10 +41,7 @@ def read_record(
     performance, statuses, stages = read_observations(ctx)
     exposures, stops = read_medications(ctx)
     if ctx.unknown_organization:
-        ctx.warnings.append(
-            f"{ctx.unknown_organization} resource(s) name no organization; "
-            "counted as the practice's"
-        )
+        ctx.warnings.append(_unknown_organization(ctx.unknown_organization))
     return PatientRecord(
         patient_ref=resources.patient_ref,
         death=death,
@@ -69,3 +66,9 @@ def _sorted(facts: Iterable[T], when: Any) -> tuple[T, ...]:
         return (when(fact) or date.min, fact.ref)
 
     return tuple(sorted(facts, key=key))
+
+
+def _unknown_organization(refs: list[str]) -> str:
+    """One warning for the resources counted although their organization is not known."""
+    named = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+    return f"{named}: no organization named; counted as the practice's"

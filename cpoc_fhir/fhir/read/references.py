@@ -21,7 +21,7 @@ _ABSOLUTE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/?#]+)?
 
 
 def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -> str | None:
-    """ "Type/id" for a literal reference, else None (conditional, contained or unknown)."""
+    """The "Type/id" of a literal reference, else None (conditional, contained or unknown)."""
     if not isinstance(reference, str) or not reference:
         return None
     if aliases:
@@ -43,7 +43,7 @@ def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -
 def patient_key(
     resource: Mapping[str, Any], aliases: Mapping[str, str] | None = None
 ) -> str | None:
-    """ "Patient/id" of the patient a resource is about, or None.
+    """The "Patient/id" of the patient a resource is about, or None.
 
     An unresolved ``urn:uuid:x`` that is explicitly typed Patient (``"type": "Patient"``)
     becomes "Patient/x": Bundles from some exporters name patients that way without
@@ -77,7 +77,7 @@ def has_patient_field(resource: Mapping[str, Any]) -> bool:
 
 
 def resource_key(resource: Mapping[str, Any]) -> str:
-    """ "Type/id" of a resource (id "?" when it has none)."""
+    """The "Type/id" of a resource (id "?" when it has none)."""
     rid = resource.get("id")
     return f"{resource.get('resourceType')}/{rid if isinstance(rid, str) and rid else '?'}"
 

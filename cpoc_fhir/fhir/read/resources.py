@@ -36,7 +36,7 @@ class PatientResources:
         return None
 
     def key(self, reference: object) -> str | None:
-        """ "Type/id" of a reference made inside this record (fullUrls resolved)."""
+        """The "Type/id" of a reference made inside this record (fullUrls resolved)."""
         return reference_key(reference, self.aliases)
 
     def of_type(self, resource_type: str) -> list[Resource]:

@@ -49,6 +49,10 @@ class RecordSource(ABC):
         wanted = None if patient_ids is None else {f"Patient/{patient_id(p)}" for p in patient_ids}
         return self._scanned().patients(wanted)
 
+    def scan(self) -> None:
+        """Index the source now (else at the first use); raises ``InputError``."""
+        self._scanned()
+
     def _scanned(self) -> Index:
         if self._index is None:
             self._index = Index()
@@ -139,16 +143,20 @@ class ResourceListSource(RecordSource):
 
 
 def open_source(path: Path) -> RecordSource:
-    """The source for a Bundle/resource ``.json`` file, an ``.ndjson`` file or a folder."""
+    """The source for a Bundle/resource ``.json`` file, an ``.ndjson`` file or a folder,
+    already indexed: an input that cannot be used raises ``InputError`` here."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
+    source: RecordSource
     if path.is_dir():
-        return FolderSource(path)
-    _check_readable(path)
-    if path.suffix == ".ndjson":
-        return NdjsonSource(path)
-    return BundleSource(path)
+        source = FolderSource(path)
+    elif path.suffix == ".ndjson":
+        source = NdjsonSource(path)
+    else:
+        source = BundleSource(path)
+    source.scan()
+    return source
 
 
 def patient_resources(

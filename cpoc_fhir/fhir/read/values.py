@@ -59,7 +59,8 @@ def period_end(period: object) -> date | None:
 
 
 def as_list(value: object) -> list[Any]:
-    """A repeating element as a list (a lone object becomes a one-item list)."""
+    """A repeating element as a list (a lone object becomes a one-item list). The list may
+    be the resource's own: read it, never change it."""
     if isinstance(value, list):
         return value
     return [] if value is None else [value]
