@@ -4,6 +4,7 @@ orders contribute)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -11,17 +12,17 @@ from cpoc_fhir.engine.facts import ExposureKind, MedicationExposure, OrderStop, 
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.med_orders import counted_order, read_order
 from cpoc_fhir.fhir.read.medications import (
-    authored_on,
     dosages,
+    exposure,
     identify,
     order_organization,
+    order_route,
     route_of,
+    supply_days,
 )
-from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.values import (
     add_days,
     as_list,
-    duration_days,
     fhir_date,
     period_end,
     period_start,
@@ -40,24 +41,18 @@ def read_medications(ctx: ReadContext) -> tuple[list[MedicationExposure], list[O
     exposures: list[MedicationExposure] = []
     administered: dict[str, date] = {}  # order → last administration date
     dispensed: set[str] = set()
-    for resource in ctx.of_type("MedicationAdministration"):
-        if resource.get("status") in ADMINISTERED:
-            with ctx.reading(resource):
-                exposure = _administration(ctx, resource, administered)
-                if exposure is not None:
-                    exposures.append(exposure)
-    for resource in ctx.of_type("MedicationDispense"):
-        if resource.get("status") in DISPENSED:
-            with ctx.reading(resource):
-                exposure = _dispense(ctx, resource, dispensed)
-                if exposure is not None:
-                    exposures.append(exposure)
-    for resource in ctx.of_type("MedicationStatement"):
-        if resource.get("status") in STATED:
-            with ctx.reading(resource):
-                exposure = _statement(ctx, resource)
-                if exposure is not None:
-                    exposures.append(exposure)
+    events: list[tuple[str, frozenset[str], Callable[[Resource], MedicationExposure | None]]] = [
+        ("MedicationAdministration", ADMINISTERED, lambda r: _administration(ctx, r, administered)),
+        ("MedicationDispense", DISPENSED, lambda r: _dispense(ctx, r, dispensed)),
+        ("MedicationStatement", STATED, lambda r: _statement(ctx, r)),
+    ]
+    for resource_type, statuses, read in events:
+        for resource in ctx.of_type(resource_type):
+            if resource.get("status") in statuses:
+                with ctx.reading(resource):
+                    exposure = read(resource)
+                    if exposure is not None:
+                        exposures.append(exposure)
     stops: list[OrderStop] = []
     for resource in ctx.of_type("MedicationRequest"):
         with ctx.reading(resource):
@@ -96,20 +91,10 @@ def _administration(
     organization = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
     if ctx.outside_practice(resource, organization):
         return None
-    route = route_of(ctx, resource, dosages(resource), None)
-    if route is None and order is not None:
-        route = route_of(ctx, order, dosages(order), None)
-    return MedicationExposure(
-        ref=resource_key(resource),
-        drug=drug.drug,
-        drug_name=drug.name,
-        role=drug.role,
-        route=route or drug.usual_route or Route.PARENTERAL,  # given by staff: infused/injected
-        kind=ExposureKind.ADMINISTERED,
-        start=start,
-        end=end,
-        ordered_on=authored_on(order),
-        order_ref=order_ref,
+    route = route_of(ctx, resource, dosages(resource), None) or order_route(ctx, order)
+    route = route or drug.usual_route or Route.PARENTERAL  # given by staff: infused/injected
+    return exposure(
+        resource, drug, route, ExposureKind.ADMINISTERED, (start, end), order, order_ref
     )
 
 
@@ -130,22 +115,11 @@ def _dispense(
     if start is None:
         ctx.warn(resource, "no whenHandedOver or whenPrepared; not counted")
         return None
-    days = duration_days(resource.get("daysSupply"))
-    if days is None:
-        days = ctx.settings.default_oral_supply_days
-        ctx.warn(resource, f"no usable daysSupply; {days} days of supply assumed")
-    route = route_of(ctx, resource, dosages(resource), None)
-    if route is None and order is not None:
-        route = route_of(ctx, order, dosages(order), None)
-    return _supply(
-        resource,
-        drug,
-        route or drug.usual_route,
-        start,
-        add_days(start, days - 1),
-        order,
-        order_ref,
-    )
+    days = supply_days(ctx, resource, "daysSupply")
+    route = route_of(ctx, resource, dosages(resource), None) or order_route(ctx, order)
+    route = route or drug.usual_route or Route.ORAL  # in the patient's hands: oral unless told
+    span = (start, add_days(start, days - 1))
+    return exposure(resource, drug, route, ExposureKind.SUPPLY, span, order, order_ref)
 
 
 def _statement(ctx: ReadContext, resource: Resource) -> MedicationExposure | None:
@@ -167,31 +141,8 @@ def _statement(ctx: ReadContext, resource: Resource) -> MedicationExposure | Non
         end = asserted if asserted is not None and asserted >= start else start
         ctx.warn(resource, f"effective period has no end; counted until {end.isoformat()}")
     end = max(end, start)
-    route = route_of(ctx, resource, dosages(resource), drug.usual_route)
-    return _supply(resource, drug, route, start, end, order, order_ref)
-
-
-def _supply(
-    resource: Resource,
-    drug: Any,
-    route: Route | None,
-    start: date,
-    end: date,
-    order: Resource | None,
-    order_ref: str | None,
-) -> MedicationExposure:
-    return MedicationExposure(
-        ref=resource_key(resource),
-        drug=drug.drug,
-        drug_name=drug.name,
-        role=drug.role,
-        route=route or Route.ORAL,  # a supply in the patient's hands: oral unless told
-        kind=ExposureKind.SUPPLY,
-        start=start,
-        end=end,
-        ordered_on=authored_on(order),
-        order_ref=order_ref,
-    )
+    route = route_of(ctx, resource, dosages(resource), drug.usual_route) or Route.ORAL
+    return exposure(resource, drug, route, ExposureKind.SUPPLY, (start, end), order, order_ref)
 
 
 def _encounter_provider(ctx: ReadContext, resource: Resource) -> object:

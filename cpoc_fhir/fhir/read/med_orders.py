@@ -23,9 +23,11 @@ from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.medications import (
     Identified,
     dosages,
+    exposure,
     identify,
     order_organization,
     route_of,
+    supply_days,
 )
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.values import (
@@ -35,7 +37,6 @@ from cpoc_fhir.fhir.read.values import (
     as_list,
     codes,
     concept_words,
-    duration_days,
     fhir_date,
     period_end,
     period_start,
@@ -114,9 +115,8 @@ def _planned(ctx: ReadContext, order: Resource, drug: Identified) -> list[Medica
     days = planned_dates(order) or ([ordered_on] if ordered_on else [])
     if not days:
         ctx.warn(order, "no planned date and no authoredOn; not counted")
-    return [
-        _exposure(order, drug, Route.PARENTERAL, ExposureKind.PLANNED, day, day) for day in days
-    ]
+    planned = ExposureKind.PLANNED
+    return [exposure(order, drug, Route.PARENTERAL, planned, (day, day), order) for day in days]
 
 
 def _supply(ctx: ReadContext, order: Resource, drug: Identified) -> MedicationExposure | None:
@@ -127,10 +127,7 @@ def _supply(ctx: ReadContext, order: Resource, drug: Identified) -> MedicationEx
     if start is None:
         ctx.warn(order, "no validity period start and no authoredOn; supply not counted")
         return None
-    days = duration_days(request.get("expectedSupplyDuration"))
-    if days is None:
-        days = ctx.settings.default_oral_supply_days
-        ctx.warn(order, f"no usable expectedSupplyDuration; {days} days of supply assumed")
+    days = supply_days(ctx, order, "expectedSupplyDuration", request)
     repeats = request.get("numberOfRepeatsAllowed")
     if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0:
         days *= 1 + repeats
@@ -138,23 +135,7 @@ def _supply(ctx: ReadContext, order: Resource, drug: Identified) -> MedicationEx
     limit = period_end(validity)
     if limit is not None and limit < end:
         end = max(limit, start)
-    return _exposure(order, drug, Route.ORAL, ExposureKind.SUPPLY, start, end)
-
-
-def _exposure(
-    order: Resource, drug: Identified, route: Route, kind: ExposureKind, start: date, end: date
-) -> MedicationExposure:
-    return MedicationExposure(
-        ref=resource_key(order),
-        drug=drug.drug,
-        drug_name=drug.name,
-        role=drug.role,
-        route=route,
-        kind=kind,
-        start=start,
-        end=end,
-        ordered_on=fhir_date(order.get("authoredOn")),
-    )
+    return exposure(order, drug, Route.ORAL, ExposureKind.SUPPLY, (start, end), order)
 
 
 def _stop(

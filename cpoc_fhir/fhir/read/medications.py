@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from cpoc_fhir.engine.facts import DrugRole, Route
+from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, Route
 from cpoc_fhir.fhir.read.context import ReadContext
+from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.values import (
     SNOMED_SYSTEMS,
     as_dict,
@@ -23,6 +24,7 @@ from cpoc_fhir.fhir.read.values import (
     codes,
     codings,
     concept_words,
+    duration_days,
     fhir_date,
 )
 
@@ -151,3 +153,45 @@ def dosages(resource: Resource) -> list[Any]:
 
 def authored_on(order: Resource | None) -> date | None:
     return fhir_date(order.get("authoredOn")) if order is not None else None
+
+
+def order_route(ctx: ReadContext, order: Resource | None) -> Route | None:
+    """The route an event's order states, when the event states none."""
+    return route_of(ctx, order, dosages(order), None) if order is not None else None
+
+
+def supply_days(
+    ctx: ReadContext, resource: Resource, element: str, parent: Resource | None = None
+) -> int:
+    """Whole days of a supply Duration (``parent[element]``), else the settings' default
+    with a warning (cpoc-rules §3)."""
+    days = duration_days((parent if parent is not None else resource).get(element))
+    if days is None:
+        days = ctx.settings.default_oral_supply_days
+        ctx.warn(resource, f"no usable {element}; {days} days of supply assumed")
+    return days
+
+
+def exposure(
+    resource: Resource,
+    drug: Identified,
+    route: Route,
+    kind: ExposureKind,
+    span: tuple[date, date],
+    order: Resource | None,
+    order_ref: str | None = None,
+) -> MedicationExposure:
+    """The exposure ``resource`` gives evidence of; ``order`` tells when it was ordered (an
+    order passes itself)."""
+    return MedicationExposure(
+        ref=resource_key(resource),
+        drug=drug.drug,
+        drug_name=drug.name,
+        role=drug.role,
+        route=route,
+        kind=kind,
+        start=span[0],
+        end=span[1],
+        ordered_on=authored_on(order),
+        order_ref=order_ref,
+    )
