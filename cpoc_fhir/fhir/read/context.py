@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from cpoc_fhir.engine.facts import CancerRole
 from cpoc_fhir.fhir.read import validation
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.resources import PatientResources
@@ -105,7 +106,7 @@ class ReadContext:
         return self.knowledge.conditions.classify(icd10, snomed, concept_text(concept))
 
     def is_cancer(self, concept: object) -> bool:
-        return self.classify(concept).cancer_role.value != "none"
+        return self.classify(concept).cancer_role is not CancerRole.NONE
 
     def for_cancer(self, resource: Resource) -> bool:
         """True when reasonReference names a cancer Condition or reasonCode is a cancer."""

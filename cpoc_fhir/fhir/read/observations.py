@@ -6,6 +6,7 @@ mCODE examples and the mcode-extraction fixtures in shared/data/external use the
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,7 @@ from cpoc_fhir.fhir.read.values import (
     as_dict,
     as_list,
     codes,
+    codings,
     concept_words,
     fhir_date,
     period_start,
@@ -130,17 +132,16 @@ def _performance(ctx: ReadContext, resource: Resource, ecog: bool) -> Performanc
 
 
 def _number(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    """A whole number given as JSON number (12 or 12.0), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    return int(value) if math.isfinite(value) and value == int(value) else None
 
 
 def _disease_status(ctx: ReadContext, resource: Resource) -> DiseaseStatus | None:
     value = resource.get("valueCodeableConcept")
-    state = next(
-        (DISEASE_STATES[code] for code in codes(value, DISEASE_SYSTEMS) if code in DISEASE_STATES),
-        None,
-    )
+    found = [DISEASE_STATES.get(c or "") for s, c, _ in codings(value) if s in DISEASE_SYSTEMS]
+    state = next((s for s in found if s is not None), None)
     if state is None:
         words = concept_words(value)
         state = next((s for phrase, s in DISEASE_WORDS if phrase in words), None)

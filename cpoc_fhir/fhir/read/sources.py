@@ -188,9 +188,7 @@ def _read_json(path: Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(
-            str(path), f"cannot be read ({exc.strerror or type(exc).__name__})"
-        ) from exc
+        raise InputError(str(path), _unreadable(exc)) from exc
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -202,9 +200,7 @@ def _check_readable(path: Path) -> None:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise InputError(
-            str(path), f"cannot be read ({exc.strerror or type(exc).__name__})"
-        ) from exc
+        raise InputError(str(path), _unreadable(exc)) from exc
 
 
 def _add_json(data: Resource, where: str, index: Index) -> None:
@@ -219,4 +215,8 @@ def _scan_ndjson_file(path: Path, index: Index) -> None:
     try:
         scan_ndjson(path, path.name, index)
     except OSError as exc:
-        index.warnings.append(f"{path.name}: cannot be read ({exc.strerror or type(exc).__name__})")
+        index.warnings.append(f"{path.name}: {_unreadable(exc)}")
+
+
+def _unreadable(exc: OSError) -> str:
+    return f"cannot be read ({exc.strerror or type(exc).__name__})"
