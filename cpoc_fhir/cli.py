@@ -123,7 +123,10 @@ def _timeline(args: argparse.Namespace) -> int:
     for warning in source.warnings:
         out.write(f"warning: {warning}\n")
     if payer.illustrative:
-        out.write(f"\nAmounts use the payer file {payer.id!r}: illustrative only, not a real fee schedule.\n")
+        out.write(
+            f"\nAmounts use the payer file {payer.id!r}: "
+            "illustrative only, not a real fee schedule.\n"
+        )
     return EXIT_OK
 
 

@@ -2,8 +2,9 @@
 
 Once xx100 is billed, the practice's medical oncologists may not bill these codes in months
 with CPOC lines. The proposal's text counts 58 (16 E&M + 42); its II-D table lists 16 + 43 = 59
-(the table is implemented as printed). Consultation codes 99241-99245 and 99251-99255 are not in the list: they stay
-billable for consult-only patients. Such charges are conflicts to report, never dropped.
+(the table is implemented as printed). Consultation codes 99241-99245 and 99251-99255 are not
+in the list: they stay billable for consult-only patients. Such charges are conflicts to
+report, never dropped.
 """
 
 from __future__ import annotations
