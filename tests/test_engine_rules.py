@@ -373,6 +373,14 @@ def test_transfer_of_care_ends_lines(run: Runner) -> None:
     assert max(line.month or 0 for line in timeline.lines) == 9  # month 9 starts 10-03
 
 
+def test_last_month_before_a_transfer_is_not_a_pending_pause(run: Runner) -> None:
+    # treatment ends in month 6 (07-03..08-02); care transfers on 2025-08-20, in month 7
+    facts = folfox_patient(episodes=[episode("2025-01-10", "2025-08-20")])
+    codes = month_codes(run(record(**facts), "2026-01-01"))
+    assert max(k for k in codes if k is not None) == 7
+    assert codes[7] == ["xx303 final", "xx401 final"]
+
+
 def test_hospice_stops_monitoring_and_treatment_unless_configured(run: Runner) -> None:
     hospice = episode("2025-04-10", kind=EpisodeKind.HOSPICE)
     facts = folfox_patient(episodes=[hospice])

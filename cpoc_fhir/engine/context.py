@@ -95,6 +95,7 @@ class Context:
     line_of: dict[str, int]
     treatment_days: list[int]  # sorted ordinals of every treatment day
     first_treatment: date | None
+    last_day: date  # the last day lines may be billed for: as_of, or death / transfer (§9)
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,10 +123,9 @@ class Context:
         """Whether month k has treatment: True, False, or None while it cannot be known."""
         if self.treated(k):
             return True
+        if self.month(k).start > self.last_day and self.last_day < self.as_of:
+            return False  # after death or the transfer of care: no treatment by the practice
         if k > len(self.months) or self.month(k).is_open(self.as_of):
-            death = self.record.death
-            if death is not None and death < self.month(k).start:
-                return False
             return None
         return False
 

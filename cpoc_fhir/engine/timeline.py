@@ -52,7 +52,8 @@ def evaluate(
         drafts = [new_patient] if new_patient else []
         return _timeline(record, as_of, drafts, payer, warnings)
 
-    months = list(billing_months(anchor, _last_billable_day(record, as_of)))
+    last_day = _last_billable_day(record, as_of)
+    months = list(billing_months(anchor, last_day))
     ctx = Context(
         record=record,
         knowledge=knowledge,
@@ -66,6 +67,7 @@ def evaluate(
         line_of=line_of,
         treatment_days=sorted({d for e in exposures for d in e.days()}),
         first_treatment=first_treatment,
+        last_day=last_day,
         warnings=warnings,
     )
     drafts = []
