@@ -1,0 +1,1 @@
+"""Charge capture: CPOC lines written to the EHR as FHIR ChargeItems, exactly once."""
