@@ -1,0 +1,212 @@
+"""The resources ``cpoc fhir-resources`` publishes: the CPOC CodeSystem, a ChargeItemDefinition
+per code priced from the payer file, written as JSON files.
+
+Price components of a ChargeItemDefinition (R4 ``propertyGroup[0].priceComponent``), coded in
+``PublishSettings.price_component_system``:
+
+1. ``base`` (type base): factor = relative value / 100, amount = round-half-up to cents of
+   New Patient amount × factor.
+2. ``gpci`` (type surcharge when gpci > 1, deduction when < 1, informational when 1):
+   factor = gpci, amount = |round(raw × gpci) − base amount| where raw is the unrounded base.
+3. ``value-based-adjustment`` (same types by sign of the adjustment): factor = 1 + vba,
+   amount = |line amount − round(raw × gpci)|.
+
+So the line amount is exactly base + surcharges − deductions (amounts are magnitudes), and the
+factors give the formula of cpoc-rules §1: round-half-up(New Patient × rv/100 × gpci × (1+vba)).
+
+R4 ChargeItemDefinition has no ``name`` element (R5 added it): the title carries the code.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
+from fhir.resources.R4B.codesystem import CodeSystem
+
+from cpoc_fhir.engine.codes import CODES, DISPLAY, Component
+from cpoc_fhir.engine.payer import CENT, PayerSchedule
+from cpoc_fhir.fhir.write.publish import (
+    PublishSettings,
+    Resource,
+    compact,
+    cpoc_codings,
+    to_json,
+    validated,
+)
+
+SOURCE = "ASCO, Consolidated Payments for Oncology Care, May 2014"
+
+# What earns each component (the proposal's section II-A).
+_EARNS = {
+    Component.NEW_PATIENT: "Once per patient, at the first face-to-face visit with the "
+    "practice's medical oncology when the practice manages the patient's care (II-A.1).",
+    Component.TREATMENT_MONTH: "A billing month with any day of treatment ordered by the "
+    "practice; the level follows comorbidity, performance status, regimen toxicity and drug "
+    "administration (Tables 1-4) (II-A.2).",
+    Component.ACTIVE_MONITORING: "A billing month without treatment while the patient is under "
+    "the practice's care; the level follows the months since treatment and the disease state "
+    "(II-A.3).",
+    Component.TRANSITION: "A change in the course of treatment: progression, change of drug "
+    "class or completion (level 1); recurrence, new primary cancer or delayed complication "
+    "(level 2) (II-A.4).",
+    Component.CLINICAL_TRIAL: "A Treatment or Active Monitoring month while the patient is on "
+    "study in a clinical trial (II-A.5).",
+}
+
+
+def code_system(settings: PublishSettings) -> Resource:
+    """The CodeSystem of the 11 CPOC codes, with component, level and relative value."""
+    concepts = [_concept(code) for code in CODES]
+    resource = {
+        "resourceType": "CodeSystem",
+        "id": "cpoc",
+        "meta": {"tag": [settings.product_tag]},
+        "url": settings.codesystem_url,
+        "version": settings.version,
+        "name": "CPOCCodes",
+        "title": "ASCO Consolidated Payments for Oncology Care (CPOC) codes",
+        "status": "active",
+        "description": (
+            "The 11 billing codes of ASCO's Consolidated Payments for Oncology Care. The code "
+            "strings (xx100 ... xx500) are the proposal's placeholders: a payer maps them to "
+            "its own billing codes, sent as a second coding on each ChargeItem. Relative values "
+            f"are percentages of the New Patient payment (II-C). Source: {SOURCE}."
+        ),
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "property": [
+            {"code": "component", "description": "CPOC payment component", "type": "code"},
+            {"code": "level", "description": "Level within the component", "type": "integer"},
+            {
+                "code": "relativeValue",
+                "description": "Relative value, % of the New Patient payment",
+                "type": "decimal",
+            },
+        ],
+        "concept": concepts,
+    }
+    return validated(compact(resource), CodeSystem, "CodeSystem cpoc")
+
+
+def _concept(code: str) -> Resource:
+    component, level, relative_value = CODES[code]
+    properties: list[Resource] = [{"code": "component", "valueCode": component.value}]
+    if level is not None:
+        properties.append({"code": "level", "valueInteger": level})
+    properties.append({"code": "relativeValue", "valueDecimal": relative_value})
+    return {
+        "code": code,
+        "display": DISPLAY[code],
+        "definition": f"{_EARNS[component]} Relative value: {relative_value} % of the New "
+        "Patient payment.",
+        "property": properties,
+    }
+
+
+def charge_item_definitions(payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
+    """One ChargeItemDefinition per CPOC code, priced from the payer file."""
+    return [_definition(code, payer, settings) for code in CODES]
+
+
+def _definition(code: str, payer: PayerSchedule, settings: PublishSettings) -> Resource:
+    resource = {
+        "resourceType": "ChargeItemDefinition",
+        "id": f"cpoc-{code}",
+        "meta": {"tag": [settings.product_tag]},
+        "url": settings.definition_url(code),
+        "version": settings.version,
+        "title": f"CPOC {code} {DISPLAY[code]}: {payer.name}",
+        "status": "active",
+        "experimental": True if payer.illustrative else None,
+        "description": _description(code, payer),
+        "effectivePeriod": (
+            {"start": f"{payer.year}-01-01", "end": f"{payer.year}-12-31"} if payer.year else None
+        ),
+        "code": {"coding": cpoc_codings(code, payer, settings)},
+        "propertyGroup": [{"priceComponent": price_components(code, payer, settings)}],
+    }
+    return validated(compact(resource), ChargeItemDefinition, f"ChargeItemDefinition {code}")
+
+
+def _description(code: str, payer: PayerSchedule) -> str:
+    rv = CODES[code][2]
+    year = f" for {payer.year}" if payer.year else ""
+    text = (
+        f"Price of CPOC code {code} ({DISPLAY[code]}) under {payer.name} (payer file "
+        f"'{payer.id}'){year}: New Patient amount {payer.base} {payer.currency} × relative "
+        f"value {rv} % × GPCI {payer.gpci} × (1 + value-based adjustment {payer.vba}) = "
+        f"{payer.amount(code)} {payer.currency}, rounded half up to cents (cpoc-rules §1)."
+    )
+    if payer.illustrative:
+        text += (
+            " ILLUSTRATIVE payer file: these amounts are made up to show the format and are "
+            "not a real fee schedule; do not bill with them."
+        )
+    return text
+
+
+def price_components(code: str, payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
+    """Base, GPCI and value-based adjustment components whose amounts add up to the price."""
+    factor = CODES[code][2] / 100
+    raw = payer.base * factor
+    base = _cents(raw)
+    after_gpci = _cents(raw * payer.gpci)
+    total = payer.amount(code)
+    system = settings.price_component_system
+    return [
+        _component("base", system, "New Patient amount × relative value", factor, base, payer),
+        _adjustment(
+            "gpci", system, "Geographic practice cost index", payer.gpci, after_gpci - base, payer
+        ),
+        _adjustment(
+            "value-based-adjustment",
+            system,
+            "Value-based adjustment of the practice for the year",
+            1 + payer.vba,
+            total - after_gpci,
+            payer,
+        ),
+    ]
+
+
+def _adjustment(
+    code: str, system: str, display: str, factor: Decimal, delta: Decimal, payer: PayerSchedule
+) -> Resource:
+    kind = "surcharge" if factor > 1 else "deduction" if factor < 1 else "informational"
+    return _component(code, system, display, factor, abs(delta), payer, kind)
+
+
+def _component(
+    code: str,
+    system: str,
+    display: str,
+    factor: Decimal,
+    amount: Decimal,
+    payer: PayerSchedule,
+    kind: str = "base",
+) -> Resource:
+    return {
+        "type": kind,
+        "code": {"coding": [{"system": system, "code": code, "display": display}]},
+        "factor": factor,
+        "amount": {"value": amount, "currency": payer.currency},
+    }
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def write_resources(payer: PayerSchedule, settings: PublishSettings, out_dir: Path) -> list[Path]:
+    """Write CodeSystem-cpoc.json and ChargeItemDefinition-cpoc-<code>.json; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resources = [code_system(settings), *charge_item_definitions(payer, settings)]
+    paths = []
+    for resource in resources:
+        path = out_dir / f"{resource['resourceType']}-{resource['id']}.json"
+        path.write_text(to_json(resource, indent=2) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths

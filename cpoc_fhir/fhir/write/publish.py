@@ -1,0 +1,178 @@
+"""What every published resource shares: settings, the CPOC coding, the product tag, checks, JSON.
+
+Money stays ``Decimal`` from the payer file to the wire: resources are dicts whose decimal
+values are ``Decimal`` objects, and ``to_json`` writes each one as a JSON number in its own
+fixed-point form (``Decimal("430.00")`` → ``430.00``) — ``json.dumps`` cannot serialise
+``Decimal`` and a float round trip could change a cent. Read such JSON back with
+``json.loads(text, parse_float=Decimal)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from cpoc_fhir import __version__
+from cpoc_fhir.engine.codes import DISPLAY
+from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.errors import CpocError
+
+Resource = dict[str, Any]
+
+# The tag on every resource this product publishes (ChargeItem, CodeSystem,
+# ChargeItemDefinition): a capture run finds its own items with
+# ``_tag=<product_tag_system>|cpoc-fhir``.
+PRODUCT_TAG_CODE = "cpoc-fhir"
+PRODUCT_TAG_DISPLAY = "Produced by cpoc-fhir (ASCO CPOC billing from FHIR R4)"
+
+
+class ResourceValidationError(CpocError, ValueError):
+    """A resource this product built is not valid R4 (or has an empty value): never sent."""
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Canonical URLs and practice references of the published resources.
+
+    The defaults live under example.org: a deployment sets its own canonical base
+    (``codesystem_url``, ``definition_base``, ``practice_identifier_system`` and
+    ``product_tag_system``) before publishing anything to a real server.
+    """
+
+    codesystem_url: str = "http://example.org/fhir/CodeSystem/cpoc"
+    definition_base: str = "http://example.org/fhir/ChargeItemDefinition"
+    practice_identifier_system: str = "http://example.org/fhir/sid/cpoc-charge"
+    performing_organization: str | None = None  # "Organization/<id>" of the practice
+    performer_practitioner: str | None = None  # "Practitioner/<id>" (or PractitionerRole)
+    version: str = __version__
+    product_tag_system: str = "http://example.org/fhir/CodeSystem/cpoc-fhir-tag"
+
+    def __post_init__(self) -> None:
+        for name in (
+            "codesystem_url",
+            "definition_base",
+            "practice_identifier_system",
+            "product_tag_system",
+            "version",
+        ):
+            _require_token(name, getattr(self, name))
+        for name in ("performing_organization", "performer_practitioner"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_token(name, value)
+
+    def definition_url(self, code: str) -> str:
+        """The canonical URL of the ChargeItemDefinition of one CPOC code."""
+        return f"{self.definition_base.rstrip('/')}/cpoc-{code}"
+
+    @property
+    def price_component_system(self) -> str:
+        """Codes of the ChargeItemDefinition price components (base, gpci, …)."""
+        return f"{self.codesystem_url}-price-component"
+
+    @property
+    def product_tag(self) -> Resource:
+        return {
+            "system": self.product_tag_system,
+            "code": PRODUCT_TAG_CODE,
+            "display": PRODUCT_TAG_DISPLAY,
+        }
+
+
+def _require_token(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value or value != value.strip() or " " in value:
+        raise ValueError(f"PublishSettings.{name} must be a non-empty URL/reference: {value!r}")
+
+
+def cpoc_codings(code: str, payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
+    """The CPOC coding, then the payer's own code when its file maps this one."""
+    codings: list[Resource] = [
+        {"system": settings.codesystem_url, "code": code, "display": DISPLAY[code]}
+    ]
+    payer_code = payer.codes.get(code)
+    if payer_code is not None:
+        codings.append(
+            {"system": payer_code.system, "code": payer_code.code, "display": payer_code.display}
+        )
+    return codings
+
+
+def compact(value: Any) -> Any:
+    """The value without None, "" , [] and {} anywhere (FHIR forbids empty elements)."""
+    if isinstance(value, Mapping):
+        out = {k: compact(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _empty(v)}
+    if isinstance(value, list | tuple):
+        return [v for v in (compact(v) for v in value) if not _empty(v)]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def empty_paths(value: Any, path: str = "") -> list[str]:
+    """Where a resource holds an empty value or a null (FHIR allows neither)."""
+    if _empty(value) or (isinstance(value, str) and not value.strip()):
+        return [path or "(root)"]
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in empty_paths(v, f"{path}.{k}".lstrip("."))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in empty_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def validated(resource: Resource, model: Any, what: str) -> Resource:
+    """``resource`` itself, once it has no empty value and the R4B ``model`` accepts it."""
+    empty = empty_paths(resource)
+    if empty:
+        raise ResourceValidationError(f"{what}: empty value at {', '.join(empty)}")
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ResourceValidationError(f"{what}: not a valid R4 resource: {problems}") from None
+    return resource
+
+
+def to_json(resource: Any, indent: int | None = None) -> str:
+    """JSON text of a resource; ``Decimal`` values become numbers written exactly as they are.
+
+    ``indent=None`` gives compact JSON (for a request body), ``indent=2`` pretty JSON (files).
+    """
+    return _encode(resource, indent, 0)
+
+
+def _encode(value: Any, indent: int | None, depth: int) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite number: {value}")
+        return format(value, "f")
+    if value is None or isinstance(value, str | int | float | bool):
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if isinstance(value, Mapping):
+        items = [
+            f"{json.dumps(str(k), ensure_ascii=False)}:{'' if indent is None else ' '}"
+            f"{_encode(v, indent, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return _wrap("{", items, "}", indent, depth)
+    if isinstance(value, list | tuple):
+        return _wrap("[", [_encode(v, indent, depth + 1) for v in value], "]", indent, depth)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _wrap(open_: str, items: list[str], close: str, indent: int | None, depth: int) -> str:
+    if not items:
+        return open_ + close
+    if indent is None:
+        return open_ + ",".join(items) + close
+    inner = "\n" + " " * (indent * (depth + 1))
+    return open_ + inner + ("," + inner).join(items) + "\n" + " " * (indent * depth) + close
