@@ -1,0 +1,130 @@
+"""The run ledger's tables (SQLAlchemy 2.0 typed ORM); migration 0001 creates the same schema.
+
+- ``runs``: one row per run (capture…), its settings, counts, duration, host and pid.
+- ``run_patients``: a patient finished (``done``) or ``failed`` in a run.
+- ``writes``: one row per ChargeItem write a run made (or skipped), with its outcome.
+- ``locks``: one row per scope being worked on; the primary key makes a single holder.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+PATIENT_STATUSES = ("done", "failed")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend (SQLite keeps no offset: store UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime given to the run ledger: {value.isoformat()}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JSON}
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="ck_runs_status"),
+        Index("ix_runs_scope", "scope", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(512))
+    month: Mapped[str] = mapped_column(String(7))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]]
+    counts: Mapped[dict[str, Any] | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    resumed_from: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class RunPatient(Base):
+    __tablename__ = "run_patients"
+    __table_args__ = (
+        UniqueConstraint("run_id", "patient_ref", name="uq_run_patients_run_patient"),
+        CheckConstraint(_one_of("status", PATIENT_STATUSES), name="ck_run_patients_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    patient_ref: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime]
+
+
+class Write(Base):
+    __tablename__ = "writes"
+    __table_args__ = (
+        Index("ix_writes_run_id", "run_id"),
+        Index("ix_writes_identifier", "identifier"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    patient_ref: Mapped[str] = mapped_column(String(255))
+    identifier: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    chargeitem_id: Mapped[str | None] = mapped_column(String(255))
+    version_id: Mapped[str | None] = mapped_column(String(64))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class Lock(Base):
+    __tablename__ = "locks"
+
+    scope: Mapped[str] = mapped_column(String(512), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    holder_host: Mapped[str] = mapped_column(String(255))
+    holder_pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
