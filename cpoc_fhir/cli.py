@@ -1,7 +1,8 @@
 """The ``cpoc`` command line. Thin: parse, load settings, call the service, print.
 
 Exit codes: 0 success; 2 bad usage or unusable input (one line on stderr naming the file and
-the problem); 1 an unexpected internal error.
+the problem); 1 an unexpected internal error; ``capture`` adds 3 (some writes failed; run it
+again to resume) and 4 (another run for the same server and month is in progress).
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
+
+    from cpoc_fhir.capture import cli as capture_cli
+
+    capture_cli.add_parsers(sub)
     return parser
 
 
@@ -86,6 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _timeline(args)
         if args.command == "regimens":
             return _regimens(args)
+        from cpoc_fhir.capture import cli as capture_cli
+
+        if args.command == "capture":
+            return capture_cli.run_capture(args)
+        if args.command == "fhir-resources":
+            return capture_cli.run_fhir_resources(args)
     except CpocError as exc:
         print(f"cpoc: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -9,9 +9,12 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     surveillance_horizon_by_cancer = { breast = 120 }
     [billing]
     payer_file = "payer.toml"
+    [publish]                    # PublishSettings: canonical URLs and the practice's references
+    codesystem_url = "https://fhir.example-oncology.org/CodeSystem/cpoc"
+    performing_organization = "Organization/our-practice"
 
-Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``) and
-``CPOC_PAYER_FILE``.
+Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
+``CPOC_PUBLISH_<FIELD>`` and ``CPOC_PAYER_FILE``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError, KnowledgeError
+from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import read_data_file
 
 EXAMPLE_PAYER = "payer-example.toml"
@@ -39,6 +43,7 @@ EXAMPLE_PAYER = "payer-example.toml"
 class Config:
     rules: RuleSettings
     payer_file: Path | None  # None: the shipped illustrative example
+    publish: PublishSettings = dataclasses.field(default_factory=PublishSettings)
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -58,11 +63,20 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         rule_settings = RuleSettings(**_frozen(rules))
     except (TypeError, ValueError) as exc:
         raise InputError(where, f"invalid [rules] setting: {exc}") from None
+    publish = dict(data.get("publish", {}))
+    for field in dataclasses.fields(PublishSettings):
+        value = env.get(f"CPOC_PUBLISH_{field.name.upper()}")
+        if value is not None:
+            publish[field.name] = value
+    try:
+        publish_settings = PublishSettings(**publish)
+    except (TypeError, ValueError) as exc:
+        raise InputError(where, f"invalid [publish] setting: {exc}") from None
     payer = env.get("CPOC_PAYER_FILE") or data.get("billing", {}).get("payer_file")
     payer_path = Path(payer) if payer else None
     if payer_path is not None and path is not None and not payer_path.is_absolute():
         payer_path = path.parent / payer_path
-    return Config(rules=rule_settings, payer_file=payer_path)
+    return Config(rules=rule_settings, payer_file=payer_path, publish=publish_settings)
 
 
 def load_payer(path: Path | None) -> PayerSchedule:

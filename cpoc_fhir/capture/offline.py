@@ -1,0 +1,150 @@
+"""Offline capture: from a Bulk FHIR export to ChargeItems as NDJSON, exactly once.
+
+``OUT/ChargeItem.ndjson`` holds the current ChargeItems; a run plans against it, appends each
+patient's changes to ``OUT/ChargeItem.journal.ndjson`` (flushed and fsynced per patient, so a
+killed run loses nothing it reported done), and at the end rewrites ``ChargeItem.ndjson``
+atomically and removes the journal. Running twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cpoc_fhir.capture.plan import Action, Plan, identifier_of
+from cpoc_fhir.capture.run import WriteOutcome
+from cpoc_fhir.errors import InputError
+from cpoc_fhir.fhir.read import PatientResources, RecordSource
+from cpoc_fhir.fhir.write import to_json
+
+Resource = dict[str, Any]
+ITEMS = "ChargeItem.ndjson"
+JOURNAL = "ChargeItem.journal.ndjson"
+
+
+class OfflineStore:
+    """Reads patients from a RecordSource; keeps ChargeItems in NDJSON files under ``out``."""
+
+    def __init__(self, source: RecordSource, out: Path, system: str, entered: datetime) -> None:
+        self.source = source
+        self.out = out
+        self.system = system
+        self.entered = entered
+        self._patients: dict[str, PatientResources] = {}
+        self.items: dict[str, Resource] = {}
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (ITEMS, JOURNAL):
+            self._load(out / name)
+        self._by_patient: dict[str, list[str]] = defaultdict(list)
+        for ident, item in self.items.items():
+            self._by_patient[_patient_id(item)].append(ident)
+
+    def patient_ids(self, wanted: set[str] | None = None) -> Iterator[str]:
+        """Patient ids, lazily: each patient's resources are held only while it is processed."""
+        for resources in self.source.patients(wanted):
+            pid = resources.patient_ref.split("/", 1)[1]
+            self._patients = {pid: resources}
+            yield pid
+
+    def patient_resources(self, patient_id: str) -> PatientResources:
+        return self._patients[patient_id]
+
+    def charge_resources(self, patient_id: str) -> list[Resource]:
+        ours = [self.items[i] for i in self._by_patient.get(patient_id, [])]
+        resources = self._patients.get(patient_id)
+        theirs = []
+        if resources is not None:
+            theirs = resources.of_type("ChargeItem") + resources.of_type("Claim")
+        return ours + [r for r in theirs if identifier_of(r, self.system) is None]
+
+    def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
+        outcomes = []
+        changed = []
+        for step in steps.steps:
+            if step.action is Action.UNCHANGED:
+                outcomes.append(
+                    WriteOutcome(
+                        step.identifier,
+                        step.action.value,
+                        "unchanged",
+                        step.existing_id,
+                        step.existing_version,
+                    )
+                )
+                continue
+            resource = self._stamp(step.identifier, dict(step.resource))
+            self.items[step.identifier] = resource
+            if step.identifier not in self._by_patient[patient_id]:
+                self._by_patient[patient_id].append(step.identifier)
+            changed.append(resource)
+            outcome = {"create": "created", "update": "updated"}.get(step.action.value, "updated")
+            outcomes.append(
+                WriteOutcome(
+                    step.identifier,
+                    step.action.value,
+                    outcome,
+                    resource["id"],
+                    resource["meta"]["versionId"],
+                )
+            )
+        if changed:
+            with (self.out / JOURNAL).open("a", encoding="utf-8") as journal:
+                for resource in changed:
+                    journal.write(to_json(resource) + "\n")
+                journal.flush()
+                os.fsync(journal.fileno())
+        return outcomes
+
+    def finish(self) -> Path:
+        """Write the current ChargeItems atomically and drop the journal."""
+        target = self.out / ITEMS
+        tmp = target.with_suffix(".ndjson.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for ident in sorted(self.items):
+                handle.write(to_json(self.items[ident]) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        (self.out / JOURNAL).unlink(missing_ok=True)
+        return target
+
+    def _stamp(self, ident: str, resource: Resource) -> Resource:
+        previous = self.items.get(ident)
+        version = int((previous or {}).get("meta", {}).get("versionId", "0")) + 1
+        resource["id"] = (previous or {}).get("id") or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.system}|{ident}")
+        )
+        resource["meta"] = {
+            **(resource.get("meta") or {}),
+            "versionId": str(version),
+            "lastUpdated": self.entered.isoformat(),
+        }
+        return resource
+
+    def _load(self, path: Path) -> None:
+        if not path.exists():
+            return
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    resource = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    if path.name == JOURNAL:  # a line cut short by a kill: the rest is intact
+                        continue
+                    raise InputError(f"{path}:{number}", f"not valid JSON: {exc.msg}") from None
+                ident = identifier_of(resource, self.system)
+                if ident is not None:
+                    self.items[ident] = resource
+
+
+def _patient_id(item: Resource) -> str:
+    ref = str((item.get("subject") or {}).get("reference", ""))
+    return ref.split("/", 1)[1] if "/" in ref else ref

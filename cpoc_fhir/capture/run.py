@@ -1,0 +1,221 @@
+"""The month-end capture run: evaluate each patient, plan, write, record — exactly once.
+
+One patient at a time: read the record → lines (``service.Evaluator``) → desired ChargeItems →
+``plan`` against the existing ones → write (server or NDJSON) → the ledger records the patient's
+writes and its completion together, so a killed run resumes after the last finished patient and
+the writes it repeats are idempotent (conditional create, If-Match updates).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
+from cpoc_fhir.capture.plan import Action, Plan, plan
+from cpoc_fhir.engine.ffs import ffs_conflicts
+from cpoc_fhir.engine.lines import LineStatus
+from cpoc_fhir.engine.timeline import evaluate
+from cpoc_fhir.errors import CpocError
+from cpoc_fhir.fhir.read import PatientResources, read_record
+from cpoc_fhir.fhir.write import (
+    PublishSettings,
+    build_charge_item,
+    charge_context,
+    charge_item_changed,
+)
+from cpoc_fhir.service import Evaluator
+
+Resource = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaptureMonth:
+    """The calendar month a run bills (lines whose billing month starts in it)."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> CaptureMonth:
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            date(year, month, 1)
+        except ValueError:
+            raise ValueError(f"not a month (YYYY-MM): {text!r}") from None
+        return cls(year, month)
+
+    @property
+    def first(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last(self) -> date:
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one planned step."""
+
+    identifier: str
+    action: str  # create | update | enter-in-error | unchanged
+    outcome: str  # created | existed | updated | unchanged | failed | dry-run
+    chargeitem_id: str | None = None
+    version_id: str | None = None
+    http_status: int | None = None
+    message: str = ""
+
+
+class RecordStore(Protocol):
+    """Where a run reads patients and their ChargeItems, and writes the plan."""
+
+    def patient_resources(self, patient_id: str) -> PatientResources: ...
+
+    def charge_resources(self, patient_id: str) -> list[Resource]:
+        """The patient's ChargeItems (all of them) and Claims, for planning and FFS checks."""
+        ...
+
+    def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]: ...
+
+
+class LedgerRun(Protocol):
+    def patient_done(self, patient_ref: str, lines: int, writes: list[Any]) -> None: ...
+
+    def patient_failed(self, patient_ref: str, error: str, writes: Any = ()) -> None: ...
+
+
+@dataclass
+class CaptureSummary:
+    """The figures printed at the end of a run (and stored in the ledger)."""
+
+    month: str
+    patients: int = 0
+    failed_patients: int = 0
+    lines_by_code: Counter[str] = field(default_factory=Counter)
+    amount_by_code: dict[str, Decimal] = field(default_factory=dict)
+    provisional: int = 0
+    not_billable: int = 0
+    warnings: int = 0
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    writes: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def as_counts(self) -> dict[str, Any]:
+        return {
+            "patients": self.patients,
+            "failed_patients": self.failed_patients,
+            "lines_by_code": dict(self.lines_by_code),
+            "amount_by_code": {k: str(v) for k, v in self.amount_by_code.items()},
+            "provisional": self.provisional,
+            "not_billable": self.not_billable,
+            "warnings": self.warnings,
+            "conflicts": len(self.conflicts),
+            "writes": dict(self.writes),
+        }
+
+
+@dataclass
+class CaptureRun:
+    evaluator: Evaluator
+    publish: PublishSettings
+    store: RecordStore
+    month: CaptureMonth
+    as_of: date
+    entered: datetime
+    dry_run: bool = False
+    ledger: LedgerRun | None = None
+    progress: Callable[[str], None] = lambda patient: None
+
+    def run(self, patient_ids: Iterable[str], skip: Iterable[str] = ()) -> CaptureSummary:
+        summary = CaptureSummary(str(self.month))
+        done = set(skip)
+        for patient_id in patient_ids:
+            ref = f"Patient/{patient_id}"
+            if ref in done or patient_id in done:
+                self.progress(patient_id)
+                continue
+            try:
+                self._patient(patient_id, summary)
+            except CpocError as exc:
+                summary.failed_patients += 1
+                summary.errors.append(f"{ref}: {exc}")
+                if self.ledger is not None:
+                    self.ledger.patient_failed(ref, str(exc))
+            self.progress(patient_id)
+        return summary
+
+    def _patient(self, patient_id: str, summary: CaptureSummary) -> None:
+        ref = f"Patient/{patient_id}"
+        resources = self.store.patient_resources(patient_id)
+        ev = self.evaluator
+        record = read_record(resources, ev.knowledge, ev.reader)
+        timeline = evaluate(record, ev.knowledge, ev.rules, ev.payer, self.as_of)
+        context = charge_context(record, ev.payer, self.publish, self.entered)
+        lines = [line for line in timeline.lines if line.start <= self.month.last]
+        desired = [build_charge_item(line, context) for line in lines]
+        charges = self.store.charge_resources(patient_id)
+        system = self.publish.practice_identifier_system
+        own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
+        steps = plan(desired, own, system, self.month.first, self.month.last, charge_item_changed)
+        if self.dry_run:
+            outcomes = [
+                WriteOutcome(
+                    s.identifier,
+                    s.action.value,
+                    "unchanged" if s.action is Action.UNCHANGED else "dry-run",
+                    s.existing_id,
+                    s.existing_version,
+                )
+                for s in steps.steps
+            ]
+        else:
+            outcomes = self.store.apply(patient_id, steps)
+        conflicts = ffs_conflicts(ffs_charges(charges, system), timeline.lines)
+        self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
+        if self.ledger is not None:
+            failed = [o for o in outcomes if o.outcome == "failed"]
+            if failed:
+                self.ledger.patient_failed(ref, f"{len(failed)} write(s) failed", list(outcomes))
+            else:
+                self.ledger.patient_done(ref, len(lines), list(outcomes))
+
+    def _count(
+        self,
+        summary: CaptureSummary,
+        timeline: Any,
+        lines: list[Any],
+        steps: Plan,
+        outcomes: list[WriteOutcome],
+        conflicts: list[dict[str, str]],
+    ) -> None:
+        summary.patients += 1
+        summary.warnings += len(timeline.warnings) + sum(len(x.warnings) for x in lines)
+        for line in lines:
+            if line.start < self.month.first:
+                continue
+            summary.lines_by_code[line.code] += 1
+            summary.amount_by_code[line.code] = (
+                summary.amount_by_code.get(line.code, Decimal("0.00")) + line.amount
+            )
+            if line.status is LineStatus.PROVISIONAL:
+                summary.provisional += 1
+            elif line.status is LineStatus.NOT_BILLABLE:
+                summary.not_billable += 1
+        summary.conflicts.extend(conflicts)
+        summary.notices.extend(f"{timeline.patient_ref}: {n}" for n in steps.notices)
+        for outcome in outcomes:
+            summary.writes[outcome.outcome] += 1
+            if outcome.outcome == "failed":
+                summary.errors.append(
+                    f"{timeline.patient_ref} {outcome.identifier}: {outcome.message}"
+                )
