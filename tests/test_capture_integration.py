@@ -236,3 +236,51 @@ def test_a_killed_run_resumes_without_duplicates(tmp_path: Path, server: SekmetS
     final = identifiers(charge_items(server.base_url))
     assert len(final) == 80  # 40 patients × (treatment month + transition) in September
     assert set(final.values()) == {1}
+
+
+def test_group_selects_the_patients(
+    server: SekmetServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = {
+        "resourceType": "Group",
+        "id": "cpoc-practice",
+        "type": "person",
+        "actual": True,
+        "member": [
+            {"entity": {"reference": "Patient/appendix-b-nsclc"}},
+            {"entity": {"reference": "Patient/declined-treatment"}},
+        ],
+    }
+    load(server.base_url, [*examples(), group])
+    assert (
+        capture(
+            server.base_url,
+            tmp_path / "l.sqlite",
+            "--month",
+            "2025-09",
+            "--as-of",
+            "2025-10-05",
+            "--group",
+            "cpoc-practice",
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert set(identifiers(charge_items(server.base_url))) == {
+        "appendix-b-nsclc.treatment-month.2025-09-01",
+        "appendix-b-nsclc.transition.2025-09-01",
+        "declined-treatment.active-monitoring.2025-09-12",
+    }
+
+
+def test_an_unreachable_server_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = capture(
+        "http://127.0.0.1:9/fhir", tmp_path / "l.sqlite", "--month", "2025-09", "--patient", "x"
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "http://127.0.0.1:9/fhir" in err and "does not answer" in err

@@ -23,6 +23,7 @@ from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.client import FhirClient
+from cpoc_fhir.fhir.errors import FhirConnectionError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
@@ -119,6 +120,8 @@ def run_capture(args: argparse.Namespace) -> int:
     entered = datetime.now(UTC).replace(microsecond=0)
     as_of = args.as_of or min(month.last, entered.date())
     scope = args.fhir_base or f"ndjson:{args.ndjson.resolve()}"
+    if args.fhir_base:
+        _check_server(args)
     with open_ledger(args.store or os.environ.get("CPOC_STORE_URL") or DEFAULT_STORE) as ledger:
         return _capture(args, ledger, month, scope, payer, evaluator, publish, entered, as_of)
 
@@ -190,6 +193,17 @@ def _run_with_progress(
     with tqdm(total=total, unit="patient", disable=quiet or None, file=sys.stderr) as bar:
         capture.progress = lambda _patient: bar.update(1)
         return capture.run(patients, skip=handle.done_patients())
+
+
+def _check_server(args: argparse.Namespace) -> None:
+    """Fail fast, with one line, when the server cannot be reached at all."""
+    client = FhirClient(args.fhir_base, max_retries=1)
+    try:
+        client.capabilities()
+    except FhirConnectionError as exc:
+        raise InputError(args.fhir_base, f"the FHIR server does not answer: {exc}") from None
+    finally:
+        client.close()
 
 
 def _client(args: argparse.Namespace) -> FhirClient:

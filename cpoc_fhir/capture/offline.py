@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ class OfflineStore:
                 if not line.strip():
                     continue
                 try:
-                    resource = json.loads(line)
+                    resource = json.loads(line, parse_float=Decimal)  # money stays exact
                 except json.JSONDecodeError as exc:
                     if path.name == JOURNAL:  # a line cut short by a kill: the rest is intact
                         continue

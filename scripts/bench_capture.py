@@ -1,0 +1,193 @@
+"""Benchmark: the month-end capture run (``cpoc capture``), offline and against a FHIR server.
+
+1. Offline: N generated patients (``bench_timeline.generate``) as Bulk NDJSON →
+   ``cpoc capture --ndjson IN --out OUT --month M`` twice (creates, then all unchanged).
+2. Server: a smaller practice loaded into sekmet-fhir on 127.0.0.1 (batch PUTs of 200) →
+   ``cpoc capture --fhir-base URL --month M`` twice.
+Both in-process through ``cpoc_fhir.cli.main``, a temporary SQLite ledger each; prints
+patients/s, ChargeItems/s and wall times, and fails loudly on a non-idempotent second run.
+
+    python scripts/bench_capture.py [--patients-offline 2000] [--patients-server 300]
+                                    [--month 2025-03] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
+
+from bench_timeline import generate  # noqa: E402
+from sekmet_server import running_sekmet  # noqa: E402
+
+from cpoc_fhir.cli import main as cpoc  # noqa: E402
+
+# Referenced resources first (EpisodeOfCare and Encounter point to the cancer Condition).
+LOAD_ORDER = ["Patient", "Condition", "EpisodeOfCare", "Encounter", "Observation"]
+
+
+def capture(argv: list[str]) -> dict[str, Any]:
+    """One in-process ``cpoc capture`` run: exit code, seconds, summary figures, output."""
+    out = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = cpoc(["capture", "--no-progress", *argv])
+    seconds = time.perf_counter() - t0
+    text = out.getvalue()
+    if code != 0:
+        raise SystemExit(f"cpoc capture {' '.join(argv)} exited {code}:\n{text}")
+    patients = re.search(r"^  patients +(\d+)", text, re.M)
+    writes = re.search(r"^  ChargeItems +(.*)$", text, re.M)
+    counts: Counter[str] = Counter()
+    for part in (writes.group(1) if writes else "").split(", "):
+        name, _, number = part.rpartition(" ")
+        if number.isdigit():
+            counts[name] = int(number)
+    return {
+        "s": seconds,
+        "patients": int(patients.group(1)) if patients else 0,
+        "writes": counts,
+        "text": text,
+    }
+
+
+def check_second(first: dict[str, Any], second: dict[str, Any], what: str) -> None:
+    total = sum(first["writes"].values())
+    if set(second["writes"]) - {"unchanged"} or second["writes"]["unchanged"] != total:
+        print(f"!! {what}: second run not idempotent: {dict(second['writes'])}")
+        print(second["text"])
+
+
+def rates(label: str, run: dict[str, Any], items: int) -> None:
+    s, n = run["s"], run["patients"]
+    writes = ", ".join(f"{k} {v}" for k, v in run["writes"].items())
+    print(
+        f"  {label:<20} {s:7.2f} s  {n / s:8.1f} patients/s  {items / s:8.1f} ChargeItems/s"
+        f"  {1000 * s / n:7.2f} ms/patient  ({writes})"
+    )
+
+
+def offline(tmp: Path, patients: int, month: str) -> None:
+    src, out = tmp / "offline-in", tmp / "offline-out"
+    t0 = time.perf_counter()
+    written = generate(src, patients)
+    gen_s = time.perf_counter() - t0
+    print(f"offline: {patients} patients, {written} resources (generated in {gen_s:.1f} s)")
+    argv = ["--ndjson", str(src), "--out", str(out), "--month", month]
+    argv += ["--store", f"sqlite:///{tmp / 'offline-ledger.sqlite'}"]
+    wall = time.perf_counter()
+    first = capture(argv)
+    items_path = out / "ChargeItem.ndjson"
+    after_first = items_path.read_bytes()
+    items = after_first.count(b"\n")
+    second = capture(argv)
+    wall = time.perf_counter() - wall
+    if first["writes"]["created"] != items:
+        print(f"!! offline: summary says created {first['writes']['created']}, file has {items}")
+    if items_path.read_bytes() != after_first:
+        print("!! offline: ChargeItem.ndjson changed on the second run")
+    check_second(first, second, "offline")
+    print(f"  ChargeItems written {items} ({month}; lines in ChargeItem.ndjson)")
+    print(f"  patients            {first['patients']} (in the export)")
+    rates("first run (creates)", first, items)
+    rates("second (unchanged)", second, items)
+    print(f"  wall time, both runs {wall:.2f} s")
+
+
+def load(base: str, resources: list[dict[str, Any]]) -> Counter[str]:
+    """PUT in batches of 200; returns the rejected ones by type and status (printed)."""
+    rejected: Counter[str] = Counter()
+    for i in range(0, len(resources), 200):
+        chunk = resources[i : i + 200]
+        entries = [
+            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+            for r in chunk
+        ]
+        answer = requests.post(
+            base,
+            json={"resourceType": "Bundle", "type": "batch", "entry": entries},
+            headers={"Content-Type": "application/fhir+json"},
+            timeout=120,
+        )
+        answer.raise_for_status()
+        for resource, entry in zip(chunk, answer.json()["entry"], strict=True):
+            status = entry["response"]["status"]
+            if not status.startswith(("200", "201")):
+                if not rejected:
+                    print(f"  rejected {resource['resourceType']}/{resource['id']}: {entry}")
+                rejected[f"{resource['resourceType']} {status}"] += 1
+    return rejected
+
+
+def server(tmp: Path, patients: int, month: str) -> None:
+    src = tmp / "server-in"
+    generate(src, patients)
+    resources = [json.loads(line) for path in sorted(src.glob("*.ndjson")) for line in path.open()]
+    resources.sort(key=lambda r: [*LOAD_ORDER, r["resourceType"]].index(r["resourceType"]))
+    with running_sekmet(tmp / "sekmet") as sekmet:
+        base = sekmet.base_url
+        t0 = time.perf_counter()
+        rejected = load(base, resources)
+        load_s = time.perf_counter() - t0
+        print(
+            f"server: sekmet at {base}; loaded {len(resources) - sum(rejected.values())} of "
+            f"{len(resources)} resources ({patients} patients) in {load_s:.1f} s "
+            f"({len(resources) / load_s:.0f} resources/s); rejected: {dict(rejected) or 'none'}"
+        )
+        argv = ["--fhir-base", base, "--month", month, "--conflicts", str(tmp / "conflicts.csv")]
+        argv += ["--store", f"sqlite:///{tmp / 'server-ledger.sqlite'}"]
+        wall = time.perf_counter()
+        first = capture(argv)
+        second = capture(argv)
+        wall = time.perf_counter() - wall
+        total = requests.get(f"{base}/ChargeItem", params={"_summary": "count"}, timeout=30)
+        on_server = total.json().get("total")
+    items = first["writes"]["created"]
+    if on_server != items:
+        print(f"!! server: {items} created but {on_server} ChargeItems on the server")
+    check_second(first, second, "server")
+    print(f"  ChargeItems written {items} ({month}; {on_server} on the server)")
+    print(f"  patients            {first['patients']} (with an EpisodeOfCare)")
+    rates("first run (creates)", first, items)
+    rates("second (unchanged)", second, items)
+    print(f"  wall time, both runs {wall:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients-offline", type=int, default=2000)
+    parser.add_argument("--patients-server", type=int, default=300)
+    parser.add_argument("--month", default="2025-03", help="YYYY-MM (default 2025-03)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cpoc-bench-capture-"))
+    t0 = time.perf_counter()
+    try:
+        if args.patients_offline > 0:
+            offline(tmp, args.patients_offline, args.month)
+        if args.patients_server > 0:
+            server(tmp, args.patients_server, args.month)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"total wall time {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
