@@ -284,3 +284,55 @@ def test_an_unreachable_server_is_one_clear_error(
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert "http://127.0.0.1:9/fhir" in err and "does not answer" in err
+
+
+def test_external_data_captured_twice_without_duplicates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    external = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
+    folder = external / "clinosim_us_generated"
+    if not folder.is_dir():
+        pytest.skip("external FHIR data (../shared/data/external) is not present")
+    resources = [
+        json.loads(line)
+        for path in sorted(folder.glob("*.ndjson"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    monkeypatch.chdir(tmp_path)
+    # clinosim writes MedicationAdministration.dosage.timing, which R4 does not have: the
+    # server stores what it is sent, as EHRs holding such data do (validation "warn").
+    lenient = {"validation": {"inbound": "warn"}}
+    with running_sekmet(tmp_path / "sekmet", lenient) as server:
+        _capture_external(server, tmp_path, resources, capsys)
+
+
+def _capture_external(
+    server: SekmetServer,
+    tmp_path: Path,
+    resources: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    load(server.base_url, resources)
+    patients = sorted(r["id"] for r in resources if r["resourceType"] == "Patient")
+    args = ["--month", "2024-03", "--as-of", "2024-04-30"]
+    for patient in patients:
+        args += ["--patient", patient]
+    store = tmp_path / "l.sqlite"
+    assert capture(server.base_url, store, *args) == 0
+    first = capsys.readouterr().out
+    written = identifiers(charge_items(server.base_url))
+    # The three clinosim patients are all on treatment in March 2024 (FOLFOX from 2024-01-07,
+    # carboplatin + pemetrexed from 2024-01-21, trastuzumab from 2024-01-07): their third
+    # billing month starts in March, one Treatment Month each.
+    assert written == Counter(
+        {
+            "pt-262252f430c7.treatment-month.2024-03-07": 1,
+            "pt-347ec9ae5459.treatment-month.2024-03-07": 1,
+            "pt-4ea1f747f450.treatment-month.2024-03-21": 1,
+        }
+    )
+    assert "created 3" in first
+    assert capture(server.base_url, store, *args) == 0
+    assert "unchanged 3" in capsys.readouterr().out
+    assert identifiers(charge_items(server.base_url)) == written
