@@ -413,3 +413,13 @@ def test_to_json_writes_decimals_exactly() -> None:
     assert to_json(plain, indent=2) == json.dumps(plain, indent=2)
     with pytest.raises(ValueError):
         to_json({"v": Decimal("NaN")})
+
+
+def test_unvalidated_build_equals_validated_and_is_checked_later(payer: PayerSchedule) -> None:
+    from cpoc_fhir.fhir.write import ResourceValidationError, validate_charge_item
+
+    ctx = context(payer)
+    assert build_charge_item(line(), ctx, validate=False) == build_charge_item(line(), ctx)
+    broken = dict(build_charge_item(line(), ctx, validate=False), occurrenceTiming="soon")
+    with pytest.raises(ResourceValidationError, match="occurrenceTiming"):
+        validate_charge_item(broken)

@@ -162,7 +162,8 @@ class CaptureRun:
         timeline = evaluate(record, ev.knowledge, ev.rules, ev.payer, self.as_of)
         context = charge_context(record, ev.payer, self.publish, self.entered)
         lines = [line for line in timeline.lines if line.start <= self.month.last]
-        desired = [build_charge_item(line, context) for line in lines]
+        # Built unvalidated to plan; only what is sent is validated (below).
+        desired = [build_charge_item(line, context, validate=False) for line in lines]
         charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]

@@ -17,6 +17,7 @@ from cpoc_fhir.fhir.write.charge_item import (
     charge_item_identifier,
     icd10_dotted,
     oncology_episode,
+    validate_charge_item,
 )
 from cpoc_fhir.fhir.write.definitions import (
     charge_item_definitions,
@@ -56,5 +57,6 @@ __all__ = [
     "oncology_episode",
     "price_components",
     "to_json",
+    "validate_charge_item",
     "write_resources",
 ]
