@@ -9,10 +9,8 @@ fixed-point form (``Decimal("430.00")`` → ``430.00``) — ``json.dumps`` canno
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +19,7 @@ from cpoc_fhir import __version__
 from cpoc_fhir.engine.codes import DISPLAY
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import CpocError
+from cpoc_fhir.fhir.json_text import dumps
 
 Resource = dict[str, Any]
 
@@ -146,33 +145,6 @@ def to_json(resource: Any, indent: int | None = None) -> str:
     """JSON text of a resource; ``Decimal`` values become numbers written exactly as they are.
 
     ``indent=None`` gives compact JSON (for a request body), ``indent=2`` pretty JSON (files).
+    One writer serves the client and the files: ``cpoc_fhir.fhir.json_text.dumps``.
     """
-    return _encode(resource, indent, 0)
-
-
-def _encode(value: Any, indent: int | None, depth: int) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"not a finite number: {value}")
-        return format(value, "f")
-    if value is None or isinstance(value, str | int | float | bool):
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    if isinstance(value, Mapping):
-        items = [
-            f"{json.dumps(str(k), ensure_ascii=False)}:{'' if indent is None else ' '}"
-            f"{_encode(v, indent, depth + 1)}"
-            for k, v in value.items()
-        ]
-        return _wrap("{", items, "}", indent, depth)
-    if isinstance(value, list | tuple):
-        return _wrap("[", [_encode(v, indent, depth + 1) for v in value], "]", indent, depth)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _wrap(open_: str, items: list[str], close: str, indent: int | None, depth: int) -> str:
-    if not items:
-        return open_ + close
-    if indent is None:
-        return open_ + ",".join(items) + close
-    inner = "\n" + " " * (indent * (depth + 1))
-    return open_ + inner + ("," + inner).join(items) + "\n" + " " * (indent * depth) + close
+    return dumps(resource, indent)
