@@ -50,6 +50,12 @@ def run(tmp_path: Path, *args: str) -> int:
     )
 
 
+def offline(tmp_path: Path, source: Path, out: Path, month: str, as_of: str) -> int:
+    return run(
+        tmp_path, "--ndjson", str(source), "--out", str(out), "--month", month, "--as-of", as_of
+    )
+
+
 def items(out: Path) -> dict[str, dict[str, Any]]:
     found = {}
     for line in (out / "ChargeItem.ndjson").read_text().splitlines():
@@ -86,34 +92,8 @@ def test_offline_next_month_finalises_and_adds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source, out = export(tmp_path / "in"), tmp_path / "out"
-    assert (
-        run(
-            tmp_path,
-            "--ndjson",
-            str(source),
-            "--out",
-            str(out),
-            "--month",
-            "2025-09",
-            "--as-of",
-            "2025-10-05",
-        )
-        == 0
-    )
-    assert (
-        run(
-            tmp_path,
-            "--ndjson",
-            str(source),
-            "--out",
-            str(out),
-            "--month",
-            "2025-10",
-            "--as-of",
-            "2025-11-25",
-        )
-        == 0
-    )
+    assert offline(tmp_path, source, out, "2025-09", "2025-10-05") == 0
+    assert offline(tmp_path, source, out, "2025-10", "2025-11-25") == 0
     capsys.readouterr()
     found = items(out)
     september = found["oral-capecitabine-trial.active-monitoring.2025-09-21"]
@@ -131,20 +111,7 @@ def test_ffs_conflicts_are_reported(tmp_path: Path, capsys: pytest.CaptureFixtur
         "occurrenceDateTime": "2025-09-08",
     }
     source, out = export(tmp_path / "in", [ffs]), tmp_path / "out"
-    assert (
-        run(
-            tmp_path,
-            "--ndjson",
-            str(source),
-            "--out",
-            str(out),
-            "--month",
-            "2025-09",
-            "--as-of",
-            "2025-10-05",
-        )
-        == 0
-    )
+    assert offline(tmp_path, source, out, "2025-09", "2025-10-05") == 0
     assert "FFS conflicts       1" in capsys.readouterr().out
     with (out / "ffs-conflicts-2025-09.csv").open() as handle:
         [row] = list(csv.DictReader(handle))

@@ -24,6 +24,7 @@ from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.errors import FhirConnectionError
+from cpoc_fhir.fhir.keys import read_private_key_pem
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
@@ -216,10 +217,7 @@ def _auth(args: argparse.Namespace) -> TokenProvider:
             raise InputError(
                 "--smart-client-id", "SMART Backend Services needs --smart-key and --smart-kid"
             )
-        try:
-            key = Path(args.smart_key).read_bytes()
-        except OSError as exc:
-            raise InputError(str(args.smart_key), f"cannot read the key: {exc.strerror}") from None
+        key = read_private_key_pem(args.smart_key)
         return SmartBackendServices(
             args.fhir_base,
             args.smart_client_id,

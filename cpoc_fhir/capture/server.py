@@ -143,26 +143,10 @@ class ServerStore:
             result = self.client.update(step.resource, if_match=_etag(step.existing_version))
         except FhirPreconditionFailed:
             if not retry or step.existing_id is None:
-                return WriteOutcome(
-                    step.identifier,
-                    step.action.value,
-                    "failed",
-                    step.existing_id,
-                    None,
-                    412,
-                    "changed by someone else",
-                )
+                return _failed(step, 412, "changed by someone else")
             return self._replan(step)
         except FhirServerError as exc:
-            return WriteOutcome(
-                step.identifier,
-                step.action.value,
-                "failed",
-                step.existing_id,
-                None,
-                exc.status,
-                str(exc),
-            )
+            return _failed(step, exc.status, str(exc))
         return WriteOutcome(
             step.identifier, step.action.value, "updated", result.id, result.version, result.status
         )
@@ -193,6 +177,12 @@ class ServerStore:
             step.action, step.identifier, step.resource, step.existing_id, version, step.reason
         )
         return self._update(retried, retry=False)
+
+
+def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:
+    return WriteOutcome(
+        step.identifier, step.action.value, "failed", step.existing_id, None, status, message
+    )
 
 
 def _etag(version: str | None) -> str | None:

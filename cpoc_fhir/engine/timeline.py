@@ -11,7 +11,7 @@ from datetime import date
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.context import Context, known_on
 from cpoc_fhir.engine.draft import LineDraft
-from cpoc_fhir.engine.facts import CancerRole, EpisodeKind, PatientRecord
+from cpoc_fhir.engine.facts import CancerRole, EpisodeKind, MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
 from cpoc_fhir.engine.monitoring import monitoring_line
 from cpoc_fhir.engine.months import BillingMonth, billing_months, month_index
@@ -106,7 +106,10 @@ def _last_billable_day(record: PatientRecord, as_of: date) -> date:
 
 
 def _treatment_by_month(
-    record: PatientRecord, exposures: Iterable, anchor: date, months: list[BillingMonth]
+    record: PatientRecord,
+    exposures: Iterable[MedicationExposure],
+    anchor: date,
+    months: list[BillingMonth],
 ) -> dict[int, MonthTreatment]:
     """Bucket each treatment day into its billing month."""
     by_month: dict[int, MonthTreatment] = {}
