@@ -1,21 +1,83 @@
-"""Application factory for the CDS Hooks service (the services themselves come later)."""
+"""Application factory for the CDS Hooks service (CDS Hooks 2.0.1).
+
+``create_app()`` builds everything once — settings, knowledge, the evaluator, the JWT verifier,
+the audit store — and registers the ``/cds-services`` blueprint. The blueprint's handlers read:
+authenticate → parse → run the service → respond → audit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask
+
+from cds_hooks.blueprint import HookApp, blueprint
+from cds_hooks.security import ClientVerifier
+from cds_hooks.services import Runtime
+from cds_hooks.settings import CdsSettings, load_cds_settings
+from cpoc_fhir.config import Config, load_config, load_payer
+from cpoc_fhir.fhir.read import ReaderSettings
+from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.service import Evaluator
+from cpoc_fhir.store import open_ledger
+from cpoc_fhir.store.hooks import HookLog
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask app; ``config`` overrides the defaults (tests pass their own)."""
+    """Build the Flask app. ``config`` may carry ``CDS_SETTINGS`` (a ``CdsSettings``),
+    ``CPOC_CONFIG`` (a ``cpoc_fhir.config.Config``), ``CLOCK`` (aware datetimes) and
+    ``FHIR_CLIENTS`` / ``WRITE_CLIENT`` factories; what is absent comes from the environment.
+    """
     app = Flask(__name__)
     app.config.update(config or {})
-
-    @app.get("/cds-services")
-    def discovery() -> Any:
-        # CDS Hooks 2.0.1 §Discovery: an empty list until the services are registered.
-        return jsonify({"services": []})
-
+    # Never render stack traces to callers; error handlers answer JSON (engineering.md).
+    app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
+    settings: CdsSettings = app.config.get("CDS_SETTINGS") or load_cds_settings(os.environ)
+    cpoc: Config = app.config.get("CPOC_CONFIG") or load_config()
+    clock: Callable[[], datetime] = app.config.get("CLOCK") or _clock(settings)
+    evaluator = Evaluator(
+        load_knowledge(), cpoc.rules, load_payer(cpoc.payer_file), ReaderSettings()
+    )
+    runtime_args: dict[str, Any] = {}
+    if app.config.get("FHIR_CLIENTS"):
+        runtime_args["clients"] = app.config["FHIR_CLIENTS"]
+    runtime = Runtime(
+        evaluator=evaluator,
+        publish=cpoc.publish,
+        settings=settings,
+        now=clock,
+        write_client=app.config.get("WRITE_CLIENT"),
+        **runtime_args,
+    )
+    ledger = open_ledger(settings.store_url)
+    hook_log = HookLog(ledger)
+    verifier = (
+        ClientVerifier(
+            settings.trusted_issuers,
+            hook_log.first_use,
+            leeway_s=settings.jwt_leeway_s,
+            session=app.config.get("JWKS_SESSION"),
+        )
+        if settings.auth_enabled
+        else None
+    )
+    if verifier is None:
+        log.warning("CDS client JWT verification is OFF (CPOC_CDS_AUTH=off)")
+    app.extensions["cpoc"] = HookApp(runtime, hook_log, verifier)
+    app.register_blueprint(blueprint)
     return app
+
+
+def _clock(settings: CdsSettings) -> Callable[[], datetime]:
+    zone = settings.timezone
+
+    def now() -> datetime:
+        return datetime.now(zone).astimezone(zone) if zone else datetime.now().astimezone()
+
+    return now

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import PatientTimeline
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
@@ -26,7 +27,14 @@ class Evaluator:
     def timeline(
         self, resources: PatientResources, as_of: date, include_drafts: bool = False
     ) -> PatientTimeline:
-        record = read_record(resources, self.knowledge, self.reader, include_drafts=include_drafts)
+        return self.evaluate(self.record(resources, include_drafts), as_of)
+
+    def record(self, resources: PatientResources, include_drafts: bool = False) -> PatientRecord:
+        """The patient's facts (``include_drafts``: a hook's draft orders count)."""
+        return read_record(resources, self.knowledge, self.reader, include_drafts=include_drafts)
+
+    def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
+        """The patient's lines as known on ``as_of``."""
         return evaluate(record, self.knowledge, self.rules, self.payer, as_of)
 
     def timelines(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from conftest import Runner, lines_of, month_codes
 from factories import (
     cancer,
@@ -309,6 +311,14 @@ def test_class_change_without_reason_is_no_transition(run: Runner) -> None:
     explanations = [" ".join(t.explanation) for t in lines_of(timeline, "transition")]
     assert not any("change of drug class" in text for text in explanations)
     assert any("planned sequence" in w for w in timeline.warnings)
+    # The month of the change carries the warning on its own Treatment line too (the hooks
+    # show it beside the level).
+    changed = [
+        t for t in lines_of(timeline, "treatment-month") if t.start <= date(2025, 5, 1) <= t.end
+    ]
+    assert any("planned sequence" in w for w in changed[0].warnings)
+    others = [t for t in lines_of(timeline, "treatment-month") if t not in changed]
+    assert not any("planned sequence" in w for t in others for w in t.warnings)
 
 
 def test_metastasis_present_before_treatment_is_no_progression(run: Runner) -> None:

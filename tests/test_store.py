@@ -42,7 +42,15 @@ from cpoc_fhir.store.models import Base
 PG_URL = os.environ.get("CPOC_TEST_POSTGRES_URL")
 SCOPE = "https://ehr.example/fhir|2025-09"
 MONTH = "2025-09"
-TABLES = {"runs", "run_patients", "writes", "locks"}
+TABLES = {
+    "runs",
+    "run_patients",
+    "writes",
+    "locks",
+    "hook_invocations",
+    "hook_feedback",
+    "client_token_uses",
+}
 # A non-UTC local time: the ledger must store and return the same instant in UTC.
 START = datetime(2025, 10, 1, 21, 30, tzinfo=timezone(timedelta(hours=-5)))
 
@@ -134,7 +142,7 @@ WRITE = WriteRecord("cpoc-1-2025-09-xx204", "create", "created", "ci-1", "1", 20
 def test_open_creates_the_tables_at_head(ledger: Ledger) -> None:
     assert set(inspect(ledger.engine).get_table_names()) >= TABLES
     with ledger.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_second_open_is_a_no_op_upgrade_that_keeps_the_runs(opener: Opener) -> None:

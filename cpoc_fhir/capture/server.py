@@ -14,31 +14,10 @@ from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step
 from cpoc_fhir.capture.run import WriteOutcome
 from cpoc_fhir.fhir.client import FhirClient, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
+from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
 
 Resource = dict[str, Any]
 
-# The Observation codes the reader interprets (fhir/read/observations.py, stages.py): ECOG,
-# Karnofsky, cancer disease status (STU4 and STU1), TNM stage groups (LOINC and SNOMED CT).
-OBSERVATION_CODES = ",".join(
-    [
-        f"http://loinc.org|{c}"
-        for c in ("89247-1", "89243-0", "97509-4", "88040-1", "21908-9", "21902-2", "21914-7")
-    ]
-    + [f"http://snomed.info/sct|{c}" for c in ("399537006", "399588009")]
-)
-# (resource type, search parameters with {pid}) read for each patient.
-RECORD_SEARCHES: tuple[tuple[str, dict[str, str]], ...] = (
-    ("Condition", {"patient": "{pid}"}),
-    ("Observation", {"patient": "{pid}", "code": OBSERVATION_CODES}),
-    ("MedicationRequest", {"patient": "{pid}", "_include": "MedicationRequest:medication"}),
-    ("MedicationAdministration", {"patient": "{pid}"}),
-    ("MedicationDispense", {"patient": "{pid}"}),
-    ("MedicationStatement", {"patient": "{pid}"}),
-    ("Encounter", {"patient": "{pid}"}),
-    ("EpisodeOfCare", {"patient": "{pid}"}),
-    ("ResearchSubject", {"individual": "Patient/{pid}"}),
-    ("Procedure", {"patient": "{pid}"}),
-)
 PAGE = "200"
 
 
@@ -75,10 +54,12 @@ class ServerStore:
     # --- reading --------------------------------------------------------------------------
     def patient_resources(self, patient_id: str) -> PatientResources:
         resources: list[Resource] = [self.client.read("Patient", patient_id)]
-        for kind, params in RECORD_SEARCHES:
-            query = {k: v.format(pid=patient_id) for k, v in params.items()}
+        for search in RECORD_QUERIES:
+            query = search.for_patient(patient_id)
+            if search.resource_type == "MedicationRequest":
+                query["_include"] = "MedicationRequest:medication"
             query["_count"] = PAGE
-            resources.extend(self.client.search(kind, query))
+            resources.extend(self.client.search(search.resource_type, query))
         return patient_resources(resources, f"Patient/{patient_id}")
 
     def charge_resources(self, patient_id: str) -> list[Resource]:

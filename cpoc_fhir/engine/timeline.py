@@ -151,7 +151,12 @@ def _month_lines(ctx: Context, month: BillingMonth) -> list[LineDraft]:
     if base is None:
         return []
     drafts = [base]
+    noted = len(ctx.warnings)
     transition = transition_line(ctx, k)
+    # A regimen change assessed in this month (e.g. a class change with no reason on record)
+    # bears on the month's own line too: the clinician sees it where the level is shown.
+    for warning in ctx.warnings[noted:]:
+        base.warn(warning)
     if transition is not None:
         drafts.append(transition)
     trial = _clinical_trial(ctx, month, base)

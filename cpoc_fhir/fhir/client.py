@@ -132,6 +132,17 @@ class FhirClient:
             params = None  # the next link carries the query
             url = self._next_link(bundle, seen)
 
+    def follow(self, next_url: str) -> Iterator[Resource]:
+        """The Bundles from a searchset's ``next`` link onwards (e.g. of a prefetched first
+        page); the link must point to this server."""
+        url: str | None = self._next_link({"link": [{"relation": "next", "url": next_url}]}, set())
+        seen: set[str] = set()
+        while url is not None:
+            seen.add(url)
+            bundle = self._get_resource(url, "Bundle")
+            yield bundle
+            url = self._next_link(bundle, seen)
+
     def create(self, resource: Resource, if_none_exist: str | None = None) -> WriteResult:
         """POST the resource; with `if_none_exist` (a query, e.g. identifier=sys|val) a
         conditional create: 201 created, 200 when one already matched."""

@@ -128,3 +128,69 @@ class Lock(Base):
     holder_pid: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
+
+
+# --- CDS Hooks (migration 0002) ------------------------------------------------------------
+FEEDBACK_OUTCOMES = ("accepted", "overridden")
+
+
+class HookInvocation(Base):
+    """One CDS Hooks call: who, which service, what came of it, how long it took.
+
+    No patient data beyond the Patient resource id (``patient_ref``); cards are recorded by
+    uuid, kind and CPOC code only, so feedback can be joined to what was shown.
+    """
+
+    __tablename__ = "hook_invocations"
+    __table_args__ = (
+        Index("ix_hook_invocations_hook_instance", "hook_instance"),
+        Index("ix_hook_invocations_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hook_instance: Mapped[str | None] = mapped_column(String(255))
+    service: Mapped[str] = mapped_column(String(64))
+    hook: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(512))  # the verified JWT issuer
+    outcome: Mapped[str] = mapped_column(String(32))
+    http_status: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    patient_ref: Mapped[str | None] = mapped_column(String(255))
+    cards: Mapped[dict[str, Any] | None]  # {"cards": [{uuid, kind, code, indicator}]}
+    writes: Mapped[dict[str, Any] | None]  # {"writes": [{identifier, outcome, id}]}
+    at: Mapped[datetime]
+
+
+class HookFeedback(Base):
+    """CDS Hooks feedback (spec §Feedback), one row per (service, card, outcome)."""
+
+    __tablename__ = "hook_feedback"
+    __table_args__ = (
+        UniqueConstraint("service", "card", "outcome", name="uq_hook_feedback_card_outcome"),
+        CheckConstraint(_one_of("outcome", FEEDBACK_OUTCOMES), name="ck_hook_feedback_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(64))
+    card: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[dict[str, Any] | None]  # {"ids": [...]}
+    override_system: Mapped[str | None] = mapped_column(String(512))
+    override_code: Mapped[str | None] = mapped_column(String(255))
+    override_display: Mapped[str | None] = mapped_column(String(512))
+    user_comment: Mapped[str | None] = mapped_column(Text)
+    outcome_timestamp: Mapped[datetime]
+    client: Mapped[str | None] = mapped_column(String(512))
+    received_at: Mapped[datetime]
+
+
+class ClientTokenUse(Base):
+    """A CDS client JWT's ``jti`` once seen, kept until the token expires (replay refusal)."""
+
+    __tablename__ = "client_token_uses"
+    __table_args__ = (Index("ix_client_token_uses_expires_at", "expires_at"),)
+
+    issuer: Mapped[str] = mapped_column(String(512), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime]
+    seen_at: Mapped[datetime]

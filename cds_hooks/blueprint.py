@@ -1,0 +1,255 @@
+"""The ``/cds-services`` endpoints: discovery, the services, feedback; CORS; JSON errors.
+
+Each call reads: authenticate → parse → run the service → respond → audit. Errors become JSON
+bodies with a message saying what was wrong and where (never a stack trace, never a value from
+the request); every call, answered or refused, leaves one audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from cds_hooks.cards import CardSource
+from cds_hooks.feedback import parse_feedback
+from cds_hooks.gather import DataUnavailable
+from cds_hooks.hook_request import RequestError, parse_request
+from cds_hooks.security import ClientAuthError, ClientVerifier, VerifiedClient
+from cds_hooks.services import BY_ID, SERVICES, CdsService, HookResult, Runtime
+from cds_hooks.settings import SOURCE_LABEL
+from cpoc_fhir.fhir.json_text import dumps
+from cpoc_fhir.fhir.write.publish import compact
+from cpoc_fhir.store.hooks import HookLog, Invocation
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("cds_hooks", __name__)
+_CORS_HEADERS = "Authorization, Content-Type"
+_CORS_MAX_AGE = "600"
+
+
+@dataclass
+class HookApp:
+    """What the endpoints share (built once by ``create_app``)."""
+
+    runtime: Runtime
+    log: HookLog
+    verifier: ClientVerifier | None
+    services: dict[str, CdsService] = field(default_factory=lambda: dict(BY_ID))
+
+
+def _app() -> HookApp:
+    hook_app: HookApp = current_app.extensions["cpoc"]
+    return hook_app
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, outcome: str, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.outcome, self.message, self.where = status, outcome, message, where
+
+    def response(self) -> Response:
+        body = {"error": self.outcome, "message": self.message}
+        if self.where:
+            body["where"] = self.where
+        return _json(body, self.status)
+
+
+# --- discovery ------------------------------------------------------------------------------
+
+
+@blueprint.get("/cds-services")
+def discovery() -> Response:
+    # Discovery reveals no patient data: open to any caller (spec §Discovery).
+    return _json({"services": [s.discovery() for s in SERVICES]})
+
+
+@blueprint.get("/about")
+def about() -> Response:
+    """The page cards name as their source."""
+    items = "".join(f"<li><code>{s.id}</code> ({s.hook}): {s.description}</li>" for s in SERVICES)
+    html = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>CPOC CDS Hooks service</title>"
+        f"<h1>{SOURCE_LABEL}</h1><p>CDS Hooks 2.0.1 services that show, at order time, the "
+        "CPOC code and level an oncology order produces and capture its charge.</p>"
+        f"<ul>{items}</ul></html>"
+    )
+    return Response(html, mimetype="text/html")
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+@blueprint.post("/cds-services/<service_id>")
+def invoke(service_id: str) -> Response:
+    started = time.perf_counter()
+    hook_app = _app()
+    call = Invocation(service=service_id, outcome="error", http_status=500, latency_ms=0.0)
+    try:
+        service = _service(hook_app, service_id)
+        client = _authenticate(hook_app)
+        call = _with(call, client=client.issuer if client else None)
+        hook_request = parse_request(_body(), service.hook)
+        call = _with(
+            call,
+            hook=hook_request.hook,
+            hook_instance=hook_request.hook_instance,
+            patient_ref=f"Patient/{hook_request.patient_id}",
+        )
+        result = service.handler(hook_app.runtime, hook_request, _card_source(hook_request))
+        response = _json(_response_body(result))
+        call = _with(
+            call,
+            outcome="cards" if result.cards else "no-guidance",
+            http_status=200,
+            cards=tuple(result.audit_cards),
+            writes=tuple(result.writes),
+        )
+        return response
+    except (ApiError, RequestError, DataUnavailable, ClientAuthError) as exc:
+        error = _api_error(exc)
+        call = _with(call, outcome=error.outcome, http_status=error.status)
+        return error.response()
+    except Exception:
+        log.exception("CDS service %s failed (hookInstance %s)", service_id, call.hook_instance)
+        return ApiError(500, "error", "internal error; the call was logged").response()
+    finally:
+        _audit(hook_app, call, started)
+
+
+@blueprint.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """Spec §Feedback: stored once per card and outcome; the answer counts what was new."""
+    started = time.perf_counter()
+    hook_app = _app()
+    call = Invocation(
+        service=service_id, hook="feedback", outcome="error", http_status=500, latency_ms=0.0
+    )
+    try:
+        _service(hook_app, service_id)
+        client = _authenticate(hook_app, also=f"/cds-services/{service_id}")
+        items = parse_feedback(_body())
+        results = hook_app.log.add_feedback(service_id, items, client.issuer if client else None)
+        call = _with(
+            call, outcome="feedback", http_status=200, client=client.issuer if client else None
+        )
+        counts = {k: results.count(k) for k in ("stored", "merged", "duplicate") if k in results}
+        return _json({"feedback": counts})
+    except (ApiError, RequestError, ClientAuthError) as exc:
+        error = _api_error(exc)
+        call = _with(call, outcome=error.outcome, http_status=error.status)
+        return error.response()
+    finally:
+        _audit(hook_app, call, started)
+
+
+def _service(hook_app: HookApp, service_id: str) -> CdsService:
+    service = hook_app.services.get(service_id)
+    if service is None:
+        raise ApiError(404, "not-found", "no CDS service with this id; see GET /cds-services")
+    return service
+
+
+def _authenticate(hook_app: HookApp, also: str | None = None) -> VerifiedClient | None:
+    """The client's JWT, for the exact URL called (spec §Trusting CDS Clients: ``aud``)."""
+    if hook_app.verifier is None:
+        return None
+    settings = hook_app.runtime.settings
+    base = settings.base_url or request.host_url.rstrip("/")
+    header = request.headers.get("Authorization")
+    try:
+        return hook_app.verifier.verify(header, base + request.path)
+    except ClientAuthError:
+        if also is None:
+            raise
+        # Feedback: clients also sign it for the service's own URL.
+        return hook_app.verifier.verify(header, base + also)
+
+
+def _body() -> Any:
+    if not request.is_json:
+        raise ApiError(
+            415 if request.data else 400,
+            "bad-request",
+            "the body must be JSON (Content-Type: application/json)",
+            "$",
+        )
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "bad-request", "the body is not valid JSON", "$")
+    return data
+
+
+def _card_source(hook_request: Any) -> CardSource:
+    settings = _app().runtime.settings
+    base = settings.base_url or request.host_url.rstrip("/")
+    return CardSource(
+        label=SOURCE_LABEL,
+        url=settings.source_url or f"{base}/about",
+        review_launch_url=settings.review_launch_url,
+        patient_id=hook_request.patient_id,
+    )
+
+
+def _response_body(result: HookResult) -> dict[str, Any]:
+    # Spec §Use of JSON: no null or empty values, except an empty cards array.
+    body: dict[str, Any] = {"cards": [compact(card) for card in result.cards]}
+    if result.system_actions:
+        body["systemActions"] = [compact(action) for action in result.system_actions]
+    return body
+
+
+def _api_error(exc: Exception) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestError):
+        return ApiError(400, "bad-request", exc.message, exc.where)
+    if isinstance(exc, DataUnavailable):
+        return ApiError(412, "precondition-failed", str(exc))
+    if isinstance(exc, ClientAuthError):
+        return ApiError(401, "unauthorized", exc.reason)
+    raise TypeError(type(exc).__name__)
+
+
+def _with(call: Invocation, **changes: Any) -> Invocation:
+    return Invocation(**{**call.__dict__, **changes})
+
+
+def _audit(hook_app: HookApp, call: Invocation, started: float) -> None:
+    latency = (time.perf_counter() - started) * 1000
+    try:
+        hook_app.log.record(_with(call, latency_ms=latency))
+    except Exception:  # the answer is already decided: auditing must not turn it into a 500
+        log.exception("could not audit a CDS Hooks call (service %s)", call.service)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    # Our own JSON writer: ChargeItem prices are exact Decimals (Flask's would quote them).
+    return Response(dumps(body), status=status, mimetype="application/json")
+
+
+# --- CORS and errors ----------------------------------------------------------------------
+
+
+@blueprint.after_app_request
+def cors(response: Response) -> Response:
+    """CORS for browser-based CDS clients (spec §Cross-Origin Resource Sharing)."""
+    origin = request.headers.get("Origin")
+    allowed = _app().runtime.settings.cors_origins
+    if origin and ("*" in allowed or origin in allowed):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+        response.headers["Access-Control-Max-Age"] = _CORS_MAX_AGE
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@blueprint.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Response:
+    outcome = "not-found" if exc.code == 404 else "bad-request"
+    return _json({"error": outcome, "message": exc.description or exc.name}, exc.code or 500)

@@ -1,0 +1,239 @@
+"""Billing lines → CDS Hooks cards (CDS Hooks 2.0.1 §Card Attributes).
+
+Cards say what the clinician would want to know at that moment and nothing else: the CPOC code
+and level, what drives it (the four scores and their evidence), the other lines the order
+brings, and what documentation the level lacks. Summaries stay under 140 characters; details
+are GitHub-flavoured Markdown; every card has a uuid (for feedback), an indicator and a source.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cpoc_fhir.engine.codes import DISPLAY, Component
+from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.store.hooks import CardRecord
+
+Card = dict[str, Any]
+SUMMARY_LIMIT = 139  # the spec: "<140-character summary"
+OVERRIDE_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/cds-override-reason"
+# Why a clinician may dismiss a documentation card; the display is required (spec §Card).
+OVERRIDE_REASONS = (
+    ("documented-elsewhere", "Documented elsewhere in the record"),
+    ("will-document", "Will document before the month ends"),
+    ("not-applicable", "Does not apply to this patient"),
+)
+# Cards say what they are about, for the audit and for clients that sort them (spec §Extensions).
+KIND_EXTENSION = "org.cpoc-fhir.card-kind"
+_FACTORS = ("Comorbidity", "Performance", "Toxicity", "Administration")
+
+
+@dataclass(frozen=True)
+class CardSource:
+    """What every card of one response shares: its source and the review app's launch link."""
+
+    label: str
+    url: str | None
+    review_launch_url: str | None
+    patient_id: str
+
+    def card(self, kind: str, summary: str, indicator: str, detail: str, month: str | None) -> Card:
+        card: Card = {
+            "uuid": str(uuid.uuid4()),
+            "summary": shorten(summary),
+            "indicator": indicator,
+            "detail": detail,
+            "source": {"label": self.label, "url": self.url},
+            "links": [self._review_link(month)] if self.review_launch_url else None,
+            "extension": {KIND_EXTENSION: kind},
+        }
+        return card
+
+    def _review_link(self, month: str | None) -> Card:
+        context = {"patient": self.patient_id, "month": month}
+        return {
+            "label": "Review CPOC lines",
+            "url": self.review_launch_url,
+            "type": "smart",
+            "appContext": json.dumps({k: v for k, v in context.items() if v}),
+        }
+
+
+def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """A summary within the spec's limit, cut at a word with an ellipsis when too long."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-")
+    return f"{cut}…"
+
+
+def record_of(card: Card, code: str | None = None) -> CardRecord:
+    """How the audit remembers a card (no patient data)."""
+    kind = str((card.get("extension") or {}).get(KIND_EXTENSION, "card"))
+    return CardRecord(card["uuid"], kind, card["indicator"], code)
+
+
+# --- order-select / order-sign ------------------------------------------------------------
+
+
+def treatment_card(
+    source: CardSource,
+    line: BillingLine,
+    before: BillingLine | None,
+    others: Sequence[BillingLine],
+    extra: Sequence[str] = (),
+) -> Card:
+    """The Treatment Month the order falls in: code, level, score breakdown, evidence."""
+    score = line.score
+    total = f" (score {score.total})" if score else ""
+    summary = f"CPOC {line.code}: Treatment Month {line.month}, level {line.level}{total}"
+    summary += _change(line, before)
+    parts = [_heading(line), _score_table(line)]
+    if before is not None and before.code != line.code:
+        parts.append(f"Without this order the month would bill **{_label(before)}**.")
+    if others:
+        parts.append("Also billed this month: " + "; ".join(_label(o) for o in others) + ".")
+    parts += [_pending(line), _evidence(line), *extra]
+    indicator = "warning" if line.status is LineStatus.NOT_BILLABLE else "info"
+    return source.card("treatment-month", summary, indicator, _join(parts), line.start.isoformat())
+
+
+def triggered_card(source: CardSource, line: BillingLine) -> Card:
+    """A Transition, New Patient or Clinical Trial line the order brings or changes."""
+    when = f" in month {line.month}" if line.month else f" on {line.start.isoformat()}"
+    summary = f"CPOC {line.code}: {DISPLAY[line.code]}{when} ({line.status.value})"
+    body = [_heading(line), _bullets(line.explanation), _evidence(line)]
+    indicator = "warning" if line.status is LineStatus.NOT_BILLABLE else "info"
+    return source.card(
+        line.component.value, summary, indicator, _join(body), line.start.isoformat()
+    )
+
+
+def documentation_card(
+    source: CardSource, warnings: Sequence[str], month: BillingLine | None
+) -> Card:
+    """What the level or its support lacks (no ECOG in the window, regimen not in the catalog,
+    disease status unknown, a class change with no reason on record…)."""
+    where = f"month {month.month}" if month and month.month else "this patient"
+    if len(warnings) == 1:
+        summary = f"CPOC documentation for {where}: {warnings[0]}"
+    else:
+        summary = f"CPOC: {len(warnings)} documentation gaps affect {where}"
+    detail = _join(
+        [
+            "These affect the CPOC level or what supports it; the line is billed as shown "
+            "until the record changes.",
+            _bullets(warnings),
+        ]
+    )
+    card = source.card(
+        "documentation", summary, "warning", detail, month.start.isoformat() if month else None
+    )
+    card["overrideReasons"] = [
+        {"system": OVERRIDE_SYSTEM, "code": code, "display": display}
+        for code, display in OVERRIDE_REASONS
+    ]
+    return card
+
+
+# --- patient-view -----------------------------------------------------------------------------
+
+
+def month_card(source: CardSource, lines: Sequence[BillingLine]) -> Card:
+    """The current billing month's lines and their statuses."""
+    first = lines[0]
+    label = f"month {first.month}" if first.month else "this month"
+    codes = ", ".join(f"{line.code} {line.status.value}" for line in lines)
+    summary = f"CPOC {label} ({first.start.isoformat()} to {first.end.isoformat()}): {codes}"
+    body = [
+        f"**{_label(line)}** — {_status(line)}\n\n{_bullets(line.explanation)}" for line in lines
+    ]
+    warnings = list(dict.fromkeys(w for line in lines for w in line.warnings))
+    if warnings:
+        body.append("**Documentation gaps**\n\n" + _bullets(warnings))
+    flagged = warnings or any(line.status is LineStatus.NOT_BILLABLE for line in lines)
+    indicator = "warning" if flagged else "info"
+    return source.card("current-month", summary, indicator, _join(body), first.start.isoformat())
+
+
+# --- Markdown pieces ----------------------------------------------------------------------
+
+
+def _label(line: BillingLine) -> str:
+    return f"{line.code} {DISPLAY[line.code]}"
+
+
+def _status(line: BillingLine) -> str:
+    return f"{line.status.value}, {line.amount}"
+
+
+def _heading(line: BillingLine) -> str:
+    month = f"month {line.month}, " if line.month else ""
+    period = (
+        line.start.isoformat()
+        if line.component is Component.NEW_PATIENT
+        else f"{line.start.isoformat()} to {line.end.isoformat()}"
+    )
+    return f"**{_label(line)}** ({month}{period}): *{_status(line)}*"
+
+
+def _change(line: BillingLine, before: BillingLine | None) -> str:
+    if before is None:
+        return "; this order starts it"
+    if before.component is not line.component:
+        return f"; this order turns {before.code} monitoring into treatment"
+    if before.level is not None and line.level is not None and before.level != line.level:
+        return f"; this order moves it from level {before.level}"
+    return "; level unchanged by this order"
+
+
+def _score_table(line: BillingLine) -> str:
+    score = line.score
+    if score is None:
+        return ""
+    points = {
+        "Comorbidity": score.comorbidity,
+        "Performance": score.performance,
+        "Toxicity": score.toxicity,
+        "Administration": score.administration,
+    }
+    rows = ["| Factor | Points | Basis |", "|---|---:|---|"]
+    for factor in _FACTORS:
+        basis = next((e for e in line.explanation if e.startswith(f"{factor}:")), "")
+        basis = basis.removeprefix(f"{factor}:").strip()
+        rows.append(f"| {factor} | {points[factor]} | {_cell(basis)} |")
+    rows.append(f"| **Total** | **{score.total}** | level {line.level} (III-B) |")
+    return "\n".join(rows)
+
+
+def _pending(line: BillingLine) -> str:
+    pending = [e for e in line.explanation if e.startswith(("Provisional:", "Not billable:"))]
+    return _bullets(pending)
+
+
+def _evidence(line: BillingLine) -> str:
+    if not line.evidence:
+        return ""
+    return "Evidence: " + ", ".join(f"`{ref}`" for ref in line.evidence)
+
+
+def _bullets(items: Iterable[str]) -> str:
+    return "\n".join(f"- {_inline(item)}" for item in items)
+
+
+def _cell(text: str) -> str:
+    return _inline(text).replace("|", "\\|")
+
+
+def _inline(text: str) -> str:
+    # Markdown that could start HTML or a link from record text is neutralised.
+    return " ".join(text.split()).replace("<", "&lt;").replace("[", "\\[")
+
+
+def _join(parts: Iterable[str]) -> str:
+    return "\n\n".join(p for p in parts if p)

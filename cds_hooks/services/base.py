@@ -1,0 +1,66 @@
+"""What a CDS service is (discovery entry + handler) and what every handler is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cds_hooks.cards import Card, CardSource
+from cds_hooks.gather import ClientFactory, fhir_client, prefetch_templates
+from cds_hooks.hook_request import HookRequest
+from cds_hooks.settings import CdsSettings, WriteTarget
+from cpoc_fhir.fhir.client import FhirClient
+from cpoc_fhir.fhir.write import PublishSettings
+from cpoc_fhir.service import Evaluator
+from cpoc_fhir.store.hooks import CardRecord
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Built once per app and shared by every call (immutable: no per-request state)."""
+
+    evaluator: Evaluator
+    publish: PublishSettings
+    settings: CdsSettings
+    now: Callable[[], datetime]  # time-zone aware, in the practice's zone
+    clients: ClientFactory = fhir_client
+    write_client: Callable[[WriteTarget], FhirClient] | None = None
+
+    def today(self) -> date:
+        return self.now().date()
+
+
+@dataclass
+class HookResult:
+    cards: list[Card] = field(default_factory=list)
+    system_actions: list[dict[str, Any]] = field(default_factory=list)
+    audit_cards: list[CardRecord] = field(default_factory=list)
+    writes: list[dict[str, Any]] = field(default_factory=list)  # ids and outcomes only
+
+
+Handler = Callable[[Runtime, HookRequest, CardSource], HookResult]
+
+
+@dataclass(frozen=True)
+class CdsService:
+    id: str
+    hook: str
+    title: str
+    description: str
+    handler: Handler
+    usage_requirements: str = ""
+
+    def discovery(self) -> dict[str, Any]:
+        """This service's entry in ``GET /cds-services`` (spec §Discovery)."""
+        entry: dict[str, Any] = {
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+            "prefetch": prefetch_templates(),
+        }
+        if self.usage_requirements:
+            entry["usageRequirements"] = self.usage_requirements
+        return entry

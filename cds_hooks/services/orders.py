@@ -1,0 +1,158 @@
+"""cpoc-order-select and cpoc-order-sign: what the order produces under CPOC.
+
+parse → gather the record → evaluate with and without the order → cards (→ charges on sign).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cds_hooks.assess import MonthImpact, OrderAssessment, assess_orders
+from cds_hooks.cards import (
+    Card,
+    CardSource,
+    documentation_card,
+    record_of,
+    treatment_card,
+    triggered_card,
+)
+from cds_hooks.charges import ChargeOutcome, ChargeRequest, capture_charges
+from cds_hooks.gather import gather
+from cds_hooks.hook_request import HookRequest, draft_orders
+from cds_hooks.services.base import HookResult, Runtime
+from cpoc_fhir.engine.lines import BillingLine
+from cpoc_fhir.fhir.read import patient_resources
+
+
+def order_select(rt: Runtime, request: HookRequest, source: CardSource) -> HookResult:
+    return _orders(rt, request, source, sign=False)
+
+
+def order_sign(rt: Runtime, request: HookRequest, source: CardSource) -> HookResult:
+    return _orders(rt, request, source, sign=True)
+
+
+def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -> HookResult:
+    today = rt.today()
+    # order-select names the orders just chosen; order-sign is about every draft.
+    drafts = draft_orders(request, today.isoformat(), selections=not sign)
+    gathered = gather(request, rt.clients)
+    resources = patient_resources(
+        [*gathered.resources, *drafts.resources], f"Patient/{request.patient_id}"
+    )
+    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today)
+    result = HookResult()
+    charges = _charges(rt, assessment) if sign else None
+    for month in assessment.months:
+        _month_cards(source, month, result, _charge_notes(charges, month))
+    if assessment.new_patient is not None:
+        _add(result, triggered_card(source, assessment.new_patient), assessment.new_patient)
+    warnings = _warnings(assessment)
+    if warnings:
+        first = assessment.months[0].treatment if assessment.months else None
+        _add(result, documentation_card(source, warnings, first))
+    if charges is not None:
+        result.system_actions = list(charges.system_actions)
+        result.writes = [
+            {
+                "chargeItem": f"ChargeItem/{w.chargeitem_id}" if w.chargeitem_id else None,
+                "outcome": w.outcome,
+            }
+            for w in charges.writes
+        ]
+    return result
+
+
+def _month_cards(
+    source: CardSource, month: MonthImpact, result: HookResult, notes: list[str]
+) -> None:
+    line = month.treatment
+    assert line is not None  # months are found by their Treatment line
+    triggered = [o for o in month.lines if o is not line and _changed(o, month.previous(o))]
+    others = [o for o in month.lines if o is not line and o not in triggered]
+    _add(result, treatment_card(source, line, month.base_before(), others, notes), line)
+    for other in triggered:
+        _add(result, triggered_card(source, other), other)
+
+
+def _changed(line: BillingLine, before: BillingLine | None) -> bool:
+    return before is None or (before.code, before.status) != (line.code, line.status)
+
+
+def _add(result: HookResult, card: Card, line: BillingLine | None = None) -> None:
+    result.cards.append(card)
+    result.audit_cards.append(record_of(card, line.code if line else None))
+
+
+def _warnings(assessment: OrderAssessment) -> list[str]:
+    """What changes the level or its support, for the order's months and the order itself."""
+    found: list[str] = []
+    for month in assessment.months:
+        for line in month.lines:
+            found.extend(line.warnings)
+    if assessment.new_patient is not None:
+        found.extend(assessment.new_patient.warnings)
+    found.extend(assessment.order_warnings())
+    return list(dict.fromkeys(found))
+
+
+# --- order-sign charges -------------------------------------------------------------------
+
+
+def _charges(rt: Runtime, assessment: OrderAssessment) -> ChargeOutcome | None:
+    lines = [line for month in assessment.months for line in month.lines]
+    if assessment.new_patient is not None:
+        lines.append(assessment.new_patient)
+    if not lines:
+        return None
+    settings = rt.settings
+    request = ChargeRequest(
+        record=assessment.record,
+        timeline=assessment.timeline,
+        lines=lines,
+        month_first=min(line.start for line in lines),
+        month_last=max(line.end for line in lines),
+        entered=rt.now(),
+    )
+    return capture_charges(
+        request,
+        rt.evaluator.payer,
+        rt.publish,
+        propose=settings.system_actions,
+        target=settings.write,
+        client_for=rt.write_client,
+    )
+
+
+def _charge_notes(charges: ChargeOutcome | None, month: MonthImpact) -> list[str]:
+    if charges is None:
+        return []
+    notes = []
+    in_month = [w for w in charges.writes if w.identifier.endswith(f".{month.start.isoformat()}")]
+    written = [w for w in in_month if w.outcome != "failed" and w.chargeitem_id]
+    if written:
+        notes.append(
+            "Charge captured: "
+            + ", ".join(f"`ChargeItem/{w.chargeitem_id}` ({w.outcome})" for w in written)
+            + "."
+        )
+    failed = [w for w in in_month if w.outcome == "failed"]
+    if failed or charges.write_error:
+        notes.append(
+            "Some ChargeItems could not be written now; the month-end capture run will write them."
+        )
+    proposed = _codes(charges.system_actions, month)
+    if proposed:
+        notes.append(f"Proposed to the EHR as planned ChargeItems: {', '.join(proposed)}.")
+    return notes
+
+
+def _codes(actions: Sequence[dict[str, object]], month: MonthImpact) -> list[str]:
+    codes = []
+    for action in actions:
+        resource = action["resource"]
+        assert isinstance(resource, dict)
+        period = resource.get("occurrencePeriod") or {}
+        if period.get("start") == month.start.isoformat():
+            codes.append(str(resource["code"]["coding"][0]["code"]))
+    return codes
