@@ -81,6 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     from cpoc_fhir.capture import cli as capture_cli
 
     capture_cli.add_parsers(sub)
+
+    serve = sub.add_parser(
+        "serve", help="run the CDS Hooks service (settings from CPOC_CDS_* variables)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="the CDS Hooks service on 127.0.0.1 with an embedded FHIR server loaded with the "
+        "example patients, and a ready curl",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="CDS service port (0: any free)")
+    demo.add_argument(
+        "--dir", type=Path, default=Path("cpoc-demo"), help="demo data folder (./cpoc-demo)"
+    )
+    demo.add_argument(
+        "--today", type=_iso_date, metavar="YYYY-MM-DD", help="the demo's date (default 2025-11-10)"
+    )
+    demo.add_argument(
+        "--once", action="store_true", help="call the order-sign once, print the cards, exit"
+    )
     return parser
 
 
@@ -97,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return capture_cli.run_capture(args)
         if args.command == "fhir-resources":
             return capture_cli.run_fhir_resources(args)
+        from cds_hooks import demo
+
+        if args.command == "serve":
+            return demo.serve(args.host, args.port, sys.stdout)
+        if args.command == "demo":
+            today = args.today or demo.DEMO_TODAY
+            return demo.run_demo(args.dir, args.port, today, args.once, sys.stdout)
     except CpocError as exc:
         print(f"cpoc: {exc}", file=sys.stderr)
         return EXIT_INPUT

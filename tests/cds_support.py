@@ -36,7 +36,7 @@ def make_app(tmp_path: Path, today: str = "2025-11-10", **settings: Any) -> Flas
 
 def example_resources(name: str) -> list[Resource]:
     """A bundled example patient's resources (cpoc_fhir/examples/<name>.json)."""
-    path = next(p for p in bundled_examples() if p.stem == name)
+    path = bundled_examples() / f"{name}.json"
     bundle = json.loads(path.read_text(encoding="utf-8"))
     return [entry["resource"] for entry in bundle["entry"]]
 

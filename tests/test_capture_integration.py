@@ -19,6 +19,7 @@ import pytest
 import requests
 from sekmet_server import SekmetServer, running_sekmet
 
+from cds_hooks.embedded_fhir import load_resources as load
 from cpoc_fhir.cli import bundled_examples, main
 
 SYSTEM = "http://example.org/fhir/sid/cpoc-charge"
@@ -29,26 +30,6 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SekmetSe
     monkeypatch.chdir(tmp_path)  # the FFS conflicts CSV is written to the working directory
     with running_sekmet(tmp_path / "sekmet") as running:
         yield running
-
-
-def load(base: str, resources: list[dict[str, Any]]) -> None:
-    """PUT every resource (a transaction per 200) so the server keeps their ids."""
-    for i in range(0, len(resources), 200):
-        entries = [
-            {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-            for r in resources[i : i + 200]
-        ]
-        bundle = {"resourceType": "Bundle", "type": "batch", "entry": entries}
-        answer = requests.post(
-            base, json=bundle, timeout=60, headers={"Content-Type": "application/fhir+json"}
-        )
-        answer.raise_for_status()
-        failed = [
-            e["response"]
-            for e in answer.json()["entry"]
-            if not e["response"]["status"].startswith(("200", "201"))
-        ]
-        assert not failed, failed[:3]
 
 
 def examples() -> list[dict[str, Any]]:
