@@ -13,7 +13,7 @@ import json
 import shlex
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -133,10 +133,9 @@ def _server(app: Flask, host: str, port: int) -> Iterator[BaseWSGIServer]:
 
 
 def _forever(server: BaseWSGIServer) -> None:
-    try:
+    """Until Ctrl-C (the server thread serves; the caller's context stops it)."""
+    with suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
 
 
 def _explain(demo: Demo, loaded: int, today: date, out: TextIO) -> None:
