@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from cds_hooks.cards import CardSource
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.gather import DataUnavailable
-from cds_hooks.hook_request import RequestError, parse_request
+from cds_hooks.hook_request import RequestError, hook_instance_of, parse_request
 from cds_hooks.security import ClientAuthError, ClientVerifier, VerifiedClient
 from cds_hooks.services import BY_ID, SERVICES, CdsService, HookResult, Runtime
 from cds_hooks.settings import SOURCE_LABEL
@@ -93,7 +93,9 @@ def invoke(service_id: str) -> Response:
         service = _service(hook_app, service_id)
         client = _authenticate(hook_app)
         call = _with(call, client=client.issuer if client else None)
-        hook_request = parse_request(_body(), service.hook)
+        body = _body()
+        call = _with(call, hook_instance=hook_instance_of(body))
+        hook_request = parse_request(body, service.hook)
         call = _with(
             call,
             hook=hook_request.hook,

@@ -17,7 +17,7 @@ from cds_hooks.hook_request import ABSENT, FhirAccess, HookRequest
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth
 from cpoc_fhir.fhir.client import FhirClient
-from cpoc_fhir.fhir.errors import FhirNotFound
+from cpoc_fhir.fhir.errors import FhirConnectionError, FhirNotFound, FhirServerError
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES, RecordQuery
 
 Resource = dict[str, Any]
@@ -74,6 +74,16 @@ def gather(request: HookRequest, clients: ClientFactory = fhir_client) -> Gather
     return result
 
 
+def failure(exc: CpocError) -> str:
+    """What went wrong, without the server's own text (an OperationOutcome may quote patient
+    data): the method, path (ids only) and status, or the kind of failure."""
+    if isinstance(exc, FhirServerError):
+        return f"{exc.method} {exc.path} → HTTP {exc.status}"
+    if isinstance(exc, FhirConnectionError):
+        return "the server did not answer"
+    return "its answer was not valid FHIR"
+
+
 def _is_outcome(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") == "OperationOutcome"
 
@@ -95,7 +105,7 @@ def _prefetched(
                 found.extend(_matches(bundle))
         except CpocError as exc:
             raise DataUnavailable(
-                f"prefetch {key}: the next page could not be read: {exc}"
+                f"prefetch {key}: the next page could not be read: {failure(exc)}"
             ) from None
     return found
 
@@ -138,7 +148,7 @@ def _fetch_all(
         with ThreadPoolExecutor(min(_FETCH_THREADS, len(missing))) as pool:
             return [r for batch in pool.map(fetch, missing) for r in batch]
     except CpocError as exc:
-        raise DataUnavailable(f"the FHIR server could not be read: {exc}") from None
+        raise DataUnavailable(f"the FHIR server could not be read: {failure(exc)}") from None
 
 
 def _referenced_medications(

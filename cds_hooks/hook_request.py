@@ -8,12 +8,16 @@ No message repeats a value from the request (it may be patient data).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Resource = dict[str, Any]
-ABSENT = object()  # a prefetch key the client did not send (``None`` means "no data")
+ABSENT = object()
+FHIR_ID = re.compile(
+    r"[A-Za-z0-9\-.]{1,64}"
+)  # FHIR R4 id datatype  # a prefetch key the client did not send (``None`` means "no data")
 
 
 class RequestError(Exception):
@@ -62,8 +66,10 @@ def parse_request(body: Any, hook: str) -> HookRequest:
     if not isinstance(context, dict):
         raise RequestError("$.context", "required, a JSON object")
     patient_id = _string(context, "patientId", "$.context.patientId")
-    if "/" in patient_id:
-        raise RequestError("$.context.patientId", "a Patient id, not a reference")
+    if not FHIR_ID.fullmatch(patient_id):
+        raise RequestError(
+            "$.context.patientId", "must be a FHIR id (1-64 of A-Z a-z 0-9 - .), not a reference"
+        )
     prefetch = body.get("prefetch", {})
     if prefetch is None:
         prefetch = {}
@@ -73,6 +79,12 @@ def parse_request(body: Any, hook: str) -> HookRequest:
         if value is not None and not (isinstance(value, dict) and "resourceType" in value):
             raise RequestError(f"$.prefetch.{key}", "must be a FHIR resource or null")
     return HookRequest(given, instance, context, prefetch, _fhir_access(body))
+
+
+def hook_instance_of(body: Any) -> str | None:
+    """The hookInstance of a body, when it has a usable one (for the audit of refusals)."""
+    value = body.get("hookInstance") if isinstance(body, dict) else None
+    return value[:255] if isinstance(value, str) and value.strip() else None
 
 
 def _string(obj: Mapping[str, Any], name: str, where: str) -> str:

@@ -633,14 +633,6 @@ def _guidance(client: FlaskClient, draft_ids: tuple[str, str, str]) -> list[str]
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cpoc_fhir/engine/treatment.py build_lines assigns same-day exposures to lines "
-    "of therapy in ref order (counted_exposures sorts by start, end, ref): a FOLFIRI cycle 86 "
-    "days after the last FOLFOX puts fluorouracil on the old FOLFOX line when its draft id "
-    "sorts before irinotecan's, so the card scores toxicity as FOLFOX and reports 'matched "
-    "FOLFIRI without fluorouracil'; with other ids it is FOLFIRI and no gap",
-)
 def test_order_guidance_does_not_depend_on_draft_ids(client: FlaskClient) -> None:
     named = _guidance(client, ("draft-irinotecan", "draft-leucovorin", "draft-fluorouracil"))
     numbered = _guidance(client, ("order-1", "order-2", "order-3"))
@@ -1021,12 +1013,6 @@ def test_internal_error_is_json_without_a_trace(app: Flask, client: FlaskClient)
     assert (row["httpStatus"], row["outcome"], row["hookInstance"]) == (500, "error", HOOK_INSTANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a patientId that is no FHIR id (e.g. 'a b') reaches FhirClient.read when the "
-    "service fetches the Patient, whose ValueError is not a CpocError: the answer is 500 "
-    "instead of 400 naming $.context.patientId (hook_request.parse_request only refuses '/')",
-)
 def test_patient_id_that_is_no_fhir_id_is_400_not_500(client: FlaskClient) -> None:
     body = hook_body("patient-view", "a b", fhirServer=FHIR_SERVER)
     with responses.RequestsMock(assert_all_requests_are_fired=False):
@@ -1261,12 +1247,6 @@ def test_every_invocation_leaves_one_audit_row(tmp_path: Path, case: str) -> Non
         assert {c["uuid"] for c in row["cards"]} == shown  # cards are audited by uuid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: blueprint.invoke records hookInstance only after parse_request succeeds, so "
-    "a body refused for its hook, context or patientId is audited with hookInstance None "
-    "although it carried a valid one",
-)
 @pytest.mark.parametrize(
     "case", ["patient-view sent to order-sign", "context missing", "patientId missing"]
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import groupby
 
 from cpoc_fhir.engine.facts import (
     CancerRole,
@@ -109,22 +110,24 @@ def build_lines(
     window = timedelta(days=settings.regimen_window_days)
     gap = timedelta(days=settings.new_line_gap_days)
     builders: list[_LineBuilder] = []
-    for exposure in exposures:
-        if exposure.role is not DrugRole.ANTICANCER:
-            continue
-        key = drug_key(exposure)
+    anticancer = [e for e in exposures if e.role is DrugRole.ANTICANCER]
+    # The drugs starting on one day are decided together, so a line never depends on the
+    # order of their resource ids (a new drug among them starts a new line for all of them).
+    for start, group in groupby(anticancer, key=lambda e: e.start):
+        day = list(group)
+        keys = {drug_key(e) for e in day}
         current = builders[-1] if builders else None
         if (
             current is None
-            or exposure.start > current.last + gap
-            or (key not in current.drugs and exposure.start > current.start + window)
+            or start > current.last + gap
+            or (not keys <= current.drugs and start > current.start + window)
         ):
-            current = _LineBuilder(start=exposure.start, last=exposure.end)
+            current = _LineBuilder(start=start, last=max(e.end for e in day))
             builders.append(current)
-        if exposure.start <= current.start + window:
-            current.drugs.add(key)
-        current.last = max(current.last, exposure.end)
-        current.exposures.append(exposure)
+        if start <= current.start + window:
+            current.drugs.update(keys)
+        current.last = max(current.last, *(e.end for e in day))
+        current.exposures.extend(day)
 
     lines = []
     line_of: dict[str, int] = {}
