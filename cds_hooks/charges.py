@@ -17,7 +17,7 @@ from typing import Any
 
 from cds_hooks.settings import WriteTarget
 from cpoc_fhir.capture.plan import plan
-from cpoc_fhir.capture.run import WriteOutcome
+from cpoc_fhir.capture.run import WriteOutcome, check_writes
 from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.engine.codes import DISPLAY
 from cpoc_fhir.engine.facts import PatientRecord
@@ -105,7 +105,7 @@ def _write(
     # Every line up to the month, as the capture run builds them: earlier items are only
     # finalised (never created) by the plan, the month's are created or updated.
     lines = [line for line in request.timeline.lines if line.start <= request.month_last]
-    desired = [build_charge_item(line, ctx) for line in lines]
+    desired = [build_charge_item(line, ctx, validate=False) for line in lines]
     patient_id = ctx.patient_ref.split("/", 1)[1]
     with client_for(target) as client:
         store = ServerStore(client, system, charge_item_changed)
@@ -114,6 +114,7 @@ def _write(
         steps = plan(
             desired, existing, system, request.month_first, request.month_last, charge_item_changed
         )
+        check_writes(steps)
         return store.apply(patient_id, steps)
 
 

@@ -119,3 +119,15 @@ def test_desired_items_need_an_identifier() -> None:
     bad["identifier"] = []
     with pytest.raises(ValueError, match="identifier"):
         run([bad], [])
+
+
+def test_only_what_is_sent_is_validated_and_an_invalid_item_is_refused() -> None:
+    from cpoc_fhir.capture.plan import Action, Plan, Step
+    from cpoc_fhir.capture.run import check_writes
+    from cpoc_fhir.fhir.write.publish import ResourceValidationError
+
+    bad = {"resourceType": "ChargeItem", "status": "bogus", "identifier": [{"value": "p.x"}]}
+    kept = Plan([Step(Action.UNCHANGED, "p.x", bad), Step(Action.ENTER_IN_ERROR, "p.x", bad)])
+    check_writes(kept)  # nothing is sent with new content: nothing to validate
+    with pytest.raises(ResourceValidationError, match="ChargeItem p.x"):
+        check_writes(Plan([Step(Action.CREATE, "p.x", bad)]))

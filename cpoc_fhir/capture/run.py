@@ -28,6 +28,7 @@ from cpoc_fhir.fhir.write import (
     build_charge_item,
     charge_context,
     charge_item_changed,
+    validate_charge_item,
 )
 from cpoc_fhir.service import Evaluator
 
@@ -124,6 +125,13 @@ class CaptureSummary:
         }
 
 
+def check_writes(steps: Plan) -> None:
+    """Validate (R4B model) every ChargeItem the plan will send; items only planned against
+    are built unvalidated. Raises ``ResourceValidationError`` naming the item."""
+    for step in steps.of(Action.CREATE) + steps.of(Action.UPDATE):
+        validate_charge_item(step.resource)
+
+
 @dataclass
 class CaptureRun:
     evaluator: Evaluator
@@ -162,12 +170,13 @@ class CaptureRun:
         timeline = evaluate(record, ev.knowledge, ev.rules, ev.payer, self.as_of)
         context = charge_context(record, ev.payer, self.publish, self.entered)
         lines = [line for line in timeline.lines if line.start <= self.month.last]
-        # Built unvalidated to plan; only what is sent is validated (below).
+        # Built unvalidated to plan; only what is sent is validated (check_writes).
         desired = [build_charge_item(line, context, validate=False) for line in lines]
         charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
         steps = plan(desired, own, system, self.month.first, self.month.last, charge_item_changed)
+        check_writes(steps)
         if self.dry_run:
             outcomes = [
                 WriteOutcome(
