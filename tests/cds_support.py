@@ -19,6 +19,7 @@ Resource = dict[str, Any]
 # A non-UTC practice zone: "today" must be the practice's date, not UTC's.
 PRACTICE_TZ = timezone(timedelta(hours=-5))
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+MEDICATION_TYPES = ("MedicationRequest", "MedicationAdministration")
 
 
 def clock_at(day: str, hour: int = 21) -> Any:
@@ -41,20 +42,27 @@ def example_resources(name: str) -> list[Resource]:
     return [entry["resource"] for entry in bundle["entry"]]
 
 
-def known_before(resources: Iterable[Resource], day: date) -> list[Resource]:
-    """The resources already in the record before ``day`` (the state at order time)."""
-    return [r for r in resources if (_date_of(r) or date.min) < day]
+def record_on(name: str, day: str) -> list[Resource]:
+    """The example's record as known at the end of ``day``, without its medication resources
+    dated that day or later (the order being signed is the draft)."""
+    limit = date.fromisoformat(day)
+    kept = []
+    for resource in example_resources(name):
+        when = _date_of(resource)
+        if when is not None and when > limit:
+            continue
+        if resource["resourceType"] in MEDICATION_TYPES and when is not None and when >= limit:
+            continue
+        kept.append(resource)
+    return kept
 
 
 def _date_of(resource: Resource) -> date | None:
-    for key in ("effectiveDateTime", "authoredOn", "recordedDate", "onsetDateTime"):
+    for key in ("effectiveDateTime", "authoredOn", "onsetDateTime", "recordedDate"):
         if resource.get(key):
             return date.fromisoformat(str(resource[key])[:10])
-    for key in ("effectivePeriod", "period"):
-        start = (resource.get(key) or {}).get("start")
-        if start:
-            return date.fromisoformat(str(start)[:10])
-    return None
+    period = resource.get("effectivePeriod") or resource.get("period") or {}
+    return date.fromisoformat(period["start"][:10]) if period.get("start") else None
 
 
 def searchset(resources: Iterable[Resource]) -> Resource:

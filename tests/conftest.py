@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.facts import PatientRecord
@@ -60,3 +61,18 @@ def external() -> Path:
     if not EXTERNAL.is_dir():
         pytest.skip("external FHIR data (../shared/data/external) is not present")
     return EXTERNAL
+
+
+# --- client keys for the CDS Hooks JWT tests (generated once: RSA generation is slow) -------
+
+
+@pytest.fixture(scope="session")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    """An EC P-384 key (ES384)."""
+    return ec.generate_private_key(ec.SECP384R1())
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """An RSA 2048 key (RS384)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -129,5 +129,5 @@ def test_only_what_is_sent_is_validated_and_an_invalid_item_is_refused() -> None
     bad = {"resourceType": "ChargeItem", "status": "bogus", "identifier": [{"value": "p.x"}]}
     kept = Plan([Step(Action.UNCHANGED, "p.x", bad), Step(Action.ENTER_IN_ERROR, "p.x", bad)])
     check_writes(kept)  # nothing is sent with new content: nothing to validate
-    with pytest.raises(ResourceValidationError, match="ChargeItem p.x"):
+    with pytest.raises(ResourceValidationError, match=r"ChargeItem p\.x"):
         check_writes(Plan([Step(Action.CREATE, "p.x", bad)]))

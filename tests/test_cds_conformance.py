@@ -31,14 +31,19 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 import responses
 import test_cds_auth_http as auth_tests
-from cds_support import full_prefetch, hook_body, make_app, medication_order, searchset
+from cds_support import (
+    example_resources,
+    full_prefetch,
+    hook_body,
+    make_app,
+    medication_order,
+    searchset,
+)
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.chargeitem import ChargeItem
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
-
-from cpoc_fhir.cli import bundled_examples
 
 Resource = dict[str, Any]
 
@@ -146,19 +151,14 @@ CPOC_SYSTEM = "http://example.org/fhir/CodeSystem/cpoc"
 
 
 # --- the Appendix A patient and the requests ------------------------------------------------
-def example(name: str = PID) -> list[Resource]:
-    bundle = json.loads((bundled_examples() / f"{name}.json").read_text(encoding="utf-8"))
-    return [entry["resource"] for entry in bundle["entry"]]
-
-
 def record() -> list[Resource]:
-    resources = copy.deepcopy(example())
+    resources = copy.deepcopy(example_resources(PID))
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     patient["name"] = [{"family": FAMILY, "given": [GIVEN]}]
     return resources
 
 
-BIRTH_DATE = next(r for r in example() if r["resourceType"] == "Patient")["birthDate"]
+BIRTH_DATE = next(r for r in example_resources(PID) if r["resourceType"] == "Patient")["birthDate"]
 
 
 def folfiri(patient_id: str = PID) -> list[Resource]:

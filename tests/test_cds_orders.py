@@ -8,46 +8,21 @@ the regimen catalog's figures, worked out in the comments — not from running t
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cds_support import (
-    example_resources,
     full_prefetch,
     hook_body,
     make_app,
     medication_order,
+    record_on,
 )
 
 from cds_hooks.cards import KIND_EXTENSION, shorten
 
 Resource = dict[str, Any]
-MEDICATION_TYPES = ("MedicationRequest", "MedicationAdministration")
-
-
-def record_on(name: str, day: str) -> list[Resource]:
-    """The example's record as known at the end of ``day``, without its medication resources
-    dated that day or later (the order being signed is the draft)."""
-    limit = date.fromisoformat(day)
-    kept = []
-    for resource in example_resources(name):
-        when = _date(resource)
-        if when is not None and when > limit:
-            continue
-        if resource["resourceType"] in MEDICATION_TYPES and when is not None and when >= limit:
-            continue
-        kept.append(resource)
-    return kept
-
-
-def _date(resource: Resource) -> date | None:
-    for key in ("effectiveDateTime", "authoredOn", "onsetDateTime", "recordedDate"):
-        if resource.get(key):
-            return date.fromisoformat(str(resource[key])[:10])
-    period = resource.get("effectivePeriod") or resource.get("period") or {}
-    return date.fromisoformat(period["start"][:10]) if period.get("start") else None
 
 
 def sign(tmp_path: Path, name: str, day: str, drafts: list[Resource], **settings: Any) -> Any:

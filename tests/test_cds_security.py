@@ -44,16 +44,6 @@ NOT_ACCEPTED = "not accepted: ES384 or RS384 required"
 
 
 # --- keys and tokens -------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP384R1())
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 def public_jwk(key: Any, kid: str, **extra: str) -> dict[str, Any]:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         jwk = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
