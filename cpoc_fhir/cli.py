@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     capture_cli.add_parsers(sub)
 
+    report = sub.add_parser("report", help="reports from the store (adherence)")
+    from cpoc_fhir.reports import adherence
+
+    adherence.add_parser(report.add_subparsers(dest="report", required=True))
+
     serve = sub.add_parser(
         "serve", help="run the CDS Hooks service (settings from CPOC_CDS_* variables)"
     )
@@ -119,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return capture_cli.run_capture(args)
         if args.command == "fhir-resources":
             return capture_cli.run_fhir_resources(args)
+        if args.command == "report":
+            from cpoc_fhir.reports import adherence
+
+            return adherence.run(args)
         from cds_hooks import demo
 
         if args.command == "serve":

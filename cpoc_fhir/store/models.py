@@ -194,3 +194,62 @@ class ClientTokenUse(Base):
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime]
     seen_at: Mapped[datetime]
+
+
+# --- Pathway decisions (migration 0003) ----------------------------------------------------
+DECISION_STAGES = ("selected", "signed")
+DECISION_STATUSES = ("on-pathway", "off-pathway", "no-pathway", "undetermined")
+
+
+class PathwayDecisionRow(Base):
+    """One row per order (``order_key``): the pathway assessment of its latest hook call.
+
+    ``card_uuid`` is the card of the row's own stage, ``select_card_uuid`` the order-select
+    card of the same order (kept when order-sign replaces the row, so feedback on it still
+    lands). Feedback columns hold the latest feedback on either card. No patient data beyond
+    the Patient resource id.
+    """
+
+    __tablename__ = "pathway_decisions"
+    __table_args__ = (
+        UniqueConstraint("order_key", name="uq_pathway_decisions_order_key"),
+        CheckConstraint(_one_of("stage", DECISION_STAGES), name="ck_pathway_decisions_stage"),
+        CheckConstraint(_one_of("status", DECISION_STATUSES), name="ck_pathway_decisions_status"),
+        CheckConstraint(
+            f"feedback_outcome IS NULL OR {_one_of('feedback_outcome', FEEDBACK_OUTCOMES)}",
+            name="ck_pathway_decisions_feedback_outcome",
+        ),
+        Index("ix_pathway_decisions_decided_at", "decided_at"),
+        Index("ix_pathway_decisions_card_uuid", "card_uuid"),
+        Index("ix_pathway_decisions_select_card_uuid", "select_card_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_key: Mapped[str] = mapped_column(String(2048))
+    patient_id: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[datetime]
+    hook_instance: Mapped[str | None] = mapped_column(String(255))
+    card_uuid: Mapped[str | None] = mapped_column(String(255))
+    select_card_uuid: Mapped[str | None] = mapped_column(String(255))
+    pathway_id: Mapped[str | None] = mapped_column(String(255))
+    pathway_title: Mapped[str | None] = mapped_column(String(512))
+    pathway_url: Mapped[str | None] = mapped_column(String(1024))
+    pathway_version: Mapped[str | None] = mapped_column(String(64))
+    cancer: Mapped[str | None] = mapped_column(String(64))
+    regimen_id: Mapped[str | None] = mapped_column(String(255))
+    regimen_name: Mapped[str | None] = mapped_column(String(512))
+    line_of_therapy: Mapped[int | None] = mapped_column(Integer)
+    alternatives: Mapped[dict[str, Any] | None]  # {"ids": [...]}
+    reasons: Mapped[dict[str, Any] | None]  # {"reasons": [...]}
+    suggestion_uuids: Mapped[dict[str, Any] | None]  # {suggestion uuid: regimen id}
+    feedback_outcome: Mapped[str | None] = mapped_column(String(16))
+    feedback_at: Mapped[datetime | None]
+    feedback_card: Mapped[str | None] = mapped_column(String(255))
+    feedback_reason_system: Mapped[str | None] = mapped_column(String(512))
+    feedback_reason_code: Mapped[str | None] = mapped_column(String(255))
+    feedback_reason_display: Mapped[str | None] = mapped_column(String(512))
+    feedback_comment: Mapped[str | None] = mapped_column(Text)
+    feedback_accepted_regimen: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime]
