@@ -51,12 +51,31 @@ REQUIRED = [
     ({"rituximab"}, "Rituximab"),
     ({"imatinib"}, "Imatinib"),
     ({"lenalidomide", "dexamethasone"}, "Lenalidomide + dexamethasone"),
+    # Added in 1.1.0 (care pathways suggest them): ids are referenced elsewhere.
+    ({"oxaliplatin", "leucovorin", "fluorouracil", "bevacizumab"}, "FOLFOX + bevacizumab"),
+    ({"oxaliplatin", "capecitabine", "bevacizumab"}, "CAPOX (XELOX) + bevacizumab"),
+    ({"irinotecan", "leucovorin", "fluorouracil", "bevacizumab"}, "FOLFIRI + bevacizumab"),
+    ({"alectinib"}, "Alectinib"),
+    ({"lorlatinib"}, "Lorlatinib"),
+    ({"brigatinib"}, "Brigatinib"),
+    ({"docetaxel", "carboplatin", "trastuzumab", "pertuzumab"}, "TCHP"),
+    ({"paclitaxel", "trastuzumab"}, "Paclitaxel + trastuzumab"),
+    ({"letrozole", "palbociclib"}, "Letrozole + palbociclib"),
+    ({"fulvestrant", "palbociclib"}, "Fulvestrant + palbociclib"),
+    ({"fulvestrant"}, "Fulvestrant"),
+    ({"enzalutamide"}, "Enzalutamide"),
+    ({"apalutamide"}, "Apalutamide"),
+    ({"cabazitaxel", "prednisone"}, "Cabazitaxel + prednisone"),
+    (
+        {"polatuzumab-vedotin", "rituximab", "cyclophosphamide", "doxorubicin", "prednisone"},
+        "Pola-R-CHP",
+    ),
 ]
 
 
 def test_catalog_is_versioned_and_large_enough(catalog: RegimenCatalog) -> None:
-    assert catalog.version == "1.0.0"
-    assert len(catalog.regimens) >= 30
+    assert catalog.version == "1.1.0"
+    assert len(catalog.regimens) >= 59
 
 
 @pytest.mark.parametrize(("drugs", "name"), REQUIRED, ids=[n for _, n in REQUIRED])
@@ -90,6 +109,11 @@ def test_every_figure_and_regimen_has_a_source(catalog: RegimenCatalog) -> None:
         ("docetaxel", 2, "grade III/IV 32%"),
         ("trastuzumab", 0, "5% / 30% / 0.1%"),
         ("tamoxifen", 0, "2% / 46% / 0.05%"),
+        ("folfox-bevacizumab", 4, "grade III/IV 75% > 35%"),
+        ("letrozole-palbociclib", 4, "grade III/IV neutropenia 66.4% > 35%"),
+        ("enzalutamide", 2, "grade III/IV 24.3% in 20-35%"),
+        ("fulvestrant", 0, "10% / 35% / 0.1%"),
+        ("paclitaxel-trastuzumab", 2, "grade I/II 60% >= 50%"),
     ],
 )
 def test_toxicity_points_follow_table_3(
@@ -110,6 +134,10 @@ def test_toxicity_points_follow_table_3(
         ("tamoxifen", "anastrozole", False),  # SERM → aromatase inhibitor is a class change
         ("osimertinib", "cisplatin-pemetrexed", False),
         ("paclitaxel-weekly", "nab-paclitaxel", True),  # both taxanes
+        ("docetaxel", "cabazitaxel", True),  # taxane after taxane
+        ("abiraterone-prednisone", "enzalutamide", False),  # synthesis → receptor inhibitor
+        ("enzalutamide", "apalutamide", True),
+        ("alectinib", "lorlatinib", True),
     ],
 )
 def test_drug_classes_tell_a_change_of_class(
@@ -172,6 +200,43 @@ def test_regimen_classes_are_the_union_of_its_drugs(catalog: RegimenCatalog) -> 
         ),
         # Tie between two pairs: the one listed first in the catalog wins; etoposide is left.
         ({"cisplatin", "gemcitabine", "etoposide"}, ["cisplatin-gemcitabine"], {"etoposide"}, None),
+        # 1.1.0: chemotherapy + bevacizumab is one regimen, no longer FOLFOX and bevacizumab.
+        (
+            {"oxaliplatin", "leucovorin", "fluorouracil", "bevacizumab"},
+            ["folfox-bevacizumab"],
+            set(),
+            None,
+        ),
+        # FOLFOXIRI + bevacizumab: FOLFIRINOX is listed before FOLFOX/FOLFIRI + bevacizumab, so
+        # the cover leaves nothing unmatched.
+        (
+            {"oxaliplatin", "irinotecan", "leucovorin", "fluorouracil", "bevacizumab"},
+            ["folfirinox", "bevacizumab"],
+            set(),
+            None,
+        ),
+        # Weekly paclitaxel + HP: trastuzumab + pertuzumab is listed before paclitaxel +
+        # trastuzumab, so the paclitaxel left is the weekly regimen.
+        (
+            {"paclitaxel", "trastuzumab", "pertuzumab"},
+            ["trastuzumab-pertuzumab", "paclitaxel-weekly"],
+            set(),
+            None,
+        ),
+        (
+            {"letrozole", "palbociclib", "leuprolide"},
+            ["letrozole-palbociclib", "leuprolide"],
+            set(),
+            None,
+        ),
+        ({"enzalutamide", "leuprolide"}, ["leuprolide", "enzalutamide"], set(), None),
+        # R-CHOP without vincristine, with polatuzumab: Pola-R-CHP, not R-CHOP partial.
+        (
+            {"polatuzumab-vedotin", "rituximab", "cyclophosphamide", "doxorubicin"},
+            ["pola-r-chp"],
+            set(),
+            None,
+        ),
     ],
 )
 def test_match(
@@ -294,7 +359,8 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
     assert len(by_id) == len(catalog.regimens)
     for entry in data["regimens"]:
         assert set(entry) == {
-            "id", "name", "ingredients", "classes", "toxicity", "administration", "sources"
+            "id", "name", "ingredients", "classes", "toxicity", "administration", "sources",
+            "dosing", "dosingSource",
         }  # fmt: skip
         assert set(entry["toxicity"]) == {"hospitalization", "qol", "death", "points"}
         assert set(entry["administration"]) == {"category", "oral", "stemCellTransplant"}
@@ -306,12 +372,27 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
     assert "8640" in by_id["r-chop"]["ingredients"]  # the prednisone companion
     assert by_id["capox"]["administration"]["oral"] == "single-on-off"
     assert by_id["osimertinib"]["administration"]["category"] is None
+    assert folfox["dosing"][0] == {
+        "drug": "oxaliplatin", "route": "intravenous",
+        "text": "Oxaliplatin 85 mg/m2 IV over 2 h on day 1, every 14 days",
+        "amount": 85, "unit": "mg/m2", "doseText": None, "days": [1], "cycleDays": 14,
+        "timesPerDay": 1, "minutes": 120,
+    }  # fmt: skip
+    assert "mFOLFOX6" in folfox["dosingSource"]
+    letrozole = by_id["letrozole"]["dosing"][0]
+    assert (letrozole["amount"], letrozole["days"], letrozole["cycleDays"]) == (2.5, [], None)
+    carboplatin = next(d for d in by_id["carboplatin-pemetrexed"]["dosing"] if d["doseText"])
+    assert (carboplatin["amount"], carboplatin["unit"], carboplatin["doseText"]) == (
+        None,
+        None,
+        "AUC 5",
+    )
 
 
 def test_catalog_table_lists_every_regimen_in_columns(catalog: RegimenCatalog) -> None:
     table = catalog_table(catalog)
     lines = table.splitlines()
-    assert lines[0].startswith("Regimen catalog 1.0.0")
+    assert lines[0].startswith("Regimen catalog 1.1.0")
     header = lines[2]
     assert header.split()[:4] == ["ID", "NAME", "T", "TABLE"]
     column = header.index("TABLE 4")

@@ -1,5 +1,8 @@
 """The regimen catalog: drugs (RxNorm ingredients, classes, roles) and regimens (Tables 3-4).
 
+Each regimen may also carry its dosing (``Dose``: drug, amount or dose wording, route, cycle
+days), so an order-time suggestion can write complete MedicationRequests for it.
+
 Pure: ``RegimenCatalog.from_data`` builds it from already-parsed TOML (``data/regimens.toml``,
 read by ``knowledge.loader``); no I/O, no clock. ``resolve`` (codings → drug) and ``match``
 (drug set → regimens) are dict look-ups plus one precompiled regex, memoised: they run for
@@ -56,8 +59,29 @@ class ToxicityFigure:
 
 
 @dataclass(frozen=True)
+class Dose:
+    """One drug's dose and schedule within a regimen, as a MedicationRequest would carry it.
+
+    ``days`` are the 1-based days of a ``cycle_days``-day cycle on which the dose is given;
+    no ``days`` and no ``cycle_days`` means every day, continuously. The dose is a quantity
+    (``amount`` + UCUM ``unit``) or, when it is not one (carboplatin AUC 5), ``dose_text``.
+    """
+
+    drug: str  # catalog drug id
+    route: str  # "intravenous" | "oral" | "subcutaneous" | "intramuscular"
+    text: str  # the dose as an order reads
+    amount: Decimal | None = None
+    unit: str | None = None  # UCUM
+    dose_text: str | None = None  # when the dose is not a quantity (carboplatin AUC 5)
+    days: tuple[int, ...] = ()  # cycle days given; () with cycle_days None = continuous daily
+    cycle_days: int | None = None
+    times_per_day: int = 1
+    minutes: int | None = None  # infusion duration
+
+
+@dataclass(frozen=True)
 class Regimen:
-    """A catalog regimen with what Tables 3 and 4 need."""
+    """A catalog regimen with what Tables 3 and 4 need, and its dosing when known."""
 
     id: str  # e.g. "folfox"
     name: str
@@ -73,6 +97,8 @@ class Regimen:
     sources: tuple[str, ...] = ()
     # Drugs that belong to the regimen (steroids) but neither define nor block a match.
     companions: tuple[str, ...] = ()
+    dosing: tuple[Dose, ...] = ()  # every defining drug has one or more doses when given
+    dosing_source: str = ""  # where the doses and schedule come from (trial or US label)
 
     @property
     def toxicity_points(self) -> int:
@@ -311,6 +337,14 @@ def _join(names: Sequence[str]) -> str:
 _ROLES = {"anticancer": DrugRole.ANTICANCER, "supportive": DrugRole.SUPPORTIVE}
 _ROUTES = {"parenteral": Route.PARENTERAL, "oral": Route.ORAL}
 _FIGURES = ("hospitalization", "qol", "death")
+DOSE_ROUTES = ("intravenous", "oral", "subcutaneous", "intramuscular")
+_DOSE_KEYS = frozenset(
+    {"drug", "route", "text", "amount", "unit", "dose_text", "days", "days_range", "cycle_days",
+     "times_per_day", "minutes"}
+)  # fmt: skip
+# UCUM's characters (no spaces, no "²"); the spellings below are common but not UCUM.
+_UCUM_RE = re.compile(r"[A-Za-z0-9.\[\]{}%*/-]+")
+_NOT_UCUM = {"mcg": "ug", "IU": "[iU]", "iu": "[iU]", "units": "U", "unit": "U", "cc": "mL"}
 
 
 def _error(what: str, name: str, problem: str) -> KnowledgeError:
@@ -424,6 +458,136 @@ def _drug_ids(
     return ids
 
 
+def _count(value: Any, what: str, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _error(what, name, f"{value!r} is not a whole number >= {minimum}")
+    return value
+
+
+def _dose_days(entry: Mapping[str, Any], what: str, here: str) -> tuple[int, ...]:
+    """``days`` as given, or ``days_range = [first, last]`` expanded; sorted, no repeats."""
+    if "days" in entry and "days_range" in entry:
+        raise _error(what, f"{here}.days", "give days or days_range, not both")
+    if "days_range" in entry:
+        bounds = entry["days_range"]
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise _error(what, f"{here}.days_range", f"{bounds!r} is not [first, last]")
+        first = _count(bounds[0], what, f"{here}.days_range")
+        last = _count(bounds[1], what, f"{here}.days_range")
+        if last < first:
+            raise _error(what, f"{here}.days_range", f"last day {last} is before {first}")
+        return tuple(range(first, last + 1))
+    days = entry.get("days", [])
+    if not isinstance(days, list):
+        raise _error(what, f"{here}.days", "must be a list of cycle days (1-based)")
+    numbers = [_count(day, what, f"{here}.days") for day in days]
+    if numbers != sorted(set(numbers)):
+        raise _error(what, f"{here}.days", "days must be in order, each once")
+    return tuple(numbers)
+
+
+def _parse_dose(
+    entry: Any, what: str, here: str, members: Sequence[str], drugs: Mapping[str, Drug]
+) -> Dose:
+    """One ``dosing`` entry, checked; ``members`` are the regimen's drugs and companions."""
+    if not isinstance(entry, Mapping):
+        raise _error(what, here, "must be a table")
+    unknown = sorted(set(entry) - _DOSE_KEYS)
+    if unknown:
+        raise _error(what, f"{here}.{unknown[0]}", f"unknown key (one of {sorted(_DOSE_KEYS)})")
+    drug_id = entry.get("drug")
+    if not isinstance(drug_id, str) or drug_id not in drugs:
+        raise _error(what, f"{here}.drug", f"unknown drug {drug_id!r}")
+    if drug_id not in members:
+        raise _error(what, f"{here}.drug", f"{drug_id!r} is not one of the regimen's drugs")
+    route = entry.get("route")
+    if route not in DOSE_ROUTES:
+        raise _error(what, f"{here}.route", f"{route!r} is not one of {list(DOSE_ROUTES)}")
+    drug = drugs[drug_id]
+    oral = route == "oral"
+    if drug.role is DrugRole.ANTICANCER and oral != (drug.route is Route.ORAL):
+        raise _error(what, f"{here}.route", f"{route!r} but {drug_id} is {drug.route.value}")
+    amount, unit, dose_text = entry.get("amount"), entry.get("unit"), entry.get("dose_text")
+    if (amount is None) == (dose_text is None):
+        raise _error(what, f"{here}.amount", "give amount (with unit) or dose_text, not both")
+    if amount is not None:
+        if isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
+            raise _error(what, f"{here}.amount", f"{amount!r} is not a number")
+        amount = Decimal(str(amount))
+        if amount <= 0:
+            raise _error(what, f"{here}.amount", f"{amount} is not above 0")
+        if not isinstance(unit, str) or not unit.strip():
+            raise _error(what, f"{here}.unit", "missing: an amount needs its UCUM unit")
+        if unit in _NOT_UCUM or not _UCUM_RE.fullmatch(unit):
+            hint = f"; write {_NOT_UCUM[unit]!r}" if unit in _NOT_UCUM else ""
+            raise _error(what, f"{here}.unit", f"{unit!r} is not a UCUM unit{hint}")
+    else:
+        if unit is not None:
+            raise _error(what, f"{here}.unit", "a unit goes with an amount, not dose_text")
+        if not isinstance(dose_text, str) or not dose_text.strip():
+            raise _error(what, f"{here}.dose_text", "missing or empty")
+        dose_text = dose_text.strip()
+    days = _dose_days(entry, what, here)
+    cycle = entry.get("cycle_days")
+    if cycle is not None:
+        cycle = _count(cycle, what, f"{here}.cycle_days")
+        if not days:
+            raise _error(what, f"{here}.days", "needed with cycle_days: the days given")
+        if days[-1] > cycle:
+            raise _error(what, f"{here}.days", f"day {days[-1]} is beyond cycle_days {cycle}")
+    elif days:
+        raise _error(what, f"{here}.cycle_days", "needed with days: the cycle's length")
+    minutes = entry.get("minutes")
+    if minutes is not None:
+        minutes = _count(minutes, what, f"{here}.minutes")
+        if oral:
+            raise _error(what, f"{here}.minutes", "an infusion duration: not for an oral dose")
+    text = entry.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _error(what, f"{here}.text", "missing or empty: the dose as an order reads")
+    return Dose(
+        drug=drug_id,
+        route=route,
+        text=text.strip(),
+        amount=amount,
+        unit=unit.strip() if isinstance(unit, str) else None,
+        dose_text=dose_text,
+        days=days,
+        cycle_days=cycle,
+        times_per_day=_count(entry.get("times_per_day", 1), what, f"{here}.times_per_day"),
+        minutes=minutes,
+    )
+
+
+def _dosing(
+    entry: Mapping[str, Any],
+    what: str,
+    defining: Sequence[str],
+    companions: Sequence[str],
+    drugs: Mapping[str, Drug],
+) -> tuple[tuple[Dose, ...], str]:
+    """The regimen's doses and their source; absent is allowed, incomplete is not."""
+    raw = entry.get("dosing", [])
+    source = entry.get("dosing_source", "")
+    if not isinstance(raw, list):
+        raise _error(what, "dosing", "must be a list of doses")
+    if not isinstance(source, str):
+        raise _error(what, "dosing_source", "must be a citation (text)")
+    if not raw:
+        if source.strip():
+            raise _error(what, "dosing", "dosing_source is given but no dosing")
+        return (), ""
+    if not source.strip():
+        raise _error(what, "dosing_source", "the dosing needs its published source")
+    members = (*defining, *companions)
+    doses = tuple(_parse_dose(d, what, f"dosing[{i}]", members, drugs) for i, d in enumerate(raw))
+    dosed = {d.drug for d in doses}
+    for drug_id in defining:
+        if drug_id not in dosed:
+            raise _error(what, "dosing", f"no dose for defining drug {drug_id!r}")
+    return doses, source.strip()
+
+
 def _parse_regimen(entry: Mapping[str, Any], drugs: Mapping[str, Drug]) -> Regimen:
     what = f"regimen {entry.get('id')!r}"
     defining = _drug_ids(entry, what, "drugs", drugs)
@@ -448,6 +612,7 @@ def _parse_regimen(entry: Mapping[str, Any], drugs: Mapping[str, Drug]) -> Regim
     if not isinstance(transplant, bool):
         raise _error(what, "stem_cell_transplant", "must be true or false")
     classes = dict.fromkeys(c for d in defining for c in drugs[d].classes)
+    dosing, dosing_source = _dosing(entry, what, defining, companions, drugs)
     return Regimen(
         id=_text(entry, what, "id"),
         name=_text(entry, what, "name"),
@@ -462,6 +627,8 @@ def _parse_regimen(entry: Mapping[str, Any], drugs: Mapping[str, Drug]) -> Regim
         cancers=_texts(entry, what, "cancers"),
         sources=_texts(entry, what, "sources"),
         companions=companions,
+        dosing=dosing,
+        dosing_source=dosing_source,
     )
 
 
@@ -470,6 +637,22 @@ def _parse_regimen(entry: Mapping[str, Any], drugs: Mapping[str, Drug]) -> Regim
 
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def dose_json(dose: Dose) -> dict[str, Any]:
+    """One dose as JSON-ready data (camelCase; the amount a number, absent parts null)."""
+    return {
+        "drug": dose.drug,
+        "route": dose.route,
+        "text": dose.text,
+        "amount": None if dose.amount is None else _number(dose.amount),
+        "unit": dose.unit,
+        "doseText": dose.dose_text,
+        "days": list(dose.days),
+        "cycleDays": dose.cycle_days,
+        "timesPerDay": dose.times_per_day,
+        "minutes": dose.minutes,
+    }
 
 
 def catalog_json(catalog: RegimenCatalog) -> dict[str, Any]:
@@ -494,6 +677,8 @@ def catalog_json(catalog: RegimenCatalog) -> dict[str, Any]:
                     "stemCellTransplant": r.stem_cell_transplant,
                 },
                 "sources": list(sources),
+                "dosing": [dose_json(d) for d in r.dosing],
+                "dosingSource": r.dosing_source or None,
             }
         )
     return {"regimens": out}
