@@ -23,9 +23,11 @@ from cds_hooks.settings import CdsSettings, load_cds_settings
 from cpoc_fhir.config import Config, load_config, load_payer
 from cpoc_fhir.fhir.read import ReaderSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.pathways.library import load_pathways
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import open_ledger
 from cpoc_fhir.store.hooks import HookLog
+from cpoc_fhir.store.pathways import PathwayLog
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     runtime_args: dict[str, Any] = {}
     if app.config.get("FHIR_CLIENTS"):
         runtime_args["clients"] = app.config["FHIR_CLIENTS"]
+    # A pathway file that does not load stops the start: better than cards without pathways.
+    pathways = load_pathways(evaluator.knowledge.regimens, cpoc.pathways_dir, cpoc.pathways_replace)
     runtime = Runtime(
+        pathways=pathways,
         evaluator=evaluator,
         publish=cpoc.publish,
         settings=settings,
@@ -70,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if verifier is None:
         log.warning("CDS client JWT verification is OFF (CPOC_CDS_AUTH=off)")
-    app.extensions["cpoc"] = HookApp(runtime, hook_log, verifier)
+    app.extensions["cpoc"] = HookApp(runtime, hook_log, verifier, PathwayLog(ledger))
     app.register_blueprint(blueprint)
     # The knowledge and models built above live as long as the worker: keep them out of the
     # garbage collector's full passes, which otherwise cost ~45 ms on one request in five

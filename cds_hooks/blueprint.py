@@ -25,6 +25,7 @@ from cds_hooks.settings import SOURCE_LABEL
 from cpoc_fhir.fhir.json_text import dumps
 from cpoc_fhir.fhir.write.publish import compact
 from cpoc_fhir.store.hooks import HookLog, Invocation
+from cpoc_fhir.store.pathways import DecisionFeedback, PathwayLog
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("cds_hooks", __name__)
@@ -39,6 +40,7 @@ class HookApp:
     runtime: Runtime
     log: HookLog
     verifier: ClientVerifier | None
+    pathway_log: PathwayLog
     services: dict[str, CdsService] = field(default_factory=lambda: dict(BY_ID))
 
 
@@ -103,6 +105,8 @@ def invoke(service_id: str) -> Response:
             patient_ref=f"Patient/{hook_request.patient_id}",
         )
         result = service.handler(hook_app.runtime, hook_request, _card_source(hook_request))
+        for decision in result.pathway_decisions:
+            hook_app.pathway_log.record(decision)
         response = _json(_response_body(result))
         call = _with(
             call,
@@ -136,6 +140,20 @@ def feedback(service_id: str) -> Response:
         client = _authenticate(hook_app, also=f"/cds-services/{service_id}")
         items = parse_feedback(_body())
         results = hook_app.log.add_feedback(service_id, items, client.issuer if client else None)
+        for item in items:
+            # Feedback on a pathway card is the deviation's reason or the switch (IV-A).
+            hook_app.pathway_log.apply_feedback(
+                item.card,
+                DecisionFeedback(
+                    outcome=item.outcome,
+                    at=item.outcome_timestamp,
+                    reason_system=item.override_system,
+                    reason_code=item.override_code,
+                    reason_display=item.override_display,
+                    comment=item.user_comment,
+                ),
+                item.accepted_suggestions,
+            )
         call = _with(
             call, outcome="feedback", http_status=200, client=client.issuer if client else None
         )

@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     capture_cli.add_parsers(sub)
 
+    from cpoc_fhir.pathways import cli as pathways_cli
+
+    pathways_cli.add_parser(sub)
+
     report = sub.add_parser("report", help="reports from the store (adherence)")
     from cpoc_fhir.reports import adherence
 
@@ -124,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return capture_cli.run_capture(args)
         if args.command == "fhir-resources":
             return capture_cli.run_fhir_resources(args)
+        if args.command == "pathways":
+            from cpoc_fhir.pathways import cli as pathways_cli
+
+            return pathways_cli.run(args)
         if args.command == "report":
             from cpoc_fhir.reports import adherence
 

@@ -12,9 +12,13 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     [publish]                    # PublishSettings: canonical URLs and the practice's references
     codesystem_url = "https://fhir.example-oncology.org/CodeSystem/cpoc"
     performing_organization = "Organization/our-practice"
+    [pathways]                   # the practice's own pathway files (TOML or PlanDefinition JSON)
+    dir = "pathways"
+    replace = false              # true: only the practice's pathways, none of the shipped ones
 
 Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
-``CPOC_PUBLISH_<FIELD>`` and ``CPOC_PAYER_FILE``.
+``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PATHWAYS_DIR`` and
+``CPOC_PATHWAYS_REPLACE``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Config:
     rules: RuleSettings
     payer_file: Path | None  # None: the shipped illustrative example
     publish: PublishSettings = dataclasses.field(default_factory=PublishSettings)
+    pathways_dir: Path | None = None  # the practice's pathway files, added to the shipped ones
+    pathways_replace: bool = False  # the practice's files replace the shipped pathways
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -76,7 +82,23 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     payer_path = Path(payer) if payer else None
     if payer_path is not None and path is not None and not payer_path.is_absolute():
         payer_path = path.parent / payer_path
-    return Config(rules=rule_settings, payer_file=payer_path, publish=publish_settings)
+    section = data.get("pathways", {})
+    pathways = env.get("CPOC_PATHWAYS_DIR") or section.get("dir")
+    pathways_path = Path(pathways) if pathways else None
+    if pathways_path is not None and path is not None and not pathways_path.is_absolute():
+        pathways_path = path.parent / pathways_path
+    replace = env.get("CPOC_PATHWAYS_REPLACE")
+    return Config(
+        rules=rule_settings,
+        payer_file=payer_path,
+        publish=publish_settings,
+        pathways_dir=pathways_path,
+        pathways_replace=(
+            _parse_env("pathways_replace", replace, bool)
+            if replace is not None
+            else bool(section.get("replace", False))
+        ),
+    )
 
 
 def load_payer(path: Path | None) -> PayerSchedule:

@@ -43,6 +43,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.chargeitem import ChargeItem
 from flask import Flask
 from flask.testing import FlaskClient
+from pathway_support import colon
 from werkzeug.test import TestResponse
 
 Resource = dict[str, Any]
@@ -85,6 +86,9 @@ COVERED: dict[str, tuple[int, ...]] = {
     "test_feedback_is_stored_once": ids("148"),
     "test_malformed_feedback_is_400_naming_the_field": ids("148"),
     "test_every_invocation_leaves_one_audit_row": ids("82"),
+    "test_off_pathway_suggestions_conform": ids(
+        "92 93 94 95 96 117 118 119 120 121 123 124 125 127 128 130 131 133 134 135"
+    ),
     # Product rules beyond the spec (engineering.md): the audit and what it may hold.
     "test_audit_keeps_the_hook_instance_of_a_body_refused_early": (),
     "test_audit_rows_hold_no_patient_data": (),
@@ -94,34 +98,19 @@ COVERED: dict[str, tuple[int, ...]] = {
     "test_every_test_names_its_requirements": (),
 }
 
-_SUGGESTIONS = (
-    "no card carries suggestions (asserted by test_cards_conform); card_problems checks "
-    "them should one appear"
-)
-_ONLY_CREATE = (
-    "only create actions are proposed (asserted by test_system_actions_are_planned_charge_items)"
+_ONLY_CREATE_OR_DELETE = (
+    "suggestions only create and delete (test_off_pathway_suggestions_conform); system actions "
+    "only create (test_system_actions_are_planned_charge_items): no update is ever sent"
 )
 _TLS = "HTTPS is the deployment's TLS terminator in front of gunicorn, not the app"
 NOT_APPLICABLE: dict[int, str] = {
     2: _TLS,
     168: _TLS,
     89: "how the CDS Client uses the indicator; the service's part is 87/88",
-    92: _SUGGESTIONS,
-    93: _SUGGESTIONS,
-    95: _SUGGESTIONS,
-    96: _SUGGESTIONS,
-    117: _SUGGESTIONS,
-    119: _SUGGESTIONS,
-    121: _SUGGESTIONS,
-    124: _SUGGESTIONS,
-    125: _SUGGESTIONS,
     111: "cards' source carries no icon (card_problems checks one if present)",
     115: "cards' source carries no topic (card_problems checks one if present)",
     220: "cards' source carries no topic, so no topic Coding",
-    132: _ONLY_CREATE,
-    133: _ONLY_CREATE,
-    134: _ONLY_CREATE,
-    135: _ONLY_CREATE,
+    132: _ONLY_CREATE_OR_DELETE,
     211: "no stale-guidance updates across hooks: each id is unique in discovery (asserted)",
     213: "which hooks a client must support is negotiated in the service agreement",
 }
@@ -550,7 +539,9 @@ def test_cards_conform(client: FlaskClient, service: str) -> None:
     problems = [p for i, card in enumerate(cards) for p in card_problems(card, f"$.cards[{i}]")]
     assert problems == []
     assert len({card["uuid"] for card in cards}) == len(cards)  # unique, for feedback
-    assert not any("suggestions" in card for card in cards)  # see NOT_APPLICABLE
+    # Appendix A's FOLFIRI has no applicable pathway: no suggestions here (the off-pathway
+    # case is test_off_pathway_suggestions_conform).
+    assert not any("suggestions" in card for card in cards)
     for card in cards:
         assert card["source"]["url"] == "http://localhost/about"
         # The review app is a SMART launch with the card's context for it.
@@ -1319,3 +1310,36 @@ def test_every_test_names_its_requirements() -> None:
         }
         assert sorted(set(covered) ^ tests) == [], module.__name__
         assert all(isinstance(i, int) for ids in covered.values() for i in ids)
+
+
+def test_off_pathway_suggestions_conform(client: FlaskClient) -> None:
+    """An off-pathway order (stage III colon cancer, FOLFIRI) gets suggestions that follow the
+    spec: selectionBehavior with them, labelled suggestions with string uuids and boolean
+    isRecommended, actions that all belong to one suggestion (AND), deletes by resourceId only,
+    creates carrying whole resources."""
+    patient = colon("conformance-off-pathway")
+    drafts = patient.drafts("irinotecan", "leucovorin", "fluorouracil")
+    for service in ("cpoc-order-select", "cpoc-order-sign"):
+        hook = service.removeprefix("cpoc-")
+        body = hook_body(hook, patient.pid, drafts, full_prefetch(patient.resources, patient.pid))
+        if hook == "order-select":
+            body["context"]["selections"] = [f"MedicationRequest/{drafts[0]['id']}"]
+        response = post(client, service, body)
+        assert response.status_code == 200
+        cards = response.get_json()["cards"]
+        problems = [p for i, c in enumerate(cards) for p in card_problems(c, f"$.cards[{i}]")]
+        assert problems == []
+        [card] = [c for c in cards if "suggestions" in c]
+        assert card["selectionBehavior"] == "at-most-one"
+        assert sum(s["isRecommended"] for s in card["suggestions"]) == 1  # at-most-one: one
+        assert len({s["uuid"] for s in card["suggestions"]}) == len(card["suggestions"])
+        for suggestion in card["suggestions"]:
+            kinds = [a["type"] for a in suggestion["actions"]]
+            # Deletes first, then creates: the transaction order the spec asks clients to use.
+            assert kinds == sorted(kinds, key=("delete", "create").index)
+            for action in suggestion["actions"]:
+                if action["type"] == "delete":
+                    assert "resource" not in action
+                    assert action["resourceId"].startswith("MedicationRequest/draft-")
+                else:
+                    assert action["resource"]["resourceType"] == "MedicationRequest"

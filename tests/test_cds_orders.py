@@ -65,10 +65,15 @@ def test_appendix_a_first_folfox_cycle_starts_treatment_month_1_at_level_3(
     answer = sign(
         tmp_path, "appendix-a-folfox", "2025-03-03", folfox("appendix-a-folfox", "2025-03-03")
     )
-    assert kinds(answer) == ["treatment-month"]
+    # Pathway (colorectal.toml): C18.7 colon, stage IIIB without metastasis, first line →
+    # colon-adjuvant-stage3, where FOLFOX is option 2: on pathway.
+    assert kinds(answer) == ["treatment-month", "pathway"]
     card = answer["cards"][0]
     assert card["summary"] == (
         "CPOC xx203: Treatment Month 1, level 3 (score 7); this order starts it"
+    )
+    assert answer["cards"][1]["summary"] == (
+        "On pathway: FOLFOX — Colon cancer, stage III, adjuvant"
     )
     assert card["indicator"] == "info"
     detail = card["detail"]
@@ -95,8 +100,14 @@ def test_appendix_a_folfiri_after_progression_turns_monitoring_month_9_into_trea
     answer = sign(
         tmp_path, "appendix-a-folfox", "2025-11-10", folfiri("appendix-a-folfox", "2025-11-12")
     )
-    assert kinds(answer) == ["treatment-month", "documentation"]
-    treatment, documentation = answer["cards"]
+    # Pathway: stage IIIB, no metastasis on record, FOLFIRI is the second line: the adjuvant
+    # pathway needs the first line, the metastatic ones metastatic disease → none applies.
+    assert kinds(answer) == ["treatment-month", "documentation", "pathway"]
+    treatment, documentation, pathway = answer["cards"]
+    assert pathway["summary"] == (
+        "No care pathway applies to FOLFIRI: Colon cancer, stage III, adjuvant needs: First "
+        "line of therapy"
+    )
     assert treatment["summary"] == (
         "CPOC xx203: Treatment Month 9, level 3 (score 7); this order turns xx303 monitoring "
         "into treatment"
@@ -144,7 +155,7 @@ def test_a_first_order_for_a_consultation_patient_brings_the_new_patient_line(
     drafts = folfox("appendix-a-folfox", "2025-03-03")
     body = hook_body("order-sign", "appendix-a-folfox", drafts, full_prefetch(resources, "x"))
     answer = app.test_client().post("/cds-services/cpoc-order-sign", json=body).get_json()
-    assert kinds(answer) == ["treatment-month", "new-patient"]
+    assert kinds(answer) == ["treatment-month", "new-patient", "pathway"]
     assert answer["cards"][1]["summary"].startswith("CPOC xx100: New Patient Payment on 2025-02-18")
     codes = sorted(a["resource"]["code"]["coding"][0]["code"] for a in answer["systemActions"])
     assert codes == ["xx100", "xx203"]

@@ -13,8 +13,10 @@ from cds_hooks.hook_request import HookRequest
 from cds_hooks.settings import CdsSettings, WriteTarget
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
+from cpoc_fhir.pathways.model import PathwayLibrary
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store.hooks import CardRecord
+from cpoc_fhir.store.pathways import PathwayDecision
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Runtime:
     now: Callable[[], datetime]  # time-zone aware, in the practice's zone
     clients: ClientFactory = fhir_client
     write_client: Callable[[WriteTarget], FhirClient] | None = None
+    pathways: PathwayLibrary | None = None  # None: no pathway cards
 
     def today(self) -> date:
         return self.now().date()
@@ -38,6 +41,7 @@ class HookResult:
     system_actions: list[dict[str, Any]] = field(default_factory=list)
     audit_cards: list[CardRecord] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)  # ids and outcomes only
+    pathway_decisions: list[PathwayDecision] = field(default_factory=list)
 
 
 Handler = Callable[[Runtime, HookRequest, CardSource], HookResult]

@@ -18,10 +18,14 @@ from cds_hooks.cards import (
 )
 from cds_hooks.charges import ChargeOutcome, ChargeRequest, capture_charges
 from cds_hooks.gather import gather
-from cds_hooks.hook_request import HookRequest, draft_orders
+from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
+from cds_hooks.pathway_cards import pathway_card
 from cds_hooks.services.base import HookResult, Runtime
 from cpoc_fhir.engine.lines import BillingLine
-from cpoc_fhir.fhir.read import patient_resources
+from cpoc_fhir.fhir.read import PatientResources, patient_resources
+from cpoc_fhir.pathways.assess import assess_pathway
+from cpoc_fhir.pathways.context import order_context
+from cpoc_fhir.store.pathways import PathwayDecision
 
 
 def order_select(rt: Runtime, request: HookRequest, source: CardSource) -> HookResult:
@@ -51,6 +55,7 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     if warnings:
         first = assessment.months[0].treatment if assessment.months else None
         _add(result, documentation_card(source, warnings, first))
+    _pathway(rt, request, source, assessment, resources, drafts, sign, result)
     if charges is not None:
         result.system_actions = list(charges.system_actions)
         result.writes = [
@@ -94,6 +99,70 @@ def _warnings(assessment: OrderAssessment) -> list[str]:
         found.extend(assessment.new_patient.warnings)
     found.extend(assessment.order_warnings())
     return list(dict.fromkeys(found))
+
+
+# --- care pathway (proposal IV-A) ----------------------------------------------------------
+
+
+def _pathway(
+    rt: Runtime,
+    request: HookRequest,
+    source: CardSource,
+    assessment: OrderAssessment,
+    resources: PatientResources,
+    drafts: DraftOrders,
+    sign: bool,
+    result: HookResult,
+) -> None:
+    """The pathway card of the order's regimen, and the decision kept for the adherence
+    report (one per order: the draft orders of the regimen name it)."""
+    if rt.pathways is None or not assessment.order_refs:
+        return
+    catalog = rt.evaluator.knowledge.regimens
+    found = order_context(
+        assessment.record, resources, catalog, rt.evaluator.rules, assessment.order_refs,
+        rt.today(),
+    )  # fmt: skip
+    if found is None:
+        return
+    context, regimen = found
+    outcome = assess_pathway(rt.pathways, context, regimen)
+    all_drafts = {f"{r['resourceType']}/{r['id']}" for r in drafts.resources}
+    regimen_drafts = [ref for ref in regimen.order_refs if ref in all_drafts]
+    encounter = request.context.get("encounterId")
+    made = pathway_card(
+        source, outcome, catalog, regimen_drafts, rt.today(),
+        encounter if isinstance(encounter, str) else None,
+    )  # fmt: skip
+    _add(result, made.card)
+    pathway = outcome.pathway
+    result.pathway_decisions.append(
+        PathwayDecision(
+            order_key=f"Patient/{request.patient_id}|" + ",".join(sorted(regimen_drafts)),
+            patient_id=request.patient_id,
+            stage="signed" if sign else "selected",
+            status=outcome.status.value,
+            decided_at=rt.now(),
+            hook_instance=request.hook_instance,
+            card_uuid=made.card["uuid"],
+            pathway_id=pathway.id if pathway else None,
+            pathway_title=pathway.title if pathway else None,
+            pathway_url=pathway.url if pathway else None,
+            pathway_version=pathway.version if pathway else None,
+            cancer=str(context.answer("cancer")) if context.answer("cancer") else None,
+            regimen_id=_main_regimen(regimen.regimen_ids, pathway.backbone if pathway else ()),
+            regimen_name=regimen.name,
+            line_of_therapy=outcome.line,
+            alternatives=tuple(o.regimen for o in outcome.alternatives),
+            reasons=outcome.missing + outcome.reasons,
+            suggestion_uuids=made.suggestions,
+        )
+    )
+
+
+def _main_regimen(regimen_ids: tuple[str, ...], backbone: tuple[str, ...]) -> str | None:
+    main = [r for r in regimen_ids if r not in backbone] or list(regimen_ids)
+    return main[0] if len(main) == 1 else None
 
 
 # --- order-sign charges -------------------------------------------------------------------

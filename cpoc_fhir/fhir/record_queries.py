@@ -10,12 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from cpoc_fhir.fhir.read.pathway_facts import BIOMARKER_LOINC
+
 # The Observation codes the reader interprets (fhir/read/observations.py, stages.py): ECOG,
-# Karnofsky, cancer disease status (STU4 and STU1), TNM stage groups (LOINC and SNOMED CT).
+# Karnofsky, cancer disease status (STU4 and STU1), TNM stage groups (LOINC and SNOMED CT);
+# and the biomarkers care pathways branch on (fhir/read/pathway_facts.py).
 OBSERVATION_CODES = ",".join(
     [
         f"http://loinc.org|{c}"
-        for c in ("89247-1", "89243-0", "97509-4", "88040-1", "21908-9", "21902-2", "21914-7")
+        for c in (
+            *("89247-1", "89243-0", "97509-4", "88040-1", "21908-9", "21902-2", "21914-7"),
+            *BIOMARKER_LOINC,
+        )
     ]
     + [f"http://snomed.info/sct|{c}" for c in ("399537006", "399588009")]
 )

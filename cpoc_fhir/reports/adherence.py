@@ -272,16 +272,20 @@ class PathwayRow:
         return Fraction(self.on, self.assessed) if self.assessed else None
 
     def add(self, decision: StoredDecision) -> None:
-        if decision.status == "on-pathway":
+        if decision.status == "off-pathway" and decision.accepted:
+            # The oncologist took an on-pathway suggestion on the order-sign card: the drafts
+            # were replaced, so this order was never given. Counted as a switch, outside the
+            # rate; the replacement orders count when they are signed.
+            self.accepted += 1
+        elif decision.status == "on-pathway":
             self.on += 1
+            self.accepted += decision.accepted
         else:
             self.off += 1
             if decision.override_reason:
                 self.with_reason += 1
             else:
                 self.without_reason += 1
-        if decision.accepted:
-            self.accepted += 1
         if decision.pathway_version:
             self.versions.add(decision.pathway_version)
         if self._last_seen is None or decision.decided_at >= self._last_seen:
@@ -349,7 +353,7 @@ def build_report(
         if decision.status in ("on-pathway", "off-pathway"):
             pid = decision.pathway_id or NO_PATHWAY_ID
             rows.setdefault(pid, PathwayRow(pid)).add(decision)
-            if decision.status == "off-pathway":
+            if decision.status == "off-pathway" and not decision.accepted:
                 deviations.append(decision)
             continue
         cancer = decision.cancer or UNKNOWN_CANCER

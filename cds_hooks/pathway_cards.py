@@ -1,0 +1,246 @@
+"""The care-pathway card of an order (proposal IV-A; CDS Hooks 2.0.1 §Card, §Suggestion).
+
+- on pathway: info, naming the pathway and the option;
+- off pathway: warning, with one suggestion per on-pathway regimen (value order, the first
+  recommended): delete the order's draft MedicationRequests, create the alternative's —
+  complete orders (medication, route, dose, timing), not placeholders — and override reasons
+  for the deviations pathways are meant to learn from;
+- undetermined: info, saying what the record lacks ("PD-L1 … not on record");
+- no pathway: info, and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_hooks.cards import Card, CardSource
+from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.pathways.assess import PathwayAssessment, PathwayStatus
+from cpoc_fhir.pathways.model import Pathway
+from cpoc_fhir.pathways.orders import regimen_orders
+
+DEVIATION_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/pathway-deviation-reason"
+# Why an oncologist deviates (issue 5; proposal IV-A.1: "the patient has just moved and needs
+# to continue on a regimen started by a different practice").
+DEVIATION_REASONS = (
+    ("contraindication", "Contraindication to the on-pathway regimens"),
+    ("patient-preference", "Patient preference"),
+    ("continuing-regimen", "Continuing a regimen started elsewhere"),
+    ("clinical-trial", "Treatment on a clinical trial"),
+    ("other", "Other reason (please comment)"),
+)
+KIND = "pathway"
+
+
+@dataclass
+class PathwayCard:
+    card: Card
+    suggestions: dict[str, str] = field(default_factory=dict)  # suggestion uuid → regimen id
+
+
+def pathway_card(
+    source: CardSource,
+    assessment: PathwayAssessment,
+    catalog: RegimenCatalog,
+    draft_refs: Sequence[str],
+    today: date,
+    encounter_id: str | None = None,
+) -> PathwayCard:
+    """``draft_refs``: the draft orders a switch replaces (the regimen's drafts)."""
+    status = assessment.status
+    regimen = assessment.regimen.name
+    month = assessment.regimen.start.isoformat()
+    if status is PathwayStatus.ON:
+        pathway = _pathway(assessment)
+        summary = f"On pathway: {regimen} — {pathway.title}"
+        detail = _join([_applies(assessment), _on_detail(assessment, catalog)])
+        return PathwayCard(
+            _from_pathway(source.card(KIND, summary, "info", detail, month), pathway)
+        )
+    if status is PathwayStatus.OFF:
+        return _off_card(source, assessment, catalog, draft_refs, today, encounter_id)
+    if status is PathwayStatus.UNDETERMINED:
+        what = ", ".join(assessment.missing) or "; ".join(assessment.reasons)
+        summary = f"Pathway undetermined for {regimen}: {what}"
+        detail = _join(
+            [
+                "Whether this order is on the practice's pathway cannot be told from the record:",
+                _bullets(assessment.missing or assessment.reasons),
+                _candidates(assessment, catalog),
+                "Record the missing results (or the histology/stage) to get a pathway answer; "
+                "nothing is guessed.",
+            ]
+        )
+        return PathwayCard(source.card(KIND, summary, "info", detail, month))
+    summary = f"No care pathway applies to {regimen}: {assessment.reasons[0]}"
+    detail = _join(
+        [
+            "None of the practice's pathways applies to this order, so it counts neither for "
+            "nor against pathway adherence (proposal IV-A).",
+            _bullets(assessment.reasons),
+            _facts(assessment),
+        ]
+    )
+    return PathwayCard(source.card(KIND, summary, "info", detail, month))
+
+
+def _off_card(
+    source: CardSource,
+    assessment: PathwayAssessment,
+    catalog: RegimenCatalog,
+    draft_refs: Sequence[str],
+    today: date,
+    encounter_id: str | None,
+) -> PathwayCard:
+    pathway = _pathway(assessment)
+    options = assessment.alternatives
+    names = ", ".join(_name(o.regimen, catalog) for o in options[:3])
+    summary = (
+        f"Off pathway: {assessment.regimen.name} is not on {pathway.title}; on pathway: {names}"
+    )
+    rows = ["| # | On-pathway regimen | Note |", "|---|---|---|"]
+    rows += [
+        f"| {i} | {_name(o.regimen, catalog)} | {o.note or ''} |"
+        for i, o in enumerate(pathway.options, start=1)
+    ]
+    detail = _join(
+        [
+            _applies(assessment),
+            f"**{assessment.regimen.name}** is not one of this pathway's regimens (listed in "
+            "value order: the lower-cost option first where efficacy and toxicity are "
+            "equivalent):",
+            "\n".join(rows),
+            "Switch with one of the suggestions (the draft orders are replaced), or keep the "
+            "order and give the reason: deviations are reported to improve the pathway.",
+        ]
+    )
+    card = _from_pathway(
+        source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat()),
+        pathway,
+    )
+    made = PathwayCard(card)
+    suggestions: list[dict[str, Any]] = []
+    cancer_ref = assessment.context.cancer.ref if assessment.context.cancer else None
+    for option in options:
+        regimen = catalog.regimen(option.regimen)
+        if regimen is None or not regimen.dosing:
+            continue
+        orders = regimen_orders(
+            regimen, catalog, pathway, source.patient_id, today, cancer_ref, encounter_id
+        )
+        actions: list[dict[str, Any]] = [
+            {
+                "type": "delete",
+                "description": f"Remove the draft order {ref} ({assessment.regimen.name})",
+                "resourceId": ref,
+            }
+            for ref in draft_refs
+        ]
+        actions += [
+            {
+                "type": "create",
+                "description": f"Order {o['dosageInstruction'][0]['text']}",
+                "resource": o,
+            }
+            for o in orders
+        ]
+        suggestion_id = str(uuid.uuid4())
+        made.suggestions[suggestion_id] = regimen.id
+        suggestions.append(
+            {
+                "label": f"Switch to {regimen.name} (on pathway)",
+                "uuid": suggestion_id,
+                "isRecommended": not suggestions,
+                "actions": actions,
+            }
+        )
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    card["overrideReasons"] = [
+        {"system": DEVIATION_SYSTEM, "code": code, "display": display}
+        for code, display in DEVIATION_REASONS
+    ]
+    return made
+
+
+def _from_pathway(card: Card, pathway: Pathway) -> Card:
+    """The card's source names the pathway (its guidance), the link stays our /about page."""
+    card["source"] = {**card["source"], "label": f"Care pathway: {pathway.title}"}
+    return card
+
+
+def _applies(assessment: PathwayAssessment) -> str:
+    pathway = _pathway(assessment)
+    criteria = [f"{c.description}{_evidence(assessment, c.fact)}" for c in pathway.criteria]
+    return _join(
+        [
+            f"**Pathway: {pathway.title}** ({pathway.id}, version {pathway.version}) — "
+            f"{pathway.setting}.",
+            "It applies because:\n\n" + _bullets(criteria),
+        ]
+    )
+
+
+def _on_detail(assessment: PathwayAssessment, catalog: RegimenCatalog) -> str:
+    option = assessment.option
+    pathway = _pathway(assessment)
+    parts = []
+    if option is not None:
+        note = f" ({option.note})" if option.note else ""
+        rank = pathway.options.index(option) + 1
+        parts.append(
+            f"{_name(option.regimen, catalog)} is option {rank} of {len(pathway.options)}{note}."
+        )
+    else:
+        parts.append("The order is the pathway's backbone therapy, given with every option.")
+    others = [_name(o.regimen, catalog) for o in assessment.alternatives]
+    if others:
+        parts.append("Other on-pathway regimens: " + ", ".join(others) + ".")
+    return " ".join(parts)
+
+
+def _candidates(assessment: PathwayAssessment, catalog: RegimenCatalog) -> str:
+    if not assessment.candidates:
+        return ""
+    ordered = set(assessment.regimen.regimen_ids)
+    lines = []
+    for pathway, needs in zip(assessment.candidates, assessment.reasons, strict=False):
+        mark = " — includes this order's regimen" if ordered & set(pathway.regimens) else ""
+        names = ", ".join(_name(r, catalog) for r in pathway.regimens)
+        needed = needs.partition(" needs: ")[2]
+        lines.append(f"**{pathway.title}** ({names}){mark}; needs: {needed}")
+    return "Pathways that may apply:\n\n" + _bullets(lines)
+
+
+def _facts(assessment: PathwayAssessment) -> str:
+    described = assessment.context.describe()
+    return f"On record: {', '.join(described)}." if described else ""
+
+
+def _evidence(assessment: PathwayAssessment, fact: str) -> str:
+    refs = assessment.context.evidence.get(fact, ())
+    refs = tuple(r for r in refs if "/" in r and " " not in r)
+    return f" (`{'`, `'.join(refs)}`)" if refs else ""
+
+
+def _pathway(assessment: PathwayAssessment) -> Pathway:
+    assert assessment.pathway is not None
+    return assessment.pathway
+
+
+def _name(regimen_id: str, catalog: RegimenCatalog) -> str:
+    regimen = catalog.regimen(regimen_id)
+    return regimen.name if regimen else regimen_id
+
+
+def _bullets(items: Sequence[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def _join(parts: Sequence[str]) -> str:
+    return "\n\n".join(p for p in parts if p)
