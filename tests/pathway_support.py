@@ -25,6 +25,11 @@ def drug_code(drug_id: str) -> tuple[str, str]:
     return drug.rxcui, drug.name
 
 
+def _answer(code: str, display: str) -> Resource:
+    """A LOINC answer (LA…) as a CodeableConcept."""
+    return {"coding": [{"system": LOINC, "code": code, "display": display}]}
+
+
 class Patient:
     """One synthetic patient; methods add resources and return self."""
 
@@ -68,86 +73,45 @@ class Patient:
             }
         )
 
-    def stage(self, stage: str, on: str = "2025-01-20") -> Patient:
+    def observation(self, loinc: str, display: str, on: str, **value: Any) -> Patient:
+        """A final Observation coded in LOINC, with its value[x] (and components) as given."""
         return self._add(
             {
                 "resourceType": "Observation",
                 "status": "final",
-                "code": {
-                    "coding": [
-                        {
-                            "system": LOINC,
-                            "code": "21908-9",
-                            "display": "Stage group.clinical Cancer",
-                        }
-                    ]
-                },
+                "code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]},
                 "subject": {"reference": f"Patient/{self.pid}"},
                 "effectiveDateTime": on,
-                "valueCodeableConcept": {"text": f"Stage {stage}"},
+                **value,
             }
         )
 
-    def ecog(self, score: int = 1, on: str = "2025-11-03") -> Patient:
-        return self._add(
-            {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {
-                    "coding": [
-                        {
-                            "system": LOINC,
-                            "code": "89247-1",
-                            "display": "ECOG Performance Status score",
-                        }
-                    ]
-                },
-                "subject": {"reference": f"Patient/{self.pid}"},
-                "effectiveDateTime": on,
-                "valueInteger": score,
-            }
+    def stage(self, stage: str, on: str = "2025-01-20") -> Patient:
+        return self.observation(
+            "21908-9",
+            "Stage group.clinical Cancer",
+            on,
+            valueCodeableConcept={"text": f"Stage {stage}"},
         )
+
+    def ecog(self, score: int = 1, on: str = "2025-11-03") -> Patient:
+        return self.observation("89247-1", "ECOG Performance Status score", on, valueInteger=score)
 
     def gene(self, hgnc: str, gene: str, present: bool, on: str = "2025-01-25") -> Patient:
         """mCODE genomic variant (LOINC 69548-6) with Gene studied (48018-6)."""
         value = ("LA9633-4", "Present") if present else ("LA9634-2", "Absent")
-        return self._add(
-            {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {
-                    "coding": [
-                        {
-                            "system": LOINC,
-                            "code": "69548-6",
-                            "display": "Genetic variant assessment",
-                        }
-                    ]
-                },
-                "subject": {"reference": f"Patient/{self.pid}"},
-                "effectiveDateTime": on,
-                "valueCodeableConcept": {
-                    "coding": [{"system": LOINC, "code": value[0], "display": value[1]}]
-                },
-                "component": [
-                    {
-                        "code": {
-                            "coding": [
-                                {"system": LOINC, "code": "48018-6", "display": "Gene studied [ID]"}
-                            ]
-                        },
-                        "valueCodeableConcept": {
-                            "coding": [
-                                {
-                                    "system": "http://www.genenames.org",
-                                    "code": hgnc,
-                                    "display": gene,
-                                }
-                            ]
-                        },
-                    }
-                ],
-            }
+        studied = {"system": "http://www.genenames.org", "code": hgnc, "display": gene}
+        return self.observation(
+            "69548-6",
+            "Genetic variant assessment",
+            on,
+            valueCodeableConcept=_answer(*value),
+            component=[
+                {
+                    "code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+                    "valueCodeableConcept": {"coding": [studied]},
+                }
+            ],
         )
 
     def egfr(self, present: bool) -> Patient:
@@ -157,44 +121,17 @@ class Patient:
         return self.gene("HGNC:427", "ALK", present)
 
     def pdl1(self, tps: float, on: str = "2025-01-26") -> Patient:
-        return self._add(
-            {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {
-                    "coding": [
-                        {
-                            "system": LOINC,
-                            "code": "85147-7",
-                            "display": "PD-L1 by clone 22C3 in Tissue by Immune stain Report",
-                        }
-                    ]
-                },
-                "subject": {"reference": f"Patient/{self.pid}"},
-                "effectiveDateTime": on,
-                "valueQuantity": {
-                    "value": tps,
-                    "unit": "%",
-                    "system": "http://unitsofmeasure.org",
-                    "code": "%",
-                },
-            }
+        percent = {"value": tps, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+        return self.observation(
+            "85147-7",
+            "PD-L1 by clone 22C3 in Tissue by Immune stain Report",
+            on,
+            valueQuantity=percent,
         )
 
     def marker(self, loinc: str, display: str, positive: bool, on: str = "2025-01-22") -> Patient:
         value = ("LA6576-8", "Positive") if positive else ("LA6577-6", "Negative")
-        return self._add(
-            {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]},
-                "subject": {"reference": f"Patient/{self.pid}"},
-                "effectiveDateTime": on,
-                "valueCodeableConcept": {
-                    "coding": [{"system": LOINC, "code": value[0], "display": value[1]}]
-                },
-            }
-        )
+        return self.observation(loinc, display, on, valueCodeableConcept=_answer(*value))
 
     def er(self, positive: bool) -> Patient:
         return self.marker(
