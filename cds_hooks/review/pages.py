@@ -178,7 +178,7 @@ def work_queue(
     queue = [i for i in (server_item(r, system, codesystem) for r in raw) if i.status == "planned"]
     shown = sorted(
         (i for i in queue if filters.keep(i)),
-        key=lambda i: (i.start or date.min, i.patient_ref or "", i.code or "", i.id),
+        key=lambda i: (i.month, i.patient_ref or "", i.start or date.min, i.code or "", i.id),
     )
     counts = {
         "status": dict(Counter(i.review_status for i in queue)),
