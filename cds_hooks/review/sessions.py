@@ -31,7 +31,8 @@ from cpoc_fhir.store.models import ReviewSessionRow
 
 log = logging.getLogger(__name__)
 
-COOKIE = "cpoc_review"
+# __Host-: Secure, Path=/ and no Domain, enforced by the browser (Chromium also on http://127.0.0.1).
+COOKIE = "__Host-cpoc_review"
 # Expired rows are purged at most this often (per process).
 _PURGE_EVERY = timedelta(minutes=10)
 
