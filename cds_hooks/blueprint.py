@@ -105,8 +105,7 @@ def invoke(service_id: str) -> Response:
             patient_ref=f"Patient/{hook_request.patient_id}",
         )
         result = service.handler(hook_app.runtime, hook_request, _card_source(hook_request))
-        for decision in result.pathway_decisions:
-            hook_app.pathway_log.record(decision)
+        _record_decisions(hook_app, result, call)
         response = _json(_response_body(result))
         call = _with(
             call,
@@ -237,6 +236,18 @@ def _api_error(exc: Exception) -> ApiError:
 
 def _with(call: Invocation, **changes: Any) -> Invocation:
     return Invocation(**{**call.__dict__, **changes})
+
+
+def _record_decisions(hook_app: HookApp, result: HookResult, call: Invocation) -> None:
+    """Keep the orders' pathway decisions. The cards are worth more than the record: a store
+    failure is logged (hookInstance only) and the answer still goes out."""
+    for decision in result.pathway_decisions:
+        try:
+            hook_app.pathway_log.record(decision)
+        except Exception:
+            log.exception(
+                "could not record a pathway decision (hookInstance %s)", call.hook_instance
+            )
 
 
 def _audit(hook_app: HookApp, call: Invocation, started: float) -> None:

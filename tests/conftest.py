@@ -1,8 +1,11 @@
-"""Shared fixtures: the shipped knowledge, the illustrative payer, and an engine runner."""
+"""Shared fixtures: the shipped knowledge, the illustrative payer, an engine runner, client
+keys, and a fresh store database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.store.db import make_engine, parse_url
 
 REPO = Path(__file__).resolve().parents[1]
 EXTERNAL = REPO.parent / "shared" / "data" / "external"
@@ -76,3 +80,28 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 def rsa_key() -> rsa.RSAPrivateKey:
     """An RSA 2048 key (RS384)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+PG_URL = os.environ.get("CPOC_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store database: a SQLite file, or a PostgreSQL schema of its own
+    (`.ci/run` sets CPOC_TEST_POSTGRES_URL; locally the PostgreSQL cases skip without it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        return
+    if not PG_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CPOC_TEST_POSTGRES_URL is not set: CI must test the PostgreSQL store")
+        pytest.skip("CPOC_TEST_POSTGRES_URL not set (scripts/ci-postgres.sh starts a server)")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    options = {"options": f"-csearch_path={schema}"}
+    yield parse_url(PG_URL).update_query_dict(options).render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()

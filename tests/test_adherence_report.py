@@ -12,12 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import random
 import tomllib
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -33,10 +31,8 @@ from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 from cpoc_fhir.cli import main
 from cpoc_fhir.reports.adherence import build_report, deviations_bundle, load_benchmarks
 from cpoc_fhir.store import open_ledger
-from cpoc_fhir.store.db import make_engine, parse_url
 from cpoc_fhir.store.pathways import DecisionFeedback, PathwayDecision, PathwayLog
 
-PG_URL = os.environ.get("CPOC_TEST_POSTGRES_URL")
 DATA = Path(__file__).parent / "data"
 EXAMPLE = DATA / "adherence-benchmarks.toml"
 YEAR = ("2025-01-01", "2025-12-31")
@@ -245,27 +241,6 @@ def _order(
 
 
 # --- fixtures ---------------------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh store: a SQLite file, or a PostgreSQL schema of its own (as test_store.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
-        return
-    if not PG_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CPOC_TEST_POSTGRES_URL is not set: CI must test the PostgreSQL store")
-        pytest.skip("CPOC_TEST_POSTGRES_URL not set (scripts/ci-postgres.sh starts a server)")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    options = {"options": f"-csearch_path={schema}"}
-    yield parse_url(PG_URL).update_query_dict(options).render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
-
-
 @pytest.fixture
 def practice(url: str) -> Practice:
     with open_ledger(url) as ledger:

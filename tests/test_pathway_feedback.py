@@ -115,3 +115,24 @@ def test_feedback_on_other_cards_touches_no_decision(tmp_path: Path) -> None:
     )
     [decision] = store(tmp_path).decisions(DAY, DAY, PRACTICE_TZ)
     assert decision.status == "on-pathway" and decision.feedback is None
+
+
+def test_a_store_failure_does_not_cost_the_oncologist_the_cards(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    app = make_app(tmp_path)
+
+    def broken(decision: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(app.extensions["cpoc"].pathway_log, "record", broken)
+    patient = colon("fb-store-down")
+    card = call(
+        app.test_client(),
+        "order-sign",
+        patient,
+        patient.drafts("irinotecan", "leucovorin", "fluorouracil"),
+    )
+    assert card["summary"].startswith("Off pathway: FOLFIRI")
+    assert "could not record a pathway decision" in caplog.text
+    assert "fb-store-down" not in caplog.text  # hookInstance only, no patient id

@@ -6,46 +6,20 @@ Every test runs on SQLite (a file) and on PostgreSQL when ``CPOC_TEST_POSTGRES_U
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect, text
 
 from cpoc_fhir.store import Ledger, open_ledger
-from cpoc_fhir.store.db import make_engine, parse_url
 from cpoc_fhir.store.pathways import DecisionFeedback, PathwayDecision, PathwayLog
 
-PG_URL = os.environ.get("CPOC_TEST_POSTGRES_URL")
 T0 = datetime(2025, 11, 3, 14, 0, tzinfo=UTC)
 KEY = "Patient/p1|MedicationRequest/mr-1,MedicationRequest/mr-2"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
-        return
-    if not PG_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CPOC_TEST_POSTGRES_URL is not set: CI must test the PostgreSQL store")
-        pytest.skip("CPOC_TEST_POSTGRES_URL not set (scripts/ci-postgres.sh starts a server)")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    options = {"options": f"-csearch_path={schema}"}
-    yield parse_url(PG_URL).update_query_dict(options).render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 @pytest.fixture

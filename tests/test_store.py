@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,10 +35,9 @@ from cpoc_fhir.store import (
 )
 from cpoc_fhir.store import ledger as ledger_module
 from cpoc_fhir.store import run as run_module
-from cpoc_fhir.store.db import alembic_config, make_engine, parse_url
+from cpoc_fhir.store.db import alembic_config, parse_url
 from cpoc_fhir.store.models import Base
 
-PG_URL = os.environ.get("CPOC_TEST_POSTGRES_URL")
 SCOPE = "https://ehr.example/fhir|2025-09"
 MONTH = "2025-09"
 TABLES = {
@@ -68,27 +66,6 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty ledger database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-        return
-    if not PG_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CPOC_TEST_POSTGRES_URL is not set: CI must test the PostgreSQL store")
-        pytest.skip("CPOC_TEST_POSTGRES_URL not set (scripts/ci-postgres.sh starts a server)")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    options = {"options": f"-csearch_path={schema}"}
-    yield parse_url(PG_URL).update_query_dict(options).render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 Opener = Callable[..., Ledger]

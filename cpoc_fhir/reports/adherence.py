@@ -846,7 +846,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--tz",
         metavar="ZONE",
-        help="time zone of the dates (IANA name, e.g. America/New_York; default: this host's)",
+        help="time zone of the dates (IANA name, e.g. America/New_York; default CPOC_TIMEZONE, "
+        "the practice zone the CDS service uses, else this host's)",
     )
     p.add_argument(
         "--store",
@@ -858,7 +859,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.start > args.end:
         raise InputError("--from", f"{args.start.isoformat()} is after --to {args.end.isoformat()}")
-    tz, tz_name = _zone(args.tz)
+    # The practice's zone, as the CDS service dates its orders (CPOC_TIMEZONE), unless given.
+    tz, tz_name = _zone(args.tz or os.environ.get("CPOC_TIMEZONE"))
     benchmarks = load_benchmarks(args.benchmarks) if args.benchmarks else None
     out_kind = _deviations_kind(args.deviations) if args.deviations else None
     url = args.store or os.environ.get("CPOC_STORE_URL") or DEFAULT_URL
