@@ -139,6 +139,7 @@ class SmartMock:
     refresh_fails: bool = False
     expires_in: int = 3600
     fhir_user: str = "Practitioner/dr-1"
+    upstream: str = ""  # a FHIR server ``{iss}/…`` forwards to (token checked), e.g. sekmet
     codes: dict[str, Code] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
@@ -276,13 +277,49 @@ def create_mock_app(mock: SmartMock) -> Flask:
         )
         return server.create_token_response()
 
-    @app.get("/fhir/Patient/<patient_id>")
-    def read_patient(patient_id: str) -> Any:
+    def token_ok() -> bool:
         sent = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
         token = mock.tokens.get(sent)
-        if token is None or token.revoked or token.expires_at < time.time():
+        return not (token is None or token.revoked or token.expires_at < time.time())
+
+    @app.get("/fhir/Patient/<patient_id>")
+    def read_patient(patient_id: str) -> Any:
+        if not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
+        if mock.upstream:
+            return forward(f"Patient/{patient_id}")
         return jsonify(resourceType="Patient", id=patient_id)
+
+    @app.route("/fhir", defaults={"path": ""}, methods=["GET", "POST"])
+    @app.route("/fhir/<path:path>", methods=["GET", "POST", "PUT"])
+    def forward(path: str) -> Any:
+        """The EHR's FHIR API: the token checked, the request passed on to ``upstream``
+        and its URLs rewritten to ``iss`` (so next links stay on this server)."""
+        if not mock.upstream:
+            return jsonify(resourceType="OperationOutcome"), 404
+        if not token_ok():
+            return jsonify(resourceType="OperationOutcome"), 401
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() in ("accept", "content-type", "if-match", "prefer")
+        }
+        url = f"{mock.upstream}/{path}" if path else mock.upstream
+        answer = requests.request(
+            request.method,
+            url,
+            params=list(request.args.items(multi=True)),
+            data=request.get_data(),
+            headers=headers,
+            timeout=30,
+        )
+        body = answer.content.replace(mock.upstream.encode(), mock.iss.encode())
+        kept = {
+            k: v.replace(mock.upstream, mock.iss)
+            for k, v in answer.headers.items()
+            if k.lower() in ("content-type", "etag", "location", "last-modified")
+        }
+        return app.response_class(body, answer.status_code, kept)
 
     return app
 

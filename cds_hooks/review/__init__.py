@@ -29,7 +29,7 @@ from cpoc_fhir.store.ledger import Ledger
 
 __all__ = ["NoSession", "ReviewApp", "ReviewSession", "current_session", "init_review"]
 
-_VIEW_MODULES = ("cds_hooks.review.pages", "cds_hooks.review.actions")
+_VIEW_MODULES = ("cds_hooks.review.views",)
 # (rule, endpoint, methods) the pages and actions modules are expected to provide.
 _PLACEHOLDERS = (
     ("/review/patient/<patient_id>", "patient", ("GET",)),
