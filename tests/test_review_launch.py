@@ -433,7 +433,7 @@ def test_every_page_has_a_strict_csp_that_lets_the_ehr_frame_it(
         assert "default-src 'self'" in csp and "script-src 'self'" in csp
         assert "'unsafe-inline'" not in csp
         assert f"frame-ancestors 'self' {smart.root}" in csp
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"
         assert "X-Frame-Options" not in response.headers
         response.close()
 
