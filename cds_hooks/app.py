@@ -17,9 +17,10 @@ from typing import Any
 from flask import Flask
 
 from cds_hooks.blueprint import HookApp, blueprint
+from cds_hooks.review import init_review
 from cds_hooks.security import ClientVerifier
 from cds_hooks.services import Runtime
-from cds_hooks.settings import CdsSettings, load_cds_settings
+from cds_hooks.settings import CdsSettings, ReviewSettings, load_cds_settings, load_review_settings
 from cpoc_fhir.config import Config, load_config, load_payer
 from cpoc_fhir.fhir.read import ReaderSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app. ``config`` may carry ``CDS_SETTINGS`` (a ``CdsSettings``),
     ``CPOC_CONFIG`` (a ``cpoc_fhir.config.Config``), ``CLOCK`` (aware datetimes) and
-    ``FHIR_CLIENTS`` / ``WRITE_CLIENT`` factories; what is absent comes from the environment.
+    ``FHIR_CLIENTS`` / ``WRITE_CLIENT`` factories, ``REVIEW_SETTINGS`` (a ``ReviewSettings``)
+    and ``REVIEW_CLOCK``; what is absent comes from the environment.
     """
     app = Flask(__name__)
     app.config.update(config or {})
@@ -77,6 +79,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("CDS client JWT verification is OFF (CPOC_CDS_AUTH=off)")
     app.extensions["cpoc"] = HookApp(runtime, hook_log, verifier, PathwayLog(ledger))
     app.register_blueprint(blueprint)
+    review: ReviewSettings = app.config.get("REVIEW_SETTINGS") or load_review_settings(os.environ)
+    init_review(app, ledger, review, app.config.get("REVIEW_CLOCK"))
     # The knowledge and models built above live as long as the worker: keep them out of the
     # garbage collector's full passes, which otherwise cost ~45 ms on one request in five
     # (measured with scripts/bench_hooks.py).

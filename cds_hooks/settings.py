@@ -15,12 +15,17 @@
 ``CPOC_STORE_URL``                 audit / feedback database (default a SQLite file)
 ``CPOC_TIMEZONE``                  the practice's time zone ("today" for the order date)
 =================================  =========================================================
+
+The SMART review app (``/review``) has its own ``CPOC_REVIEW_*`` settings (``ReviewSettings``,
+listed there and in the README); it is off until ``CPOC_REVIEW_CLIENT_ID`` is set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_hooks.security import trusted_issuers_from_json
@@ -148,3 +153,110 @@ def write_credential(environ: Mapping[str, str], fhir_base: str) -> TokenProvide
         )
     token = environ.get("CPOC_FHIR_TOKEN")
     return BearerToken(token) if token else NoAuth()
+
+
+# --- SMART review app (/review) -------------------------------------------------------------
+EHR_SCOPE = "launch openid fhirUser online_access patient/*.rs user/ChargeItem.cruds"
+STANDALONE_SCOPE = "openid fhirUser online_access user/*.rs user/ChargeItem.cruds"
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The SMART review app's settings (``CPOC_REVIEW_*``).
+
+    =================================  ======================================================
+    ``CPOC_REVIEW_CLIENT_ID``          the app's client_id at the EHR; unset: app switched off
+    ``CPOC_REVIEW_CLIENT_SECRET``      its secret (client_secret_basic at the token endpoint)
+    ``CPOC_REVIEW_SECRET_KEY``         encrypts the stored tokens; the same in every worker
+    ``CPOC_REVIEW_ISSUERS``            comma-separated FHIR base URLs (``iss``) allowed to
+                                       launch the app; the secret is sent to no other server
+    ``CPOC_REVIEW_STANDALONE_ISS``     the FHIR base of a standalone launch (the work queue)
+    ``CPOC_REVIEW_BASE_URL``           the app's public base URL (redirect URI is
+                                       ``<base>/review/callback``); default the request's
+    ``CPOC_REVIEW_EHR_SCOPE``          scopes asked at an EHR launch
+    ``CPOC_REVIEW_STANDALONE_SCOPE``   scopes asked at a standalone launch
+    ``CPOC_REVIEW_FRAME_ANCESTORS``    space-separated origins allowed to frame the app
+                                       (CSP frame-ancestors); default the issuers' origins
+    ``CPOC_REVIEW_SESSION_MINUTES``    idle timeout of a review session (default 60)
+    =================================  ======================================================
+    """
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    issuers: tuple[str, ...] = ()
+    standalone_iss: str | None = None
+    base_url: str | None = None
+    ehr_scope: str = EHR_SCOPE
+    standalone_scope: str = STANDALONE_SCOPE
+    frame_ancestors: tuple[str, ...] = ()
+    idle_timeout: timedelta = timedelta(minutes=60)
+    max_age: timedelta = timedelta(hours=12)
+    launch_timeout: timedelta = timedelta(minutes=10)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id)
+
+    def allows(self, iss: str) -> bool:
+        """Whether ``iss`` may launch the app (the allow-list plus the standalone issuer)."""
+        return iss.rstrip("/") in self.allowed_issuers
+
+    @property
+    def allowed_issuers(self) -> tuple[str, ...]:
+        extra = (self.standalone_iss,) if self.standalone_iss else ()
+        return tuple(i.rstrip("/") for i in (*self.issuers, *extra))
+
+    @property
+    def ancestors(self) -> tuple[str, ...]:
+        """CSP frame-ancestors: as configured, else 'self' and the issuers' origins."""
+        if self.frame_ancestors:
+            return self.frame_ancestors
+        origins = dict.fromkeys(_origin(i) for i in self.allowed_issuers)
+        return ("'self'", *origins)
+
+
+def load_review_settings(environ: Mapping[str, str]) -> ReviewSettings:
+    """The review app's settings from ``environ``."""
+    client_id = (environ.get("CPOC_REVIEW_CLIENT_ID") or "").strip() or None
+    secret = environ.get("CPOC_REVIEW_CLIENT_SECRET") or None
+    if client_id and not secret:
+        raise InputError(
+            "CPOC_REVIEW_CLIENT_SECRET", "the review app is a confidential client: set its secret"
+        )
+    issuers = tuple(
+        _checked_url("CPOC_REVIEW_ISSUERS", i.strip())
+        for i in (environ.get("CPOC_REVIEW_ISSUERS") or "").split(",")
+        if i.strip()
+    )
+    standalone = _url(environ, "CPOC_REVIEW_STANDALONE_ISS")
+    if client_id and not issuers and not standalone:
+        raise InputError(
+            "CPOC_REVIEW_ISSUERS", "no EHR may launch the review app: set CPOC_REVIEW_ISSUERS"
+        )
+    minutes = (environ.get("CPOC_REVIEW_SESSION_MINUTES") or "60").strip()
+    if not minutes.isdigit() or int(minutes) < 1:
+        raise InputError("CPOC_REVIEW_SESSION_MINUTES", f"expected minutes, got {minutes!r}")
+    return ReviewSettings(
+        client_id=client_id,
+        client_secret=secret,
+        secret_key=environ.get("CPOC_REVIEW_SECRET_KEY") or None,
+        issuers=issuers,
+        standalone_iss=standalone,
+        base_url=_url(environ, "CPOC_REVIEW_BASE_URL"),
+        ehr_scope=(environ.get("CPOC_REVIEW_EHR_SCOPE") or EHR_SCOPE).strip(),
+        standalone_scope=(environ.get("CPOC_REVIEW_STANDALONE_SCOPE") or STANDALONE_SCOPE).strip(),
+        frame_ancestors=tuple((environ.get("CPOC_REVIEW_FRAME_ANCESTORS") or "").split()),
+        idle_timeout=timedelta(minutes=int(minutes)),
+    )
+
+
+def _checked_url(name: str, value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise InputError(name, f"not an absolute http(s) URL: {value!r}")
+    return value.rstrip("/")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

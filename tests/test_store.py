@@ -49,6 +49,7 @@ TABLES = {
     "hook_feedback",
     "client_token_uses",
     "pathway_decisions",
+    "review_sessions",
 }
 # A non-UTC local time: the ledger must store and return the same instant in UTC.
 START = datetime(2025, 10, 1, 21, 30, tzinfo=timezone(timedelta(hours=-5)))
@@ -120,7 +121,7 @@ WRITE = WriteRecord("cpoc-1-2025-09-xx204", "create", "created", "ci-1", "1", 20
 def test_open_creates_the_tables_at_head(ledger: Ledger) -> None:
     assert set(inspect(ledger.engine).get_table_names()) >= TABLES
     with ledger.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_second_open_is_a_no_op_upgrade_that_keeps_the_runs(opener: Opener) -> None:

@@ -76,6 +76,7 @@ class OfflineStore:
                         "unchanged",
                         step.existing_id,
                         step.existing_version,
+                        message=step.reason,
                     )
                 )
                 continue

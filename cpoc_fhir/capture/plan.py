@@ -8,7 +8,12 @@ performs the actions. Rules (issue "Charge capture"):
 - an existing live item whose line no longer exists (a data correction) becomes
   ``entered-in-error``;
 - two live items with one identifier (never expected) keep one (the lowest id, so every run
-  keeps the same); the others become ``entered-in-error`` and are reported.
+  keeps the same); the others become ``entered-in-error`` and are reported;
+- an item billing staff reviewed in the review app (meta.tag ``review-action|reviewed``, or the
+  ``review-hold`` extension) is staff-owned: never changed (status nor content), only reported
+  ("kept: reviewed by staff"); when its line now differs in code, level or amount the run
+  reports a review conflict instead of writing. A staff correction ``<identifier>-c<n>`` stands
+  for its base identifier's line: the line is neither re-created nor the correction retired.
 """
 
 from __future__ import annotations
@@ -16,15 +21,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
+
+from cpoc_fhir.fhir.write.review_marks import (
+    base_identifier,
+    correction_number,
+    is_staff_owned,
+    replaced_reference,
+)
 
 Resource = dict[str, Any]
 
 LIVE_EXCLUDED = frozenset({"entered-in-error"})
 # Statuses the product may overwrite. "billed" (sent to the payer) and "aborted" belong to
 # billing staff and the payer workflow; they are never changed by a run.
+# Unless the item is staff-owned (reviewed or held): see ``is_staff_owned``.
 UPDATABLE = frozenset({"planned", "billable", "not-billable"})
+KEPT_REVIEWED = "kept: reviewed by staff"
 
 
 class Action(Enum):
@@ -48,6 +63,8 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # changed after billing, duplicates
+    kept: list[str] = field(default_factory=list)  # staff-owned items left as they are
+    review_conflicts: list[str] = field(default_factory=list)  # lines changed after review
 
     def of(self, action: Action) -> list[Step]:
         return [s for s in self.steps if s.action is action]
@@ -82,6 +99,7 @@ def plan(
     the run's month; ``existing`` the patient's ChargeItems on the server with our identifier
     system. ``changed(existing, desired)`` compares the fields the product owns."""
     result = Plan()
+    existing = list(existing)
     live = _live_by_identifier(existing, system, result)
     wanted = {}
     for resource in desired:
@@ -100,6 +118,9 @@ def plan(
             if in_month:
                 result.steps.append(Step(Action.CREATE, ident, resource, reason="new line"))
             continue
+        if is_staff_owned(current):
+            result.steps.append(_kept(ident, resource, current, existing, system, result))
+            continue
         result.steps.append(_update_or_keep(ident, resource, current, in_month, changed, result))
 
     for ident, current in live.items():
@@ -107,6 +128,9 @@ def plan(
             continue
         start = occurrence_start(current)
         if start is None or start > month_last:
+            continue
+        if is_staff_owned(current):
+            _kept_without_line(ident, current, system, result)
             continue
         if current.get("status") not in UPDATABLE:
             result.notices.append(
@@ -149,6 +173,104 @@ def _update_or_keep(
     return Step(Action.UPDATE, ident, resource, current.get("id"), _version(current), reason)
 
 
+def _kept(
+    ident: str,
+    desired: Resource,
+    current: Resource,
+    existing: list[Resource],
+    system: str,
+    result: Plan,
+) -> Step:
+    """A staff-owned item answering a current line: left as it is, reported; a review conflict
+    when the line now says another code, level or amount than staff reviewed."""
+    own = identifier_of(current, system) or ident
+    ref = f"ChargeItem/{current.get('id')} ({own})"
+    step = Step(Action.UNCHANGED, own, current, current.get("id"), _version(current), KEPT_REVIEWED)
+    result.kept.append(f"{ref}: {KEPT_REVIEWED}")
+    computed, computed_amount = _code(desired), _amount(desired)
+    reviewed = _code(current)
+    if replaced_reference(current) is not None or own != ident:
+        # A correction: staff chose another code on purpose; the line changed after review
+        # when it no longer says what the item staff corrected said.
+        original = _replaced(current, existing, ident, system)
+        if original is None:
+            return step
+        before, before_amount = _code(original), _amount(original)
+        if computed != before or _amount_differs(computed_amount, before_amount):
+            result.review_conflicts.append(
+                f"{ref}: line changed after review: computed {_describe(computed, computed_amount)}"
+                f", reviewed {_describe(before, before_amount)} (corrected to "
+                f"{_describe(reviewed, _amount(current))}): left for billing staff"
+            )
+        return step
+    reviewed_amount = _amount(current)
+    if computed != reviewed or _amount_differs(computed_amount, reviewed_amount):
+        result.review_conflicts.append(
+            f"{ref}: line changed after review: computed {_describe(computed, computed_amount)}, "
+            f"reviewed {_describe(reviewed, reviewed_amount)}: left for billing staff"
+        )
+    return step
+
+
+def _kept_without_line(ident: str, current: Resource, system: str, result: Plan) -> None:
+    own = identifier_of(current, system) or ident
+    ref = f"ChargeItem/{current.get('id')} ({own})"
+    result.kept.append(f"{ref}: {KEPT_REVIEWED}")
+    result.review_conflicts.append(
+        f"{ref}: line changed after review: no computed line any more, reviewed "
+        f"{_describe(_code(current), _amount(current))}: left for billing staff"
+    )
+    result.steps.append(
+        Step(Action.UNCHANGED, own, current, current.get("id"), _version(current), KEPT_REVIEWED)
+    )
+
+
+def _replaced(
+    correction: Resource, existing: list[Resource], base: str, system: str
+) -> Resource | None:
+    """The item a correction replaced: the ``review-replaces`` target, else the retired item
+    with the base identifier."""
+    ref = replaced_reference(correction) or ""
+    parts = ref.split("/")
+    if len(parts) >= 2 and parts[0] == "ChargeItem":
+        found = next((r for r in existing if str(r.get("id")) == parts[1]), None)
+        if found is not None:
+            return found
+    retired = [
+        r
+        for r in existing
+        if identifier_of(r, system) == base and r.get("status") == "entered-in-error"
+    ]
+    return max(retired, key=_age) if retired else None
+
+
+def _code(resource: Mapping[str, Any]) -> str | None:
+    """The item's CPOC code: the first coding (``build_charge_item`` and the review app's
+    corrections put the CPOC coding first; a level is a code)."""
+    for coding in (resource.get("code") or {}).get("coding") or []:
+        if isinstance(coding, Mapping) and coding.get("code"):
+            return str(coding["code"])
+    return None
+
+
+def _amount(resource: Mapping[str, Any]) -> Decimal | None:
+    value = (resource.get("priceOverride") or {}).get("value")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _amount_differs(computed: Decimal | None, reviewed: Decimal | None) -> bool:
+    return computed is not None and reviewed is not None and computed != reviewed
+
+
+def _describe(code: str | None, amount: Decimal | None) -> str:
+    return f"{code or '?'}" + (f" {amount.quantize(Decimal('0.01'))}" if amount is not None else "")
+
+
 def _enter_in_error(ident: str, current: Resource, reason: str) -> Step:
     resource = dict(current, status="entered-in-error")
     resource.pop("meta", None)
@@ -160,20 +282,42 @@ def _enter_in_error(ident: str, current: Resource, reason: str) -> Step:
 def _live_by_identifier(
     existing: Iterable[Resource], system: str, result: Plan
 ) -> dict[str, Resource]:
-    live: dict[str, Resource] = {}
-    for resource in sorted(existing, key=_age):
+    """Live items by the line they stand for: a correction ``<identifier>-c<n>`` stands for
+    ``<identifier>``. Of several for one line the latest correction is kept, then a staff-owned
+    item, then the lowest id; the others are retired as duplicates unless staff-owned
+    (reported and left)."""
+    candidates: dict[str, list[Resource]] = {}
+    for resource in existing:
         ident = identifier_of(resource, system)
         if ident is None or resource.get("status") in LIVE_EXCLUDED:
             continue
-        if ident in live:
+        candidates.setdefault(base_identifier(ident), []).append(resource)
+    live: dict[str, Resource] = {}
+    for base, items in candidates.items():
+        ordered = sorted(items, key=lambda r: _preference(r, system))
+        kept, *others = ordered
+        live[base] = kept
+        for resource in others:
+            own = identifier_of(resource, system) or base
+            if is_staff_owned(resource):
+                result.kept.append(f"ChargeItem/{resource.get('id')} ({own}): {KEPT_REVIEWED}")
+                result.notices.append(
+                    f"second live ChargeItem/{resource.get('id')} for {base} "
+                    f"(besides ChargeItem/{kept.get('id')}) was reviewed by staff: "
+                    "left for billing staff"
+                )
+                continue
             result.notices.append(
-                f"duplicate live ChargeItem/{resource.get('id')} for {ident} "
-                f"(keeping ChargeItem/{live[ident].get('id')}): marked entered-in-error"
+                f"duplicate live ChargeItem/{resource.get('id')} for {own} "
+                f"(keeping ChargeItem/{kept.get('id')}): marked entered-in-error"
             )
-            result.steps.append(_enter_in_error(ident, resource, "duplicate of a live item"))
-            continue
-        live[ident] = resource
+            result.steps.append(_enter_in_error(own, resource, "duplicate of a live item"))
     return live
+
+
+def _preference(resource: Mapping[str, Any], system: str) -> tuple[int, bool, str]:
+    ident = identifier_of(resource, system) or ""
+    return (-correction_number(ident), not is_staff_owned(resource), _age(resource))
 
 
 def _age(resource: Mapping[str, Any]) -> str:

@@ -30,6 +30,12 @@ def summary_table(summary: CaptureSummary, title: str, conflicts_path: str | Non
         f"{name} {summary.writes[name]}" for name in WRITE_ORDER if summary.writes[name]
     )
     out.append(f"  ChargeItems         {writes or 'none'}")
+    if summary.kept_reviewed:
+        out.append(f"  reviewed by staff   {len(summary.kept_reviewed)} kept")
+    for kept in summary.kept_reviewed:
+        out.append(f"  kept: {kept}")
+    for conflict in summary.review_conflicts:
+        out.append(f"  review conflict: {conflict}")
     for notice in summary.notices:
         out.append(f"  notice: {notice}")
     for error in summary.errors:

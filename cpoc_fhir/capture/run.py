@@ -108,6 +108,8 @@ class CaptureSummary:
     warnings: int = 0
     conflicts: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    kept_reviewed: list[str] = field(default_factory=list)  # staff-owned items left as they are
+    review_conflicts: list[str] = field(default_factory=list)  # lines changed after review
     writes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -121,6 +123,8 @@ class CaptureSummary:
             "not_billable": self.not_billable,
             "warnings": self.warnings,
             "conflicts": len(self.conflicts),
+            "kept_reviewed": len(self.kept_reviewed),
+            "review_conflicts": len(self.review_conflicts),
             "writes": dict(self.writes),
         }
 
@@ -185,6 +189,7 @@ class CaptureRun:
                     "unchanged" if s.action is Action.UNCHANGED else "dry-run",
                     s.existing_id,
                     s.existing_version,
+                    message=s.reason if s.action is Action.UNCHANGED else "",
                 )
                 for s in steps.steps
             ]
@@ -223,6 +228,10 @@ class CaptureRun:
                 summary.not_billable += 1
         summary.conflicts.extend(conflicts)
         summary.notices.extend(f"{timeline.patient_ref}: {n}" for n in steps.notices)
+        summary.kept_reviewed.extend(f"{timeline.patient_ref}: {n}" for n in steps.kept)
+        summary.review_conflicts.extend(
+            f"{timeline.patient_ref}: {n}" for n in steps.review_conflicts
+        )
         for outcome in outcomes:
             summary.writes[outcome.outcome] += 1
             if outcome.outcome == "failed":

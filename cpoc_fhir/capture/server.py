@@ -15,6 +15,7 @@ from cpoc_fhir.capture.run import WriteOutcome
 from cpoc_fhir.fhir.client import FhirClient, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
+from cpoc_fhir.fhir.write.review_marks import is_staff_owned
 
 Resource = dict[str, Any]
 
@@ -72,7 +73,12 @@ class ServerStore:
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
         outcomes = [
             WriteOutcome(
-                s.identifier, s.action.value, "unchanged", s.existing_id, s.existing_version
+                s.identifier,
+                s.action.value,
+                "unchanged",
+                s.existing_id,
+                s.existing_version,
+                message=s.reason,
             )
             for s in steps.of(Action.UNCHANGED)
         ]
@@ -134,10 +140,21 @@ class ServerStore:
 
     def _replan(self, step: Step) -> WriteOutcome:
         """412: read the item again; write our version on top of the current one if it still
-        differs (entered-in-error stays entered-in-error)."""
+        differs (entered-in-error stays entered-in-error; an item staff reviewed meanwhile is
+        theirs)."""
         assert step.existing_id is not None
         current = self.client.read("ChargeItem", step.existing_id)
         version = str((current.get("meta") or {}).get("versionId", ""))
+        if is_staff_owned(current):
+            return WriteOutcome(
+                step.identifier,
+                step.action.value,
+                "unchanged",
+                step.existing_id,
+                version,
+                412,
+                "now reviewed by staff: left for billing staff",
+            )
         if current.get("status") not in UPDATABLE:
             return WriteOutcome(
                 step.identifier,

@@ -253,3 +253,45 @@ class PathwayDecisionRow(Base):
     feedback_comment: Mapped[str | None] = mapped_column(Text)
     feedback_accepted_regimen: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime]
+
+
+# --- SMART review app sessions (migration 0004) --------------------------------------------
+REVIEW_SESSION_STATUSES = ("pending", "active")
+
+
+class ReviewSessionRow(Base):
+    """A review app session: a launch waiting for its callback (``pending``, keyed by its
+    ``state``) or a signed-in user (``active``).
+
+    ``id`` is the SHA-256 of the browser's opaque session cookie, never the cookie itself; the
+    tokens are encrypted with the app's secret key. No patient data beyond the launch's Patient
+    resource id.
+    """
+
+    __tablename__ = "review_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            _one_of("status", REVIEW_SESSION_STATUSES), name="ck_review_sessions_status"
+        ),
+        Index("ix_review_sessions_ends_at", "ends_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str | None] = mapped_column(String(128))
+    iss: Mapped[str] = mapped_column(String(1024))
+    token_endpoint: Mapped[str] = mapped_column(String(1024))
+    redirect_uri: Mapped[str] = mapped_column(String(1024))
+    requested_scope: Mapped[str] = mapped_column(Text)
+    launch: Mapped[str | None] = mapped_column(Text)
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    scope: Mapped[str | None] = mapped_column(Text)
+    patient: Mapped[str | None] = mapped_column(String(64))
+    fhir_user: Mapped[str | None] = mapped_column(String(1024))
+    csrf_token: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ends_at: Mapped[datetime]

@@ -1,0 +1,208 @@
+"""The review app's launch routes (``/review``): SMART launch, callback, home, sign out.
+
+``GET /review/launch`` starts an EHR launch (``iss`` + ``launch``) or a standalone one (``iss``
+alone, or none with ``CPOC_REVIEW_STANDALONE_ISS``) and ``GET /review/callback`` finishes it.
+The pages (``pages.py``: endpoints ``patient`` and ``queue``) and the actions (``actions.py``:
+endpoint ``actions``) register their views on ``blueprint``; until they do, placeholders
+answer (``cds_hooks.review.init_review``). Every response gets the CSP and other headers;
+every POST needs the session's CSRF token (security.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from cds_hooks.review import security
+from cds_hooks.review.sessions import (
+    COOKIE,
+    NoSession,
+    PendingLaunch,
+    current_session,
+    key_of,
+    new_id,
+    review_app,
+    session_or_none,
+)
+from cds_hooks.review.smart import (
+    SmartError,
+    TokenExpired,
+    authorize_url,
+    can_read,
+    discover,
+    exchange_code,
+)
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint(
+    "review",
+    __name__,
+    url_prefix="/review",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+blueprint.before_request(security.check_csrf)
+blueprint.after_request(security.add_headers)
+
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+
+
+@blueprint.context_processor
+def _template_globals() -> dict[str, object]:
+    return {"csrf_token": security.csrf_token, "review_session": session_or_none()}
+
+
+def page(template: str, status: int = 200, **context: object) -> Response:
+    """A rendered review page with its status."""
+    return Response(render_template(template, **context), status, mimetype="text/html")
+
+
+@blueprint.get("/launch")
+def launch() -> Response:
+    """Discover the issuer's endpoints, record the launch and send the browser to authorize."""
+    app = review_app()
+    settings = app.settings
+    if not settings.enabled:
+        return page("errors/error.html", 503, title="Review app not set up", reason="setup")
+    iss = (request.args.get("iss") or "").strip().rstrip("/") or None
+    launch_token = request.args.get("launch") or None
+    if iss is None:
+        if launch_token is not None or not settings.standalone_iss:
+            return page("errors/missing_launch.html", 400, unknown=False)
+        iss = settings.standalone_iss.rstrip("/")
+    if not settings.allows(iss):
+        log.warning("review launch refused: issuer not in CPOC_REVIEW_ISSUERS: %s", iss[:200])
+        return page("errors/missing_launch.html", 400, unknown=True)
+    try:
+        config = discover(iss, app.http)
+    except SmartError as exc:
+        log.warning("review launch: %s", exc)
+        return _unavailable()
+    cookie, state, verifier = new_id(), new_id(), secrets.token_urlsafe(64)
+    scope = settings.ehr_scope if launch_token else settings.standalone_scope
+    pending = PendingLaunch(
+        key_of(cookie), iss, config.token_endpoint, _redirect_uri(), scope, verifier
+    )
+    app.store.start_launch(pending, state, launch_token)
+    target = authorize_url(
+        config,
+        settings.client_id or "",
+        pending.redirect_uri,
+        scope,
+        state,
+        iss,
+        verifier,
+        launch_token,
+    )
+    response = redirect(target, 302)
+    security.set_session_cookie(response, cookie)
+    return response
+
+
+@blueprint.get("/callback")
+def callback() -> Response:
+    """Check the state, trade the code for tokens, start the session under a new cookie."""
+    app = review_app()
+    cookie, state = request.cookies.get(COOKIE), request.args.get("state") or ""
+    pending = app.store.take_launch(key_of(cookie), state) if cookie and state else None
+    if pending is None:
+        return page("errors/lost_state.html", 400)
+    error = request.args.get("error")
+    if error is not None:
+        if error == "access_denied":
+            return page("errors/denied.html", 403, scopes=False)
+        shown = error if _ERROR_CODE.fullmatch(error) else "unknown"
+        return page("errors/error.html", 400, title="Sign-in refused", reason="refused", code=shown)
+    code = request.args.get("code")
+    if not code:
+        return page("errors/lost_state.html", 400)
+    form = {
+        "code": code,
+        "redirect_uri": pending.redirect_uri,
+        "code_verifier": pending.code_verifier,
+    }
+    try:
+        tokens = exchange_code(app, pending.token_endpoint, form, pending.requested_scope)
+    except SmartError as exc:
+        log.warning("review callback: %s", exc)
+        if exc.kind == "invalid":
+            return page("errors/lost_state.html", 400)
+        if exc.kind == "denied":
+            return page("errors/denied.html", 403, scopes=False)
+        return _unavailable()
+    if not can_read(tokens.scopes):
+        return page("errors/denied.html", 403, scopes=True)
+    fresh = new_id()
+    app.store.activate(pending, key_of(fresh), tokens)
+    response = redirect(url_for(".home"), 303)
+    security.set_session_cookie(response, fresh)
+    return response
+
+
+@blueprint.get("/")
+def home() -> Response:
+    """The launch's patient, or the practice work queue when there is none."""
+    session = current_session()
+    if session.patient:
+        return redirect(url_for(".patient", patient_id=session.patient), 303)
+    return redirect(url_for(".queue"), 303)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    """End the session here (the EHR's own sign-in is untouched)."""
+    review_app().store.end(current_session().session_id)
+    response = page("signed_out.html")
+    security.clear_session_cookie(response)
+    return response
+
+
+# --- error pages: no stack traces, no patient data ------------------------------------------
+
+
+@blueprint.errorhandler(NoSession)
+def _no_session(_exc: NoSession) -> Response:
+    return page("errors/expired.html", 401, reason="session")
+
+
+@blueprint.errorhandler(TokenExpired)
+def _token_expired(_exc: TokenExpired) -> Response:
+    return page("errors/expired.html", 401, reason="token")
+
+
+@blueprint.errorhandler(SmartError)
+def _smart_error(exc: SmartError) -> Response:
+    log.warning("review: %s", exc)
+    return _unavailable()
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    if exc.code == 403:
+        return page("errors/forbidden.html", 403)
+    title = exc.name if exc.code and exc.code < 500 else "Something went wrong"
+    return page("errors/error.html", exc.code or 500, title=title, reason="http")
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    log.exception("review: unexpected error")
+    return page("errors/error.html", 500, title="Something went wrong", reason="http")
+
+
+def _unavailable() -> Response:
+    return page("errors/error.html", 502, title="EHR not reachable", reason="unreachable")
+
+
+def _redirect_uri() -> str:
+    base = review_app().settings.base_url
+    if base:
+        return f"{base}{url_for('.callback')}"
+    return url_for(".callback", _external=True)

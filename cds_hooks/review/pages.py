@@ -1,0 +1,225 @@
+"""What the review pages show, as plain data: a patient's months and the work queue.
+
+No Flask here: the blueprint calls these with a ``FhirClient``, the ``Evaluator`` and the
+user's filters, and renders the result (templates patient.html, print.html, queue.html).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
+from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
+from cpoc_fhir.capture.server import ServerStore
+from cpoc_fhir.engine.codes import CODES
+from cpoc_fhir.fhir.client import FhirClient
+from cpoc_fhir.fhir.write import PublishSettings, charge_item_changed
+from cpoc_fhir.service import Evaluator
+
+PAGE = "200"
+QUEUE_STATUSES = ("planned", ON_HOLD)
+
+
+@dataclass(frozen=True)
+class Link:
+    ref: str  # "Type/id"
+    url: str  # {fhir_base}/Type/id
+
+
+@dataclass(frozen=True)
+class MonthView:
+    """One billing month of the patient view: its lines and items side by side."""
+
+    label: str  # "Month 3 (2025-05-03)" or "Before month 1"
+    rows: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    patient_ref: str
+    name: str
+    as_of: date
+    fhir_base: str
+    months: tuple[MonthView, ...]
+    warnings: tuple[str, ...]  # the timeline's (what could not be interpreted)
+    retired: tuple[ServerItem, ...]  # entered-in-error items, for the record
+    can_write: bool
+    counts: Mapping[str, int]  # per Match value
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The CPOC codes a correction may choose."""
+        return tuple(CODES)
+
+    def link(self, ref: str) -> Link:
+        """A link to a resource of the record on the FHIR server."""
+        return Link(ref, f"{self.fhir_base}/{ref}")
+
+
+def patient_page(
+    client: FhirClient,
+    evaluator: Evaluator,
+    publish: PublishSettings,
+    patient_id: str,
+    as_of: date,
+    can_write: bool,
+) -> PatientPage:
+    """Read the patient's record and ChargeItems, evaluate as of ``as_of``, pair them up."""
+    store = ServerStore(client, publish.practice_identifier_system, charge_item_changed)
+    resources = store.patient_resources(patient_id)  # the record every reader reads
+    timeline = evaluator.timeline(resources, as_of)
+    ref = f"Patient/{patient_id}"
+    raw = client.search("ChargeItem", {"subject": ref, "_count": PAGE})
+    items = [
+        server_item(r, publish.practice_identifier_system, publish.codesystem_url) for r in raw
+    ]
+    rows = compare(ref, timeline.lines, items)
+    return PatientPage(
+        patient_ref=ref,
+        name=patient_name(resources.patient or {}) or ref,
+        as_of=as_of,
+        fhir_base=client.base_url,
+        months=tuple(_months(rows)),
+        warnings=tuple(timeline.warnings),
+        retired=tuple(i for i in items if i.status == "entered-in-error"),
+        can_write=can_write,
+        counts=dict(Counter(r.match.value for r in rows)),
+    )
+
+
+def patient_name(patient: Mapping[str, Any]) -> str:
+    """The official (else first) HumanName as text."""
+    names = [n for n in patient.get("name") or [] if isinstance(n, Mapping)]
+    best = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
+    if not best:
+        return ""
+    if best.get("text"):
+        return str(best["text"])
+    return " ".join(
+        [*(str(g) for g in best.get("given") or []), str(best.get("family", ""))]
+    ).strip()
+
+
+def _months(rows: Iterable[Comparison]) -> list[MonthView]:
+    """Rows grouped by billing month: a line's month index; an extra item joins the month
+    starting on its date, else stands alone under its date."""
+    groups: dict[str, list[Comparison]] = {}
+    label_of_start: dict[date, str] = {}
+    for row in rows:
+        if row.line is not None and row.line.month is not None:
+            label_of_start.setdefault(row.line.start, f"Month {row.line.month}")
+    for row in rows:
+        if row.line is not None:
+            label = label_of_start.get(row.line.start, "Before month 1")
+        else:
+            label = label_of_start.get(row.start, "On the server only")
+        groups.setdefault(label, []).append(row)
+    return [MonthView(label, tuple(group)) for label, group in groups.items()]
+
+
+# --- work queue -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueFilters:
+    """The work queue's filters; empty strings mean "any"."""
+
+    month: str = ""  # YYYY-MM of the occurrence start
+    status: str = ""  # planned | on-hold
+    code: str = ""  # a CPOC code
+    provider: str = ""  # a performer or enterer reference ("Practitioner/1")
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
+        """From query arguments; unknown values raise ``ValueError`` naming the filter."""
+        month = (args.get("month") or "").strip()
+        status = (args.get("status") or "").strip()
+        code = (args.get("code") or "").strip()
+        if month:
+            try:
+                date.fromisoformat(f"{month}-01")
+            except ValueError:
+                raise ValueError(f"month: not YYYY-MM: {month!r}") from None
+        if status and status not in QUEUE_STATUSES:
+            raise ValueError(f"status: one of {', '.join(QUEUE_STATUSES)}")
+        if code and code not in CODES:
+            raise ValueError(f"code: not a CPOC code: {code!r}")
+        return cls(month, status, code, (args.get("provider") or "").strip())
+
+    def keep(self, item: ServerItem) -> bool:
+        return (
+            (not self.month or item.month == self.month)
+            and (not self.status or item.review_status == self.status)
+            and (not self.code or item.code == self.code)
+            and (not self.provider or self.provider in item.providers)
+        )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: tuple[ServerItem, ...]  # after the filters, by month then patient
+    filters: QueueFilters
+    total: int  # planned and held items before the filters
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # status/code/month
+    providers: tuple[str, ...] = ()  # every provider seen, for the filter's choices
+    can_write: bool = False
+
+
+def work_queue(
+    client: FhirClient, publish: PublishSettings, filters: QueueFilters, can_write: bool
+) -> QueuePage:
+    """ChargeItems planned or on hold across patients (every page), filtered and counted."""
+    params = {"status": "planned", "_count": PAGE}
+    raw = client.search("ChargeItem", params)
+    system, codesystem = publish.practice_identifier_system, publish.codesystem_url
+    # A server that ignores the status parameter must not put billed items in the queue.
+    queue = [i for i in (server_item(r, system, codesystem) for r in raw) if i.status == "planned"]
+    shown = sorted(
+        (i for i in queue if filters.keep(i)),
+        key=lambda i: (i.month, i.patient_ref or "", i.start or date.min, i.code or "", i.id),
+    )
+    counts = {
+        "status": dict(Counter(i.review_status for i in queue)),
+        "code": dict(sorted(Counter(i.code or "?" for i in queue).items())),
+        "month": dict(sorted(Counter(i.month or "?" for i in queue).items())),
+    }
+    providers = tuple(sorted({p for i in queue for p in i.providers}))
+    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write)
+
+
+# --- the actions form -----------------------------------------------------------------------
+def perform(
+    reviewer: Reviewer, form: Mapping[str, str], items: Sequence[str] = ()
+) -> list[ActionResult]:
+    """Run the action a review form posted (fields: action, item_id, version, reason, code,
+    level; a batch approve posts ``item`` = "id@version" repeated, given as ``items``).
+
+    Raises ``ReadOnlyError``, ``ReviewConflict``, ``ReviewRefused`` (→ a page with the message).
+    """
+    action = form.get("action", "")
+    item_id, version = form.get("item_id", ""), form.get("version", "")
+    reason = form.get("reason", "")
+    if action == "batch-approve":
+        pairs = [tuple(i.split("@", 1)) for i in items if "@" in i]
+        if not pairs:
+            raise ReviewRefused("select at least one charge to approve")
+        return reviewer.batch_approve([(p[0], p[1]) for p in pairs])
+    if not item_id or not version:
+        raise ReviewRefused("the form names no ChargeItem and version")
+    if action == "approve":
+        return [reviewer.approve(item_id, version, reason)]
+    if action == "hold":
+        return [reviewer.hold(item_id, version, reason)]
+    if action == "decline":
+        return [reviewer.decline(item_id, version, reason)]
+    if action == "correct":
+        level = form.get("level") or ""
+        code = form.get("code") or None
+        return [
+            reviewer.correct(
+                item_id, version, reason, code, int(level) if level.isdigit() else None
+            )
+        ]
+    raise ReviewRefused(f"unknown action: {action!r}")
