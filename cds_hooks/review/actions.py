@@ -32,12 +32,12 @@ from cpoc_fhir.engine.payer import CENT, PayerSchedule
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.write import PublishSettings, cpoc_codings, validate_charge_item
+from cpoc_fhir.fhir.write.review_marks import REPLACES_EXTENSION, REVIEWED_CODE
 from cpoc_fhir.store.hooks import Invocation
 
 Resource = dict[str, Any]
 
-REPLACES_EXTENSION = "https://cpoc-fhir.example.org/fhir/StructureDefinition/review-replaces"
-REVIEWED_TAG = {"system": REVIEW_ACTION, "code": "reviewed", "display": "Reviewed by staff"}
+REVIEWED_TAG = {"system": REVIEW_ACTION, "code": REVIEWED_CODE, "display": "Reviewed by staff"}
 FROM = {
     "approve": {"planned"},
     "hold": {"planned", "billable"},

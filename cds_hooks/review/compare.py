@@ -12,7 +12,6 @@ item. Items ``entered-in-error`` take no part: they are history.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,12 +23,15 @@ from cpoc_fhir.capture.plan import identifier_of, occurrence_start
 from cpoc_fhir.engine.codes import CODES, DISPLAY
 from cpoc_fhir.engine.lines import BillingLine
 from cpoc_fhir.fhir.write import CHARGE_STATUS, charge_item_identifier
+from cpoc_fhir.fhir.write.review_marks import (  # the marks capture also reads
+    HOLD_EXTENSION,
+    base_identifier,
+    correction_number,
+)
 
 Resource = dict[str, Any]
 
-HOLD_EXTENSION = "https://cpoc-fhir.example.org/fhir/StructureDefinition/review-hold"
 ON_HOLD = "on-hold"  # a review status shown for planned + HOLD_EXTENSION
-_CORRECTION = re.compile(r"-c(\d+)$")
 
 
 class Match(Enum):
@@ -139,17 +141,6 @@ def server_item(resource: Mapping[str, Any], system: str, codesystem: str) -> Se
         providers=tuple(dict.fromkeys(r for r in [*performers, enterer] if r)),
         resource=dict(resource),
     )
-
-
-def base_identifier(identifier: str) -> str:
-    """The identifier a correction replaces: "p.transition.2025-09-01-c2" → "p.transition…01"."""
-    return _CORRECTION.sub("", identifier)
-
-
-def correction_number(identifier: str) -> int:
-    """0 for an original item, n for ``…-c<n>``."""
-    found = _CORRECTION.search(identifier)
-    return int(found.group(1)) if found else 0
 
 
 def compare(

@@ -16,12 +16,12 @@ from typing import Any
 from fhir.resources.R4B.provenance import Provenance
 
 from cpoc_fhir.fhir.write.publish import compact, validated
+from cpoc_fhir.fhir.write.review_marks import REVIEW_ACTION
 
 Resource = dict[str, Any]
 
 DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
-REVIEW_ACTION = "https://cpoc-fhir.example.org/fhir/CodeSystem/review-action"
 # What each action does to data (v3 DataOperation): a correction creates the new item.
 OPERATION = {"approve": "UPDATE", "hold": "UPDATE", "decline": "UPDATE", "correct": "CREATE"}
 # A reference the agent may carry: [base/]Practitioner|PractitionerRole|Patient|RelatedPerson/id

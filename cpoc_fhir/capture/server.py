@@ -145,7 +145,8 @@ class ServerStore:
         assert step.existing_id is not None
         current = self.client.read("ChargeItem", step.existing_id)
         version = str((current.get("meta") or {}).get("versionId", ""))
-        if is_staff_owned(current):
+        now_theirs = _now_staffs(current)
+        if now_theirs is not None:
             return WriteOutcome(
                 step.identifier,
                 step.action.value,
@@ -153,17 +154,7 @@ class ServerStore:
                 step.existing_id,
                 version,
                 412,
-                "now reviewed by staff: left for billing staff",
-            )
-        if current.get("status") not in UPDATABLE:
-            return WriteOutcome(
-                step.identifier,
-                step.action.value,
-                "unchanged",
-                step.existing_id,
-                version,
-                412,
-                f"now {current.get('status')}: left for billing staff",
+                f"{now_theirs}: left for billing staff",
             )
         if step.action is Action.UPDATE and not self.changed(current, step.resource):
             return WriteOutcome(step.identifier, "update", "unchanged", step.existing_id, version)
@@ -185,3 +176,12 @@ def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:
 
 def _etag(version: str | None) -> str | None:
     return f'W/"{version}"' if version else None
+
+
+def _now_staffs(current: dict[str, Any]) -> str | None:
+    """Why an item re-read after a 412 now belongs to billing staff, or None."""
+    if is_staff_owned(current):
+        return "now reviewed by staff"
+    if current.get("status") not in UPDATABLE:
+        return f"now {current.get('status')}"
+    return None

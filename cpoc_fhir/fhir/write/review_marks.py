@@ -2,7 +2,7 @@
 and what they mean to a capture run: such an item belongs to billing staff.
 
 Defined here, below both users, because ``cds_hooks.review.compare`` imports the capture plan:
-``cds_hooks.review`` (actions, compare, provenance) uses the same values (a test checks it).
+``cds_hooks.review`` (actions, compare, provenance) imports them from here.
 """
 
 from __future__ import annotations
