@@ -20,7 +20,7 @@ from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge.loader import load_knowledge
-from cpoc_fhir.knowledge.regimens import catalog_json, catalog_table
+from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
 from cpoc_fhir.render import timeline_table
 from cpoc_fhir.service import Evaluator
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.knowledge.loader import read_regimen_catalog_data
 from cpoc_fhir.knowledge.regimens import Coding, RegimenCatalog
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -18,7 +18,7 @@ EXTERNAL = Path(__file__).parents[1].parent / "shared" / "data" / "external"
 
 @pytest.fixture(scope="module")
 def catalog() -> RegimenCatalog:
-    return RegimenCatalog.from_data(read_data_file("regimens.toml"))
+    return RegimenCatalog.from_data(read_regimen_catalog_data())
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from cpoc_fhir.errors import KnowledgeError
-from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.knowledge.loader import read_regimen_catalog_data
 from cpoc_fhir.knowledge.regimens import DOSE_ROUTES, Dose, Regimen, RegimenCatalog
 
 
 @pytest.fixture(scope="module")
 def catalog() -> RegimenCatalog:
-    return RegimenCatalog.from_data(read_data_file("regimens.toml"))
+    return RegimenCatalog.from_data(read_regimen_catalog_data())
 
 
 # ---- the parser --------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from cpoc_fhir.errors import KnowledgeError
-from cpoc_fhir.knowledge.loader import read_data_file
-from cpoc_fhir.knowledge.regimens import RegimenCatalog, catalog_json, catalog_table
+from cpoc_fhir.knowledge.loader import read_regimen_catalog_data
+from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
+from cpoc_fhir.knowledge.regimens import RegimenCatalog
 
 
 @pytest.fixture(scope="module")
 def catalog() -> RegimenCatalog:
-    return RegimenCatalog.from_data(read_data_file("regimens.toml"))
+    return RegimenCatalog.from_data(read_regimen_catalog_data())
 
 
 # Each required regimen, by the drugs a practice would order: the set must match it exactly.

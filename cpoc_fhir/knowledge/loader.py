@@ -24,11 +24,36 @@ def read_data_file(name: str) -> dict[str, Any]:
         raise KnowledgeError(f"knowledge file {name}: {exc}") from exc
 
 
+def read_regimen_catalog_data() -> dict[str, Any]:
+    """The shipped regimen catalog: ``regimens/catalog.toml`` and the files it lists, merged.
+
+    Drugs and regimens are concatenated in the manifest's order (regimen order breaks matching
+    ties); the manifest's version and date are the catalog's.
+    """
+    manifest = read_data_file("regimens/catalog.toml")
+    files = manifest.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise KnowledgeError("knowledge file regimens/catalog.toml: 'files' must list file names")
+    merged: dict[str, Any] = {"version": manifest.get("version", ""), "date": manifest.get("date")}
+    merged["drugs"], merged["regimens"] = [], []
+    for name in files:
+        part = read_data_file(f"regimens/{name}")
+        unknown = sorted(set(part) - {"drugs", "regimens"})
+        if unknown:
+            raise KnowledgeError(f"knowledge file regimens/{name}: unknown table(s) {unknown}")
+        for key in ("drugs", "regimens"):
+            entries = part.get(key, [])
+            if not isinstance(entries, list):
+                raise KnowledgeError(f"knowledge file regimens/{name}: '{key}' must be a list")
+            merged[key].extend(entries)
+    return merged
+
+
 @cache
 def load_knowledge() -> Knowledge:
     """The shipped knowledge, parsed once per process."""
     return Knowledge(
-        regimens=RegimenCatalog.from_data(read_data_file("regimens.toml")),
+        regimens=RegimenCatalog.from_data(read_regimen_catalog_data()),
         charlson=CharlsonMap.from_data(read_data_file("charlson.toml")),
         conditions=ConditionKnowledge.from_data(read_data_file("conditions.toml")),
     )
