@@ -146,7 +146,8 @@ def _off_candidates_card(
     """Off every pathway that could apply whatever the missing facts: the warning, with the
     candidates' regimens as suggestions, and what the record lacks to choose between them."""
     name = assessment.regimen.name
-    missing = ", ".join(assessment.missing)
+    first, more = assessment.missing[0], len(assessment.missing) - 1
+    missing = f"{first}, and {more} more" if more else first
     count = len(assessment.candidates)
     which = "the pathway" if count == 1 else f"any of the {count} pathways"
     summary = f"Off pathway: {name} is not on {which} that may apply ({missing})"
