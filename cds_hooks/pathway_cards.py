@@ -25,7 +25,7 @@ from cpoc_fhir.knowledge.regimens import RegimenCatalog
 from cpoc_fhir.knowledge.supportive import load_supportive_care
 from cpoc_fhir.pathways.assess import PathwayAssessment, PathwayStatus
 from cpoc_fhir.pathways.model import Pathway
-from cpoc_fhir.pathways.orders import OrderFrame, regimen_orders
+from cpoc_fhir.pathways.orders import OrderFrame, SuggestedOrders, regimen_orders
 
 DEVIATION_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/pathway-deviation-reason"
 # Why an oncologist deviates (issue 5; proposal IV-A.1: "the patient has just moved and needs
@@ -197,6 +197,7 @@ def _with_suggestions(
     cancer = assessment.context.answer("cancer")
     cancer_ref = assessment.context.cancer.ref if assessment.context.cancer else None
     single = assessment.pathway is not None or len(assessment.candidates) == 1
+    supportive_lines: list[str] = []
     for option in assessment.alternatives:
         regimen = catalog.regimen(option.regimen)
         if regimen is None or not regimen.dosing:
@@ -231,6 +232,7 @@ def _with_suggestions(
             {"type": "create", "description": f"Supportive: {_text(o)}", "resource": o}
             for o in orders.supportive
         ]
+        supportive_lines.append(_supportive_line(regimen.name, orders))
         suggestion_id = str(uuid.uuid4())
         made.suggestions[suggestion_id] = regimen.id
         label = (
@@ -249,6 +251,15 @@ def _with_suggestions(
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "at-most-one"
+        card["detail"] = _join(
+            [
+                card["detail"],
+                "Each suggestion also orders its supportive care, as separate orders "
+                "(antiemetics by emetogenic risk, ASCO 2020; premedication and vitamins per "
+                "label; pegfilgrastim at a febrile-neutropenia risk of 20 % or more):",
+                _bullets(supportive_lines),
+            ]
+        )
     card["overrideReasons"] = [
         {"system": DEVIATION_SYSTEM, "code": code, "display": display}
         for code, display in DEVIATION_REASONS
@@ -319,6 +330,15 @@ def _evidence(assessment: PathwayAssessment, fact: str) -> str:
 def _pathway(assessment: PathwayAssessment) -> Pathway:
     assert assessment.pathway is not None
     return assessment.pathway
+
+
+def _supportive_line(name: str, orders: SuggestedOrders) -> str:
+    products = ", ".join(
+        dict.fromkeys(str(o["medicationCodeableConcept"]["text"]) for o in orders.supportive)
+    )
+    risk = orders.plan.emetic_risk if orders.plan else None
+    said = f"emetogenic risk {risk}" if risk else "no parenteral chemotherapy"
+    return f"{name} ({said}): {products or 'none'}"
 
 
 def _text(order: dict[str, Any]) -> str:

@@ -190,6 +190,11 @@ def test_early_breast_suggestions_carry_g_csf_antiemetics_and_premedication(clie
     assert drugs(weekly) == ["dexamethasone", "diphenhydramine", "famotidine"]
     # Endocrine therapy: none.
     assert created(suggestion(card, "Anastrozole"), "Supportive: ") == []
+    assert (
+        "- TC (docetaxel + cyclophosphamide) (emetogenic risk moderate): dexamethasone, "
+        "ondansetron, pegfilgrastim" in card["detail"]
+    )
+    assert "- Anastrozole (no parenteral chemotherapy): none" in card["detail"]
     # One order set per suggestion: supportive orders share the regimen's group.
     for item in card["suggestions"]:
         assert len({o["groupIdentifier"]["value"] for o in created(item)}) == 1
@@ -202,3 +207,20 @@ def test_folfox_suggestion_has_moderate_antiemetics_and_no_g_csf(client: Any) ->
     assert drugs(folfox) == ["ondansetron", "dexamethasone"]
     assert all("pegfilgrastim" not in instruction(o).lower() for o in created(
         suggestion(card, "FOLFOX")))  # fmt: skip
+
+
+# ---- accepting a suggestion -------------------------------------------------------------
+
+
+def test_signing_an_accepted_suggestion_is_on_pathway(client: Any) -> None:
+    """The supportive orders (folic acid, vitamin B12: not catalog drugs) neither make the
+    regimen unidentified nor count as anti-cancer drugs."""
+    patient = nsclc("lung-accept").egfr(False).alk(False).pdl1(20)
+    card = sign(client, patient, patient.drafts("pembrolizumab"))
+    assert card["summary"].startswith("Off pathway: Pembrolizumab")  # nsclc-stage4-pdl1-low
+    accepted = suggestion(card, "Carboplatin + pemetrexed + pembrolizumab")
+    assert accepted["isRecommended"]
+    assert {"folic acid", "vitamin B12 (cyanocobalamin)"} <= set(drugs(created(accepted)))
+    card = sign(client, patient, created(accepted))
+    assert card["summary"].startswith("On pathway: Carboplatin + pemetrexed + pembrolizumab")
+    assert "not in the regimen catalog" not in card["detail"]
