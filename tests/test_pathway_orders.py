@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.medicationrequest import MedicationRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cpoc_fhir.knowledge.loader import load_knowledge, read_regimen_catalog_data
-from cpoc_fhir.knowledge.regimens import Regimen, RegimenCatalog
+from cpoc_fhir.knowledge.regimens import Dose, Regimen, RegimenCatalog
 from cpoc_fhir.knowledge.supportive import load_supportive_care
 from cpoc_fhir.pathways.orders import (
     DAYS_OF_CYCLE,
@@ -297,3 +299,44 @@ def test_every_shipped_regimen_orders_validate_as_r4() -> None:
             for order in made.all:
                 MedicationRequest.model_validate(order)
                 assert order["dosageInstruction"][0]["text"], regimen_id
+
+
+# ---- invariant: the orders say exactly the cycle days of the dose ---------------------------
+
+
+@st.composite
+def cycle_doses(draw: st.DrawFn) -> Dose:
+    cycle = draw(st.integers(min_value=1, max_value=42))
+    days = draw(st.sets(st.integers(min_value=1, max_value=cycle), min_size=1))
+    return Dose(
+        drug="gemcitabine",
+        route=draw(st.sampled_from(["intravenous", "oral"])),
+        text="Gemcitabine",
+        amount=Decimal(1000),
+        unit="mg/m2",
+        days=tuple(sorted(days)),
+        cycle_days=cycle,
+        times_per_day=draw(st.integers(min_value=1, max_value=3)),
+        cycles=draw(st.none() | st.integers(min_value=1, max_value=12)),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(cycle_doses())
+def test_orders_cover_exactly_the_dose_days_and_never_invent_consecutive_ones(dose: Dose) -> None:
+    one = replace(regimen("gemcitabine"), dosing=(dose,))
+    made = regimen_orders(one, catalog(), FRAME, "pancreas")
+    covered: list[int] = []
+    for order in made.anticancer:
+        days = cycle_days(order)
+        covered += days
+        timing = repeat(order)
+        if "boundsDuration" in timing:  # one course of consecutive days
+            assert days == list(range(days[0], days[0] + len(days)))
+            assert timing["boundsDuration"]["value"] == len(days)
+            assert timing["frequency"] == dose.times_per_day
+        else:  # one day of every cycle
+            assert len(days) == 1
+            assert (timing["frequency"], timing["period"]) == (1, dose.cycle_days)
+            assert timing.get("count") == dose.cycles
+    assert sorted(covered) == list(dose.days)
