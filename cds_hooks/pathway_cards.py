@@ -40,6 +40,17 @@ DEVIATION_REASONS = (
 KIND = "pathway"
 
 
+@dataclass(frozen=True)
+class _Ordering:
+    """What a suggestion's orders need besides the assessment."""
+
+    source: CardSource
+    catalog: RegimenCatalog
+    draft_refs: tuple[str, ...]  # the draft orders a switch replaces
+    today: date
+    encounter_id: str | None
+
+
 @dataclass
 class PathwayCard:
     card: Card
@@ -66,11 +77,10 @@ def pathway_card(
             _from_pathway(source.card(KIND, summary, "info", detail, month), pathway)
         )
     if status is PathwayStatus.OFF:
+        at = _Ordering(source, catalog, tuple(draft_refs), today, encounter_id)
         if assessment.pathway is None:  # off every candidate pathway, a fact missing
-            return _off_candidates_card(
-                source, assessment, catalog, draft_refs, today, encounter_id
-            )
-        return _off_card(source, assessment, catalog, draft_refs, today, encounter_id)
+            return _off_candidates_card(assessment, at)
+        return _off_card(assessment, at)
     if status is PathwayStatus.UNDETERMINED:
         what = ", ".join(assessment.missing) or "; ".join(assessment.reasons)
         summary = f"Pathway undetermined for {regimen}: {what}"
@@ -96,23 +106,16 @@ def pathway_card(
     return PathwayCard(source.card(KIND, summary, "info", detail, month))
 
 
-def _off_card(
-    source: CardSource,
-    assessment: PathwayAssessment,
-    catalog: RegimenCatalog,
-    draft_refs: Sequence[str],
-    today: date,
-    encounter_id: str | None,
-) -> PathwayCard:
+def _off_card(assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
     pathway = _pathway(assessment)
     options = assessment.alternatives
-    names = ", ".join(_name(o.regimen, catalog) for o in options[:3])
+    names = ", ".join(_name(o.regimen, at.catalog) for o in options[:3])
     summary = (
         f"Off pathway: {assessment.regimen.name} is not on {pathway.title}; on pathway: {names}"
     )
     rows = ["| # | On-pathway regimen | Note |", "|---|---|---|"]
     rows += [
-        f"| {i} | {_name(o.regimen, catalog)} | {o.note or ''} |"
+        f"| {i} | {_name(o.regimen, at.catalog)} | {o.note or ''} |"
         for i, o in enumerate(pathway.options, start=1)
     ]
     detail = _join(
@@ -127,22 +130,13 @@ def _off_card(
         ]
     )
     card = _from_pathway(
-        source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat()),
+        at.source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat()),
         pathway,
     )
-    return _with_suggestions(
-        PathwayCard(card), assessment, catalog, draft_refs, today, encounter_id, source
-    )
+    return _with_suggestions(card, assessment, at)
 
 
-def _off_candidates_card(
-    source: CardSource,
-    assessment: PathwayAssessment,
-    catalog: RegimenCatalog,
-    draft_refs: Sequence[str],
-    today: date,
-    encounter_id: str | None,
-) -> PathwayCard:
+def _off_candidates_card(assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
     """Off every pathway that could apply whatever the missing facts: the warning, with the
     candidates' regimens as suggestions, and what the record lacks to choose between them."""
     name = assessment.regimen.name
@@ -153,7 +147,7 @@ def _off_candidates_card(
     summary = f"Off pathway: {name} is not on {which} that may apply ({missing})"
     rows = ["| # | Regimen | On pathway if |", "|---|---|---|"]
     rows += [
-        f"| {i} | {_name(o.regimen, catalog)} | "
+        f"| {i} | {_name(o.regimen, at.catalog)} | "
         f"{'; or '.join(p.title for p in assessment.offering(o.regimen))} |"
         for i, o in enumerate(assessment.alternatives, start=1)
     ]
@@ -163,7 +157,7 @@ def _off_candidates_card(
             "whatever the record's missing facts turn out to be: the order is off pathway.",
             "Not on record (it decides which of these pathways applies):\n\n"
             + _bullets(assessment.missing),
-            _candidates(assessment, catalog),
+            _candidates(assessment, at.catalog),
             "The suggestions are the regimens of those pathways (value order within each):",
             "\n".join(rows),
             _facts(assessment),
@@ -172,26 +166,16 @@ def _off_candidates_card(
             "pathway.",
         ]
     )
-    card = source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat())
-    return _with_suggestions(
-        PathwayCard(card), assessment, catalog, draft_refs, today, encounter_id, source
-    )
+    card = at.source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat())
+    return _with_suggestions(card, assessment, at)
 
 
-def _with_suggestions(
-    made: PathwayCard,
-    assessment: PathwayAssessment,
-    catalog: RegimenCatalog,
-    draft_refs: Sequence[str],
-    today: date,
-    encounter_id: str | None,
-    source: CardSource,
-) -> PathwayCard:
+def _with_suggestions(card: Card, assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
     """One suggestion per alternative regimen: delete the drafts, create the regimen's orders
     and its supportive orders (antiemetics, premedication, vitamins, G-CSF), all complete
     R4 MedicationRequests; the override reasons. The first is recommended only when one
     pathway applies (with candidates, the missing fact decides)."""
-    card = made.card
+    made = PathwayCard(card)
     care = load_supportive_care()
     suggestions: list[dict[str, Any]] = []
     cancer = assessment.context.answer("cancer")
@@ -199,22 +183,22 @@ def _with_suggestions(
     single = assessment.pathway is not None or len(assessment.candidates) == 1
     supportive_lines: list[str] = []
     for option in assessment.alternatives:
-        regimen = catalog.regimen(option.regimen)
+        regimen = at.catalog.regimen(option.regimen)
         if regimen is None or not regimen.dosing:
             continue
         pathways = assessment.offering(option.regimen)
         titles = "; or ".join(p.title for p in pathways)
         frame = OrderFrame(
-            patient_id=source.patient_id,
-            authored_on=today,
+            patient_id=at.source.patient_id,
+            authored_on=at.today,
             canonicals=tuple(f"{p.url}|{p.version}" for p in pathways),
             note=f"{regimen.name}, on pathway: {titles} "
             f"({', '.join(f'{p.id} {p.version}' for p in pathways)}).",
             reason_ref=cancer_ref,
-            encounter_id=encounter_id,
+            encounter_id=at.encounter_id,
         )
         orders = regimen_orders(
-            regimen, catalog, frame, str(cancer) if cancer else None, option.dose_setting, care
+            regimen, at.catalog, frame, str(cancer) if cancer else None, option.dose_setting, care
         )
         actions: list[dict[str, Any]] = [
             {
@@ -222,7 +206,7 @@ def _with_suggestions(
                 "description": f"Remove the draft order {ref} ({assessment.regimen.name})",
                 "resourceId": ref,
             }
-            for ref in draft_refs
+            for ref in at.draft_refs
         ]
         actions += [
             {"type": "create", "description": f"Order {_text(o)}", "resource": o}
