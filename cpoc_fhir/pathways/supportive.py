@@ -142,6 +142,8 @@ def _gcsf(
     regimen: Regimen, parenteral: Sequence[Dose], care: SupportiveCare, notes: list[str]
 ) -> SupportiveOrder | None:
     cycles = {d.cycle_days for d in parenteral if d.cycle_days}
+    if not cycles:  # G-CSF follows cycles of parenteral chemotherapy
+        return None
     risk = next(
         (
             r
@@ -157,7 +159,7 @@ def _gcsf(
     )
     if risk is None:
         return None
-    cycle = max(cycles, default=0)
+    cycle = max(cycles)
     if cycle < care.gcsf.min_cycle_days:
         notes.append(
             f"Febrile-neutropenia risk >= 20 % ({risk.name}) but a {cycle}-day cycle: "
@@ -165,8 +167,8 @@ def _gcsf(
         )
         return None
     last = max(day for d in parenteral if d.cycle_days == cycle for day in d.days)
-    anchor = Dose(drug="", route="", text="", days=(last,), cycle_days=cycle, cycles=_cycles(
-        parenteral))  # fmt: skip
+    cycles_given = _cycles(parenteral)
+    anchor = Dose(drug="", route="", text="", days=(last,), cycle_days=cycle, cycles=cycles_given)
     notes.append(f"Febrile-neutropenia risk >= 20 % ({risk.name}: {risk.source}).")
     return _order(care.gcsf.item, [anchor], care, "gcsf")
 
@@ -299,7 +301,8 @@ def _one_dose_a_day(
         if dropped:
             notes.append(
                 f"{order.product.name} {order.dose.amount} {order.dose.unit} ({order.purpose}) "
-                f"left out on {days_words(dropped)}: a larger dose of it is ordered that day."
+                f"left out on {days_words(dropped)}: a dose of it at least as large is ordered "
+                "that day."
             )
         if days:
             kept.append(replace(order, dose=replace(order.dose, days=days)))
