@@ -3,8 +3,11 @@
 - on pathway: info, naming the pathway and the option;
 - off pathway: warning, with one suggestion per on-pathway regimen (value order, the first
   recommended): delete the order's draft MedicationRequests, create the alternative's —
-  complete orders (medication, route, dose, timing), not placeholders — and override reasons
-  for the deviations pathways are meant to learn from;
+  complete orders (medication, route, dose, timing), not placeholders, with the supportive
+  orders a pharmacist expects as separate MedicationRequests — and override reasons for the
+  deviations pathways are meant to learn from;
+- off every pathway that may apply while a fact is missing: the same warning, the candidate
+  pathways' regimens as suggestions, and the missing fact that decides between them;
 - undetermined: info, saying what the record lacks ("PD-L1 … not on record");
 - no pathway: info, and why.
 """
@@ -19,9 +22,10 @@ from typing import Any
 
 from cds_hooks.cards import Card, CardSource
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.knowledge.supportive import load_supportive_care
 from cpoc_fhir.pathways.assess import PathwayAssessment, PathwayStatus
 from cpoc_fhir.pathways.model import Pathway
-from cpoc_fhir.pathways.orders import regimen_orders
+from cpoc_fhir.pathways.orders import OrderFrame, SuggestedOrders, regimen_orders
 
 DEVIATION_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/pathway-deviation-reason"
 # Why an oncologist deviates (issue 5; proposal IV-A.1: "the patient has just moved and needs
@@ -34,6 +38,17 @@ DEVIATION_REASONS = (
     ("other", "Other reason (please comment)"),
 )
 KIND = "pathway"
+
+
+@dataclass(frozen=True)
+class _Ordering:
+    """What a suggestion's orders need besides the assessment."""
+
+    source: CardSource
+    catalog: RegimenCatalog
+    draft_refs: tuple[str, ...]  # the draft orders a switch replaces
+    today: date
+    encounter_id: str | None
 
 
 @dataclass
@@ -62,7 +77,10 @@ def pathway_card(
             _from_pathway(source.card(KIND, summary, "info", detail, month), pathway)
         )
     if status is PathwayStatus.OFF:
-        return _off_card(source, assessment, catalog, draft_refs, today, encounter_id)
+        at = _Ordering(source, catalog, tuple(draft_refs), today, encounter_id)
+        if assessment.pathway is None:  # off every candidate pathway, a fact missing
+            return _off_candidates_card(assessment, at)
+        return _off_card(assessment, at)
     if status is PathwayStatus.UNDETERMINED:
         what = ", ".join(assessment.missing) or "; ".join(assessment.reasons)
         summary = f"Pathway undetermined for {regimen}: {what}"
@@ -88,23 +106,16 @@ def pathway_card(
     return PathwayCard(source.card(KIND, summary, "info", detail, month))
 
 
-def _off_card(
-    source: CardSource,
-    assessment: PathwayAssessment,
-    catalog: RegimenCatalog,
-    draft_refs: Sequence[str],
-    today: date,
-    encounter_id: str | None,
-) -> PathwayCard:
+def _off_card(assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
     pathway = _pathway(assessment)
     options = assessment.alternatives
-    names = ", ".join(_name(o.regimen, catalog) for o in options[:3])
+    names = ", ".join(_name(o.regimen, at.catalog) for o in options[:3])
     summary = (
         f"Off pathway: {assessment.regimen.name} is not on {pathway.title}; on pathway: {names}"
     )
     rows = ["| # | On-pathway regimen | Note |", "|---|---|---|"]
     rows += [
-        f"| {i} | {_name(o.regimen, catalog)} | {o.note or ''} |"
+        f"| {i} | {_name(o.regimen, at.catalog)} | {o.note or ''} |"
         for i, o in enumerate(pathway.options, start=1)
     ]
     detail = _join(
@@ -119,18 +130,75 @@ def _off_card(
         ]
     )
     card = _from_pathway(
-        source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat()),
+        at.source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat()),
         pathway,
     )
+    return _with_suggestions(card, assessment, at)
+
+
+def _off_candidates_card(assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
+    """Off every pathway that could apply whatever the missing facts: the warning, with the
+    candidates' regimens as suggestions, and what the record lacks to choose between them."""
+    name = assessment.regimen.name
+    first, more = assessment.missing[0], len(assessment.missing) - 1
+    missing = f"{first}, and {more} more" if more else first
+    count = len(assessment.candidates)
+    which = "the pathway" if count == 1 else f"any of the {count} pathways"
+    summary = f"Off pathway: {name} is not on {which} that may apply ({missing})"
+    rows = ["| # | Regimen | On pathway if |", "|---|---|---|"]
+    rows += [
+        f"| {i} | {_name(o.regimen, at.catalog)} | "
+        f"{'; or '.join(p.title for p in assessment.offering(o.regimen))} |"
+        for i, o in enumerate(assessment.alternatives, start=1)
+    ]
+    detail = _join(
+        [
+            f"**{name}** is on none of the practice's pathways that may apply to this patient, "
+            "whatever the record's missing facts turn out to be: the order is off pathway.",
+            "Not on record (it decides which of these pathways applies):\n\n"
+            + _bullets(assessment.missing),
+            _candidates(assessment, at.catalog),
+            "The suggestions are the regimens of those pathways (value order within each):",
+            "\n".join(rows),
+            _facts(assessment),
+            "Switch with one of the suggestions once the missing result confirms its pathway, "
+            "or keep the order and give the reason: deviations are reported to improve the "
+            "pathway.",
+        ]
+    )
+    card = at.source.card(KIND, summary, "warning", detail, assessment.regimen.start.isoformat())
+    return _with_suggestions(card, assessment, at)
+
+
+def _with_suggestions(card: Card, assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
+    """One suggestion per alternative regimen: delete the drafts, create the regimen's orders
+    and its supportive orders (antiemetics, premedication, vitamins, G-CSF), all complete
+    R4 MedicationRequests; the override reasons. The first is recommended only when one
+    pathway applies (with candidates, the missing fact decides)."""
     made = PathwayCard(card)
+    care = load_supportive_care()
     suggestions: list[dict[str, Any]] = []
+    cancer = assessment.context.answer("cancer")
     cancer_ref = assessment.context.cancer.ref if assessment.context.cancer else None
-    for option in options:
-        regimen = catalog.regimen(option.regimen)
+    single = assessment.pathway is not None or len(assessment.candidates) == 1
+    supportive_lines: list[str] = []
+    for option in assessment.alternatives:
+        regimen = at.catalog.regimen(option.regimen)
         if regimen is None or not regimen.dosing:
             continue
+        pathways = assessment.offering(option.regimen)
+        titles = "; or ".join(p.title for p in pathways)
+        frame = OrderFrame(
+            patient_id=at.source.patient_id,
+            authored_on=at.today,
+            canonicals=tuple(f"{p.url}|{p.version}" for p in pathways),
+            note=f"{regimen.name}, on pathway: {titles} "
+            f"({', '.join(f'{p.id} {p.version}' for p in pathways)}).",
+            reason_ref=cancer_ref,
+            encounter_id=at.encounter_id,
+        )
         orders = regimen_orders(
-            regimen, catalog, pathway, source.patient_id, today, cancer_ref, encounter_id
+            regimen, at.catalog, frame, str(cancer) if cancer else None, option.dose_setting, care
         )
         actions: list[dict[str, Any]] = [
             {
@@ -138,29 +206,44 @@ def _off_card(
                 "description": f"Remove the draft order {ref} ({assessment.regimen.name})",
                 "resourceId": ref,
             }
-            for ref in draft_refs
+            for ref in at.draft_refs
         ]
         actions += [
-            {
-                "type": "create",
-                "description": f"Order {o['dosageInstruction'][0]['text']}",
-                "resource": o,
-            }
-            for o in orders
+            {"type": "create", "description": f"Order {_text(o)}", "resource": o}
+            for o in orders.anticancer
         ]
+        actions += [
+            {"type": "create", "description": f"Supportive: {_text(o)}", "resource": o}
+            for o in orders.supportive
+        ]
+        supportive_lines.append(_supportive_line(regimen.name, orders))
         suggestion_id = str(uuid.uuid4())
         made.suggestions[suggestion_id] = regimen.id
+        label = (
+            f"Switch to {regimen.name} (on pathway)"
+            if single
+            else f"Switch to {regimen.name} (on pathway if: {titles})"
+        )
         suggestions.append(
             {
-                "label": f"Switch to {regimen.name} (on pathway)",
+                "label": label,
                 "uuid": suggestion_id,
-                "isRecommended": not suggestions,
+                "isRecommended": single and not suggestions,
                 "actions": actions,
             }
         )
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "at-most-one"
+        card["detail"] = _join(
+            [
+                card["detail"],
+                "Each suggestion also orders its supportive care, as separate orders "
+                "(antiemetics by emetogenic risk, ASCO 2020; premedication and vitamins per "
+                "label; pegfilgrastim at a febrile-neutropenia risk of 20 % or more):",
+                _bullets(supportive_lines),
+            ]
+        )
     card["overrideReasons"] = [
         {"system": DEVIATION_SYSTEM, "code": code, "display": display}
         for code, display in DEVIATION_REASONS
@@ -231,6 +314,19 @@ def _evidence(assessment: PathwayAssessment, fact: str) -> str:
 def _pathway(assessment: PathwayAssessment) -> Pathway:
     assert assessment.pathway is not None
     return assessment.pathway
+
+
+def _supportive_line(name: str, orders: SuggestedOrders) -> str:
+    products = ", ".join(
+        dict.fromkeys(str(o["medicationCodeableConcept"]["text"]) for o in orders.supportive)
+    )
+    risk = orders.plan.emetic_risk if orders.plan else None
+    said = f"emetogenic risk {risk}" if risk else "no parenteral chemotherapy"
+    return f"{name} ({said}): {products or 'none'}"
+
+
+def _text(order: dict[str, Any]) -> str:
+    return str(order["dosageInstruction"][0]["text"])
 
 
 def _name(regimen_id: str, catalog: RegimenCatalog) -> str:

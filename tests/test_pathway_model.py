@@ -110,6 +110,9 @@ def test_published_bundle_is_valid_r4_and_reads_back_unchanged() -> None:
         PlanDefinition.model_validate(entry["resource"])
         back = from_plan_definition(entry["resource"], authored.origin)
         assert back == authored
+    # The option's dose setting survives the round trip (abiraterone's prednisone in mCSPC).
+    mcspc = next(p for p in authored_pathways() if p.id == "prostate-mcspc")
+    assert mcspc.options[0].dose_setting == "castration-sensitive"
 
 
 def test_a_practice_folder_adds_pathways_first_and_replaces_by_id(tmp_path: Path) -> None:
@@ -137,6 +140,9 @@ def test_a_practice_folder_adds_pathways_first_and_replaces_by_id(tmp_path: Path
          "needs at least one option"),
         ('version = "1"\ncancer = "lung"\n[[pathways]]\nid = "bad id!"\ntitle = "X"\n', "FHIR id"),
         ("not toml [", "not valid TOML"),
+        ('version = "1"\ncancer = "prostate"\n[[pathways]]\nid = "x"\ntitle = "X"\n'
+         'setting = "s"\n[[pathways.options]]\nregimen = "abiraterone-prednisone"\n'
+         'dose_setting = "castration-naive"\n', "names dose setting 'castration-naive'"),
     ],
 )  # fmt: skip
 def test_bad_practice_files_are_refused_naming_the_file(

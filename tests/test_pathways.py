@@ -270,10 +270,17 @@ def test_suggestion_actions_follow_the_spec_and_orders_validate(client: Any) -> 
         # One regimen's orders share a group identifier.
         assert len({a["resource"]["groupIdentifier"]["value"] for a in creates}) == 1
     capox = card["suggestions"][0]["actions"]
-    drugs = {
-        a["resource"]["medicationCodeableConcept"]["text"] for a in capox if a["type"] == "create"
-    }
-    assert drugs == {"oxaliplatin", "capecitabine"}
+
+    def drugs(prefix: str) -> set[str]:
+        return {
+            a["resource"]["medicationCodeableConcept"]["text"]
+            for a in capox
+            if a["type"] == "create" and a["description"].startswith(prefix)
+        }
+
+    assert drugs("Order ") == {"oxaliplatin", "capecitabine"}
+    # Oxaliplatin is moderately emetogenic (ASCO 2020): 5-HT3 antagonist + dexamethasone.
+    assert drugs("Supportive: ") == {"ondansetron", "dexamethasone"}
 
 
 def test_no_pathway_card_without_an_anticancer_order(client: Any) -> None:

@@ -211,7 +211,8 @@ def test_every_shipped_regimen_has_dosing_covering_its_drugs_and_companions(
         assert regimen.dosing, regimen.id
         assert regimen.dosing_source.strip(), regimen.id
         dosed = {d.drug for d in regimen.dosing}
-        assert dosed == {*regimen.drugs, *regimen.companions}, regimen.id
+        per_cancer = {d for drugs in regimen.cancer_companions.values() for d in drugs}
+        assert dosed == {*regimen.drugs, *regimen.companions, *per_cancer}, regimen.id
 
 
 def test_shipped_doses_are_complete_order_data(catalog: RegimenCatalog) -> None:

@@ -25,7 +25,7 @@ _FIGURE_KEYS_TEXT = ", ".join(sorted(_FIGURE_KEYS))
 DOSE_ROUTES = ("intravenous", "oral", "subcutaneous", "intramuscular")
 _DOSE_KEYS = frozenset(
     {"drug", "route", "text", "amount", "unit", "dose_text", "days", "days_range", "cycle_days",
-     "times_per_day", "minutes", "cancers", "cycles"}
+     "times_per_day", "minutes", "cancers", "cycles", "setting"}
 )  # fmt: skip
 # UCUM's characters (no spaces, no "²"); the spellings below are common but not UCUM.
 _UCUM_RE = re.compile(r"[A-Za-z0-9.\[\]{}%*/-]+")
@@ -295,7 +295,17 @@ def _parse_dose(
         cycles=None
         if entry.get("cycles") is None
         else _count(entry["cycles"], what, f"{here}.cycles"),
+        setting=_setting(entry.get("setting"), what, f"{here}.setting"),
     )
+
+
+def _setting(value: Any, what: str, name: str) -> str | None:
+    """A dose's setting: a short name (``castration-sensitive``) a pathway option can cite."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", value):
+        raise catalog_error(what, name, f"{value!r} is not a setting name (lower-case, -)")
+    return value
 
 
 def _dosing(

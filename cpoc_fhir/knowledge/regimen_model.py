@@ -73,6 +73,10 @@ class Dose:
     minutes: int | None = None  # infusion duration
     cancers: tuple[str, ...] = ()  # the cancers this dose is for; () = every cancer
     cycles: int | None = None  # a fixed number of cycles ("for 4 cycles"); None = until stopped
+    # The setting this dose is for when it differs by setting within one cancer (abiraterone's
+    # prednisone: once daily in castration-sensitive disease, LATITUDE; twice daily in
+    # castration-resistant, COU-AA-301/302); None = every setting. A pathway option names it.
+    setting: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ The first pathway for the patient's cancer whose criteria all hold is the one th
 (pathway files list the most specific first). The order is on pathway when its regimen —
 leaving aside the pathway's backbone (androgen deprivation) — is one of the pathway's
 regimens. When no pathway applies but one might once the record says more, the answer is
-"undetermined" with what is missing; when none can, "no pathway", with why.
+"undetermined" with what is missing — unless the order is on none of those candidate
+pathways, whatever the missing facts: then it is off pathway already, with the candidates
+and the missing facts (FOLFOX for metastatic NSCLC without histology). When none can apply,
+"no pathway", with why.
 """
 
 from __future__ import annotations
@@ -40,11 +43,23 @@ class PathwayAssessment:
 
     @property
     def alternatives(self) -> tuple[PathwayOption, ...]:
-        """The pathway's regimens the order is not, in value order."""
-        if self.pathway is None:
-            return ()
+        """The pathway's regimens the order is not, in value order; off every candidate
+        pathway (a fact missing), the candidates' regimens, each once, in candidate order."""
         ordered = set(self.regimen.regimen_ids)
-        return tuple(o for o in self.pathway.options if o.regimen not in ordered)
+        if self.pathway is not None:
+            return tuple(o for o in self.pathway.options if o.regimen not in ordered)
+        if self.status is not PathwayStatus.OFF:
+            return ()
+        first: dict[str, PathwayOption] = {}  # the first pathway listing a regimen wins
+        for pathway in self.candidates:
+            for option in pathway.options:
+                first.setdefault(option.regimen, option)
+        return tuple(o for r, o in first.items() if r not in ordered)
+
+    def offering(self, regimen_id: str) -> tuple[Pathway, ...]:
+        """The pathway, or the candidate pathways, that list ``regimen_id``."""
+        pathways = (self.pathway,) if self.pathway is not None else self.candidates
+        return tuple(p for p in pathways if regimen_id in p.regimens)
 
     @property
     def option(self) -> PathwayOption | None:
@@ -95,8 +110,11 @@ def assess_pathway(
             f"{p.title} needs: {', '.join(c.description for c in unknown)}"
             for p, unknown in undecided
         )
+        # Every pathway that could apply, whatever the missing facts turn out to be, is a
+        # candidate: an identified order on none of them is off pathway already (issue 11).
+        off_all = regimen.identified and not any(_is_on(p, regimen) for p, _ in undecided)
         return PathwayAssessment(
-            PathwayStatus.UNDETERMINED,
+            PathwayStatus.OFF if off_all else PathwayStatus.UNDETERMINED,
             context,
             regimen,
             candidates=tuple(p for p, _ in undecided),
@@ -119,7 +137,11 @@ def _judge(pathway: Pathway, context: PatientContext, regimen: OrderedRegimen) -
                 + " not in the regimen catalog",
             ),
         )
-    main = [r for r in regimen.regimen_ids if r not in pathway.backbone]
-    on = not main or (len(main) == 1 and main[0] in pathway.regimens)
-    status = PathwayStatus.ON if on else PathwayStatus.OFF
+    status = PathwayStatus.ON if _is_on(pathway, regimen) else PathwayStatus.OFF
     return PathwayAssessment(status, context, regimen, pathway=pathway)
+
+
+def _is_on(pathway: Pathway, regimen: OrderedRegimen) -> bool:
+    """On pathway: the order's regimen, leaving the backbone aside, is one of its options."""
+    main = [r for r in regimen.regimen_ids if r not in pathway.backbone]
+    return not main or (len(main) == 1 and main[0] in pathway.regimens)

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     for rank, option in enumerate(pathway.options, start=1):
         regimen = catalog.regimen(option.regimen)
         note = f" — {option.note}" if option.note else ""
-        print(f"    {rank}. {regimen.name if regimen else option.regimen}{note}")
+        doses = f" [doses: {option.dose_setting}]" if option.dose_setting else ""
+        print(f"    {rank}. {regimen.name if regimen else option.regimen}{note}{doses}")
     if pathway.backbone:
         print(f"  backbone (with every option): {', '.join(pathway.backbone)}")
     for source in pathway.sources:

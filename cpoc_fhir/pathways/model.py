@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.knowledge.regimen_model import Regimen
 
 # The facts a criterion may ask about, with the words a patient context answers with, and
 # what the card says when the record does not tell (issue: "PD-L1 not on record").
@@ -150,6 +151,9 @@ class PathwayOption:
 
     regimen: str
     note: str = ""
+    # Which of the regimen's per-setting doses to order (catalog ``Dose.setting``; abiraterone's
+    # prednisone: "castration-sensitive" once daily, LATITUDE). "" = the catalog's first.
+    dose_setting: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,12 +206,18 @@ class PathwayLibrary:
         return tuple(dict.fromkeys(p.cancer for p in self.pathways))
 
 
-def check_regimens(pathways: Sequence[Pathway], known: Mapping[str, object]) -> None:
-    """Every option and backbone must be a regimen the catalog knows (load-time check)."""
+def check_regimens(pathways: Sequence[Pathway], known: Mapping[str, Regimen]) -> None:
+    """Every option and backbone must be a regimen the catalog knows, and an option's dose
+    setting one its doses have (load-time check)."""
     for pathway in pathways:
+        where = f"pathway {pathway.id!r} ({pathway.origin})"
         for regimen in [*pathway.regimens, *pathway.backbone]:
             if regimen not in known:
+                raise KnowledgeError(f"{where}: regimen {regimen!r} is not in the regimen catalog")
+        for option in pathway.options:
+            settings = {d.setting for d in known[option.regimen].dosing if d.setting}
+            if option.dose_setting and option.dose_setting not in settings:
                 raise KnowledgeError(
-                    f"pathway {pathway.id!r} ({pathway.origin}): regimen {regimen!r} is not in "
-                    "the regimen catalog"
+                    f"{where}: option {option.regimen!r} names dose setting "
+                    f"{option.dose_setting!r}; the catalog's doses have {sorted(settings)}"
                 )

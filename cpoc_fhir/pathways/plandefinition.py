@@ -8,7 +8,8 @@ How a pathway sits in a PlanDefinition (type ``clinical-protocol``):
   ``condition`` list (kind ``applicability``, all must hold) is the pathway's criteria, one
   clause each in ``text/x-cpoc-criterion`` with a readable ``description``, and whose
   sub-actions are the on-pathway regimens in value order, each coded with its regimen-catalog
-  id (system ``REGIMEN_SYSTEM``).
+  id (system ``REGIMEN_SYSTEM``) and, when the option names one, the dose setting of the
+  regimen's per-setting doses (system ``DOSE_SETTING_SYSTEM``; abiraterone's prednisone).
 - optionally a second top-level action coded ``backbone`` (``selectionBehavior`` all): the
   regimens given alongside any option (androgen deprivation).
 
@@ -28,6 +29,7 @@ from cpoc_fhir.pathways.model import Criterion, Pathway, PathwayOption
 CANONICAL_BASE = "https://cpoc-fhir.example.org/fhir"
 REGIMEN_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/regimen"
 ACTION_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/pathway-action"
+DOSE_SETTING_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/regimen-dose-setting"
 CRITERION_LANGUAGE = "text/x-cpoc-criterion"
 PLAN_TYPE = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
 USAGE_CONTEXT_TYPE = "http://terminology.hl7.org/CodeSystem/usage-context-type"
@@ -42,7 +44,8 @@ Resource = dict[str, Any]
 def pathways_from_authoring(data: Mapping[str, Any], origin: str) -> list[Pathway]:
     """One authoring file: ``version``, ``date``, ``publisher``, ``cancer`` and
     ``[[pathways]]`` each with ``id``, ``title``, ``setting``, ``criteria`` (``when`` clause +
-    ``says`` wording), ``[[pathways.options]]`` (``regimen``, ``note``), ``backbone``,
+    ``says`` wording), ``[[pathways.options]]`` (``regimen``, ``note``, ``dose_setting``),
+    ``backbone``,
     ``sources``."""
     where = origin
     version = _text(data, "version", where)
@@ -75,7 +78,9 @@ def pathways_from_authoring(data: Mapping[str, Any], origin: str) -> list[Pathwa
                 raise KnowledgeError(f"{here}: options[{j}] must be a table")
             options.append(
                 PathwayOption(
-                    _text(option, "regimen", f"{here} options[{j}]"), str(option.get("note", ""))
+                    _text(option, "regimen", f"{here} options[{j}]"),
+                    str(option.get("note", "")),
+                    str(option.get("dose_setting", "")),
                 )
             )
         if not options:
@@ -126,7 +131,7 @@ def to_plan_definition(pathway: Pathway, catalog: RegimenCatalog) -> Resource:
         ],
         "selectionBehavior": "at-most-one",
         "action": [
-            _regimen_action(option.regimen, option.note, rank, catalog)
+            _regimen_action(option.regimen, option.note, rank, catalog, option.dose_setting)
             for rank, option in enumerate(pathway.options, start=1)
         ],
     }
@@ -165,11 +170,13 @@ def to_plan_definition(pathway: Pathway, catalog: RegimenCatalog) -> Resource:
 
 
 def _regimen_action(
-    regimen_id: str, note: str, rank: int | None, catalog: RegimenCatalog
+    regimen_id: str, note: str, rank: int | None, catalog: RegimenCatalog, dose_setting: str = ""
 ) -> Resource:
     regimen = catalog.regimen(regimen_id)
     name = regimen.name if regimen else regimen_id
     action: Resource = {"title": name, "code": [_concept(REGIMEN_SYSTEM, regimen_id, name)]}
+    if dose_setting:  # which of the regimen's per-setting doses (abiraterone's prednisone)
+        action["code"].append(_concept(DOSE_SETTING_SYSTEM, dose_setting, dose_setting))
     if rank is not None:
         action["prefix"] = str(rank)
     if note:
@@ -224,7 +231,11 @@ def from_plan_definition(resource: Mapping[str, Any], origin: str) -> Pathway:
     if len(cancers) != 1:
         raise KnowledgeError(f"{where}: needs exactly one 'cancer = …' condition")
     options = tuple(
-        PathwayOption(_regimen_code(a, f"{where} option {i + 1}"), str(a.get("description", "")))
+        PathwayOption(
+            _regimen_code(a, f"{where} option {i + 1}"),
+            str(a.get("description", "")),
+            _code_in(a, DOSE_SETTING_SYSTEM) or "",
+        )
         for i, a in enumerate(options_action.get("action") or [])
     )
     if not options:
@@ -286,11 +297,18 @@ def _action_coded(actions: Iterable[Any], code: str, where: str) -> Mapping[str,
 
 
 def _regimen_code(action: Mapping[str, Any], where: str) -> str:
+    code = _code_in(action, REGIMEN_SYSTEM)
+    if code is None:
+        raise KnowledgeError(f"{where}: no code in {REGIMEN_SYSTEM}")
+    return code
+
+
+def _code_in(action: Mapping[str, Any], system: str) -> str | None:
     for concept in action.get("code") or []:
         for coding in (concept or {}).get("coding") or []:
-            if coding.get("system") == REGIMEN_SYSTEM and coding.get("code"):
+            if coding.get("system") == system and coding.get("code"):
                 return str(coding["code"])
-    raise KnowledgeError(f"{where}: no code in {REGIMEN_SYSTEM}")
+    return None
 
 
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:
