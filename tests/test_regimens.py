@@ -361,8 +361,9 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
     for entry in data["regimens"]:
         assert set(entry) == {
             "id", "name", "ingredients", "classes", "toxicity", "administration", "sources",
-            "dosing", "dosingSource",
+            "dosing", "dosingSource", "figures", "infusionBasis",
         }  # fmt: skip
+        assert set(entry["figures"]) == {"hospitalization", "qol", "death"}
         assert set(entry["toxicity"]) == {"hospitalization", "qol", "death", "points"}
         assert set(entry["administration"]) == {"category", "oral", "stemCellTransplant"}
     folfox = by_id["folfox"]
@@ -378,8 +379,16 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
         "drug": "oxaliplatin", "route": "intravenous",
         "text": "Oxaliplatin 85 mg/m2 IV over 2 h on day 1, every 14 days",
         "amount": 85, "unit": "mg/m2", "doseText": None, "days": [1], "cycleDays": 14,
-        "timesPerDay": 1, "minutes": 120,
+        "timesPerDay": 1, "minutes": 120, "cancers": [], "cycles": None,
     }  # fmt: skip
+    assert folfox["figures"]["death"] == {
+        "percent": 0.5, "basis": "all-cause", "trial": "MOSAIC", "arm": "FOLFOX4 (adjuvant)",
+        "table": "Results, Safety (text)",
+        "number": "6 of 1108 patients died during treatment (0.5%)",
+        "source": "André T et al. MOSAIC, N Engl J Med 2004;350:2343 — deaths during treatment, "
+        "not attributed",
+    }  # fmt: skip
+    assert folfox["infusionBasis"].endswith("(Table 4: combination therapy, 4-5 h of nursing care)")
     assert "mFOLFOX6" in folfox["dosingSource"]
     letrozole = by_id["letrozole"]["dosing"][0]
     assert (letrozole["amount"], letrozole["days"], letrozole["cycleDays"]) == (2.5, [], None)
