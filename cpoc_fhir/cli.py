@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 bad usage or unusable input (one line on stderr naming the file and
 the problem); 1 an unexpected internal error; ``capture`` adds 3 (some writes failed; run it
-again to resume) and 4 (another run for the same server and month is in progress).
+again to resume) and 4 (another run for the same server and month is in progress);
+``regimens --check`` exits 1 when the catalog has findings.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.knowledge.regimen_check import check_catalog, check_failed, check_json, check_text
 from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
 from cpoc_fhir.render import timeline_table
 from cpoc_fhir.service import Evaluator
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+EXIT_CHECK_FINDINGS = 1  # `regimens --check`: the catalog has findings to review
 
 
 def bundled_examples() -> Path:
@@ -77,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
+    regimens.add_argument(
+        "--check",
+        action="store_true",
+        help="review the catalog: figures without full citation, estimates, all-cause figures, "
+        "unconfirmed RxNorm codes, missing dosing or infusion basis, shared drug sets, cover "
+        "ties (exit 1 with findings)",
+    )
 
     from cpoc_fhir.capture import cli as capture_cli
 
@@ -189,6 +199,13 @@ def _timeline(args: argparse.Namespace) -> int:
 
 def _regimens(args: argparse.Namespace) -> int:
     catalog = load_knowledge().regimens
+    if args.check:
+        items = check_catalog(catalog)
+        if args.format == "json":
+            sys.stdout.write(json.dumps(check_json(catalog, items), indent=1) + "\n")
+        else:
+            sys.stdout.write(check_text(catalog, items))
+        return EXIT_CHECK_FINDINGS if check_failed(items) else EXIT_OK
     if args.format == "json":
         sys.stdout.write(json.dumps(catalog_json(catalog), indent=1) + "\n")
     else:

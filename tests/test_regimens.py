@@ -75,8 +75,8 @@ REQUIRED = [
 
 
 def test_catalog_is_versioned_and_large_enough(catalog: RegimenCatalog) -> None:
-    assert catalog.version == "1.1.0"
-    assert len(catalog.regimens) >= 59
+    assert catalog.version == "1.2.0"
+    assert len(catalog.regimens) >= 77
 
 
 @pytest.mark.parametrize(("drugs", "name"), REQUIRED, ids=[n for _, n in REQUIRED])
@@ -102,7 +102,7 @@ def test_every_figure_and_regimen_has_a_source(catalog: RegimenCatalog) -> None:
 @pytest.mark.parametrize(
     ("regimen_id", "points", "why"),
     [
-        ("folfox", 4, "grade III/IV 41.1% > 35%"),
+        ("folfox", 4, "grade III/IV about 55% (neutropenia alone 41.1%) > 35%"),
         ("gemcitabine-nab-paclitaxel", 4, "grade III/IV 38% > 35%"),
         ("r-chop", 4, "grade I/II 85% >= 75%"),
         ("pembrolizumab", 2, "grade III/IV 26.6% in 20-35%"),
@@ -361,13 +361,15 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
     for entry in data["regimens"]:
         assert set(entry) == {
             "id", "name", "ingredients", "classes", "toxicity", "administration", "sources",
-            "dosing", "dosingSource",
+            "dosing", "dosingSource", "figures", "infusionBasis",
         }  # fmt: skip
+        assert set(entry["figures"]) == {"hospitalization", "qol", "death"}
         assert set(entry["toxicity"]) == {"hospitalization", "qol", "death", "points"}
         assert set(entry["administration"]) == {"category", "oral", "stemCellTransplant"}
     folfox = by_id["folfox"]
     assert folfox["ingredients"] == ["32592", "6313", "4492"]
-    assert folfox["toxicity"] == {"hospitalization": 41.1, "qol": 80, "death": 0.5, "points": 4}
+    # 1.2.0's one method (MOSAIC): grade 3/4 about 55%, worst grade 1/2 about 44%, 0.5% deaths.
+    assert folfox["toxicity"] == {"hospitalization": 55, "qol": 44, "death": 0.5, "points": 4}
     assert folfox["administration"] == {"category": 3, "oral": None, "stemCellTransplant": False}
     assert any("MOSAIC" in s for s in folfox["sources"])
     assert "8640" in by_id["r-chop"]["ingredients"]  # the prednisone companion
@@ -377,8 +379,16 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
         "drug": "oxaliplatin", "route": "intravenous",
         "text": "Oxaliplatin 85 mg/m2 IV over 2 h on day 1, every 14 days",
         "amount": 85, "unit": "mg/m2", "doseText": None, "days": [1], "cycleDays": 14,
-        "timesPerDay": 1, "minutes": 120,
+        "timesPerDay": 1, "minutes": 120, "cancers": [], "cycles": None,
     }  # fmt: skip
+    assert folfox["figures"]["death"] == {
+        "percent": 0.5, "basis": "all-cause", "trial": "MOSAIC", "arm": "FOLFOX4 (adjuvant)",
+        "table": "Results, Safety (text)",
+        "number": "6 of 1108 patients died during treatment (0.5%)",
+        "source": "André T et al. MOSAIC, N Engl J Med 2004;350:2343 — deaths during treatment, "
+        "not attributed",
+    }  # fmt: skip
+    assert folfox["infusionBasis"].endswith("(Table 4: combination therapy, 4-5 h of nursing care)")
     assert "mFOLFOX6" in folfox["dosingSource"]
     letrozole = by_id["letrozole"]["dosing"][0]
     assert (letrozole["amount"], letrozole["days"], letrozole["cycleDays"]) == (2.5, [], None)
@@ -393,7 +403,7 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
 def test_catalog_table_lists_every_regimen_in_columns(catalog: RegimenCatalog) -> None:
     table = catalog_table(catalog)
     lines = table.splitlines()
-    assert lines[0].startswith("Regimen catalog 1.1.0")
+    assert lines[0].startswith("Regimen catalog 1.2.0")
     header = lines[2]
     assert header.split()[:4] == ["ID", "NAME", "T", "TABLE"]
     column = header.index("TABLE 4")

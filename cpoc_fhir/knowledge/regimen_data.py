@@ -117,6 +117,12 @@ def parse_drug(entry: Mapping[str, Any]) -> Drug:
     formulation_of = entry.get("formulation_of")
     if formulation_of is not None and not isinstance(formulation_of, str):
         raise catalog_error(what, "formulation_of", "must be a drug id")
+    confirmed = entry.get("rxcui_confirmed", True)
+    if not isinstance(confirmed, bool):
+        raise catalog_error(what, "rxcui_confirmed", f"{confirmed!r} is not true or false")
+    note = entry.get("rxcui_note", "")
+    if not isinstance(note, str):
+        raise catalog_error(what, "rxcui_note", "must be text: what the code was checked against")
     return Drug(
         id=_text(entry, what, "id"),
         name=_text(entry, what, "name"),
@@ -128,6 +134,8 @@ def parse_drug(entry: Mapping[str, Any]) -> Drug:
         product_rxcuis=tuple(_code(p, what, "product_rxcuis") for p in products),
         synonyms=tuple(s.lower() for s in _texts(entry, what, "synonyms")),
         formulation_of=formulation_of,
+        rxcui_confirmed=confirmed,
+        rxcui_note=note.strip(),
     )
 
 

@@ -34,6 +34,10 @@ class Drug:
     # A formulation RxNorm files under another drug's ingredient (nab-paclitaxel → paclitaxel):
     # same ``rxcui``; codes resolve to the parent, and the text's name picks the formulation.
     formulation_of: str | None = None
+    # False when the code was not found in a second public source (`cpoc regimens --check`
+    # reports it); the note says what was searched.
+    rxcui_confirmed: bool = True
+    rxcui_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from cpoc_fhir.knowledge.regimen_data import FIGURES
-from cpoc_fhir.knowledge.regimen_model import Dose
+from cpoc_fhir.knowledge.regimen_model import Dose, ToxicityFigure
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
 
 
@@ -27,6 +27,21 @@ def dose_json(dose: Dose) -> dict[str, Any]:
         "cycleDays": dose.cycle_days,
         "timesPerDay": dose.times_per_day,
         "minutes": dose.minutes,
+        "cancers": list(dose.cancers),
+        "cycles": dose.cycles,
+    }
+
+
+def figure_json(figure: ToxicityFigure) -> dict[str, Any]:
+    """One Table 3 figure with where it was read (cpoc-rules §5's one method)."""
+    return {
+        "percent": _number(figure.percent),
+        "basis": figure.basis,
+        "trial": figure.trial or None,
+        "arm": figure.arm or None,
+        "table": figure.table or None,
+        "number": figure.number or None,
+        "source": figure.source,
     }
 
 
@@ -51,6 +66,8 @@ def catalog_json(catalog: RegimenCatalog) -> dict[str, Any]:
                     "oral": r.oral_pattern,
                     "stemCellTransplant": r.stem_cell_transplant,
                 },
+                "figures": {k: figure_json(f) for k, f in zip(FIGURES, figures, strict=True)},
+                "infusionBasis": r.infusion_basis or None,
                 "sources": list(sources),
                 "dosing": [dose_json(d) for d in r.dosing],
                 "dosingSource": r.dosing_source or None,
