@@ -4,6 +4,7 @@ and the patient view on a sekmet seeded by a capture run, and the templates that
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,6 +27,7 @@ from cds_hooks.review.pages import (
     perform,
     work_queue,
 )
+from cds_hooks.review.record import own_resources
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
@@ -302,3 +304,47 @@ def test_queue_page_offers_batch_approve_only_with_write_scopes(
     read_only = QueuePage(**{**page.__dict__, "can_write": False})
     html = render(app, "queue.html", page=read_only)
     assert '<form method="post"' not in html and 'type="checkbox"' not in html
+
+
+def test_other_patients_resources_are_left_out_logged_and_not_shown(
+    seeded: SekmetServer,
+    knowledge: Knowledge,
+    payer: PayerSchedule,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # sekmet ignores ResearchSubject?individual=: Appendix A's search also returns the
+    # trial patient's ResearchSubject (oral-capecitabine-trial-researchsubject-N).
+    with FhirClient(seeded.base_url) as client:
+        answered = list(
+            client.search("ResearchSubject", {"individual": "Patient/appendix-a-folfox"})
+        )
+        assert any("oral-capecitabine-trial" in r["id"] for r in answered)  # the server's fault
+        with caplog.at_level(logging.WARNING, logger="cds_hooks.review"):
+            page = patient_page(
+                client,
+                evaluator(knowledge, payer),
+                PUBLISH,
+                "appendix-a-folfox",
+                date(2025, 10, 5),
+                can_write=True,
+            )
+    assert not any("other patient" in w for w in page.warnings)  # staff are told nothing
+    # The trial patient's study never reaches the Appendix A patient's lines.
+    assert not any(
+        line.code == "xx500" for month in page.months for r in month.rows if (line := r.line)
+    )
+    [record] = [r for r in caplog.records if "other patients" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "Patient/appendix-a-folfox" in message
+    assert "ResearchSubject/oral-capecitabine-trial-researchsubject-" in message
+    assert "1 resource(s)" in message
+
+
+def test_own_resources_keeps_shared_ones_and_drops_only_other_patients() -> None:
+    mine = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/a"}}
+    theirs = {"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/b"}}
+    drug = {"resourceType": "Medication", "id": "m1"}
+    patient = {"resourceType": "Patient", "id": "a"}
+    assert own_resources([patient, mine, theirs, drug], "Patient/a") == [patient, mine, drug]
+    assert own_resources([patient, mine, drug], "Patient/a") == [patient, mine, drug]
