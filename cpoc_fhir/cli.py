@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
     )
+    # Also after the subcommand (``cpoc timeline … --config FILE``); SUPPRESS keeps one given
+    # before it.
+    timeline.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS, help="settings file (TOML)"
+    )
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
