@@ -329,6 +329,7 @@ def test_other_patients_resources_are_left_out_logged_and_not_shown(
                 can_write=True,
             )
     assert not any("other patient" in w for w in page.warnings)  # staff are told nothing
+    assert page.name == "Alma Synthetic"  # the example patient's name (make_examples.py)
     # The trial patient's study never reaches the Appendix A patient's lines.
     assert not any(
         line.code == "xx500" for month in page.months for r in month.rows if (line := r.line)
