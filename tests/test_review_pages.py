@@ -172,6 +172,12 @@ def test_work_queue_lists_planned_items_with_filters_and_counts(seeded: SekmetSe
     assert page.counts["month"] == {"2025-08": 1, "2025-09": 6}
     assert page.counts["status"] == {"planned": 7}
     assert page.providers == ("Practitioner/dr-a",)
+    # The example patients' names (scripts/make_examples.py); Patient/other has no record.
+    assert page.names == {
+        "Patient/appendix-a-folfox": "Alma Synthetic",
+        "Patient/declined-treatment": "Dario Synthetic",
+        "Patient/oral-capecitabine-trial": "Carla Synthetic",
+    }
     assert [i.code for i in queue(seeded, month="2025-09", code="xx303").items] == ["xx303"] * 3
     assert [i.patient_ref for i in queue(seeded, provider="Practitioner/dr-a").items] == [
         "Patient/other"

@@ -173,6 +173,7 @@ class QueuePage:
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # status/code/month
     providers: tuple[str, ...] = ()  # every provider seen, for the filter's choices
     can_write: bool = False
+    names: Mapping[str, str] = field(default_factory=dict)  # "Patient/id" → name shown
 
 
 def work_queue(
@@ -194,7 +195,22 @@ def work_queue(
         "month": dict(sorted(Counter(i.month or "?" for i in queue).items())),
     }
     providers = tuple(sorted({p for i in queue for p in i.providers}))
-    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write)
+    names = patient_names(client, {i.patient_ref for i in shown if i.patient_ref})
+    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write, names)
+
+
+def patient_names(client: FhirClient, refs: Iterable[str]) -> dict[str, str]:
+    """The names of the patients ``refs`` ("Patient/id"), one search per 50 (``_id``)."""
+    ids = sorted({r.split("/")[-1] for r in refs if r.startswith("Patient/")})
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 50):
+        chunk = ids[start : start + 50]
+        found = client.search("Patient", {"_id": ",".join(chunk), "_count": PAGE})
+        for patient in found:
+            # Only those asked for: a server that ignores _id must not name anyone else.
+            if patient.get("id") in chunk and (name := patient_name(patient)):
+                names[f"Patient/{patient['id']}"] = name
+    return names
 
 
 # --- the actions form -----------------------------------------------------------------------
