@@ -213,16 +213,24 @@ def evaluator(knowledge: Knowledge, payer: PayerSchedule) -> Evaluator:
     return Evaluator(knowledge, RuleSettings(), payer)
 
 
-def nsclc_page(server: SekmetServer, knowledge: Knowledge, payer: PayerSchedule) -> PatientPage:
+def page_of(
+    server: SekmetServer,
+    knowledge: Knowledge,
+    payer: PayerSchedule,
+    patient: str = "appendix-b-nsclc",
+) -> PatientPage:
     with FhirClient(server.base_url) as client:
         return patient_page(
             client,
             evaluator(knowledge, payer),
             PUBLISH,
-            "appendix-b-nsclc",
+            patient,
             date(2025, 10, 5),
             can_write=True,
         )
+
+
+nsclc_page = page_of
 
 
 def test_patient_view_shows_each_month_beside_the_server(
@@ -324,16 +332,9 @@ def test_other_patients_resources_are_left_out_logged_and_not_shown(
         answered = list(
             client.search("ResearchSubject", {"individual": "Patient/appendix-a-folfox"})
         )
-        assert any("oral-capecitabine-trial" in r["id"] for r in answered)  # the server's fault
-        with caplog.at_level(logging.WARNING, logger="cds_hooks.review"):
-            page = patient_page(
-                client,
-                evaluator(knowledge, payer),
-                PUBLISH,
-                "appendix-a-folfox",
-                date(2025, 10, 5),
-                can_write=True,
-            )
+    assert any("oral-capecitabine-trial" in r["id"] for r in answered)  # the server's fault
+    with caplog.at_level(logging.WARNING, logger="cds_hooks.review"):
+        page = page_of(seeded, knowledge, payer, "appendix-a-folfox")
     assert not any("other patient" in w for w in page.warnings)  # staff are told nothing
     assert page.name == "Alma Synthetic"  # the example patient's name (make_examples.py)
     # The trial patient's study never reaches the Appendix A patient's lines.
