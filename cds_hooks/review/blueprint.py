@@ -169,19 +169,16 @@ def logout() -> Response:
 
 @blueprint.errorhandler(NoSession)
 def _no_session(_exc: NoSession) -> Response:
-    return _ended("session")
+    # The cookie stays: it may be a sign-in still under way in another tab.
+    return page("errors/expired.html", 401, reason="session")
 
 
 @blueprint.errorhandler(TokenExpired)
 def _token_expired(_exc: TokenExpired) -> Response:
-    return _ended("token")
-
-
-def _ended(reason: str) -> Response:
-    """The session-ended page: the session is gone (or never was), so the page offers no
-    Sign-out, and the browser forgets the cookie."""
+    """The session was ended while this request ran (its token could not be renewed): the
+    page must not offer Sign-out for it, and the browser forgets its cookie."""
     g.pop("review_session", None)
-    response = page("errors/expired.html", 401, reason=reason)
+    response = page("errors/expired.html", 401, reason="token")
     security.clear_session_cookie(response)
     return response
 
