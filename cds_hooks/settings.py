@@ -32,6 +32,7 @@ from cds_hooks.security import trusted_issuers_from_json
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.keys import read_private_key_pem
+from cpoc_fhir.settings_values import ReadEnviron
 from cpoc_fhir.store import DEFAULT_URL
 
 SOURCE_LABEL = "CPOC billing rules (ASCO Consolidated Payments for Oncology Care)"
@@ -70,7 +71,16 @@ class CdsSettings:
 
 
 def load_cds_settings(environ: Mapping[str, str]) -> CdsSettings:
-    """Settings from ``environ`` (the process environment, passed in by the caller)."""
+    """Settings from ``environ`` (the process environment, passed in by the caller); a
+    ``CPOC_CDS_*`` variable this does not read is refused as unknown (a misspelt one would
+    otherwise leave its default on, e.g. writes or CORS)."""
+    read = ReadEnviron(environ)
+    settings = _cds_settings(read)
+    read.refuse_unknown(("CPOC_CDS_",))
+    return settings
+
+
+def _cds_settings(environ: Mapping[str, str]) -> CdsSettings:
     auth = _switch(environ, "CPOC_CDS_AUTH", True)
     issuers_text = environ.get("CPOC_CDS_TRUSTED_ISSUERS", "").strip()
     try:
@@ -217,7 +227,14 @@ class ReviewSettings:
 
 
 def load_review_settings(environ: Mapping[str, str]) -> ReviewSettings:
-    """The review app's settings from ``environ``."""
+    """The review app's settings from ``environ``; an unknown ``CPOC_REVIEW_*`` is refused."""
+    read = ReadEnviron(environ)
+    settings = _review_settings(read)
+    read.refuse_unknown(("CPOC_REVIEW_",))
+    return settings
+
+
+def _review_settings(environ: Mapping[str, str]) -> ReviewSettings:
     client_id = (environ.get("CPOC_REVIEW_CLIENT_ID") or "").strip() or None
     secret = environ.get("CPOC_REVIEW_CLIENT_SECRET") or None
     if client_id and not secret:

@@ -1,9 +1,10 @@
 """The ``cpoc`` command line. Thin: parse, load settings, call the service, print.
 
-Exit codes: 0 success; 2 bad usage or unusable input (one line on stderr naming the file and
-the problem); 1 an unexpected internal error; ``capture`` adds 3 (some writes failed; run it
-again to resume) and 4 (another run for the same server and month is in progress);
-``regimens --check`` exits 1 when the catalog has findings.
+Exit codes: 0 success; 2 bad usage, unusable input or settings, or an environment that cannot
+run the command (a port in use, sekmet missing) — one line on stderr naming the file, setting
+or port and the problem; 1 an unexpected internal error; ``capture`` adds 3 (some writes
+failed; run it again to resume) and 4 (another run for the same server and month is in
+progress); ``regimens --check`` exits 1 when the catalog has findings.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
     )
+    # Also after the subcommand (``cpoc timeline … --config FILE``); SUPPRESS keeps one given
+    # before it.
+    timeline.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS, help="settings file (TOML)"
+    )
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
@@ -147,7 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return adherence.run(args)
         from cds_hooks import demo
+        from cds_hooks.logs import configure_logging
 
+        if args.command in ("serve", "demo"):
+            configure_logging()  # plain lines on stderr; colours only on a terminal
         if args.command == "serve":
             return demo.serve(args.host, args.port, sys.stdout)
         if args.command == "demo":

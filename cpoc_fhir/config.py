@@ -19,6 +19,10 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
 Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
 ``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PATHWAYS_DIR`` and
 ``CPOC_PATHWAYS_REPLACE``.
+
+Unknown tables, settings and variables of those prefixes are refused, and so is a value of the
+wrong type, each naming the setting, the value and what is expected (``settings_values.py``):
+a misspelt setting silently ignored would bill on the default.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ import dataclasses
 import json
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from cpoc_fhir.engine.payer import PayerSchedule
@@ -39,6 +43,14 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.settings_values import (
+    ReadEnviron,
+    SettingValueError,
+    check_value,
+    parse_text,
+    shown,
+    unknown_name,
+)
 
 EXAMPLE_PAYER = "payer-example.toml"
 
@@ -52,53 +64,114 @@ class Config:
     pathways_replace: bool = False  # the practice's files replace the shipped pathways
 
 
+# The file's tables and the names each accepts (RuleSettings and PublishSettings: their fields).
+_TABLES: dict[str, tuple[str, ...]] = {
+    "rules": tuple(f.name for f in dataclasses.fields(RuleSettings)),
+    "billing": ("payer_file",),
+    "publish": tuple(f.name for f in dataclasses.fields(PublishSettings)),
+    "pathways": ("dir", "replace"),
+}
+# The variables load_config reads; any other of these prefixes is refused as unknown.
+_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_")
+_OTHER_TYPES: dict[str, Any] = {"payer_file": str, "dir": str, "replace": bool}
+
+
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Build the settings from defaults, an optional file and the environment."""
-    env = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
+    """Build the settings from defaults, an optional file and the environment.
+
+    A setting of the wrong type or an unknown table, setting or ``CPOC_RULES_*`` /
+    ``CPOC_PUBLISH_*`` / ``CPOC_PATHWAYS_*`` variable raises ``InputError`` naming it, the
+    value and what is expected."""
+    env = ReadEnviron(os.environ if environ is None else environ)
     path = path or (Path(env["CPOC_CONFIG"]) if env.get("CPOC_CONFIG") else None)
-    if path is not None:
-        data = _read_toml(path)
-    rules = dict(data.get("rules", {}))
-    for field in dataclasses.fields(RuleSettings):
-        value = env.get(f"CPOC_RULES_{field.name.upper()}")
-        if value is not None:
-            rules[field.name] = _parse_env(field.name, value, field.type)
-    where = str(path) if path else "environment"
+    data = _checked_file(path) if path is not None else {}
+    rules = _section(path, data, "rules", RuleSettings, env)
+    publish = _section(path, data, "publish", PublishSettings, env)
+    billing, pathways = data.get("billing", {}), data.get("pathways", {})
+    payer = env.get("CPOC_PAYER_FILE") or billing.get("payer_file")
+    directory = _env_value(env, "CPOC_PATHWAYS_DIR", str) or pathways.get("dir")
+    replace = _env_value(env, "CPOC_PATHWAYS_REPLACE", bool)
+    env.refuse_unknown(_ENV_PREFIXES)
     try:
-        rule_settings = RuleSettings(**_frozen(rules))
-    except (TypeError, ValueError) as exc:
-        raise InputError(where, f"invalid [rules] setting: {exc}") from None
-    publish = dict(data.get("publish", {}))
-    for field in dataclasses.fields(PublishSettings):
-        value = env.get(f"CPOC_PUBLISH_{field.name.upper()}")
-        if value is not None:
-            publish[field.name] = value
-    try:
+        rule_settings = RuleSettings(**rules)
         publish_settings = PublishSettings(**publish)
     except (TypeError, ValueError) as exc:
-        raise InputError(where, f"invalid [publish] setting: {exc}") from None
-    payer = env.get("CPOC_PAYER_FILE") or data.get("billing", {}).get("payer_file")
-    payer_path = Path(payer) if payer else None
-    if payer_path is not None and path is not None and not payer_path.is_absolute():
-        payer_path = path.parent / payer_path
-    section = data.get("pathways", {})
-    pathways = env.get("CPOC_PATHWAYS_DIR") or section.get("dir")
-    pathways_path = Path(pathways) if pathways else None
-    if pathways_path is not None and path is not None and not pathways_path.is_absolute():
-        pathways_path = path.parent / pathways_path
-    replace = env.get("CPOC_PATHWAYS_REPLACE")
+        # What the settings' own checks say (each names its field and the allowed values),
+        # under the variable that gave the value, else the file.
+        field = str(exc).split(" ", 1)[0].rpartition(".")[2]
+        variables = [v for v in env.read if v.endswith(f"_{field.upper()}") and env.get(v)]
+        where = variables[0] if variables else str(path or "settings")
+        raise InputError(where, f"invalid setting: {exc}") from None
     return Config(
         rules=rule_settings,
-        payer_file=payer_path,
+        payer_file=_beside(path, payer),
         publish=publish_settings,
-        pathways_dir=pathways_path,
-        pathways_replace=(
-            _parse_env("pathways_replace", replace, bool)
-            if replace is not None
-            else bool(section.get("replace", False))
-        ),
+        pathways_dir=_beside(path, directory),
+        pathways_replace=bool(pathways.get("replace", False)) if replace is None else replace,
     )
+
+
+def _checked_file(path: Path) -> dict[str, Any]:
+    """The settings file, every table and name known and every value of its type."""
+    data = _read_toml(path)
+    for table, value in data.items():
+        if table not in _TABLES:
+            what = f"[{table}]" if isinstance(value, dict) else f"{table} (outside any table)"
+            tables = ", ".join(f"[{t}]" for t in _TABLES)
+            raise InputError(str(path), f"{what}: unknown table (expected {tables})")
+        if not isinstance(value, dict):
+            raise InputError(str(path), f"{table}: expected a table [{table}], got {shown(value)}")
+        for name in value:
+            if name not in _TABLES[table]:
+                message = unknown_name(name, _TABLES[table], "setting")
+                raise InputError(str(path), f"[{table}] {name}: {message}")
+    for table in ("billing", "pathways"):
+        for name, item in data.get(table, {}).items():
+            _check(path, f"[{table}] {name}", item, _OTHER_TYPES[name])
+    return data
+
+
+def _section(
+    path: Path | None, data: Mapping[str, Any], table: str, kind: type, env: ReadEnviron
+) -> dict[str, Any]:
+    """Table ``table``'s values for the dataclass ``kind``, checked, and over them those of
+    the variables ``CPOC_<TABLE>_<FIELD>``."""
+    hints = typing.get_type_hints(kind)
+    values = {
+        name: _check(path, f"[{table}] {name}", item, hints[name])
+        for name, item in data.get(table, {}).items()
+    }
+    for field in dataclasses.fields(kind):
+        variable = f"CPOC_{table.upper()}_{field.name.upper()}"
+        value = _env_value(env, variable, hints[field.name])
+        if value is not None:
+            values[field.name] = value
+    return values
+
+
+def _check(path: Path | None, setting: str, value: Any, annotation: Any) -> Any:
+    try:
+        return check_value(value, annotation)
+    except SettingValueError as exc:
+        raise InputError(str(path) if path else "settings file", f"{setting}: {exc}") from None
+
+
+def _env_value(env: ReadEnviron, name: str, annotation: Any) -> Any:
+    text = env.get(name)
+    if text is None:
+        return None
+    try:
+        return parse_text(text, annotation)
+    except SettingValueError as exc:
+        raise InputError(name, str(exc)) from None
+
+
+def _beside(path: Path | None, value: str | None) -> Path | None:
+    """A file named in the settings file: relative to that file."""
+    if not value:
+        return None
+    found = Path(value)
+    return path.parent / found if path is not None and not found.is_absolute() else found
 
 
 def load_payer(path: Path | None) -> PayerSchedule:
@@ -129,26 +202,3 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InputError(str(path), f"cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), f"not valid TOML: {exc}") from None
-
-
-def _parse_env(name: str, value: str, annotation: Any) -> Any:
-    text = str(annotation)
-    if "bool" in text:
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if "int" in text and "Mapping" not in text:
-        try:
-            return int(value)
-        except ValueError:
-            raise InputError(
-                f"CPOC_RULES_{name.upper()}", f"not a whole number: {value!r}"
-            ) from None
-    if "Mapping" in text:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise InputError(f"CPOC_RULES_{name.upper()}", "not a JSON object") from None
-    return value
-
-
-def _frozen(rules: dict[str, Any]) -> dict[str, Any]:
-    return {k: MappingProxyType(dict(v)) if isinstance(v, dict) else v for k, v in rules.items()}

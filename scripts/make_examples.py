@@ -3,7 +3,9 @@
 The examples follow the proposal's Appendix A (adjuvant FOLFOX, stage III colon cancer) and
 Appendix B (stage IV NSCLC: cisplatin + gemcitabine, then docetaxel, then palliative care),
 plus two cases the appendices do not cover: oral capecitabine on a clinical trial with a pause,
-and a patient who decides against treatment. Run: python scripts/make_examples.py
+and a patient who decides against treatment. Each patient has a name, a birth date, a sex and
+an MRN, all synthetic (family name "Synthetic", MRNs SYN-1000nn, security label HTEST), so EHR
+banners and review pages show a person. Run: python scripts/make_examples.py
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+US_CORE_PATIENT = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"  # identifier types: MR
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"  # HTEST: test data
+# The fictional practice's MRN system (the same as the Organization the episodes name).
+MRN_SYSTEM = "http://example.org/fhir/sid/example-oncology-practice-mrn"
 
 DRUGS = {  # id → (RxNorm ingredient, display, route SNOMED code, route display)
     "oxaliplatin": ("32592", "oxaliplatin", "47625008", "Intravenous route"),
@@ -53,10 +60,43 @@ class Builder:
     def subject(self) -> dict[str, str]:
         return {"reference": f"Patient/{self.pid}"}
 
-    def patient(self, gender: str, birth: str, deceased: str | None = None) -> None:
+    def patient(
+        self, given: str, mrn: str, gender: str, birth: str, deceased: str | None = None
+    ) -> None:
+        """A synthetic patient as an EHR holds one (US Core Patient: identifier, name,
+        gender, birthDate): the family name "Synthetic", an MRN of the fictional practice,
+        and the security label HTEST (test health data) so no system mistakes it for a
+        real person."""
         resource: dict[str, Any] = {
             "resourceType": "Patient",
             "id": self.pid,
+            "meta": {
+                "profile": [US_CORE_PATIENT],
+                "security": [
+                    {"system": ACT_REASON, "code": "HTEST", "display": "test health data"}
+                ],
+            },
+            "identifier": [
+                {
+                    "use": "usual",
+                    "type": {
+                        "coding": [
+                            {"system": V2_0203, "code": "MR", "display": "Medical record number"}
+                        ],
+                        "text": "MRN",
+                    },
+                    "system": MRN_SYSTEM,
+                    "value": mrn,
+                }
+            ],
+            "name": [
+                {
+                    "use": "official",
+                    "text": f"{given} Synthetic",
+                    "family": "Synthetic",
+                    "given": [given],
+                }
+            ],
             "gender": gender,
             "birthDate": birth,
         }
@@ -282,7 +322,7 @@ def appendix_a() -> None:
     """Appendix A: 12 two-day FOLFOX cycles on days 1-2 and 15-16 of months 1-6, then
     surveillance: a Transition in month 7 (completed with NED), monitoring after."""
     b = Builder("appendix-a-folfox")
-    b.patient("female", "1961-05-14")
+    b.patient("Alma", "SYN-100001", "female", "1961-05-14")
     colon = b.condition(
         "C18.7",
         "Malignant neoplasm of sigmoid colon",
@@ -315,7 +355,7 @@ def appendix_b() -> None:
     """Appendix B: stage IV NSCLC; cisplatin + gemcitabine (2 cycles, no response), docetaxel
     (5 cycles), progression, palliative care; the patient dies in month 8."""
     b = Builder("appendix-b-nsclc")
-    b.patient("male", "1953-09-02", deceased="2025-11-20T06:30:00-05:00")
+    b.patient("Bruno", "SYN-100002", "male", "1953-09-02", deceased="2025-11-20T06:30:00-05:00")
     lung = b.condition(
         "C34.11",
         "Malignant neoplasm of upper lobe, right bronchus or lung",
@@ -357,7 +397,7 @@ def appendix_b() -> None:
 def oral_trial() -> None:
     """Oral capecitabine (14 days on, 7 off) on a clinical trial, with a one-month pause."""
     b = Builder("oral-capecitabine-trial")
-    b.patient("female", "1958-01-22")
+    b.patient("Carla", "SYN-100003", "female", "1958-01-22")
     rectum = b.condition(
         "C20",
         "Malignant neoplasm of rectum",
@@ -381,7 +421,7 @@ def no_treatment() -> None:
     """Metastatic pancreatic cancer; the patient decides against anti-cancer treatment (III-A)
     and is followed by the practice (III-C (c))."""
     b = Builder("declined-treatment")
-    b.patient("male", "1941-11-30")
+    b.patient("Dario", "SYN-100004", "male", "1941-11-30")
     pancreas = b.condition(
         "C25.0",
         "Malignant neoplasm of head of pancreas",

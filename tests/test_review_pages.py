@@ -4,6 +4,7 @@ and the patient view on a sekmet seeded by a capture run, and the templates that
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,6 +27,7 @@ from cds_hooks.review.pages import (
     perform,
     work_queue,
 )
+from cds_hooks.review.record import own_resources
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
@@ -170,6 +172,12 @@ def test_work_queue_lists_planned_items_with_filters_and_counts(seeded: SekmetSe
     assert page.counts["month"] == {"2025-08": 1, "2025-09": 6}
     assert page.counts["status"] == {"planned": 7}
     assert page.providers == ("Practitioner/dr-a",)
+    # The example patients' names (scripts/make_examples.py); Patient/other has no record.
+    assert page.names == {
+        "Patient/appendix-a-folfox": "Alma Synthetic",
+        "Patient/declined-treatment": "Dario Synthetic",
+        "Patient/oral-capecitabine-trial": "Carla Synthetic",
+    }
     assert [i.code for i in queue(seeded, month="2025-09", code="xx303").items] == ["xx303"] * 3
     assert [i.patient_ref for i in queue(seeded, provider="Practitioner/dr-a").items] == [
         "Patient/other"
@@ -205,16 +213,24 @@ def evaluator(knowledge: Knowledge, payer: PayerSchedule) -> Evaluator:
     return Evaluator(knowledge, RuleSettings(), payer)
 
 
-def nsclc_page(server: SekmetServer, knowledge: Knowledge, payer: PayerSchedule) -> PatientPage:
+def page_of(
+    server: SekmetServer,
+    knowledge: Knowledge,
+    payer: PayerSchedule,
+    patient: str = "appendix-b-nsclc",
+) -> PatientPage:
     with FhirClient(server.base_url) as client:
         return patient_page(
             client,
             evaluator(knowledge, payer),
             PUBLISH,
-            "appendix-b-nsclc",
+            patient,
             date(2025, 10, 5),
             can_write=True,
         )
+
+
+nsclc_page = page_of
 
 
 def test_patient_view_shows_each_month_beside_the_server(
@@ -302,3 +318,41 @@ def test_queue_page_offers_batch_approve_only_with_write_scopes(
     read_only = QueuePage(**{**page.__dict__, "can_write": False})
     html = render(app, "queue.html", page=read_only)
     assert '<form method="post"' not in html and 'type="checkbox"' not in html
+
+
+def test_other_patients_resources_are_left_out_logged_and_not_shown(
+    seeded: SekmetServer,
+    knowledge: Knowledge,
+    payer: PayerSchedule,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # sekmet ignores ResearchSubject?individual=: Appendix A's search also returns the
+    # trial patient's ResearchSubject (oral-capecitabine-trial-researchsubject-N).
+    with FhirClient(seeded.base_url) as client:
+        answered = list(
+            client.search("ResearchSubject", {"individual": "Patient/appendix-a-folfox"})
+        )
+    assert any("oral-capecitabine-trial" in r["id"] for r in answered)  # the server's fault
+    with caplog.at_level(logging.WARNING, logger="cds_hooks.review"):
+        page = page_of(seeded, knowledge, payer, "appendix-a-folfox")
+    assert not any("other patient" in w for w in page.warnings)  # staff are told nothing
+    assert page.name == "Alma Synthetic"  # the example patient's name (make_examples.py)
+    # The trial patient's study never reaches the Appendix A patient's lines.
+    assert not any(
+        line.code == "xx500" for month in page.months for r in month.rows if (line := r.line)
+    )
+    [record] = [r for r in caplog.records if "other patients" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "Patient/appendix-a-folfox" in message
+    assert "ResearchSubject/oral-capecitabine-trial-researchsubject-" in message
+    assert "1 resource(s)" in message
+
+
+def test_own_resources_keeps_shared_ones_and_drops_only_other_patients() -> None:
+    mine = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/a"}}
+    theirs = {"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/b"}}
+    drug = {"resourceType": "Medication", "id": "m1"}
+    patient = {"resourceType": "Patient", "id": "a"}
+    assert own_resources([patient, mine, theirs, drug], "Patient/a") == [patient, mine, drug]
+    assert own_resources([patient, mine, drug], "Patient/a") == [patient, mine, drug]

@@ -100,6 +100,8 @@ def test_patient_page_shows_the_months_and_the_charge_items(
     )
     queue = client.get("/review/queue?code=xx303")
     assert queue.status_code == 200 and "Patient/appendix-a-folfox" in queue.text
+    assert "<h1>Alma Synthetic</h1>" in page.text  # the patient's name, not "Unknown"
+    assert '</a> <span class="display">Alma Synthetic</span>' in queue.text
     assert client.get("/review/queue?status=billed").status_code == 400
 
 

@@ -9,6 +9,7 @@ the routes they have not (yet) added answer with a placeholder page.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ from cds_hooks.review.sessions import (
 )
 from cds_hooks.settings import ReviewSettings
 from cpoc_fhir.store.ledger import Ledger
+
+log = logging.getLogger(__name__)
 
 __all__ = ["NoSession", "ReviewApp", "ReviewSession", "current_session", "init_review"]
 
@@ -49,6 +52,11 @@ def init_review(
     from cds_hooks.review.blueprint import blueprint
 
     now = clock or _utc_now
+    if settings.enabled and not settings.secret_key:
+        log.warning(
+            "CPOC_REVIEW_SECRET_KEY is not set: review sessions end on restart and are not "
+            "shared between workers"
+        )
     store = SessionStore(ledger, TokenCipher(settings.secret_key), settings, now, smart.can_write)
     app.extensions["cpoc_review"] = ReviewApp(settings, store, requests.Session(), now)
     for name in _VIEW_MODULES:

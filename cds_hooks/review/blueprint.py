@@ -11,10 +11,9 @@ every POST needs the session's CSRF token (security.py).
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -30,6 +29,7 @@ from cds_hooks.review.sessions import (
     session_or_none,
 )
 from cds_hooks.review.smart import (
+    ERROR_CODE,
     SmartError,
     TokenExpired,
     authorize_url,
@@ -50,8 +50,6 @@ blueprint = Blueprint(
 )
 blueprint.before_request(security.check_csrf)
 blueprint.after_request(security.add_headers)
-
-_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 @blueprint.context_processor
@@ -118,7 +116,7 @@ def callback() -> Response:
     if error is not None:
         if error == "access_denied":
             return page("errors/denied.html", 403, scopes=False)
-        shown = error if _ERROR_CODE.fullmatch(error) else "unknown"
+        shown = error if ERROR_CODE.fullmatch(error) else "unknown"
         return page("errors/error.html", 400, title="Sign-in refused", reason="refused", code=shown)
     code = request.args.get("code")
     if not code:
@@ -131,6 +129,8 @@ def callback() -> Response:
     try:
         tokens = exchange_code(app, pending.token_endpoint, form, pending.requested_scope)
     except SmartError as exc:
+        if exc.kind == "setup":
+            return _setup_error(exc)
         log.warning("review callback: %s", exc)
         if exc.kind == "invalid":
             return page("errors/lost_state.html", 400)
@@ -169,18 +169,44 @@ def logout() -> Response:
 
 @blueprint.errorhandler(NoSession)
 def _no_session(_exc: NoSession) -> Response:
+    # The cookie stays: it may be a sign-in still under way in another tab.
     return page("errors/expired.html", 401, reason="session")
 
 
 @blueprint.errorhandler(TokenExpired)
 def _token_expired(_exc: TokenExpired) -> Response:
-    return page("errors/expired.html", 401, reason="token")
+    """The session was ended while this request ran (its token could not be renewed): the
+    page must not offer Sign-out for it, and the browser forgets its cookie."""
+    g.pop("review_session", None)
+    response = page("errors/expired.html", 401, reason="token")
+    security.clear_session_cookie(response)
+    return response
 
 
 @blueprint.errorhandler(SmartError)
 def _smart_error(exc: SmartError) -> Response:
+    if exc.kind == "setup":
+        return _setup_error(exc)
     log.warning("review: %s", exc)
     return _unavailable()
+
+
+def _setup_error(exc: SmartError) -> Response:
+    """The EHR's token endpoint refused the app itself (RFC 6749 §5.2: a wrong client secret,
+    a grant or scope the registration does not allow): nothing the user can do; the page and
+    the log give the administrator the OAuth error code."""
+    log.error(
+        "review app set-up error at the EHR's token endpoint: %s; check CPOC_REVIEW_CLIENT_ID, "
+        "CPOC_REVIEW_CLIENT_SECRET and the scopes against the app's registration at the EHR",
+        exc,
+    )
+    g.pop("review_session", None)
+    code = exc.code or "no error code"
+    response = page(
+        "errors/error.html", 502, title="Review app set-up error", reason="setup-error", code=code
+    )
+    security.clear_session_cookie(response)
+    return response
 
 
 @blueprint.errorhandler(HTTPException)

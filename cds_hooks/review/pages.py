@@ -14,10 +14,10 @@ from typing import Any
 
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
-from cpoc_fhir.capture.server import ServerStore
+from cds_hooks.review.record import patient_record, report_foreign
 from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.fhir.client import FhirClient
-from cpoc_fhir.fhir.write import PublishSettings, charge_item_changed
+from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.service import Evaluator
 
 PAGE = "200"
@@ -69,14 +69,17 @@ def patient_page(
     can_write: bool,
 ) -> PatientPage:
     """Read the patient's record and ChargeItems, evaluate as of ``as_of``, pair them up."""
-    store = ServerStore(client, publish.practice_identifier_system, charge_item_changed)
-    resources = store.patient_resources(patient_id)  # the record every reader reads
+    resources = patient_record(client, patient_id)  # other patients' resources left out
     timeline = evaluator.timeline(resources, as_of)
     ref = f"Patient/{patient_id}"
     raw = client.search("ChargeItem", {"subject": ref, "_count": PAGE})
-    items = [
+    found = [
         server_item(r, publish.practice_identifier_system, publish.codesystem_url) for r in raw
     ]
+    # A server that ignores ``subject`` must not show another patient's charges here.
+    items = [i for i in found if _about(i, ref)]
+    if len(items) < len(found):
+        report_foreign(ref, sorted(f"ChargeItem/{i.id}" for i in found if not _about(i, ref)))
     rows = compare(ref, timeline.lines, items)
     return PatientPage(
         patient_ref=ref,
@@ -89,6 +92,11 @@ def patient_page(
         can_write=can_write,
         counts=dict(Counter(r.match.value for r in rows)),
     )
+
+
+def _about(item: ServerItem, patient_ref: str) -> bool:
+    subject = item.patient_ref or ""
+    return subject == patient_ref or subject.endswith(f"/{patient_ref}")
 
 
 def patient_name(patient: Mapping[str, Any]) -> str:
@@ -165,6 +173,7 @@ class QueuePage:
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # status/code/month
     providers: tuple[str, ...] = ()  # every provider seen, for the filter's choices
     can_write: bool = False
+    names: Mapping[str, str] = field(default_factory=dict)  # "Patient/id" → name shown
 
 
 def work_queue(
@@ -186,7 +195,22 @@ def work_queue(
         "month": dict(sorted(Counter(i.month or "?" for i in queue).items())),
     }
     providers = tuple(sorted({p for i in queue for p in i.providers}))
-    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write)
+    names = patient_names(client, {i.patient_ref for i in shown if i.patient_ref})
+    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write, names)
+
+
+def patient_names(client: FhirClient, refs: Iterable[str]) -> dict[str, str]:
+    """The names of the patients ``refs`` ("Patient/id"), one search per 50 (``_id``)."""
+    ids = sorted({r.split("/")[-1] for r in refs if r.startswith("Patient/")})
+    names: dict[str, str] = {}
+    for start in range(0, len(ids), 50):
+        chunk = ids[start : start + 50]
+        found = client.search("Patient", {"_id": ",".join(chunk), "_count": PAGE})
+        for patient in found:
+            # Only those asked for: a server that ignores _id must not name anyone else.
+            if patient.get("id") in chunk and (name := patient_name(patient)):
+                names[f"Patient/{patient['id']}"] = name
+    return names
 
 
 # --- the actions form -----------------------------------------------------------------------

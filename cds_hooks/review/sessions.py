@@ -86,9 +86,8 @@ class TokenCipher:
     """Encrypts tokens at rest; a token that no longer decrypts reads as None (expired)."""
 
     def __init__(self, secret: str | None) -> None:
-        if not secret:
-            log.warning("CPOC_REVIEW_SECRET_KEY is not set: review sessions end on restart")
-            secret = secrets.token_urlsafe(32)
+        # No key: a random one per process (``init_review`` warns when the app is on).
+        secret = secret or secrets.token_urlsafe(32)
         digest = hashlib.sha256(b"cpoc-review-tokens\0" + secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
 

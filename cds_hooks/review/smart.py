@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -32,16 +33,25 @@ DISCOVERY_TTL_S = 3600.0
 EXPIRY_MARGIN = timedelta(seconds=60)
 # SMART makes expires_in required; a server that omits it gets the spec's suggested 5 minutes.
 DEFAULT_EXPIRES_IN = 300
+# Token endpoint errors that mean the app's registration or settings are wrong (RFC 6749 §5.2).
+SETUP_ERRORS = frozenset(
+    ("invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope")
+)
+# An OAuth error code as shown and logged: anything else is not echoed.
+ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 class SmartError(Exception):
     """The authorization server could not be used: ``kind`` is ``unreachable`` (network,
-    5xx, bad discovery), ``denied`` (the user or server refused) or ``invalid`` (a code or
-    refresh token it no longer accepts). The message carries no token."""
+    5xx, bad discovery), ``denied`` (the user or server refused), ``invalid`` (a code or
+    refresh token it no longer accepts) or ``setup`` (the app's registration at the EHR is
+    wrong: a bad client secret, a grant or scope the client may not use). ``code`` is the
+    OAuth error code (RFC 6749 §5.2) when the server gave one. The message carries no token."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, code: str = "") -> None:
         super().__init__(message)
         self.kind = kind
+        self.code = code
 
 
 class TokenExpired(Exception):
@@ -165,12 +175,24 @@ def _token_request(app: ReviewApp, url: str, form: Mapping[str, str]) -> dict[st
     if not isinstance(body, dict):
         raise SmartError("unreachable", f"token endpoint {url}: HTTP {response.status_code}")
     if response.status_code >= 400 or "error" in body:
-        error = str(body.get("error", ""))[:64]
-        kind = "invalid" if error in ("invalid_grant", "invalid_request") else "denied"
-        if response.status_code >= 500:
-            kind = "unreachable"
-        raise SmartError(kind, f"token endpoint {url}: HTTP {response.status_code} {error}")
+        error = str(body.get("error", ""))
+        code = error if ERROR_CODE.fullmatch(error) else ""
+        kind = _error_kind(response.status_code, code)
+        raise SmartError(
+            kind, f"token endpoint {url}: HTTP {response.status_code} {code or '(no code)'}", code
+        )
     return body
+
+
+def _error_kind(status: int, code: str) -> str:
+    """What a token endpoint error means for the user. RFC 6749 §5.2: ``invalid_client`` (a
+    wrong secret, answered with 401), ``unauthorized_client``, ``unsupported_grant_type`` and
+    ``invalid_scope`` are the registration's fault, not the user's: the administrator's."""
+    if status >= 500:
+        return "unreachable"
+    if code in SETUP_ERRORS or (status == 401 and not code):
+        return "setup"
+    return "invalid" if code in ("invalid_grant", "invalid_request") else "denied"
 
 
 def token_set(body: Mapping[str, Any], app: ReviewApp, requested_scope: str | None) -> TokenSet:
@@ -274,6 +296,8 @@ class SessionToken:
         granted = " ".join(sorted(self._session.scopes))
         endpoint = app.store.token_endpoint(key)
         if endpoint is None or self._session.refresh_token is None:
+            # Expired and nothing to renew it with: the session is over.
+            app.store.end(key)
             raise TokenExpired()
         try:
             fresh = app.store.renew(
@@ -282,12 +306,16 @@ class SessionToken:
                 lambda token: refresh(app, endpoint, token, granted),
             )
         except SmartError as exc:
-            log.info("review session refresh failed (%s): %s", exc.kind, exc)
+            # The reason only (kind, endpoint, HTTP status, OAuth code): never a token.
+            log.warning("review session refresh failed (%s): %s", exc.kind, exc)
             if exc.kind == "unreachable":
-                raise
+                raise  # perhaps for a moment: the session stays
             app.store.end(key)
+            if exc.kind == "setup":
+                raise  # the setup-error page, for the administrator
             raise TokenExpired() from None
         if fresh is None:
+            app.store.end(key)
             raise TokenExpired()
         return fresh
 
