@@ -111,7 +111,7 @@ def test_every_figure_and_regimen_has_a_source(catalog: RegimenCatalog) -> None:
         ("trastuzumab", 0, "5% / 30% / 0.1%"),
         ("tamoxifen", 0, "2% / 46% / 0.05%"),
         ("folfox-bevacizumab", 4, "grade III/IV 75% > 35%"),
-        ("letrozole-palbociclib", 4, "grade III/IV neutropenia 66.4% > 35%"),
+        ("letrozole-palbociclib", 4, "grade 3-4 neutropenia 66.4% (lower bound) > 35%"),
         ("enzalutamide", 2, "grade III/IV 24.3% in 20-35%"),
         ("fulvestrant", 0, "10% / 35% / 0.1%"),
         ("paclitaxel-trastuzumab", 2, "grade I/II 60% >= 50%"),
@@ -170,12 +170,8 @@ def test_regimen_classes_are_the_union_of_its_drugs(catalog: RegimenCatalog) -> 
             set(),
             None,
         ),
-        (
-            {"trastuzumab", "pertuzumab", "docetaxel"},
-            ["trastuzumab-pertuzumab", "docetaxel"],
-            set(),
-            None,
-        ),
+        # THP is one regimen (CLEOPATRA), no longer trastuzumab + pertuzumab and docetaxel.
+        ({"trastuzumab", "pertuzumab", "docetaxel"}, ["thp"], set(), None),
         (
             {"oxaliplatin", "leucovorin"},  # Synthea's colon cancer orders
             ["folfox"],
