@@ -107,7 +107,7 @@ def test_every_figure_and_regimen_has_a_source(catalog: RegimenCatalog) -> None:
         ("r-chop", 4, "grade I/II 85% >= 75%"),
         ("pembrolizumab", 2, "grade III/IV 26.6% in 20-35%"),
         ("nivolumab", 2, "grade I/II 51% >= 50%, grade III/IV only 7%"),
-        ("docetaxel", 2, "grade III/IV 32%"),
+        ("docetaxel", 4, "grade 3-5 estimate 40% > 35% (TAX 327 reports by event only)"),
         ("trastuzumab", 0, "5% / 30% / 0.1%"),
         ("tamoxifen", 0, "2% / 46% / 0.05%"),
         ("folfox-bevacizumab", 4, "grade III/IV 75% > 35%"),
