@@ -254,9 +254,11 @@ def test_match_is_memoised_on_the_drug_set(catalog: RegimenCatalog) -> None:
     assert catalog.match(frozenset({"etoposide", "cisplatin"})) is first
 
 
-def test_no_two_regimens_share_a_drug_set(catalog: RegimenCatalog) -> None:
-    sets = [frozenset(r.drugs) for r in catalog.regimens.values()]
-    assert len(sets) == len(set(sets))
+def test_no_two_regimens_share_a_drug_set_and_companions(catalog: RegimenCatalog) -> None:
+    # One drug set may have variants (lenalidomide alone / + dexamethasone, cpoc-rules §5),
+    # told apart by their companions; never two with the same drugs and companions.
+    keys = [(frozenset(r.drugs), frozenset(r.companions)) for r in catalog.regimens.values()]
+    assert len(keys) == len(set(keys))
 
 
 # ---- validation -----------------------------------------------------------------------
