@@ -9,10 +9,12 @@ hospitalization > 35 % or QOL >= 75 % or death >= 10 %; 2 points if >= 20 %, >= 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from conftest import Runner, lines_of
 from factories import cancer, d, given, oral, record, visit
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from hypothesis import given as hypothesis_given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -23,6 +25,8 @@ from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.loader import read_data_file
 from cpoc_fhir.knowledge.regimen_data import FIGURE_BASES
 from cpoc_fhir.knowledge.regimens import Regimen, RegimenCatalog
+from cpoc_fhir.pathways.library import load_pathways
+from cpoc_fhir.pathways.orders import regimen_orders
 
 AREA_FILES = ("breast.toml", "prostate.toml", "hematologic.toml")
 
@@ -395,3 +399,19 @@ def test_supportive_drugs_never_change_a_matched_identity(
     # The anti-cancer set matched is the regimen's (a variant may be chosen by companions).
     assert [r.drugs for r in match.regimens] == [regimen.drugs]
     assert match.unmatched == frozenset() and match.warnings == ()
+
+
+# ---- the doses as orders -------------------------------------------------------------------
+
+
+def test_every_regimen_writes_r4_medication_requests(catalog: RegimenCatalog) -> None:
+    # Order-time suggestions write one draft MedicationRequest per dose; each must be valid R4
+    # (R4B models at the boundary). (Writing `Dose.cycles` as timing.repeat.count is the
+    # orders module's part.)
+    pathway = load_pathways(catalog).pathways[0]
+    for regimen in _regimens(catalog):
+        orders = regimen_orders(regimen, catalog, pathway, "p1", date(2026, 1, 5))
+        assert len(orders) == len(regimen.dosing), regimen.id
+        for order in orders:
+            MedicationRequest.model_validate(order)
+            assert order["dosageInstruction"][0]["text"], regimen.id
