@@ -415,3 +415,9 @@ def test_every_regimen_writes_r4_medication_requests(catalog: RegimenCatalog) ->
         for order in orders:
             MedicationRequest.model_validate(order)
             assert order["dosageInstruction"][0]["text"], regimen.id
+
+
+def test_cancers_are_the_cancer_types_conditions_know(catalog: RegimenCatalog) -> None:
+    types = set(read_data_file("conditions.toml")["cancer"]["icd10"]["types"])
+    for regimen in _regimens(catalog):
+        assert set(regimen.cancers) <= types, (regimen.id, regimen.cancers)
