@@ -401,6 +401,16 @@ def test_supportive_drugs_never_change_a_matched_identity(
     assert match.unmatched == frozenset() and match.warnings == ()
 
 
+@settings(max_examples=100, deadline=None)
+@hypothesis_given(extra=st.sets(st.sampled_from(SUPPORTIVE), max_size=4))
+def test_the_dexamethasone_variant_is_chosen_exactly_when_dexamethasone_is_given(
+    knowledge: Knowledge, extra: set[str]
+) -> None:
+    [chosen] = knowledge.regimens.match({"lenalidomide", *extra}).regimens
+    expected = "lenalidomide-dexamethasone" if "dexamethasone" in extra else "lenalidomide"
+    assert chosen.id == expected
+
+
 # ---- the doses as orders -------------------------------------------------------------------
 
 
