@@ -119,26 +119,26 @@ def test_appendix_a_folfiri_after_progression_turns_monitoring_month_9_into_trea
     assert all(r["display"] for r in documentation["overrideReasons"])
 
 
-def test_appendix_b_docetaxel_after_progression_is_month_3_level_2_with_its_transition(
+def test_appendix_b_docetaxel_after_progression_is_month_3_level_3_with_its_transition(
     tmp_path: Path,
 ) -> None:
     # Calendar-anchored months (first treatment 2025-04-01): month 3 is June.
     # C: Charlson 4 (COPD, CHF, renal) → 1. P: ECOG 1 on 2025-03-28, within 90 days of
-    # 2025-06-01 → 0. T: docetaxel hospitalisation 32 % (≥ 20 %), QOL 65 % (≥ 50 %) → 2.
-    # D: one day at category 2 → 2. 1 + 0 + 2 + 2 = 5 → level 2 (3-5): xx202.
+    # 2025-06-01 → 0. T: docetaxel grade 3-5 40 % (estimate, > 35 %) → 4.
+    # D: one day at category 2 → 2. 1 + 0 + 4 + 2 = 7 → level 3 (6-8): xx203.
     # Progression documented 2025-06-06 makes June a Transition level 1 with or without the
     # order: it is listed with the month, not as a line the order brings.
     drafts = [medication_order("doc", "appendix-b-nsclc", "72962", "docetaxel", "2025-06-08")]
     answer = sign(tmp_path, "appendix-b-nsclc", "2025-06-08", drafts)
     treatment = answer["cards"][0]
-    assert treatment["summary"].startswith("CPOC xx202: Treatment Month 3, level 2 (score 5)")
+    assert treatment["summary"].startswith("CPOC xx203: Treatment Month 3, level 3 (score 7)")
     assert "| Comorbidity | 1 |" in treatment["detail"]
     assert (
         "Also billed this month: xx401 Transition of Treatment Payment, level 1"
         in (treatment["detail"])
     )
     codes = [a["resource"]["code"]["coding"][0]["code"] for a in answer["systemActions"]]
-    assert codes == ["xx202", "xx401"]
+    assert codes == ["xx203", "xx401"]
 
 
 def test_a_first_order_for_a_consultation_patient_brings_the_new_patient_line(

@@ -263,7 +263,9 @@ def test_tc_gets_pegfilgrastim_the_day_after_chemotherapy() -> None:
     dexamethasone, _, pegfilgrastim = made.supportive
     assert repeat(dexamethasone)["frequency"] == 2
     assert repeat(dexamethasone)["boundsDuration"]["value"] == 3
-    assert repeat(pegfilgrastim) == {"frequency": 1, "period": 21, "periodUnit": "d"}
+    # TC is 4 cycles (Jones SE et al. J Clin Oncol 2006;24:5381; catalog `cycles = 4`): the
+    # G-CSF given once per cycle stops with them.
+    assert repeat(pegfilgrastim) == {"frequency": 1, "period": 21, "periodUnit": "d", "count": 4}
     assert pegfilgrastim["dosageInstruction"][0]["route"]["coding"][0]["code"] == "34206005"
     assert made.plan is not None
     assert any("Febrile-neutropenia risk >= 20 % (tc" in n for n in made.plan.notes)

@@ -107,11 +107,11 @@ def test_every_figure_and_regimen_has_a_source(catalog: RegimenCatalog) -> None:
         ("r-chop", 4, "grade I/II 85% >= 75%"),
         ("pembrolizumab", 2, "grade III/IV 26.6% in 20-35%"),
         ("nivolumab", 2, "grade I/II 51% >= 50%, grade III/IV only 7%"),
-        ("docetaxel", 2, "grade III/IV 32%"),
+        ("docetaxel", 4, "grade 3-5 estimate 40% > 35% (TAX 327 reports by event only)"),
         ("trastuzumab", 0, "5% / 30% / 0.1%"),
         ("tamoxifen", 0, "2% / 46% / 0.05%"),
         ("folfox-bevacizumab", 4, "grade III/IV 75% > 35%"),
-        ("letrozole-palbociclib", 4, "grade III/IV neutropenia 66.4% > 35%"),
+        ("letrozole-palbociclib", 4, "grade 3-4 neutropenia 66.4% (lower bound) > 35%"),
         ("enzalutamide", 2, "grade III/IV 24.3% in 20-35%"),
         ("fulvestrant", 0, "10% / 35% / 0.1%"),
         ("paclitaxel-trastuzumab", 2, "grade I/II 60% >= 50%"),
@@ -170,12 +170,8 @@ def test_regimen_classes_are_the_union_of_its_drugs(catalog: RegimenCatalog) -> 
             set(),
             None,
         ),
-        (
-            {"trastuzumab", "pertuzumab", "docetaxel"},
-            ["trastuzumab-pertuzumab", "docetaxel"],
-            set(),
-            None,
-        ),
+        # THP is one regimen (CLEOPATRA), no longer trastuzumab + pertuzumab and docetaxel.
+        ({"trastuzumab", "pertuzumab", "docetaxel"}, ["thp"], set(), None),
         (
             {"oxaliplatin", "leucovorin"},  # Synthea's colon cancer orders
             ["folfox"],
@@ -258,9 +254,11 @@ def test_match_is_memoised_on_the_drug_set(catalog: RegimenCatalog) -> None:
     assert catalog.match(frozenset({"etoposide", "cisplatin"})) is first
 
 
-def test_no_two_regimens_share_a_drug_set(catalog: RegimenCatalog) -> None:
-    sets = [frozenset(r.drugs) for r in catalog.regimens.values()]
-    assert len(sets) == len(set(sets))
+def test_no_two_regimens_share_a_drug_set_and_companions(catalog: RegimenCatalog) -> None:
+    # One drug set may have variants (lenalidomide alone / + dexamethasone, cpoc-rules §5),
+    # told apart by their companions; never two with the same drugs and companions.
+    keys = [(frozenset(r.drugs), frozenset(r.companions)) for r in catalog.regimens.values()]
+    assert len(keys) == len(set(keys))
 
 
 # ---- validation -----------------------------------------------------------------------

@@ -64,6 +64,8 @@ class RegimenCatalog:
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
     _name_re: re.Pattern[str] | None = field(default=None, repr=False)
     _by_drugset: dict[frozenset[str], Regimen] = field(default_factory=dict, repr=False)
+    # Drug sets with more than one regimen (variants by companions), in catalog order.
+    _variants: dict[frozenset[str], tuple[Regimen, ...]] = field(default_factory=dict, repr=False)
     _largest_first: list[Regimen] = field(default_factory=list, repr=False)
     _match_memo: dict[frozenset[str], RegimenMatch] = field(default_factory=dict, repr=False)
     _resolve_memo: dict[Any, DrugResolution] = field(default_factory=dict, repr=False)
@@ -86,7 +88,11 @@ class RegimenCatalog:
         if names:
             alternation = "|".join(re.escape(n) for n in names)
             self._name_re = re.compile(f"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])")
-        self._by_drugset = {frozenset(r.drugs): r for r in self.regimens.values()}
+        by_set: dict[frozenset[str], list[Regimen]] = {}
+        for regimen in self.regimens.values():
+            by_set.setdefault(frozenset(regimen.drugs), []).append(regimen)
+        self._variants = {k: tuple(v) for k, v in by_set.items() if len(v) > 1}
+        self._by_drugset = {k: _plain_variant(v) for k, v in by_set.items()}
         # Stable sort: among regimens of one size the catalog order stands (the tie-break).
         self._largest_first = sorted(self.regimens.values(), key=lambda r: -len(r.drugs))
 
@@ -187,7 +193,26 @@ class RegimenCatalog:
         if hit is None:
             hit = self._match(key)
             _remember(self._match_memo, key, hit)
+        if self._variants and any(frozenset(r.drugs) in self._variants for r in hit.regimens):
+            return self._pick_variants(hit, frozenset(drug_ids))
         return hit
+
+    def _pick_variants(self, hit: RegimenMatch, given: frozenset[str]) -> RegimenMatch:
+        """Variants of one drug set differ by companions (cpoc-rules §5: lenalidomide alone
+        vs lenalidomide + dexamethasone): the variant whose companions are all given (the
+        most of them), else the one without companions. Identity stays the anti-cancer set."""
+        chosen = []
+        for regimen in hit.regimens:
+            variants = self._variants.get(frozenset(regimen.drugs))
+            if variants:
+                given_with = [v for v in variants if v.companions and given >= set(v.companions)]
+                regimen = (
+                    max(given_with, key=lambda v: len(v.companions))
+                    if given_with
+                    else _plain_variant(variants)
+                )
+            chosen.append(regimen)
+        return RegimenMatch(tuple(chosen), hit.unmatched, hit.warnings)
 
     def _match(self, key: frozenset[str]) -> RegimenMatch:
         if not key:
@@ -228,6 +253,11 @@ class RegimenCatalog:
     def ingredients(self, regimen: Regimen) -> list[str]:
         """RxNorm ingredient codes of the regimen's drugs, then its companions."""
         return [self.drugs[d].rxcui for d in (*regimen.drugs, *regimen.companions)]
+
+
+def _plain_variant(variants: Sequence[Regimen]) -> Regimen:
+    """Of one drug set's regimens, the one without companions, else the first listed."""
+    return next((v for v in variants if not v.companions), variants[0])
 
 
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
