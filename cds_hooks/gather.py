@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_hooks.hook_request import ABSENT, FhirAccess, HookRequest
+from cds_hooks.hook_request import ABSENT, FhirAccess, HookRequest, RequestError, member
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth
 from cpoc_fhir.fhir.client import FhirClient
@@ -93,7 +93,7 @@ def _prefetched(
 ) -> list[Resource]:
     if value.get("resourceType") != "Bundle":
         return [value]
-    found = list(_matches(value))
+    found = list(_matches(value, member("$.prefetch", key)))
     next_url = _next_link(value)
     if next_url is None:
         return found
@@ -102,7 +102,7 @@ def _prefetched(
     with clients(request.fhir) as client:
         try:
             for bundle in client.follow(next_url):
-                found.extend(_matches(bundle))
+                found.extend(_matches(bundle, member("$.prefetch", key) + " (a next page)"))
         except CpocError as exc:
             raise DataUnavailable(
                 f"prefetch {key}: the next page could not be read: {failure(exc)}"
@@ -110,18 +110,32 @@ def _prefetched(
     return found
 
 
-def _matches(bundle: Resource) -> Iterator[Resource]:
-    for entry in bundle.get("entry") or []:
+def _matches(bundle: Resource, where: str) -> Iterator[Resource]:
+    """The match and include entries of a searchset (no ``search``: a match; a Bundle
+    without ``type`` as the sandbox sends it is read the same way)."""
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise RequestError(f"{where}.entry", "must be an array")
+    for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        mode = (entry.get("search") or {}).get("mode", "match") if resource else None
-        if isinstance(resource, dict) and mode in ("match", "include"):
+        if not isinstance(resource, dict):
+            continue
+        search = entry.get("search")
+        if search is not None and not isinstance(search, dict):
+            raise RequestError(f"{where}.entry[{i}].search", "must be a JSON object")
+        mode = (search or {}).get("mode", "match")
+        if not isinstance(mode, str):
+            raise RequestError(f"{where}.entry[{i}].search.mode", "must be a code (a string)")
+        if mode in ("match", "include"):
             yield resource
 
 
 def _next_link(bundle: Resource) -> str | None:
-    for link in bundle.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
+        url = link.get("url") if isinstance(link, dict) else None
+        if link.get("relation") == "next" and isinstance(url, str) and url:
+            return url
     return None
 
 
