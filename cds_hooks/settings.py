@@ -2,7 +2,9 @@
 
 =================================  =========================================================
 ``CPOC_CDS_AUTH``                  ``on`` (default) or ``off``: verify the client's JWT
-``CPOC_CDS_TRUSTED_ISSUERS``       JSON object: issuer → JWKS URL or file path
+``CPOC_CDS_TRUSTED_ISSUERS``       JSON object: issuer → JWKS URL, pinned JWKS file, or
+                                   ``{"jwks_urls": [...], "keys_file": "..."}``: the
+                                   ``jku`` allow-list and keys pinned for it
 ``CPOC_CDS_BASE_URL``              the public base URL (``aud`` is checked against it); default
                                    the URL the request arrived at
 ``CPOC_CDS_CORS_ORIGINS``          comma-separated origins allowed by CORS, or ``*`` (default)
@@ -35,6 +37,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_hooks.security import trusted_issuers_from_json
+from cds_hooks.trusted_issuers import TrustedIssuer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.keys import read_private_key_pem
@@ -54,7 +57,7 @@ class WriteTarget:
 @dataclass(frozen=True)
 class CdsSettings:
     auth_enabled: bool = True
-    trusted_issuers: Mapping[str, str] = field(default_factory=dict)
+    trusted_issuers: Mapping[str, str | TrustedIssuer] = field(default_factory=dict)
     base_url: str | None = None
     cors_origins: tuple[str, ...] = ("*",)
     review_launch_url: str | None = None
