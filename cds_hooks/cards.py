@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpoc_fhir.engine.codes import DISPLAY, Component
+from cpoc_fhir.engine.draft import draft_target, is_draft_evidence
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
 from cpoc_fhir.store.hooks import CardRecord
 
@@ -219,7 +220,16 @@ def _pending(line: BillingLine) -> str:
 def _evidence(line: BillingLine) -> str:
     if not line.evidence:
         return ""
-    return "Evidence: " + ", ".join(f"`{ref}`" for ref in line.evidence)
+    return "Evidence: " + ", ".join(_cited(ref) for ref in line.evidence)
+
+
+def _cited(ref: str) -> str:
+    """A server resource as its reference; a draft order by its local id, as a draft, with no
+    reference a client could resolve against the FHIR server (cpoc-rules §11)."""
+    if not is_draft_evidence(ref):
+        return f"`{ref}`"
+    kind, _, local_id = draft_target(ref).partition("/")
+    return f"draft {kind} {_inline(local_id)} (not yet on the server)"
 
 
 def _bullets(items: Iterable[str]) -> str:

@@ -57,7 +57,8 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     resources = patient_resources(
         [*gathered.resources, *drafts.resources], f"Patient/{request.patient_id}"
     )
-    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today)
+    draft_refs = [f"{r['resourceType']}/{r['id']}" for r in drafts.resources]
+    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today, draft_refs)
     result = HookResult()
     charges = _charges(rt, assessment) if sign else None
     for month in assessment.months:
