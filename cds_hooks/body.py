@@ -10,6 +10,7 @@ most ``max_depth + 1`` passes over a string that shrinks each time). Python's pa
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -48,9 +49,29 @@ def read_json(data: bytes, max_bytes: int, max_depth: int) -> Any:
     if _LONE_SURROGATE.search(data):
         raise BodyError(400, "bad-request", "the JSON holds an unpaired UTF-16 surrogate escape")
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+    except _NotFinite:
+        raise BodyError(
+            400, "bad-request", "the JSON holds a number beyond a double's range, NaN or Infinity"
+        ) from None
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BodyError(400, "bad-request", "the body is not valid JSON (UTF-8)") from None
+
+
+class _NotFinite(Exception):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    # Python reads NaN, Infinity and -Infinity, which JSON (RFC 8259 §6) does not have.
+    raise _NotFinite(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: a double cannot hold it
+        raise _NotFinite(text)
+    return value
 
 
 def nesting_exceeds(data: bytes, max_depth: int) -> bool:

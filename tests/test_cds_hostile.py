@@ -91,6 +91,16 @@ def test_an_unpaired_surrogate_escape_is_refused_before_it_reaches_a_card(
     assert answer["where"] == "$" and "ud800" not in json.dumps(answer)
 
 
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e400", "-2.5E+999"])
+def test_numbers_json_does_not_have_are_a_400(client: FlaskClient, token: str) -> None:
+    # Python's json reads NaN/Infinity (not JSON) and turns 1e400 into inf: either would fail
+    # only when a card or ChargeItem is written (allow_nan=False), i.e. as a 500.
+    text = json.dumps(valid_sign()).replace('"2025-03-03"', token, 1)
+    answer = refused(client.post(SIGN, data=text, content_type="application/json"), 400)
+    assert answer["where"] == "$"
+    assert answer["message"] == "the JSON holds a number beyond a double's range, NaN or Infinity"
+
+
 def test_invalid_utf8_is_a_400(client: FlaskClient) -> None:
     data = json.dumps(valid_sign()).encode().replace(b"oxaliplatin", b"oxali\xffplatin")
     refused(client.post(SIGN, data=data, content_type="application/json"), 400)
