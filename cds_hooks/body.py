@@ -49,7 +49,9 @@ def read_json(data: bytes, max_bytes: int, max_depth: int) -> Any:
     if _LONE_SURROGATE.search(data):
         raise BodyError(400, "bad-request", "the JSON holds an unpaired UTF-16 surrogate escape")
     try:
-        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+        # Strict UTF-8 ourselves: json.loads(bytes) decodes with "surrogatepass", which lets
+        # an encoded lone surrogate (ED A0 80..ED BF BF) through.
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except _NotFinite:
         raise BodyError(
             400, "bad-request", "the JSON holds a number beyond a double's range, NaN or Infinity"
