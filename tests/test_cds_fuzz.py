@@ -34,7 +34,14 @@ class Drawn:
         return self.data.draw(st.sampled_from(items))
 
     def text(self, max_size: int) -> str:
-        return self.data.draw(st.text(max_size=max_size))
+        return self.data.draw(st.text(_ANY_CHARACTER, max_size=max_size))
+
+
+# Any character, lone surrogates included: written raw (invalid UTF-8) or as \udXXX escapes.
+_ANY_CHARACTER = st.one_of(
+    st.characters(),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=()),
+)
 
 
 @pytest.fixture(scope="module")
