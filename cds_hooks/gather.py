@@ -52,8 +52,11 @@ def fhir_client(access: FhirAccess, timeout: float = 10.0) -> FhirClient:
     return FhirClient(access.server, auth=auth, timeout=timeout, max_retries=1)
 
 
-def gather(request: HookRequest, clients: ClientFactory = fhir_client) -> Gathered:
-    """Every resource of the patient's record the CPOC reader needs."""
+def gather(
+    request: HookRequest, clients: ClientFactory = fhir_client, max_entries: int = 5000
+) -> Gathered:
+    """Every resource of the patient's record the CPOC reader needs; no prefetch key (its
+    pages included) nor search of the service's own may bring more than ``max_entries``."""
     result = Gathered()
     missing: list[RecordQuery | None] = []  # None stands for the Patient read
     for key, query in [(PATIENT_KEY, None), *((q.key, q) for q in RECORD_QUERIES)]:
@@ -61,14 +64,14 @@ def gather(request: HookRequest, clients: ClientFactory = fhir_client) -> Gather
         if value is ABSENT or _is_outcome(value):
             missing.append(query)
         elif value is not None:
-            result.resources.extend(_prefetched(key, value, request, clients))
+            result.resources.extend(_prefetched(key, value, request, clients, max_entries))
     if missing:
         if request.fhir is None:
             keys = ", ".join(q.key if q else PATIENT_KEY for q in missing)
             raise DataUnavailable(
                 f"prefetch missing for {keys} and no fhirServer to read them from"
             )
-        result.resources.extend(_fetch_all(request, missing, clients))
+        result.resources.extend(_fetch_all(request, missing, clients, max_entries))
         result.fetched = [q.key if q else PATIENT_KEY for q in missing]
     result.resources.extend(_referenced_medications(request, result.resources, clients))
     return result
@@ -89,7 +92,7 @@ def _is_outcome(value: Any) -> bool:
 
 
 def _prefetched(
-    key: str, value: Resource, request: HookRequest, clients: ClientFactory
+    key: str, value: Resource, request: HookRequest, clients: ClientFactory, max_entries: int
 ) -> list[Resource]:
     if value.get("resourceType") != "Bundle":
         return [value]
@@ -103,6 +106,12 @@ def _prefetched(
         try:
             for bundle in client.follow(next_url):
                 found.extend(_matches(bundle, member("$.prefetch", key) + " (a next page)"))
+                if len(found) > max_entries:
+                    raise RequestError(
+                        member("$.prefetch", key),
+                        f"its pages hold more than {max_entries} entries",
+                        status=413,
+                    )
         except CpocError as exc:
             raise DataUnavailable(
                 f"prefetch {key}: the next page could not be read: {failure(exc)}"
@@ -140,7 +149,10 @@ def _next_link(bundle: Resource) -> str | None:
 
 
 def _fetch_all(
-    request: HookRequest, missing: list[RecordQuery | None], clients: ClientFactory
+    request: HookRequest,
+    missing: list[RecordQuery | None],
+    clients: ClientFactory,
+    max_entries: int,
 ) -> list[Resource]:
     access = request.fhir
     assert access is not None
@@ -156,7 +168,16 @@ def _fetch_all(
                         "the context's patient is not on the FHIR server"
                     ) from None
             params = query.for_patient(pid) | {"_count": "200"}
-            return list(client.search(query.resource_type, params))
+            found = []
+            for resource in client.search(query.resource_type, params):
+                found.append(resource)
+                if len(found) > max_entries:
+                    raise RequestError(
+                        "$.fhirServer",
+                        f"its {query.resource_type} search holds more than {max_entries} entries",
+                        status=413,
+                    )
+            return found
 
     try:
         with ThreadPoolExecutor(min(_FETCH_THREADS, len(missing))) as pool:

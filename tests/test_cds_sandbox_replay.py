@@ -28,6 +28,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -319,3 +320,31 @@ def test_a_replayed_sandbox_token_and_a_foreign_jku_are_refused(
     refused = client.post(url, json=body, headers={"Authorization": f"Bearer {foreign}"})
     assert refused.status_code == 401
     assert refused.get_json()["message"] == "jku is not on this issuer's JWKS URL allow-list"
+
+
+def test_the_entry_limit_holds_across_pages_and_the_services_own_reads(
+    tmp_path: Path, key: ec.EllipticCurvePrivateKey, fhir: SekmetServer
+) -> None:
+    # With at most 3 entries per Bundle: 2-entry pages pass the body check, but the
+    # observations read through `next` exceed it; so does the service's own search.
+    app = create_app(
+        {
+            "CDS_SETTINGS": load_cds_settings(
+                {
+                    "CPOC_CDS_AUTH": "off",
+                    "CPOC_CDS_MAX_BUNDLE_ENTRIES": "3",
+                    "CPOC_STORE_URL": f"sqlite:///{tmp_path}/store.sqlite",
+                }
+            ),
+            "CLOCK": clock_at(TODAY),
+            "TESTING": True,
+        }
+    )
+    paged = prefetch_of(app, fhir, "cpoc-patient-view", page=2)
+    response = sandbox_call(app, key, fhir, "patient-view", paged)
+    assert response.status_code == 413, response.get_data(as_text=True)[:300]
+    assert response.get_json()["where"] == "$.prefetch.observations"
+    unpaged = {"patient": paged["patient"]}  # the service searches the rest itself
+    response = sandbox_call(app, key, fhir, "patient-view", unpaged)
+    assert response.status_code == 413
+    assert response.get_json()["where"] == "$.fhirServer"

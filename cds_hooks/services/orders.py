@@ -41,7 +41,7 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     today = rt.today()
     # order-select names the orders just chosen; order-sign is about every draft.
     drafts = draft_orders(request, today.isoformat(), selections=not sign)
-    gathered = gather(request, rt.clients)
+    gathered = gather(request, rt.clients, rt.settings.max_bundle_entries)
     settings = rt.settings
     birth = next(
         (
