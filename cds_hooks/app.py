@@ -44,6 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Never render stack traces to callers; error handlers answer JSON (engineering.md).
     app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
     settings: CdsSettings = app.config.get("CDS_SETTINGS") or load_cds_settings(os.environ)
+    # Werkzeug stops reading a (chunked) body past this; the blueprint answers 413 in JSON.
+    app.config.setdefault("MAX_CONTENT_LENGTH", settings.max_body_bytes)
     cpoc: Config = app.config.get("CPOC_CONFIG") or load_config()
     clock: Callable[[], datetime] = app.config.get("CLOCK") or _clock(settings)
     evaluator = Evaluator(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.draft import draft_evidence
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
 from cpoc_fhir.fhir.read import PatientResources
@@ -64,17 +65,23 @@ class OrderAssessment:
 
 
 def assess_orders(
-    evaluator: Evaluator, resources: PatientResources, selected: Iterable[str], as_of: date
+    evaluator: Evaluator,
+    resources: PatientResources,
+    selected: Iterable[str],
+    as_of: date,
+    draft_refs: Iterable[str] = (),
 ) -> OrderAssessment:
-    """The lines the selected draft orders produce, as known on ``as_of``."""
+    """The lines the selected draft orders produce, as known on ``as_of``. ``draft_refs`` (every
+    draft's "Type/id") are cited in the lines' evidence as drafts (cpoc-rules §11)."""
     chosen = set(selected)
+    local = frozenset(draft_refs) | chosen
     record = evaluator.record(resources, include_drafts=True)
     drafts = {e for e in record.exposures if _source(e.order_ref, e.ref) in chosen}
     without = replace(record, exposures=tuple(e for e in record.exposures if e not in drafts))
     # Drafts may be dated after today (a cycle planned next week): see as far as they reach.
     horizon = max([as_of, *(e.start for e in drafts)])
-    timeline = evaluator.evaluate(record, horizon)
-    baseline = evaluator.evaluate(without, horizon)
+    timeline = _drafts_marked(evaluator.evaluate(record, horizon), local)
+    baseline = _drafts_marked(evaluator.evaluate(without, horizon), local)
     order_refs = tuple(sorted({_source(e.order_ref, e.ref) for e in drafts}))
     days = sorted({e.start for e in drafts})
     months = _months(timeline, baseline, days)
@@ -96,6 +103,18 @@ def current_month(timeline: PatientTimeline, today: date) -> tuple[BillingLine, 
         for line in timeline.lines
         if line.component is not Component.NEW_PATIENT and line.start <= today <= line.end
     )
+
+
+def _drafts_marked(timeline: PatientTimeline, drafts: frozenset[str]) -> PatientTimeline:
+    """The timeline with its lines' draft evidence marked (cpoc_fhir.engine.draft)."""
+
+    def marked(line: BillingLine) -> BillingLine:
+        if not any(ref in drafts for ref in line.evidence):
+            return line
+        evidence = tuple(draft_evidence(r) if r in drafts else r for r in line.evidence)
+        return replace(line, evidence=evidence)
+
+    return replace(timeline, lines=tuple(marked(line) for line in timeline.lines))
 
 
 def _source(order_ref: str | None, ref: str) -> str:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from cds_hooks.body import BodyError, read_json, too_large
 from cds_hooks.cards import CardSource
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.gather import DataUnavailable
@@ -22,6 +23,7 @@ from cds_hooks.hook_request import RequestError, hook_instance_of, parse_request
 from cds_hooks.security import ClientAuthError, ClientVerifier, VerifiedClient
 from cds_hooks.services import BY_ID, SERVICES, CdsService, HookResult, Runtime
 from cds_hooks.settings import SOURCE_LABEL
+from cds_hooks.uninterpretable import uninterpretable
 from cpoc_fhir.fhir.json_text import dumps
 from cpoc_fhir.fhir.write.publish import compact
 from cpoc_fhir.store.hooks import HookLog, Invocation
@@ -97,14 +99,24 @@ def invoke(service_id: str) -> Response:
         call = _with(call, client=client.issuer if client else None)
         body = _body()
         call = _with(call, hook_instance=hook_instance_of(body))
-        hook_request = parse_request(body, service.hook)
+        hook_request = parse_request(
+            body, service.hook, hook_app.runtime.settings.max_bundle_entries
+        )
         call = _with(
             call,
             hook=hook_request.hook,
             hook_instance=hook_request.hook_instance,
             patient_ref=f"Patient/{hook_request.patient_id}",
         )
-        result = service.handler(hook_app.runtime, hook_request, _card_source(hook_request))
+        try:
+            result = service.handler(hook_app.runtime, hook_request, _card_source(hook_request))
+        except (ApiError, RequestError, DataUnavailable, ClientAuthError):
+            raise
+        except Exception as exc:  # a shape the readers did not expect: the caller's 400
+            refusal = uninterpretable(exc, hook_request.origins, service_id)
+            if refusal is None:
+                raise
+            raise refusal from None
         _record_decisions(hook_app, result, call)
         response = _json(_response_body(result))
         call = _with(
@@ -115,7 +127,7 @@ def invoke(service_id: str) -> Response:
             writes=tuple(result.writes),
         )
         return response
-    except (ApiError, RequestError, DataUnavailable, ClientAuthError) as exc:
+    except (ApiError, RequestError, DataUnavailable, ClientAuthError, BodyError) as exc:
         error = _api_error(exc)
         call = _with(call, outcome=error.outcome, http_status=error.status)
         return error.response()
@@ -158,10 +170,13 @@ def feedback(service_id: str) -> Response:
         )
         counts = {k: results.count(k) for k in ("stored", "merged", "duplicate") if k in results}
         return _json({"feedback": counts})
-    except (ApiError, RequestError, ClientAuthError) as exc:
+    except (ApiError, RequestError, ClientAuthError, BodyError) as exc:
         error = _api_error(exc)
         call = _with(call, outcome=error.outcome, http_status=error.status)
         return error.response()
+    except Exception:
+        log.exception("CDS feedback for %s failed", service_id)
+        return ApiError(500, "error", "internal error; the call was logged").response()
     finally:
         _audit(hook_app, call, started)
 
@@ -190,17 +205,24 @@ def _authenticate(hook_app: HookApp, also: str | None = None) -> VerifiedClient 
 
 
 def _body() -> Any:
+    """The JSON body within the limits (cds_hooks/body.py): size before it is read, then
+    nesting depth and encoding before it is parsed."""
     if not request.is_json:
         raise ApiError(
-            415 if request.data else 400,
-            "bad-request",
+            415,
+            "unsupported-media-type",
             "the body must be JSON (Content-Type: application/json)",
             "$",
         )
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "bad-request", "the body is not valid JSON", "$")
-    return data
+    settings = _app().runtime.settings
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise too_large(settings.max_body_bytes)
+    try:
+        data = request.get_data(cache=False)
+    except RequestEntityTooLarge:  # a chunked body over MAX_CONTENT_LENGTH
+        raise too_large(settings.max_body_bytes) from None
+    return read_json(data, settings.max_body_bytes, settings.max_depth)
 
 
 def _card_source(hook_request: Any) -> CardSource:
@@ -226,7 +248,10 @@ def _api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RequestError):
-        return ApiError(400, "bad-request", exc.message, exc.where)
+        outcome = "too-large" if exc.status == 413 else "bad-request"
+        return ApiError(exc.status, outcome, exc.message, exc.where)
+    if isinstance(exc, BodyError):
+        return ApiError(exc.status, exc.outcome, exc.message, "$")
     if isinstance(exc, DataUnavailable):
         return ApiError(412, "precondition-failed", str(exc))
     if isinstance(exc, ClientAuthError):
@@ -280,7 +305,19 @@ def cors(response: Response) -> Response:
     return response
 
 
+_HTTP_LABELS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    415: "unsupported-media-type",
+}
+
+
 @blueprint.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
-    outcome = "not-found" if exc.code == 404 else "bad-request"
-    return _json({"error": outcome, "message": exc.description or exc.name}, exc.code or 500)
+    code = exc.code or 500
+    label = _HTTP_LABELS.get(code, "bad-request" if code < 500 else "error")
+    response = _json({"error": label, "message": exc.description or exc.name}, code)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    return response

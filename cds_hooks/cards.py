@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpoc_fhir.engine.codes import DISPLAY, Component
+from cpoc_fhir.engine.draft import draft_target, is_draft_evidence
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
 from cpoc_fhir.store.hooks import CardRecord
 
@@ -61,6 +62,16 @@ class CardSource:
             "type": "smart",
             "appContext": json.dumps({k: v for k, v in context.items() if v}),
         }
+
+
+def fitted(required: str, optional: str = "", limit: int = SUMMARY_LIMIT) -> str | None:
+    """``required`` followed by ``optional`` when both fit whole; None when they do not.
+
+    Summaries are built from bounded parts (codes, numbers, dates, fixed words) plus optional
+    parts that are shown whole or not at all: nothing is ever cut mid-word (issue "real
+    clients", item 9)."""
+    text = " ".join(f"{required}{optional}".split())
+    return text if len(text) <= limit else None
 
 
 def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -120,8 +131,13 @@ def documentation_card(
     """What the level or its support lacks (no ECOG in the window, regimen not in the catalog,
     disease status unknown, a class change with no reason on record…)."""
     where = f"month {month.month}" if month and month.month else "this patient"
-    if len(warnings) == 1:
-        summary = f"CPOC documentation for {where}: {warnings[0]}"
+    # The one gap is named when it fits whole; else (and for several) the count, and the
+    # gaps themselves in the detail.
+    one = fitted(f"CPOC documentation for {where}: ", warnings[0]) if len(warnings) == 1 else None
+    if one is not None and warnings[0].split():
+        summary = one
+    elif len(warnings) == 1:
+        summary = f"CPOC: 1 documentation gap affects {where}"
     else:
         summary = f"CPOC: {len(warnings)} documentation gaps affect {where}"
     detail = _join(
@@ -148,8 +164,8 @@ def month_card(source: CardSource, lines: Sequence[BillingLine]) -> Card:
     """The current billing month's lines and their statuses."""
     first = lines[0]
     label = f"month {first.month}" if first.month else "this month"
-    codes = ", ".join(f"{line.code} {line.status.value}" for line in lines)
-    summary = f"CPOC {label} ({first.start.isoformat()} to {first.end.isoformat()}): {codes}"
+    head = f"CPOC {label} ({first.start.isoformat()} to {first.end.isoformat()}): "
+    summary = _listed(head, [f"{line.code} {line.status.value}" for line in lines])
     body = [
         f"**{_label(line)}** — {_status(line)}\n\n{_bullets(line.explanation)}" for line in lines
     ]
@@ -159,6 +175,17 @@ def month_card(source: CardSource, lines: Sequence[BillingLine]) -> Card:
     flagged = warnings or any(line.status is LineStatus.NOT_BILLABLE for line in lines)
     indicator = "warning" if flagged else "info"
     return source.card("current-month", summary, indicator, _join(body), first.start.isoformat())
+
+
+def _listed(head: str, items: Sequence[str]) -> str:
+    """``head`` and as many whole items as fit, then "+N more" for the rest."""
+    for shown in range(len(items), -1, -1):
+        rest = len(items) - shown
+        listed = [*items[:shown], *([f"+{rest} more"] if rest else [])]
+        text = fitted(head, ", ".join(listed))
+        if text is not None:
+            return text
+    raise ValueError("a summary's required part exceeds the limit")  # bounded: never
 
 
 # --- Markdown pieces ----------------------------------------------------------------------
@@ -219,7 +246,16 @@ def _pending(line: BillingLine) -> str:
 def _evidence(line: BillingLine) -> str:
     if not line.evidence:
         return ""
-    return "Evidence: " + ", ".join(f"`{ref}`" for ref in line.evidence)
+    return "Evidence: " + ", ".join(_cited(ref) for ref in line.evidence)
+
+
+def _cited(ref: str) -> str:
+    """A server resource as its reference; a draft order by its local id, as a draft, with no
+    reference a client could resolve against the FHIR server (cpoc-rules §11)."""
+    if not is_draft_evidence(ref):
+        return f"`{ref}`"
+    kind, _, local_id = draft_target(ref).partition("/")
+    return f"draft {kind} {_inline(local_id)} (not yet on the server)"
 
 
 def _bullets(items: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds_hooks.hook_request import ABSENT, FhirAccess, HookRequest
+from cds_hooks.hook_request import ABSENT, FhirAccess, HookRequest, RequestError, member
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth
 from cpoc_fhir.fhir.client import FhirClient
@@ -52,8 +52,11 @@ def fhir_client(access: FhirAccess, timeout: float = 10.0) -> FhirClient:
     return FhirClient(access.server, auth=auth, timeout=timeout, max_retries=1)
 
 
-def gather(request: HookRequest, clients: ClientFactory = fhir_client) -> Gathered:
-    """Every resource of the patient's record the CPOC reader needs."""
+def gather(
+    request: HookRequest, clients: ClientFactory = fhir_client, max_entries: int = 5000
+) -> Gathered:
+    """Every resource of the patient's record the CPOC reader needs; no prefetch key (its
+    pages included) nor search of the service's own may bring more than ``max_entries``."""
     result = Gathered()
     missing: list[RecordQuery | None] = []  # None stands for the Patient read
     for key, query in [(PATIENT_KEY, None), *((q.key, q) for q in RECORD_QUERIES)]:
@@ -61,14 +64,14 @@ def gather(request: HookRequest, clients: ClientFactory = fhir_client) -> Gather
         if value is ABSENT or _is_outcome(value):
             missing.append(query)
         elif value is not None:
-            result.resources.extend(_prefetched(key, value, request, clients))
+            result.resources.extend(_prefetched(key, value, request, clients, max_entries))
     if missing:
         if request.fhir is None:
             keys = ", ".join(q.key if q else PATIENT_KEY for q in missing)
             raise DataUnavailable(
                 f"prefetch missing for {keys} and no fhirServer to read them from"
             )
-        result.resources.extend(_fetch_all(request, missing, clients))
+        result.resources.extend(_fetch_all(request, missing, clients, max_entries))
         result.fetched = [q.key if q else PATIENT_KEY for q in missing]
     result.resources.extend(_referenced_medications(request, result.resources, clients))
     return result
@@ -89,11 +92,11 @@ def _is_outcome(value: Any) -> bool:
 
 
 def _prefetched(
-    key: str, value: Resource, request: HookRequest, clients: ClientFactory
+    key: str, value: Resource, request: HookRequest, clients: ClientFactory, max_entries: int
 ) -> list[Resource]:
     if value.get("resourceType") != "Bundle":
         return [value]
-    found = list(_matches(value))
+    found = list(_matches(value, member("$.prefetch", key)))
     next_url = _next_link(value)
     if next_url is None:
         return found
@@ -102,7 +105,13 @@ def _prefetched(
     with clients(request.fhir) as client:
         try:
             for bundle in client.follow(next_url):
-                found.extend(_matches(bundle))
+                found.extend(_matches(bundle, member("$.prefetch", key) + " (a next page)"))
+                if len(found) > max_entries:
+                    raise RequestError(
+                        member("$.prefetch", key),
+                        f"its pages hold more than {max_entries} entries",
+                        status=413,
+                    )
         except CpocError as exc:
             raise DataUnavailable(
                 f"prefetch {key}: the next page could not be read: {failure(exc)}"
@@ -110,23 +119,40 @@ def _prefetched(
     return found
 
 
-def _matches(bundle: Resource) -> Iterator[Resource]:
-    for entry in bundle.get("entry") or []:
+def _matches(bundle: Resource, where: str) -> Iterator[Resource]:
+    """The match and include entries of a searchset (no ``search``: a match; a Bundle
+    without ``type`` as the sandbox sends it is read the same way)."""
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise RequestError(f"{where}.entry", "must be an array")
+    for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        mode = (entry.get("search") or {}).get("mode", "match") if resource else None
-        if isinstance(resource, dict) and mode in ("match", "include"):
+        if not isinstance(resource, dict):
+            continue
+        search = entry.get("search")
+        if search is not None and not isinstance(search, dict):
+            raise RequestError(f"{where}.entry[{i}].search", "must be a JSON object")
+        mode = (search or {}).get("mode", "match")
+        if not isinstance(mode, str):
+            raise RequestError(f"{where}.entry[{i}].search.mode", "must be a code (a string)")
+        if mode in ("match", "include"):
             yield resource
 
 
 def _next_link(bundle: Resource) -> str | None:
-    for link in bundle.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
+        url = link.get("url") if isinstance(link, dict) else None
+        if link.get("relation") == "next" and isinstance(url, str) and url:
+            return url
     return None
 
 
 def _fetch_all(
-    request: HookRequest, missing: list[RecordQuery | None], clients: ClientFactory
+    request: HookRequest,
+    missing: list[RecordQuery | None],
+    clients: ClientFactory,
+    max_entries: int,
 ) -> list[Resource]:
     access = request.fhir
     assert access is not None
@@ -142,7 +168,16 @@ def _fetch_all(
                         "the context's patient is not on the FHIR server"
                     ) from None
             params = query.for_patient(pid) | {"_count": "200"}
-            return list(client.search(query.resource_type, params))
+            found = []
+            for resource in client.search(query.resource_type, params):
+                found.append(resource)
+                if len(found) > max_entries:
+                    raise RequestError(
+                        "$.fhirServer",
+                        f"its {query.resource_type} search holds more than {max_entries} entries",
+                        status=413,
+                    )
+            return found
 
     try:
         with ThreadPoolExecutor(min(_FETCH_THREADS, len(missing))) as pool:

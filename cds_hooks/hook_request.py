@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Resource = dict[str, Any]
-ABSENT = object()
-FHIR_ID = re.compile(
-    r"[A-Za-z0-9\-.]{1,64}"
-)  # FHIR R4 id datatype  # a prefetch key the client did not send (``None`` means "no data")
+ABSENT = object()  # a prefetch key the client did not send (``None`` means "no data")
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 id datatype
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class RequestError(Exception):
-    """A malformed request: ``where`` is a JSON path in the body."""
+    """A malformed request: ``where`` is a JSON path in the body; ``status`` 400, or 413 for
+    a limit exceeded."""
 
-    def __init__(self, where: str, message: str) -> None:
+    def __init__(self, where: str, message: str, status: int = 400) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class HookRequest:
     context: Mapping[str, Any]
     prefetch: Mapping[str, Any]
     fhir: FhirAccess | None = None
+    # id() of each resource of the body → its JSON path, so that a resource the reader cannot
+    # interpret is named in the 400 (see cds_hooks/uninterpretable.py). Draft copies are added.
+    origins: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def patient_id(self) -> str:
@@ -54,8 +58,9 @@ class HookRequest:
         return self.prefetch.get(key, ABSENT)
 
 
-def parse_request(body: Any, hook: str) -> HookRequest:
-    """Check a request body for a service answering ``hook``."""
+def parse_request(body: Any, hook: str, max_entries: int = 5000) -> HookRequest:
+    """Check a request body for a service answering ``hook``; no Bundle in it (prefetch,
+    draftOrders) may hold more than ``max_entries`` entries."""
     if not isinstance(body, dict):
         raise RequestError("$", "the request body must be a JSON object")
     given = _string(body, "hook", "$.hook")
@@ -75,10 +80,58 @@ def parse_request(body: Any, hook: str) -> HookRequest:
         prefetch = {}
     if not isinstance(prefetch, dict):
         raise RequestError("$.prefetch", "must be a JSON object")
+    origins: dict[int, str] = {}
     for key, value in prefetch.items():
+        where = member("$.prefetch", key)
         if value is not None and not (isinstance(value, dict) and "resourceType" in value):
-            raise RequestError(f"$.prefetch.{key}", "must be a FHIR resource or null")
-    return HookRequest(given, instance, context, prefetch, _fhir_access(body))
+            raise RequestError(where, "must be a FHIR resource or null")
+        if isinstance(value, dict):
+            _register(value, where, max_entries, origins)
+    _check_patient(prefetch.get("patient"), patient_id)
+    drafts = context.get("draftOrders")
+    if isinstance(drafts, dict):
+        _entries(drafts, "$.context.draftOrders", max_entries)
+    return HookRequest(given, instance, context, prefetch, _fhir_access(body), origins)
+
+
+def _register(value: Resource, where: str, max_entries: int, origins: dict[int, str]) -> None:
+    origins[id(value)] = where
+    if value.get("resourceType") != "Bundle":
+        return
+    for i, entry in enumerate(_entries(value, where, max_entries)):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict):
+            origins[id(resource)] = f"{where}.entry[{i}].resource"
+
+
+def _entries(bundle: Resource, where: str, max_entries: int) -> list[Any]:
+    entries = bundle.get("entry")
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise RequestError(f"{where}.entry", "must be an array")
+    if len(entries) > max_entries:
+        raise RequestError(
+            f"{where}.entry", f"more than {max_entries} entries in one Bundle", status=413
+        )
+    return entries
+
+
+def _check_patient(value: Any, patient_id: str) -> None:
+    """``prefetch.patient`` must be the context's patient: another patient's record must
+    never be billed under this one's id."""
+    if value is None or value.get("resourceType") == "OperationOutcome":
+        return
+    if value.get("resourceType") != "Patient":
+        raise RequestError("$.prefetch.patient", "must be a Patient resource")
+    if value.get("id") != patient_id:
+        raise RequestError("$.prefetch.patient", "is not the patient of context.patientId")
+
+
+def member(where: str, name: Any) -> str:
+    """The JSON path of ``where``'s member ``name``; a name that is no plain identifier (it is
+    the caller's text) is shown as ``*``, never repeated."""
+    return f"{where}.{name}" if isinstance(name, str) and _NAME.fullmatch(name) else f"{where}.*"
 
 
 def hook_instance_of(body: Any) -> str | None:
@@ -148,7 +201,13 @@ def draft_orders(request: HookRequest, today: str, selections: bool) -> DraftOrd
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise RequestError(f"{where}.resource", "required, a FHIR resource")
-        resources.append(_normalised(resource, i, request.patient_id, today, where))
+        if "id" in resource and not (
+            isinstance(resource["id"], str) and FHIR_ID.fullmatch(resource["id"])
+        ):
+            raise RequestError(f"{where}.resource.id", "must be a FHIR id")
+        copy = _normalised(resource, i, request.patient_id, today, where)
+        request.origins[id(copy)] = f"{where}.resource"
+        resources.append(copy)
     refs = [f"{r['resourceType']}/{r['id']}" for r in resources]
     chosen = set(refs)
     if selections and "selections" in request.context:

@@ -1,8 +1,9 @@
 """Verify the JWT a CDS Client sends with every call (CDS Hooks 2.0.1 §Trusting CDS Clients).
 
 The client signs a JWT with its private key and sends ``Authorization: Bearer <jwt>``; we check
-it against the JWK Set of an issuer we were told to trust (an allow list of ``iss`` → JWKS URL
-or file, as the spec recommends). Only ES384 and RS384 are accepted: the spec forbids ``none``
+it against the JWK Set of an issuer we were told to trust: an allow-list of ``iss`` and, per
+issuer, of the ``jku`` URLs it may name, with keys fetched from them or pinned from a file
+(cds_hooks/trusted_issuers.py). Only ES384 and RS384 are accepted: the spec forbids ``none``
 and every symmetric algorithm, and these two are the ones it recommends. The ``aud`` must be
 the exact URL of the endpoint being called, and each ``jti`` is accepted once (replay).
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import jwt
 import requests
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 from jwt.types import Options
+
+from cds_hooks.trusted_issuers import TrustedIssuer, file_path, trusted_issuer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _KEY_SHAPE: dict[str, tuple[str, str | None]] = {"ES384": ("EC", "P-384"), "RS38
 REFETCH_MIN_INTERVAL_S = 30.0
 _MAX_TOKEN_CHARS = 16_384  # far above any real client JWT; refuses junk before parsing it
 _MAX_JTI_CHARS = 255  # the replay table's column width
-_MAX_ISSUER_CHARS = 512  # likewise
+_MAX_JKU_LOGGED = 200
 _LAST_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z: beyond it a datetime cannot hold exp
 _DECODE_OPTIONS: Options = {
     "require": ["iss", "aud", "exp", "iat", "jti"],
@@ -71,8 +71,11 @@ class VerifiedClient:
     tenant: str | None
 
 
-def trusted_issuers_from_json(text: str, where: str = "CPOC_CDS_TRUSTED_ISSUERS") -> dict[str, str]:
-    """Parse the setting: a JSON object mapping each trusted issuer to its JWKS URL or file."""
+def trusted_issuers_from_json(
+    text: str, where: str = "CPOC_CDS_TRUSTED_ISSUERS"
+) -> dict[str, TrustedIssuer]:
+    """Parse the setting: a JSON object mapping each trusted issuer to its JWKS URL, its
+    pinned JWKS file, or ``{"jwks_urls": [...], "keys_file": "..."}``."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -81,30 +84,7 @@ def trusted_issuers_from_json(text: str, where: str = "CPOC_CDS_TRUSTED_ISSUERS"
         raise ValueError(f"{where} must be a JSON object mapping issuer to JWKS URL or file path")
     if not data:
         raise ValueError(f"{where} is empty: name at least one trusted CDS client issuer")
-    for issuer, location in data.items():
-        if not isinstance(location, str):
-            raise ValueError(f"{where}: the JWKS location of issuer {issuer!r} must be a string")
-        _check_trusted(issuer, location, where)
-    return dict(data)
-
-
-def _check_trusted(issuer: str, location: str, where: str) -> None:
-    if not issuer or len(issuer) > _MAX_ISSUER_CHARS:
-        raise ValueError(f"{where}: an issuer must be 1 to {_MAX_ISSUER_CHARS} characters")
-    scheme = urlparse(location).scheme.lower()
-    if scheme in ("http", "https") and urlparse(location).netloc:
-        return
-    if _file_path(location) is None:
-        raise ValueError(
-            f"{where}: the JWKS location of issuer {issuer!r} must be an http(s) URL, "
-            f"a file:// URL or an absolute path, not {location!r}"
-        )
-
-
-def _file_path(location: str) -> Path | None:
-    if location.lower().startswith("file://"):
-        return Path(url2pathname(urlparse(location).path))
-    return Path(location) if os.path.isabs(location) else None
+    return {issuer: trusted_issuer(issuer, spec, where) for issuer, spec in data.items()}
 
 
 @dataclass(frozen=True)
@@ -119,7 +99,7 @@ class ClientVerifier:
 
     def __init__(
         self,
-        trusted_issuers: Mapping[str, str],
+        trusted_issuers: Mapping[str, str | TrustedIssuer | Mapping[str, Any]],
         first_use: Callable[[str, str, datetime], bool],
         *,
         leeway_s: int = 60,
@@ -129,9 +109,10 @@ class ClientVerifier:
         clock: Callable[[], float] = time.time,
         session: requests.Session | None = None,
     ) -> None:
-        for issuer, location in trusted_issuers.items():
-            _check_trusted(issuer, location, "trusted_issuers")
-        self._issuers = dict(trusted_issuers)
+        self._issuers = {
+            issuer: trusted_issuer(issuer, spec, "trusted_issuers")
+            for issuer, spec in trusted_issuers.items()
+        }
         self._first_use = first_use
         self._leeway = leeway_s
         self._max_lifetime = max_lifetime_s
@@ -139,7 +120,7 @@ class ClientVerifier:
         self._timeout = fetch_timeout_s
         self._clock = clock
         self._session = session or requests.Session()
-        # Per issuer, guarded by that issuer's lock (Flask serves requests on threads).
+        # Per key source (URL or file), guarded by its issuer's lock (requests run on threads).
         self._locks = {issuer: threading.Lock() for issuer in self._issuers}
         self._sets: dict[str, _KeySet] = {}
         self._last_fetch: dict[str, float] = {}
@@ -149,8 +130,8 @@ class ClientVerifier:
         token = _bearer_token(authorization)
         header = _checked_header(token)
         alg, kid = header["alg"], header["kid"]
-        issuer = self._trusted_issuer(token, header)
-        key = _public_key(self._jwk(issuer, kid), alg)
+        issuer, source = self._trusted_issuer(token, header)
+        key = _public_key(self._jwk(issuer, source, kid), alg)
         claims = _decode(token, key, alg, audience, issuer)
         exp = self._check_times(claims)
         jti = claims["jti"]
@@ -169,7 +150,8 @@ class ClientVerifier:
             tenant=_optional_str(claims, "tenant"),
         )
 
-    def _trusted_issuer(self, token: str, header: Mapping[str, Any]) -> str:
+    def _trusted_issuer(self, token: str, header: Mapping[str, Any]) -> tuple[str, str]:
+        """The issuer and where its keys for this token come from (its jku checked)."""
         # Unverified claims only choose whose keys to check against; jwt.decode re-checks iss.
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -180,10 +162,19 @@ class ClientVerifier:
             raise ClientAuthError("iss claim missing")
         if not isinstance(issuer, str) or issuer not in self._issuers:
             raise ClientAuthError("issuer not trusted")
-        # Never fetch a jku the token names: it may only repeat the configured location.
-        if "jku" in header and header["jku"] != self._issuers[issuer]:
-            raise ClientAuthError("jku is not the JWK Set URL configured for this issuer")
-        return issuer
+        jku = header.get("jku")
+        if jku is not None and not isinstance(jku, str):
+            raise ClientAuthError("jku header must be a URL")
+        # Never fetch a jku that is not on the issuer's allow-list (spec §Trusting CDS Clients).
+        source = self._issuers[issuer].source(jku)
+        if source is None:
+            log.warning(
+                "CDS client issuer %s: token names jku %r, not on its allow-list (jwks_urls)",
+                issuer,
+                str(jku)[:_MAX_JKU_LOGGED],
+            )
+            raise ClientAuthError("jku is not on this issuer's JWKS URL allow-list")
+        return issuer, source
 
     def _check_times(self, claims: Mapping[str, Any]) -> float:
         exp, iat = _epoch(claims["exp"]), _epoch(claims["iat"])
@@ -203,38 +194,38 @@ class ClientVerifier:
         return exp
 
     # --- JWK Sets -------------------------------------------------------------------------
-    def _jwk(self, issuer: str, kid: str) -> Mapping[str, Any]:
+    def _jwk(self, issuer: str, source: str, kid: str) -> Mapping[str, Any]:
         # One load per issuer at a time: concurrent requests wait for its result, not refetch.
         with self._locks[issuer]:
-            keys = self._key_set(issuer)
-            if kid not in keys.keys and self._may_refetch(issuer):
-                keys = self._fetch_set(issuer, keys)  # the client may have rotated its keys
+            keys = self._key_set(issuer, source)
+            if kid not in keys.keys and self._may_refetch(source):
+                keys = self._fetch_set(issuer, source, keys)  # the client may have rotated keys
         if kid not in keys.keys:
             raise ClientAuthError("no key with this kid in the issuer's JWK Set")
         return keys.keys[kid]
 
-    def _key_set(self, issuer: str) -> _KeySet:
-        cached = self._sets.get(issuer)
-        path = _file_path(self._issuers[issuer])
+    def _key_set(self, issuer: str, source: str) -> _KeySet:
+        cached = self._sets.get(source)
+        path = file_path(source)
         if path is not None:
-            return self._file_set(issuer, path, cached)
+            return self._file_set(issuer, source, path, cached)
         if cached is not None and self._clock() < cached.fresh_until:
             return cached
-        if cached is None and not self._may_refetch(issuer):
+        if cached is None and not self._may_refetch(source):
             raise _keys_unavailable(issuer)  # failed a moment ago: don't make each call wait
-        return self._fetch_set(issuer, cached)
+        return self._fetch_set(issuer, source, cached)
 
-    def _may_refetch(self, issuer: str) -> bool:
-        if _file_path(self._issuers[issuer]) is not None:
+    def _may_refetch(self, source: str) -> bool:
+        if file_path(source) is not None:
             return False  # files are re-read whenever they change
-        last = self._last_fetch.get(issuer)
+        last = self._last_fetch.get(source)
         return last is None or self._clock() - last >= REFETCH_MIN_INTERVAL_S
 
-    def _fetch_set(self, issuer: str, cached: _KeySet | None) -> _KeySet:
+    def _fetch_set(self, issuer: str, source: str, cached: _KeySet | None) -> _KeySet:
         now = self._clock()
-        self._last_fetch[issuer] = now
+        self._last_fetch[source] = now
         try:
-            response = self._session.get(self._issuers[issuer], timeout=self._timeout)
+            response = self._session.get(source, timeout=self._timeout)
             response.raise_for_status()
             keys = _parse_jwks(response.json())
         except (requests.RequestException, ValueError) as exc:
@@ -242,12 +233,12 @@ class ClientVerifier:
             if cached is None:
                 raise _keys_unavailable(issuer) from None
             # Keep the last good keys rather than refuse every client; try again in a while.
-            self._sets[issuer] = _KeySet(cached.keys, now + REFETCH_MIN_INTERVAL_S)
-            return self._sets[issuer]
-        self._sets[issuer] = _KeySet(keys, now + self._ttl)
-        return self._sets[issuer]
+            self._sets[source] = _KeySet(cached.keys, now + REFETCH_MIN_INTERVAL_S)
+            return self._sets[source]
+        self._sets[source] = _KeySet(keys, now + self._ttl)
+        return self._sets[source]
 
-    def _file_set(self, issuer: str, path: Path, cached: _KeySet | None) -> _KeySet:
+    def _file_set(self, issuer: str, source: str, path: Path, cached: _KeySet | None) -> _KeySet:
         try:
             info = path.stat()
             stamp = (info.st_mtime_ns, info.st_size)
@@ -259,8 +250,8 @@ class ClientVerifier:
             if cached is None:
                 raise _keys_unavailable(issuer) from None
             return cached  # its old stamp makes the next call read the file again
-        self._sets[issuer] = _KeySet(keys, 0.0, stamp)
-        return self._sets[issuer]
+        self._sets[source] = _KeySet(keys, 0.0, stamp)
+        return self._sets[source]
 
 
 def _keys_unavailable(issuer: str) -> ClientAuthError:

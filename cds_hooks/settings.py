@@ -2,7 +2,9 @@
 
 =================================  =========================================================
 ``CPOC_CDS_AUTH``                  ``on`` (default) or ``off``: verify the client's JWT
-``CPOC_CDS_TRUSTED_ISSUERS``       JSON object: issuer → JWKS URL or file path
+``CPOC_CDS_TRUSTED_ISSUERS``       JSON object: issuer → JWKS URL, pinned JWKS file, or
+                                   ``{"jwks_urls": [...], "keys_file": "..."}``: the
+                                   ``jku`` allow-list and keys pinned for it
 ``CPOC_CDS_BASE_URL``              the public base URL (``aud`` is checked against it); default
                                    the URL the request arrived at
 ``CPOC_CDS_CORS_ORIGINS``          comma-separated origins allowed by CORS, or ``*`` (default)
@@ -14,6 +16,12 @@
 ``CPOC_FHIR_TOKEN``, ``CPOC_SMART_*``  its write credential (as for ``cpoc capture``)
 ``CPOC_STORE_URL``                 audit / feedback database (default a SQLite file)
 ``CPOC_TIMEZONE``                  the practice's time zone ("today" for the order date)
+``CPOC_CDS_MAX_BODY_BYTES``        largest request body read (default 16 MiB); larger: 413
+``CPOC_CDS_MAX_DEPTH``             deepest JSON nesting read (default 64); deeper: 400
+``CPOC_CDS_MAX_BUNDLE_ENTRIES``    most entries in one Bundle (default 5000); more: 413
+``CPOC_CDS_DRAFT_DAYS_BACK``       a draft's dates may lie this many days before today
+                                   (default 366); earlier, or before the birth date: 400
+``CPOC_CDS_DRAFT_DAYS_AHEAD``      ... and this many days after today (default 366)
 =================================  =========================================================
 
 The SMART review app (``/review``) has its own ``CPOC_REVIEW_*`` settings (``ReviewSettings``,
@@ -29,6 +37,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cds_hooks.security import trusted_issuers_from_json
+from cds_hooks.trusted_issuers import TrustedIssuer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.keys import read_private_key_pem
@@ -49,7 +58,7 @@ class WriteTarget:
 @dataclass(frozen=True)
 class CdsSettings:
     auth_enabled: bool = True
-    trusted_issuers: Mapping[str, str] = field(default_factory=dict)
+    trusted_issuers: Mapping[str, str | TrustedIssuer] = field(default_factory=dict)
     base_url: str | None = None
     cors_origins: tuple[str, ...] = ("*",)
     review_launch_url: str | None = None
@@ -60,6 +69,13 @@ class CdsSettings:
     timezone: ZoneInfo | None = None  # None: the host's local time
     fetch_timeout_s: float = 10.0
     jwt_leeway_s: int = 60
+    # Limits on what a caller may make the service read (issue "real clients": 10 000-entry
+    # Bundles took 11.9 s; 200 000 nested arrays crashed the parser).
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_depth: int = 64
+    max_bundle_entries: int = 5000
+    draft_days_back: int = 366
+    draft_days_ahead: int = 366
 
     def __post_init__(self) -> None:
         if self.auth_enabled and not self.trusted_issuers:
@@ -101,7 +117,21 @@ def _cds_settings(environ: Mapping[str, str]) -> CdsSettings:
         write=_write_target(environ),
         store_url=environ.get("CPOC_STORE_URL") or DEFAULT_URL,
         timezone=_zone(environ.get("CPOC_TIMEZONE")),
+        max_body_bytes=_count(environ, "CPOC_CDS_MAX_BODY_BYTES", 16 * 1024 * 1024),
+        max_depth=_count(environ, "CPOC_CDS_MAX_DEPTH", 64),
+        max_bundle_entries=_count(environ, "CPOC_CDS_MAX_BUNDLE_ENTRIES", 5000),
+        draft_days_back=_count(environ, "CPOC_CDS_DRAFT_DAYS_BACK", 366),
+        draft_days_ahead=_count(environ, "CPOC_CDS_DRAFT_DAYS_AHEAD", 366),
     )
+
+
+def _count(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = (environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(name, f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:

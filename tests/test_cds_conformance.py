@@ -954,8 +954,9 @@ def test_a_body_that_is_not_json_by_content_type_is_refused(client: FlaskClient)
     )
     assert text_plain.status_code == 415  # a 4xx the spec allows: only JSON is exchanged
     assert text_plain.get_json()["where"] == "$"
+    # No body and no Content-Type is not JSON either: the same 415 (a form body was a 400).
     empty = client.post("/cds-services/cpoc-order-sign")
-    assert empty.status_code == 400
+    assert empty.status_code == 415
     assert empty.get_json()["where"] == "$"
 
 

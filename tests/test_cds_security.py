@@ -31,6 +31,7 @@ from cds_hooks.security import (
     VerifiedClient,
     trusted_issuers_from_json,
 )
+from cds_hooks.trusted_issuers import TrustedIssuer
 from cpoc_fhir.store import open_ledger
 from cpoc_fhir.store.hooks import HookLog
 
@@ -41,6 +42,8 @@ BASE = "https://cds.example.org/cds-services"
 AUD = f"{BASE}/cpoc-order-sign"
 EXPECTED_AUD = f"aud does not match this service (expected {AUD})"
 NOT_ACCEPTED = "not accepted: ES384 or RS384 required"
+SANDBOX = "https://sandbox.cds-hooks.org"
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 
 
 # --- keys and tokens -------------------------------------------------------------------------
@@ -350,7 +353,7 @@ def test_tampered_payload_refused(make: Make, jwks_file: Path, ec_key: Any) -> N
 
 def test_jku_other_than_the_configured_url_refused(make: Make, http: Any, ec_key: Any) -> None:
     token = sign(ec_key, headers={"jku": "https://evil.example/jwks.json"})
-    assert refused(make(), token) == "jku is not the JWK Set URL configured for this issuer"
+    assert refused(make(), token) == "jku is not on this issuer's JWKS URL allow-list"
     assert len(http.calls) == 0  # neither URL fetched
 
 
@@ -539,8 +542,26 @@ def test_reasons_and_logs_never_contain_the_token(
 
 # --- configuration ---------------------------------------------------------------------------
 def test_trusted_issuers_from_json(tmp_path: Path) -> None:
+    # The old forms: a URL is an allow-list of one; a file pins keys and allows no jku.
     text = json.dumps({ISS: JWKS_URL, "urn:other": str(tmp_path / "k.json"), "x": "file:///k"})
-    assert trusted_issuers_from_json(text) == json.loads(text)
+    assert trusted_issuers_from_json(text) == {
+        ISS: TrustedIssuer(jwks_urls=(JWKS_URL,)),
+        "urn:other": TrustedIssuer(keys_file=tmp_path / "k.json"),
+        "x": TrustedIssuer(keys_file=Path("/k")),
+    }
+    # The allow-list form: URLs (one or a list) and/or the pinned file.
+    text = json.dumps(
+        {
+            SANDBOX: {"jwks_urls": [SANDBOX_JKU], "keys_file": "/etc/cpoc/sandbox-jwks.json"},
+            ISS: {"jwks_urls": JWKS_URL},
+            "urn:pinned": {"keys_file": "file:///etc/k.json"},
+        }
+    )
+    assert trusted_issuers_from_json(text) == {
+        SANDBOX: TrustedIssuer((SANDBOX_JKU,), Path("/etc/cpoc/sandbox-jwks.json")),
+        ISS: TrustedIssuer((JWKS_URL,)),
+        "urn:pinned": TrustedIssuer(keys_file=Path("/etc/k.json")),
+    }
 
 
 @pytest.mark.parametrize(
@@ -549,10 +570,15 @@ def test_trusted_issuers_from_json(tmp_path: Path) -> None:
         ("{not json", "MY_SETTING is not valid JSON"),
         ('["https://ehr.example.com/"]', "MY_SETTING must be a JSON object"),
         ("{}", "MY_SETTING is empty"),
-        ('{"https://ehr.example.com/": 42}', "must be a string"),
         ('{"https://ehr.example.com/": "jwks.json"}', "must be an http(s) URL"),
         ('{"https://ehr.example.com/": "ftp://h/jwks.json"}', "must be an http(s) URL"),
         ('{"": "https://ehr.example.com/jwks.json"}', "an issuer must be 1 to 512 characters"),
+        ('{"i": {}}', "issuer 'i' needs jwks_urls, keys_file or both"),
+        ('{"i": {"jwks_url": "https://h/j"}}', "unknown member(s) jwks_url"),
+        ('{"i": {"jwks_urls": ["jwks.json"]}}', "jwks_urls of issuer 'i' must be an http(s) URL"),
+        ('{"i": {"jwks_urls": [1]}}', "jwks_urls of issuer 'i' must be an http(s) URL"),
+        ('{"i": {"keys_file": "k.json"}}', "keys_file of issuer 'i' must be an absolute path"),
+        ('{"i": 42}', "must be a string (JWKS URL or file) or an object"),
     ],
 )
 def test_trusted_issuers_from_json_errors(text: str, message: str) -> None:
@@ -564,3 +590,66 @@ def test_trusted_issuers_from_json_errors(text: str, message: str) -> None:
 def test_verifier_refuses_a_bad_location() -> None:
     with pytest.raises(ValueError, match="trusted_issuers"):
         ClientVerifier({ISS: "relative/jwks.json"}, Seen())
+
+
+# --- the jku allow-list, keys pinned from a file ----------------------------------------------
+def test_a_listed_jku_verifies_against_the_keys_pinned_from_a_file(
+    jwks_file: Path, ec_key: Any, http: Any, clock: Clock
+) -> None:
+    # The sandbox's shape: every ES384 token names its published jku; the keys are pinned.
+    pinned = TrustedIssuer((SANDBOX_JKU,), jwks_file)
+    verifier = ClientVerifier({ISS: pinned}, Seen(), clock=clock)
+    token = sign(ec_key, headers={"jku": SANDBOX_JKU, "typ": "JWT"})
+    assert verifier.verify(bearer(token), AUD).issuer == ISS
+    assert verifier.verify(bearer(sign(ec_key)), AUD).issuer == ISS  # no jku: pinned keys
+    assert len(http.calls) == 0  # the listed URL is never fetched while keys are pinned
+
+
+def test_a_jku_off_the_list_is_refused_even_with_pinned_keys(
+    jwks_file: Path, ec_key: Any, http: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    verifier = ClientVerifier({ISS: TrustedIssuer((SANDBOX_JKU,), jwks_file)}, Seen(), clock=clock)
+    token = sign(ec_key, headers={"jku": "https://sandbox.cds-hooks.org.evil/jwks.json"})
+    assert refused(verifier, token) == "jku is not on this issuer's JWKS URL allow-list"
+    assert len(http.calls) == 0
+    assert "not on its allow-list" in caplog.text and token not in caplog.text
+
+
+def test_the_old_file_form_allows_no_jku(
+    make: Make, jwks_file: Path, ec_key: Any, http: Any
+) -> None:
+    # A file alone names no URL: a jku is refused (the setting's object form lists it).
+    token = sign(ec_key, headers={"jku": SANDBOX_JKU})
+    assert refused(make(str(jwks_file)), token) == "jku is not on this issuer's JWKS URL allow-list"
+    assert len(http.calls) == 0
+
+
+def test_listed_urls_are_fetched_only_when_named_and_no_keys_are_pinned(
+    ec_key: Any, rsa_key: Any, http: Any, clock: Clock
+) -> None:
+    first, second = JWKS_URL, "https://keys.ehr.example.com/jwks.json"
+    http.get(first, json=jwks(public_jwk(ec_key, "ec-1")))
+    http.get(second, json=jwks(public_jwk(rsa_key, "rsa-1")))
+    verifier = ClientVerifier({ISS: {"jwks_urls": [first, second]}}, Seen(), clock=clock)
+    token = sign(rsa_key, "RS384", "rsa-1", headers={"jku": second})
+    assert verifier.verify(bearer(token), AUD).issuer == ISS
+    assert [c.request.url for c in http.calls] == [second]
+    assert verifier.verify(bearer(sign(ec_key)), AUD).issuer == ISS  # no jku: the first URL
+    assert [c.request.url for c in http.calls] == [second, first]
+    # A key of one listed set does not verify a token naming the other set.
+    wrong = sign(rsa_key, "RS384", "rsa-1", headers={"jku": first})
+    assert refused(verifier, wrong) == "no key with this kid in the issuer's JWK Set"
+
+
+@pytest.mark.parametrize("jku", [["https://a/"], 7, {"url": SANDBOX_JKU}])
+def test_a_jku_that_is_no_string_is_refused(make: Make, ec_key: Any, http: Any, jku: Any) -> None:
+    assert refused(make(), sign(ec_key, headers={"jku": jku})) == "jku header must be a URL"
+    assert len(http.calls) == 0
+
+
+def test_the_setting_names_the_sandbox_with_its_pinned_keys(jwks_file: Path) -> None:
+    from cds_hooks.settings import load_cds_settings
+
+    value = json.dumps({SANDBOX: {"jwks_urls": [SANDBOX_JKU], "keys_file": str(jwks_file)}})
+    settings = load_cds_settings({"CPOC_CDS_TRUSTED_ISSUERS": value})
+    assert settings.trusted_issuers == {SANDBOX: TrustedIssuer((SANDBOX_JKU,), jwks_file)}

@@ -17,6 +17,7 @@ from cds_hooks.cards import (
     triggered_card,
 )
 from cds_hooks.charges import ChargeOutcome, ChargeRequest, capture_charges
+from cds_hooks.draft_dates import check_draft_dates, fhir_day
 from cds_hooks.gather import gather
 from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
 from cds_hooks.pathway_cards import pathway_card
@@ -40,11 +41,24 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     today = rt.today()
     # order-select names the orders just chosen; order-sign is about every draft.
     drafts = draft_orders(request, today.isoformat(), selections=not sign)
-    gathered = gather(request, rt.clients)
+    gathered = gather(request, rt.clients, rt.settings.max_bundle_entries)
+    settings = rt.settings
+    birth = next(
+        (
+            fhir_day(r.get("birthDate"))
+            for r in gathered.resources
+            if r.get("resourceType") == "Patient" and r.get("id") == request.patient_id
+        ),
+        None,
+    )
+    check_draft_dates(
+        drafts.resources, birth, today, settings.draft_days_back, settings.draft_days_ahead
+    )
     resources = patient_resources(
         [*gathered.resources, *drafts.resources], f"Patient/{request.patient_id}"
     )
-    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today)
+    draft_refs = [f"{r['resourceType']}/{r['id']}" for r in drafts.resources]
+    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today, draft_refs)
     result = HookResult()
     charges = _charges(rt, assessment) if sign else None
     for month in assessment.months:

@@ -13,7 +13,7 @@ from cpoc_fhir.fhir.read import patient_resources
 
 def patient_view(rt: Runtime, request: HookRequest, source: CardSource) -> HookResult:
     today = rt.today()
-    gathered = gather(request, rt.clients)
+    gathered = gather(request, rt.clients, rt.settings.max_bundle_entries)
     resources = patient_resources(gathered.resources, f"Patient/{request.patient_id}")
     timeline = rt.evaluator.timeline(resources, today)
     lines = list(current_month(timeline, today))

@@ -11,6 +11,23 @@ from cpoc_fhir.engine.lines import BillingLine, LineStatus, Score
 from cpoc_fhir.engine.payer import PayerSchedule
 
 NOTHING = Decimal("0.00")
+# Evidence that is a hook's draft order, not a resource of the record's server (cpoc-rules §11):
+# "draft:MedicationRequest/request-123". Cards cite it as a draft; no ChargeItem references it.
+DRAFT_MARK = "draft:"
+
+
+def draft_evidence(ref: str) -> str:
+    """The evidence entry of a draft order ``ref`` ("MedicationRequest/<the EHR's local id>")."""
+    return ref if ref.startswith(DRAFT_MARK) else f"{DRAFT_MARK}{ref}"
+
+
+def is_draft_evidence(ref: str) -> bool:
+    return ref.startswith(DRAFT_MARK)
+
+
+def draft_target(ref: str) -> str:
+    """The draft's own reference, without the mark."""
+    return ref.removeprefix(DRAFT_MARK)
 
 
 @dataclass

@@ -7,7 +7,9 @@ Decisions:
   or status changes updates its ChargeItem instead of creating a second one.
 - status (§11): provisional → planned, final → billable, not-billable → not-billable.
 - ``meta.tag`` is ``PublishSettings.product_tag`` (code "cpoc-fhir") on every item.
-- ``service`` holds the evidence R4 allows there; ``supportingInformation`` all of it.
+- ``service`` holds the evidence R4 allows there; ``supportingInformation`` all of it. A hook's
+  draft order is never referenced (its id is the EHR's local id, cpoc-rules §11): a line that
+  rests only on drafts cites its diagnosis and the Patient instead.
 - ``enteredDate`` is the run's instant, injected (no clock read here).
 """
 
@@ -23,6 +25,7 @@ from urllib.parse import quote
 from fhir.resources.R4B.chargeitem import ChargeItem
 
 from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.draft import is_draft_evidence
 from cpoc_fhir.engine.facts import (
     CancerRole,
     CareEpisode,
@@ -178,7 +181,7 @@ def build_charge_item(line: BillingLine, ctx: ChargeContext, validate: bool = Tr
     every line's item to plan, and validates only those it sends (``validate_charge_item``).
     """
     settings = ctx.settings
-    evidence = list(dict.fromkeys(line.evidence))
+    evidence = _server_evidence(line, ctx)
     item = {
         "resourceType": "ChargeItem",
         "meta": {"tag": [settings.product_tag]},
@@ -220,6 +223,16 @@ def validate_charge_item(item: Resource) -> Resource:
 def note_text(line: BillingLine) -> str:
     """The line's explanation, one sentence a line, then its warnings."""
     return "\n".join([*line.explanation, *(f"Warning: {w}" for w in line.warnings)])
+
+
+def _server_evidence(line: BillingLine, ctx: ChargeContext) -> list[str]:
+    """The line's evidence that names server resources (drafts left out, §11)."""
+    evidence = [r for r in dict.fromkeys(line.evidence) if not is_draft_evidence(r)]
+    if evidence or not line.evidence:
+        return evidence
+    # Only drafts: what the line also rests on, the patient's diagnosis and the Patient.
+    diagnosis = ctx.diagnosis.ref if ctx.diagnosis else None
+    return [r for r in (diagnosis, ctx.patient_ref) if r]
 
 
 def _reference(ref: str | None) -> Resource | None:
