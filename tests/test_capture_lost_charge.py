@@ -110,9 +110,7 @@ def test_a_hook_never_retires_and_a_retired_item_never_blocks_its_line(
     assert list(live) == [MONTH_9] and len(live[MONTH_9]) == 1, (live, out, items(fhir.base_url))
 
 
-def test_a_line_whose_item_was_retired_is_created_again(
-    fhir: SekmetServer, tmp_path: Path
-) -> None:
+def test_a_line_whose_item_was_retired_is_created_again(fhir: SekmetServer, tmp_path: Path) -> None:
     """Month 9's only item retired (by staff, say): the next run bills the line again, as a
     new item — the retired one must not answer for it."""
     [month_9] = [
