@@ -222,3 +222,17 @@ def test_only_full_writing_runs_count_as_completed() -> None:
     runs = [run("2025-10", dry_run=True), run("2025-09", patients=["a"]), run("2025-08")]
     assert str(last_completed(runs)) == "2025-08"
     assert last_completed([]) is None
+
+
+def test_the_ledger_finds_finished_runs_by_scope_prefix_literally(tmp_path: Path) -> None:
+    """'_' and '%' in a FHIR base are characters, not LIKE wildcards."""
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        for scope, month in (
+            ("http://a_b/fhir|2025-08", "2025-08"),
+            ("http://axb/fhir|2025-09", "2025-09"),
+        ):
+            with ledger.start_run("capture", scope, month, {}) as handle:
+                handle.finish()
+        with ledger.start_run("capture", "http://a_b/fhir|2025-10", "2025-10", {}):
+            found = ledger.finished_runs("capture", "http://a_b/fhir|")
+    assert [r.month for r in found] == ["2025-08"]  # not axb's, not the running one
