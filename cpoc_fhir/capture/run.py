@@ -260,6 +260,11 @@ class CaptureRun:
         )
         for outcome in outcomes:
             summary.writes[outcome.outcome] += 1
+            if outcome.outcome == "duplicate-retired":  # the sweep's: reported by name
+                summary.notices.append(
+                    f"{timeline.patient_ref}: ChargeItem/{outcome.chargeitem_id} "
+                    f"({outcome.identifier}) {outcome.message}"
+                )
             if outcome.outcome == "failed":
                 summary.errors.append(
                     f"{timeline.patient_ref} {outcome.identifier}: {outcome.message}"
