@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 2 bad usage or unusable input (one line on stderr naming the file and
 the problem); 1 an unexpected internal error; ``capture`` adds 3 (some writes failed; run it
-again to resume) and 4 (another run for the same server and month is in progress).
+again to resume), 4 (another run for the same server and month is in progress) and 5 (done,
+but review conflicts are left for billing staff).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from sekmet_server import SekmetServer, running_sekmet
 
 from cds_hooks.embedded_fhir import load_resources
 from cds_hooks.settings import WriteTarget
+from cpoc_fhir.capture.ids import charge_item_id
 from cpoc_fhir.cli import main
 
 PATIENT = "appendix-a-folfox"
@@ -82,6 +83,9 @@ def test_a_hook_never_retires_and_a_retired_item_never_blocks_its_line(
     # (a) a valid order-sign (the record read from the server): month 9 from 2025-11-03.
     sign(app, fhir, "a-valid", None)
     assert live_treatment_months(fhir.base_url) == {MONTH_9: ["planned"]}
+    # Written as the month-end run writes: PUT at the line's deterministic id.
+    [first] = [i for i in items(fhir.base_url) if i["identifier"][0]["value"] == MONTH_9]
+    assert first["id"] == charge_item_id("http://example.org/fhir/sid/cpoc-charge", MONTH_9)
 
     # (b) the same order with EMPTY medication prefetch: the hook's view has no treatment
     # before the drafts; it may create the month it sees, never retire month 9.
