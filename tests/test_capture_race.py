@@ -144,3 +144,36 @@ def test_racing_writers_leave_one_live_item_per_line(
     assert sorted(live) == [f"race-p.treatment-month.2025-03-{n:02d}" for n in range(1, 6)]
     assert {ident: len(items) for ident, items in live.items() if len(items) > 1} == {}, outcomes
     assert "failed" not in {o for run in outcomes for o in run} or not update_create
+
+
+def test_a_skipped_month_end_is_caught_up_on_the_server(fhir: SekmetServer, tmp_path: Path) -> None:
+    """January ran, February's run never happened: March's run bills February's lines too —
+    the same lines as three monthly runs, each once."""
+
+    def month_run(system: str, ledger: str, month: str, as_of: str) -> str:
+        command = capture_command(
+            fhir.base_url,
+            tmp_path / ledger,
+            config_for(tmp_path, system),
+            "--as-of",
+            as_of,
+            month=month,
+        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    monthly = "http://example.org/fhir/sid/monthly"
+    for month, as_of in (("2025-01", "2025-01-31"), ("2025-02", "2025-02-28")):
+        month_run(monthly, "monthly.sqlite", month, as_of)
+    month_run(monthly, "monthly.sqlite", "2025-03", "2025-03-31")
+    skipped = "http://example.org/fhir/sid/skipped"
+    month_run(skipped, "skipped.sqlite", "2025-01", "2025-01-31")
+    out = month_run(skipped, "skipped.sqlite", "2025-03", "2025-03-31")
+    assert "CPOC capture 2025-02 … 2025-03 as of 2025-03-31" in out
+    assert "catching up from 2025-02: the last completed run was 2025-01" in out
+    expected = live_by_line(fhir.base_url, monthly)
+    got = live_by_line(fhir.base_url, skipped)
+    assert any(".2025-02-" in ident for ident in expected)  # February has lines to bill
+    assert sorted(got) == sorted(expected)
+    assert all(len(items) == 1 for items in got.values())
