@@ -2,10 +2,14 @@
 
 Proposals are ``systemActions`` (CDS Hooks 2.0.1 §System Action) creating each line's
 ChargeItem with status ``planned``. With a write credential the service writes them itself,
-exactly as the month-end capture does (conditional creates on the line's identifier,
-If-Match updates, items billing staff moved on left alone), so signing twice, or the capture
-run afterwards, never bills a line twice. What the service wrote is not proposed again: an EHR
-auto-applying the create would make a second item.
+with the month-end capture's writes (a PUT by deterministic id where the server allows
+updateCreate, else a conditional create; If-Match updates; items billing staff moved on left
+alone), so signing twice, or the capture run afterwards, never bills a line twice. What the
+service wrote is not proposed again: an EHR auto-applying the create would make a second item.
+
+A hook sees only what its prefetch holds, so it plans in ``WriteMode.HOOK``: it creates missing
+lines and raises planned items, and never retires or lowers one (only the month-end run, over
+the whole record, does; docs/notes/capture.md).
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from datetime import date, datetime
 from typing import Any
 
 from cds_hooks.settings import WriteTarget
-from cpoc_fhir.capture.plan import plan
+from cpoc_fhir.capture.plan import WriteMode, plan
 from cpoc_fhir.capture.run import WriteOutcome, check_writes
-from cpoc_fhir.capture.server import ServerStore
+from cpoc_fhir.capture.server import ServerStore, allows_update_create
 from cpoc_fhir.engine.codes import DISPLAY
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
@@ -35,6 +39,9 @@ from cpoc_fhir.fhir.write import (
 )
 
 Resource = dict[str, Any]
+
+# Whether each write server allows updateCreate, asked once per base URL (not per hook call).
+_UPDATE_CREATE: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,21 @@ def _write(
     desired = [build_charge_item(line, ctx, validate=False) for line in lines]
     patient_id = ctx.patient_ref.split("/", 1)[1]
     with client_for(target) as client:
-        store = ServerStore(client, system, charge_item_changed)
+        if target.fhir_base not in _UPDATE_CREATE:
+            _UPDATE_CREATE[target.fhir_base] = allows_update_create(client.capabilities())
+        store = ServerStore(
+            client, system, charge_item_changed, _UPDATE_CREATE[target.fhir_base], sweep=False
+        )
         query = {"subject": ctx.patient_ref, "_count": "200"}
         existing = list(client.search("ChargeItem", query))
         steps = plan(
-            desired, existing, system, request.month_first, request.month_last, charge_item_changed
+            desired,
+            existing,
+            system,
+            request.month_first,
+            request.month_last,
+            charge_item_changed,
+            WriteMode.HOOK,
         )
         check_writes(steps)
         return store.apply(patient_id, steps)

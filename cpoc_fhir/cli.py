@@ -3,8 +3,9 @@
 Exit codes: 0 success; 2 bad usage, unusable input or settings, or an environment that cannot
 run the command (a port in use, sekmet missing) — one line on stderr naming the file, setting
 or port and the problem; 1 an unexpected internal error; ``capture`` adds 3 (some writes
-failed; run it again to resume) and 4 (another run for the same server and month is in
-progress); ``regimens --check`` exits 1 when the catalog has findings.
+failed; run it again to resume), 4 (another run for the same server and month is in progress)
+and 5 (done, but review conflicts are left for billing staff); ``regimens --check`` exits 1
+when the catalog has findings.
 """
 
 from __future__ import annotations

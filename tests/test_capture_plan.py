@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from cpoc_fhir.capture.plan import Action, plan
+from cpoc_fhir.capture.ids import charge_item_id
+from cpoc_fhir.capture.plan import Action, WriteMode, plan
 
 SYSTEM = "http://example.org/fhir/sid/cpoc-charge"
 SEPT = (date(2025, 9, 1), date(2025, 9, 30))
@@ -131,3 +132,57 @@ def test_only_what_is_sent_is_validated_and_an_invalid_item_is_refused() -> None
     check_writes(kept)  # nothing is sent with new content: nothing to validate
     with pytest.raises(ResourceValidationError, match=r"ChargeItem p\.x"):
         check_writes(Plan([Step(Action.CREATE, "p.x", bad)]))
+
+
+# --- deterministic ids, re-creation after retirement, the hook write mode ------------------
+
+
+def priced(resource: dict[str, Any], amount: str) -> dict[str, Any]:
+    return dict(resource, priceOverride={"value": amount, "currency": "USD"})
+
+
+def test_a_create_carries_the_lines_deterministic_id() -> None:
+    [step] = run([item("p.tm.2025-09-03", "2025-09-03")], []).steps
+    assert step.new_id == charge_item_id(SYSTEM, "p.tm.2025-09-03") and not step.recreate
+
+
+def test_a_retired_item_does_not_stand_for_its_line_the_next_generation_is_created() -> None:
+    first = charge_item_id(SYSTEM, "p.tm.2025-09-03")
+    retired = item("p.tm.2025-09-03", "2025-09-03", "entered-in-error", id_=first)
+    [step] = run([item("p.tm.2025-09-03", "2025-09-03")], [retired]).steps
+    assert step.action is Action.CREATE and step.recreate
+    assert step.new_id == charge_item_id(SYSTEM, "p.tm.2025-09-03", 2) == f"{first}-2"
+
+
+def test_hook_mode_never_retires_a_line_it_does_not_see_nor_a_duplicate() -> None:
+    existing = [
+        item("p.tm.2025-09-03", "2025-09-03", id_="a"),
+        item("p.tm.2025-09-17", "2025-09-17", id_="b"),
+        item("p.tm.2025-09-17", "2025-09-17", id_="c"),
+    ]
+    result = plan([], existing, SYSTEM, *SEPT, changed, WriteMode.HOOK)
+    assert result.of(Action.ENTER_IN_ERROR) == []
+    month_end = plan([], existing, SYSTEM, *SEPT, changed)
+    assert {s.existing_id for s in month_end.of(Action.ENTER_IN_ERROR)} == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "action"),
+    [
+        ("300.00", "450.00", Action.UPDATE),  # a raise: the hook may write it
+        ("450.00", "300.00", Action.UNCHANGED),  # a lower amount waits for the month-end run
+    ],
+)
+def test_hook_mode_only_raises_a_planned_item(before: str, after: str, action: Action) -> None:
+    existing = [priced(item("p.tm.2025-09-03", "2025-09-03", level="xx202", id_="a"), before)]
+    desired = [priced(item("p.tm.2025-09-03", "2025-09-03", level="xx203"), after)]
+    [step] = plan(desired, existing, SYSTEM, *SEPT, changed, WriteMode.HOOK).steps
+    assert step.action is action
+    assert step.only_raise is (action is Action.UPDATE)
+
+
+def test_hook_mode_never_changes_a_billable_item() -> None:
+    existing = [priced(item("p.tm.2025-09-03", "2025-09-03", "billable", id_="a"), "300.00")]
+    desired = [priced(item("p.tm.2025-09-03", "2025-09-03", "billable", "xx203"), "450.00")]
+    [step] = plan(desired, existing, SYSTEM, *SEPT, changed, WriteMode.HOOK).steps
+    assert step.action is Action.UNCHANGED

@@ -249,7 +249,8 @@ def _reviewed_then_captured(
     # a data correction after review (the patient was never on the study), then October
     subject = next(r for r in examples() if r["resourceType"] == "ResearchSubject")
     requests.delete(f"{base}/ResearchSubject/{subject['id']}", timeout=10)
-    assert capture(base, store, "--month", "2025-10", "--as-of", "2025-11-25") == 0
+    # Exit 5: done, but a line changed after review (a person must decide).
+    assert capture(base, store, "--month", "2025-10", "--as-of", "2025-11-25") == 5
     out = capsys.readouterr().out
     final = by_identifier(base)
     for ident in staff_owned:

@@ -17,6 +17,7 @@ from cpoc_fhir.fhir.client import (
     FhirPreconditionFailed,
     FhirResponseError,
     FhirServerError,
+    check_base_url,
 )
 from cpoc_fhir.fhir.json_text import dumps
 from cpoc_fhir.fhir.results import create_entry, replayable, update_entry
@@ -199,8 +200,42 @@ def test_an_error_without_operation_outcome_quotes_the_body_briefly(server, clie
 
 def test_a_success_that_is_not_json_is_a_response_error(server, client):
     server.get(f"{BASE}/ChargeItem/ci-1", body="<html>login</html>")
-    with pytest.raises(FhirResponseError, match=r"ChargeItem/ci-1: .* not a ChargeItem"):
+    with pytest.raises(
+        FhirResponseError,
+        match=rf"^{BASE}/ChargeItem/ci-1 answered text/plain, not a FHIR ChargeItem$",
+    ):
         client.read("ChargeItem", "ci-1")
+
+
+def test_a_search_answered_by_a_web_page_names_the_query_without_its_values(server, client):
+    server.get(f"{BASE}/Patient", body="<html>login</html>", content_type="text/html")
+    with pytest.raises(FhirResponseError) as caught:
+        list(client.search("Patient", {"family": "Smith", "birthdate": "1950-01-01"}))
+    assert str(caught.value) == (
+        f"{BASE}/Patient?family=…&birthdate=… answered text/html, not a FHIR Bundle"
+    )
+
+
+def test_an_html_error_page_is_quoted_by_its_title(server, client):
+    page = "<html><head><title>502 Bad Gateway</title></head><body>" + "<p>x</p>" * 400
+    server.get(f"{BASE}/Patient/p1", status=404, body=page, content_type="text/html")
+    with pytest.raises(FhirServerError) as caught:
+        client.read("Patient", "p1")
+    assert str(caught.value) == "GET Patient/p1 → 404 Not Found: 502 Bad Gateway"
+
+
+def test_an_untitled_html_page_gives_its_first_line_of_text(server, client):
+    page = "<html><body><script>var a=1;</script>\n<h1>Service   down</h1><p>later</p>"
+    server.get(f"{BASE}/Patient/p1", status=404, body=page, content_type="text/html")
+    with pytest.raises(FhirServerError, match=r"404 Not Found: Service down$"):
+        client.read("Patient", "p1")
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://x/fhir", "http://", "/fhir", ""])
+def test_a_base_that_is_no_http_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match=r"^not a URL: give http\(s\)://host/path$"):
+        check_base_url(url)
+    check_base_url("https://ehr.example/fhir")
 
 
 def batch_response(kind: str, *responses_: dict[str, Any]) -> dict[str, Any]:

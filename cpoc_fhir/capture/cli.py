@@ -1,8 +1,10 @@
 """``cpoc capture`` and ``cpoc fhir-resources``: argument parsing and wiring, nothing more.
 
-Exit codes of ``capture``: 0 every patient done; 2 bad usage or input; 3 some patients or
+Exit codes of ``capture``: 0 every patient done; 2 bad usage or input (a malformed month, an
+unknown patient, a URL that is none, a server that is not a FHIR server); 3 some patients or
 writes failed (run it again: it resumes and repeats nothing); 4 another run for the same FHIR
-server and month is in progress; 1 an unexpected internal error.
+server and month is in progress; 5 done, but lines changed after billing staff reviewed them
+(review conflicts, listed in the summary: a person must decide); 1 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -10,20 +12,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.capture.catchup import DEFAULT_MAX_MONTHS, Window, last_completed, window
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.offline import OfflineStore
 from cpoc_fhir.capture.report import summary_table
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
 from cpoc_fhir.capture.server import ServerStore
+from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
-from cpoc_fhir.fhir.client import FhirClient
-from cpoc_fhir.fhir.errors import FhirConnectionError
+from cpoc_fhir.fhir.client import FhirClient, FhirNotFound, check_base_url
+from cpoc_fhir.fhir.errors import FhirConnectionError, FhirError
 from cpoc_fhir.fhir.keys import read_private_key_pem
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import charge_item_changed, write_resources
@@ -31,7 +36,7 @@ from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import RunInProgress, open_ledger
 
-EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED = 0, 2, 3, 4
+EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
 DEFAULT_STORE = "sqlite:///cpoc-ledger.sqlite"
 
 
@@ -75,6 +80,32 @@ def add_parsers(sub: Any) -> None:
         metavar="CSV",
         help="FFS conflicts report (default: cpoc-ffs-conflicts-MONTH.csv, in --out when offline)",
     )
+    capture.add_argument(
+        "--since",
+        metavar="YYYY-MM",
+        help="bill every month from this one to --month (default: from the month after the "
+        "last completed run of this server, if it was earlier)",
+    )
+    capture.add_argument(
+        "--max-catch-up",
+        type=int,
+        default=DEFAULT_MAX_MONTHS,
+        metavar="N",
+        help=f"bill at most N months in one run (default {DEFAULT_MAX_MONTHS})",
+    )
+    capture.add_argument(
+        "--warnings",
+        type=Path,
+        metavar="FILE",
+        help="write every warning to FILE (.csv or .ndjson)",
+    )
+    capture.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait at most this long for each FHIR answer (default 60; retried)",
+    )
     capture.add_argument("--no-progress", action="store_true")
     auth = capture.add_argument_group(
         "authorisation (SMART Backend Services, or a bearer token in env CPOC_FHIR_TOKEN)"
@@ -107,13 +138,29 @@ def run_fhir_resources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_capture(args: argparse.Namespace) -> int:
+def _month(option: str, text: str | None) -> CaptureMonth | None:
+    if text is None:
+        return None
     try:
-        month = CaptureMonth.parse(args.month)
+        return CaptureMonth.parse(text)
     except ValueError as exc:
-        raise InputError("--month", str(exc)) from None
+        raise InputError(option, str(exc)) from None
+
+
+def run_capture(args: argparse.Namespace) -> int:
+    month = _month("--month", args.month)
+    assert month is not None
+    since = _month("--since", args.since)
+    check_warnings_path(args.warnings)
+    if args.timeout <= 0:
+        raise InputError("--timeout", f"must be more than 0 seconds, not {args.timeout}")
     if args.ndjson is not None and args.out is None:
         raise InputError("--ndjson", "offline capture needs --out DIR")
+    if args.fhir_base:
+        try:
+            check_base_url(args.fhir_base)
+        except ValueError as exc:
+            raise InputError("--fhir-base", str(exc)) from None
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file)
     evaluator = Evaluator(load_knowledge(), config.rules, payer)
@@ -124,13 +171,15 @@ def run_capture(args: argparse.Namespace) -> int:
     if args.fhir_base:
         _check_server(args)
     with open_ledger(args.store or os.environ.get("CPOC_STORE_URL") or DEFAULT_STORE) as ledger:
-        return _capture(args, ledger, month, scope, payer, evaluator, publish, entered, as_of)
+        last = last_completed(ledger.finished_runs("capture", f"{scope}|"))
+        months = window(month, since, last, args.max_catch_up)
+        return _capture(args, ledger, months, scope, payer, evaluator, publish, entered, as_of)
 
 
 def _capture(
     args: argparse.Namespace,
     ledger: Any,
-    month: CaptureMonth,
+    months: Window,
     scope: str,
     payer: Any,
     evaluator: Evaluator,
@@ -138,8 +187,11 @@ def _capture(
     entered: datetime,
     as_of: date,
 ) -> int:
+    month = months.last
+    seen: set[str] = set()
     settings = {
         "month": str(month),
+        "since": str(months.first),
         "as_of": as_of.isoformat(),
         "dry_run": args.dry_run,
         "payer": payer.id,
@@ -156,6 +208,8 @@ def _capture(
             store: Any = ServerStore(
                 _client(args), publish.practice_identifier_system, charge_item_changed
             )
+            if args.patient:
+                _check_patients(store, args.patient)
             patients = args.patient or (
                 store.patients_from_group(args.group)
                 if args.group
@@ -166,23 +220,76 @@ def _capture(
             store = OfflineStore(
                 open_source(args.ndjson), args.out, publish.practice_identifier_system, entered
             )
-            patients = store.patient_ids(set(args.patient) if args.patient else None)
+            # Read lazily (the export is streamed); unknown --patient ids are told after the run.
+            patients = _seen(store.patient_ids(set(args.patient) if args.patient else None), seen)
             conflicts_path = args.conflicts or args.out / f"ffs-conflicts-{month}.csv"
         capture = CaptureRun(
-            evaluator, publish, store, month, as_of, entered, args.dry_run, ledger=handle
+            evaluator,
+            publish,
+            store,
+            month,
+            as_of,
+            entered,
+            args.dry_run,
+            ledger=handle,
+            first=months.first,
         )
         summary = _run_with_progress(capture, patients, handle, args.no_progress)
+        summary.catch_up = months.why
         if isinstance(store, OfflineStore) and not args.dry_run:
             store.finish()
         # A run with failed patients ends "interrupted": the next run resumes with them.
         handle.finish(summary.as_counts(), status="interrupted" if summary.errors else "finished")
     write_conflicts_csv(conflicts_path, summary.conflicts)
+    if args.warnings is not None:
+        write_warnings(args.warnings, summary.warning_list)
     resumed = f", resumed from run {handle.resumed_from}" if handle.resumed_from else ""
-    title = f"CPOC capture {month} as of {as_of.isoformat()} — run {handle.run_id}{resumed}" + (
+    billed = f"{months.first} … {month}" if months.months > 1 else str(month)
+    title = f"CPOC capture {billed} as of {as_of.isoformat()} — run {handle.run_id}{resumed}" + (
         " (dry run: nothing written)" if args.dry_run else ""
     )
-    print(summary_table(summary, title, str(conflicts_path)))
-    return EXIT_PARTIAL if summary.errors else EXIT_OK
+    mode = _write_mode(store) if not args.dry_run else None
+    warnings_path = str(args.warnings) if args.warnings is not None else None
+    print(summary_table(summary, title, str(conflicts_path), warnings_path, mode))
+    missing = sorted(set(args.patient or ()) - seen) if args.ndjson is not None else []
+    if missing:
+        print(f"cpoc: --patient: no {_patients(missing)} in the export", file=sys.stderr)
+        return EXIT_INPUT
+    if summary.errors:
+        return EXIT_PARTIAL
+    return EXIT_CONFLICTS if summary.review_conflicts else EXIT_OK
+
+
+def _write_mode(store: Any) -> str | None:
+    if not isinstance(store, ServerStore):
+        return None
+    if store.update_create:
+        return "PUT ChargeItem/<id from the identifier> (the server allows updateCreate)"
+    return "conditional create, then a duplicate sweep (the server does not allow updateCreate)"
+
+
+def _seen(ids: Iterator[str], seen: set[str]) -> Iterator[str]:
+    for patient_id in ids:
+        seen.add(patient_id)
+        yield patient_id
+
+
+def _patients(ids: list[str]) -> str:
+    return ", ".join(f"Patient/{i}" for i in ids)
+
+
+def _check_patients(store: ServerStore, ids: list[str]) -> None:
+    """Every --patient must exist: an unknown one is a typo, not a patient without charges."""
+    missing = []
+    for patient_id in ids:
+        try:
+            store.client.read("Patient", patient_id)
+        except FhirNotFound:
+            missing.append(patient_id)
+        except ValueError:
+            raise InputError("--patient", f"not a FHIR id: {patient_id!r}") from None
+    if missing:
+        raise InputError("--patient", f"no {_patients(missing)} on the FHIR server")
 
 
 def _run_with_progress(
@@ -197,18 +304,21 @@ def _run_with_progress(
 
 
 def _check_server(args: argparse.Namespace) -> None:
-    """Fail fast, with one line, when the server cannot be reached at all."""
-    client = FhirClient(args.fhir_base, max_retries=1)
+    """Fail fast, with one line, when the server cannot be reached or is no FHIR server; its
+    metadata is read with the same retries as every other read."""
+    client = FhirClient(args.fhir_base, timeout=(5, args.timeout))
     try:
         client.capabilities()
     except FhirConnectionError as exc:
         raise InputError(args.fhir_base, f"the FHIR server does not answer: {exc}") from None
+    except FhirError as exc:
+        raise InputError(args.fhir_base, str(exc)) from None
     finally:
         client.close()
 
 
 def _client(args: argparse.Namespace) -> FhirClient:
-    return FhirClient(args.fhir_base, auth=_auth(args))
+    return FhirClient(args.fhir_base, auth=_auth(args), timeout=(5, args.timeout))
 
 
 def _auth(args: argparse.Namespace) -> TokenProvider:

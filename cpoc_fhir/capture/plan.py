@@ -14,6 +14,16 @@ performs the actions. Rules (issue "Charge capture"):
   ("kept: reviewed by staff"); when its line now differs in code, level or amount the run
   reports a review conflict instead of writing. A staff correction ``<identifier>-c<n>`` stands
   for its base identifier's line: the line is neither re-created nor the correction retired.
+
+Two write modes (``WriteMode``). The month-end run sees the whole record and may do all of the
+above. A hook (order-sign) sees only what its prefetch holds, so in ``HOOK`` mode the plan only
+creates a missing line or *raises* a planned item (a higher amount): it never retires an item,
+never lowers one, never retires a duplicate — those wait for the month-end run (issue "Real
+clients…", item 2: a hook with an empty prefetch once retired a live charge).
+
+An entered-in-error item never stands for its line: a line whose items were all retired is
+created again, under the next free deterministic id (``capture.ids``), so the retired item
+cannot block it (a conditional create by identifier would match the retired item).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
+from cpoc_fhir.capture.ids import next_free_id
 from cpoc_fhir.fhir.write.review_marks import (
     base_identifier,
     correction_number,
@@ -42,6 +53,11 @@ UPDATABLE = frozenset({"planned", "billable", "not-billable"})
 KEPT_REVIEWED = "kept: reviewed by staff"
 
 
+class WriteMode(Enum):
+    RUN = "run"  # the month-end run, over the whole record: create, update, retire
+    HOOK = "hook"  # a hook, over its prefetch: create or raise only
+
+
 class Action(Enum):
     CREATE = "create"
     UPDATE = "update"
@@ -57,6 +73,9 @@ class Step:
     existing_id: str | None = None
     existing_version: str | None = None
     reason: str = ""
+    new_id: str | None = None  # a create: the line's deterministic id (capture.ids)
+    recreate: bool = False  # a create of a line whose earlier item(s) were retired
+    only_raise: bool = False  # an update from a hook: re-planned after a 412 only if it raises
 
 
 @dataclass
@@ -94,13 +113,17 @@ def plan(
     month_first: date,
     month_last: date,
     changed: Callable[[Resource, Resource], bool],
+    mode: WriteMode = WriteMode.RUN,
 ) -> Plan:
     """The steps for one patient. ``desired`` are the ChargeItems of every current line up to
     the run's month; ``existing`` the patient's ChargeItems on the server with our identifier
     system. ``changed(existing, desired)`` compares the fields the product owns."""
     result = Plan()
     existing = list(existing)
-    live = _live_by_identifier(existing, system, result)
+    hook = mode is WriteMode.HOOK
+    live = live_by_identifier(existing, system, result, retire=not hook)
+    taken = {str(r["id"]) for r in existing if r.get("id")}
+    retired = {identifier_of(r, system) for r in existing if r.get("status") in LIVE_EXCLUDED}
     wanted = {}
     for resource in desired:
         ident = identifier_of(resource, system)
@@ -116,12 +139,20 @@ def plan(
         in_month = start >= month_first
         if current is None:
             if in_month:
-                result.steps.append(Step(Action.CREATE, ident, resource, reason="new line"))
+                again = ident in retired
+                reason = "line re-created (its earlier item was retired)" if again else "new line"
+                new_id = next_free_id(system, ident, taken)
+                result.steps.append(
+                    Step(
+                        Action.CREATE, ident, resource, reason=reason, new_id=new_id, recreate=again
+                    )
+                )
             continue
         if is_staff_owned(current):
             result.steps.append(_kept(ident, resource, current, existing, system, result))
             continue
-        result.steps.append(_update_or_keep(ident, resource, current, in_month, changed, result))
+        step = _update_or_keep(ident, resource, current, in_month, changed, result)
+        result.steps.append(_hook_update(step, current) if hook else step)
 
     for ident, current in live.items():
         if ident in wanted:
@@ -132,6 +163,8 @@ def plan(
         if is_staff_owned(current):
             _kept_without_line(ident, current, system, result)
             continue
+        if hook:
+            continue  # the hook's prefetch may just not hold the line's facts
         if current.get("status") not in UPDATABLE:
             result.notices.append(
                 f"ChargeItem/{current.get('id')} ({ident}) has no line any more but is "
@@ -171,6 +204,36 @@ def _update_or_keep(
     resource = dict(desired, id=current.get("id"))
     reason = "provisional line finalised" if status == "planned" else "line changed"
     return Step(Action.UPDATE, ident, resource, current.get("id"), _version(current), reason)
+
+
+def _hook_update(step: Step, current: Resource) -> Step:
+    """In a hook, an update stands only when it raises a planned item's amount."""
+    if step.action is not Action.UPDATE:
+        return step
+    if current.get("status") == "planned" and raises(current, step.resource):
+        return Step(
+            step.action,
+            step.identifier,
+            step.resource,
+            step.existing_id,
+            step.existing_version,
+            step.reason,
+            only_raise=True,
+        )
+    return Step(
+        Action.UNCHANGED,
+        step.identifier,
+        current,
+        current.get("id"),
+        _version(current),
+        "a hook never lowers an item: left for the month-end run",
+    )
+
+
+def raises(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Whether ``desired`` bills more than ``current`` (both amounts known)."""
+    before, after = _amount(current), _amount(desired)
+    return before is not None and after is not None and after > before
 
 
 def _kept(
@@ -279,13 +342,13 @@ def _enter_in_error(ident: str, current: Resource, reason: str) -> Step:
     )
 
 
-def _live_by_identifier(
-    existing: Iterable[Resource], system: str, result: Plan
+def live_by_identifier(
+    existing: Iterable[Resource], system: str, result: Plan, retire: bool = True
 ) -> dict[str, Resource]:
     """Live items by the line they stand for: a correction ``<identifier>-c<n>`` stands for
     ``<identifier>``. Of several for one line the latest correction is kept, then a staff-owned
     item, then the lowest id; the others are retired as duplicates unless staff-owned
-    (reported and left)."""
+    (reported and left), or, with ``retire`` false (a hook), only reported."""
     candidates: dict[str, list[Resource]] = {}
     for resource in existing:
         ident = identifier_of(resource, system)
@@ -307,6 +370,8 @@ def _live_by_identifier(
                     "left for billing staff"
                 )
                 continue
+            if not retire:
+                continue  # the month-end run (or its sweep) retires it
             result.notices.append(
                 f"duplicate live ChargeItem/{resource.get('id')} for {own} "
                 f"(keeping ChargeItem/{kept.get('id')}): marked entered-in-error"

@@ -9,6 +9,7 @@ the writes it repeats are idempotent (conditional create, If-Match updates).
 from __future__ import annotations
 
 import calendar
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.plan import Action, Plan, plan
+from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.ffs import ffs_conflicts
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.engine.timeline import evaluate
@@ -33,6 +35,7 @@ from cpoc_fhir.fhir.write import (
 from cpoc_fhir.service import Evaluator
 
 Resource = dict[str, Any]
+_MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,20 @@ class CaptureMonth:
 
     @classmethod
     def parse(cls, text: str) -> CaptureMonth:
-        try:
-            year, month = (int(part) for part in text.split("-"))
-            date(year, month, 1)
-        except ValueError:
-            raise ValueError(f"not a month (YYYY-MM): {text!r}") from None
-        return cls(year, month)
+        """``YYYY-MM`` exactly (``2025-1`` is refused: it reads as a typo of 2025-01 or -10)."""
+        match = _MONTH.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(f"not a month (YYYY-MM, e.g. 2025-01): {text!r}")
+        return cls(int(match["year"]), int(match["month"]))
+
+    def plus(self, months: int) -> CaptureMonth:
+        """The month ``months`` later (earlier when negative)."""
+        index = self.year * 12 + self.month - 1 + months
+        return CaptureMonth(index // 12, index % 12 + 1)
+
+    def minus(self, other: CaptureMonth) -> int:
+        """How many months ``other`` is before this one."""
+        return (self.year - other.year) * 12 + self.month - other.month
 
     @property
     def first(self) -> date:
@@ -99,6 +110,8 @@ class CaptureSummary:
     """The figures printed at the end of a run (and stored in the ledger)."""
 
     month: str
+    first_month: str = ""  # the first month billed (an earlier one when catching up)
+    catch_up: str = ""  # why the run bills from first_month (said in the summary)
     patients: int = 0
     failed_patients: int = 0
     lines_by_code: Counter[str] = field(default_factory=Counter)
@@ -106,6 +119,7 @@ class CaptureSummary:
     provisional: int = 0
     not_billable: int = 0
     warnings: int = 0
+    warning_list: list[CaptureWarning] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     kept_reviewed: list[str] = field(default_factory=list)  # staff-owned items left as they are
@@ -122,6 +136,9 @@ class CaptureSummary:
             "provisional": self.provisional,
             "not_billable": self.not_billable,
             "warnings": self.warnings,
+            "warnings_by_kind": {k.kind: k.count for k in by_kind(self.warning_list)},
+            "warning_list": [[w.patient, w.resource, w.kind, w.message] for w in self.warning_list],
+            "first_month": self.first_month or self.month,
             "conflicts": len(self.conflicts),
             "kept_reviewed": len(self.kept_reviewed),
             "review_conflicts": len(self.review_conflicts),
@@ -147,9 +164,15 @@ class CaptureRun:
     dry_run: bool = False
     ledger: LedgerRun | None = None
     progress: Callable[[str], None] = lambda patient: None
+    first: CaptureMonth | None = None  # catching up: bill every month from this one
+
+    @property
+    def window_first(self) -> date:
+        """The first day billed: the run's month, or the first catch-up month."""
+        return (self.first or self.month).first
 
     def run(self, patient_ids: Iterable[str], skip: Iterable[str] = ()) -> CaptureSummary:
-        summary = CaptureSummary(str(self.month))
+        summary = CaptureSummary(str(self.month), str(self.first or self.month))
         done = set(skip)
         for patient_id in patient_ids:
             ref = f"Patient/{patient_id}"
@@ -179,7 +202,7 @@ class CaptureRun:
         charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
-        steps = plan(desired, own, system, self.month.first, self.month.last, charge_item_changed)
+        steps = plan(desired, own, system, self.window_first, self.month.last, charge_item_changed)
         check_writes(steps)
         if self.dry_run:
             outcomes = [
@@ -214,9 +237,12 @@ class CaptureRun:
         conflicts: list[dict[str, str]],
     ) -> None:
         summary.patients += 1
-        summary.warnings += len(timeline.warnings) + sum(len(x.warnings) for x in lines)
+        # A line repeats the record's warnings it depends on: each is counted once.
+        texts = dict.fromkeys([*timeline.warnings, *(w for x in lines for w in x.warnings)])
+        summary.warnings += len(texts)
+        summary.warning_list += [capture_warning(timeline.patient_ref, t) for t in texts]
         for line in lines:
-            if line.start < self.month.first:
+            if line.start < self.window_first:
                 continue
             summary.lines_by_code[line.code] += 1
             summary.amount_by_code[line.code] = (
@@ -234,6 +260,11 @@ class CaptureRun:
         )
         for outcome in outcomes:
             summary.writes[outcome.outcome] += 1
+            if outcome.outcome == "duplicate-retired":  # the sweep's: reported by name
+                summary.notices.append(
+                    f"{timeline.patient_ref}: ChargeItem/{outcome.chargeitem_id} "
+                    f"({outcome.identifier}) {outcome.message}"
+                )
             if outcome.outcome == "failed":
                 summary.errors.append(
                     f"{timeline.patient_ref} {outcome.identifier}: {outcome.message}"

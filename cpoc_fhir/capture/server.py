@@ -1,8 +1,14 @@
 """Capture against a FHIR server: find the practice's patients, read their records, write the plan.
 
-Writes are idempotent: creates are conditional (``If-None-Exist: identifier=system|value``,
-in batch bundles), updates and entered-in-error carry ``If-Match`` on the version read; a 412
-(someone else changed the item) re-reads it and re-plans that one item once.
+Exactly once whatever the server does (docs/notes/capture.md):
+- a create is ``PUT ChargeItem/<deterministic id>`` (``capture.ids``) when the server's
+  CapabilityStatement says ``updateCreate`` for ChargeItem: atomic by id, so racing runs meet
+  on one resource; otherwise a conditional create (``If-None-Exist: identifier=…``), and a
+  plain POST for a line whose earlier items were all retired (the condition would match them);
+- updates and entered-in-error carry ``If-Match`` on the version read; a 412 (someone else
+  changed the item) re-reads it and re-plans that one item once;
+- after a patient's creates, a sweep re-reads its ChargeItems and retires any second live item
+  of a line (If-None-Exist is not atomic on every server), keeping the one every run keeps.
 """
 
 from __future__ import annotations
@@ -10,25 +16,56 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step
+from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step, live_by_identifier, raises
 from cpoc_fhir.capture.run import WriteOutcome
-from cpoc_fhir.fhir.client import FhirClient, FhirPreconditionFailed, FhirServerError
+from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
-from cpoc_fhir.fhir.write.review_marks import is_staff_owned
+from cpoc_fhir.fhir.write.review_marks import base_identifier, is_staff_owned
 
 Resource = dict[str, Any]
 
 PAGE = "200"
 
 
+SWEPT = "duplicate-retired"
+
+
+def allows_update_create(capabilities: Resource, resource_type: str = "ChargeItem") -> bool:
+    """Whether a CapabilityStatement says the server creates ``resource_type`` on a PUT to a new
+    id (rest.resource.updateCreate, with the update interaction)."""
+    for rest in capabilities.get("rest") or []:
+        if not isinstance(rest, dict) or rest.get("mode", "server") != "server":
+            continue
+        for entry in rest.get("resource") or []:
+            if not isinstance(entry, dict) or entry.get("type") != resource_type:
+                continue
+            codes = {i.get("code") for i in entry.get("interaction") or [] if isinstance(i, dict)}
+            return entry.get("updateCreate") is True and "update" in codes
+    return False
+
+
 class ServerStore:
     def __init__(
-        self, client: FhirClient, system: str, changed: Callable[[Resource, Resource], bool]
+        self,
+        client: FhirClient,
+        system: str,
+        changed: Callable[[Resource, Resource], bool],
+        update_create: bool | None = None,
+        sweep: bool = True,
     ) -> None:
         self.client = client
         self.system = system
         self.changed = changed
+        self._update_create = update_create  # None: ask the server's CapabilityStatement
+        self.sweep = sweep
+
+    @property
+    def update_create(self) -> bool:
+        """Whether creates are PUTs by deterministic id (asked of the server once)."""
+        if self._update_create is None:
+            self._update_create = allows_update_create(self.client.capabilities())
+        return self._update_create
 
     # --- which patients -------------------------------------------------------------------
     def patients_from_group(self, group_id: str) -> list[str]:
@@ -82,25 +119,52 @@ class ServerStore:
             )
             for s in steps.of(Action.UNCHANGED)
         ]
-        outcomes += self._create(steps.of(Action.CREATE))
+        creates = steps.of(Action.CREATE)
+        if self.update_create:
+            outcomes += self._batch(creates, [self._put_entry(s) for s in creates])
+        else:
+            once = [s for s in creates if not s.recreate]
+            outcomes += self._batch(once, [self._conditional_entry(s) for s in once])
+            outcomes += [self._post(s) for s in creates if s.recreate]
         for step in steps.of(Action.UPDATE) + steps.of(Action.ENTER_IN_ERROR):
             outcomes.append(self._update(step))
+        if creates and self.sweep:
+            outcomes += self._sweep(patient_id, {s.identifier for s in creates})
         return outcomes
 
-    def _create(self, steps: list[Step]) -> list[WriteOutcome]:
+    def _put_entry(self, step: Step) -> Resource:
+        if step.new_id is None:
+            raise ValueError(f"the create of {step.identifier} has no deterministic id")
+        resource = dict(step.resource, id=step.new_id)
+        return {
+            "resource": resource,
+            "request": {"method": "PUT", "url": f"ChargeItem/{step.new_id}"},
+        }
+
+    def _conditional_entry(self, step: Step) -> Resource:
+        return {
+            "resource": step.resource,
+            "request": {
+                "method": "POST",
+                "url": "ChargeItem",
+                "ifNoneExist": f"identifier={self.system}|{step.identifier}",
+            },
+        }
+
+    def _post(self, step: Step) -> WriteOutcome:
+        """A plain create (no condition could tell the retired items from a live one): sent once,
+        never re-sent after a lost answer (the sweep retires a second item if one appears)."""
+        try:
+            result = self.client.create(step.resource)
+        except FhirError as exc:
+            return _failed(step, getattr(exc, "status", None), str(exc))
+        return WriteOutcome(
+            step.identifier, "create", "created", result.id, result.version, result.status
+        )
+
+    def _batch(self, steps: list[Step], entries: list[Resource]) -> list[WriteOutcome]:
         if not steps:
             return []
-        entries = [
-            {
-                "resource": step.resource,
-                "request": {
-                    "method": "POST",
-                    "url": "ChargeItem",
-                    "ifNoneExist": f"identifier={self.system}|{step.identifier}",
-                },
-            }
-            for step in steps
-        ]
         results = self.client.batch(entries)
         outcomes = []
         for step, result in zip(steps, results, strict=True):
@@ -158,6 +222,16 @@ class ServerStore:
             )
         if step.action is Action.UPDATE and not self.changed(current, step.resource):
             return WriteOutcome(step.identifier, "update", "unchanged", step.existing_id, version)
+        if step.only_raise and not raises(current, step.resource):
+            return WriteOutcome(
+                step.identifier,
+                "update",
+                "unchanged",
+                step.existing_id,
+                version,
+                412,
+                "a hook never lowers an item: left for the month-end run",
+            )
         if step.action is Action.ENTER_IN_ERROR and current.get("status") == "entered-in-error":
             return WriteOutcome(
                 step.identifier, step.action.value, "unchanged", step.existing_id, version
@@ -166,6 +240,38 @@ class ServerStore:
             step.action, step.identifier, step.resource, step.existing_id, version, step.reason
         )
         return self._update(retried, retry=False)
+
+    def _sweep(self, patient_id: str, created: set[str]) -> list[WriteOutcome]:
+        """Retire every second live item of a line just created (kept: the one ``plan`` keeps,
+        so racing runs agree); each retirement is If-Match, so a race on it is harmless."""
+        items = [
+            r
+            for r in self.client.search(
+                "ChargeItem", {"subject": f"Patient/{patient_id}", "_count": PAGE}
+            )
+            if r.get("resourceType") == "ChargeItem"
+        ]
+        found = Plan()
+        live = live_by_identifier(items, self.system, found)
+        outcomes = []
+        for step in found.of(Action.ENTER_IN_ERROR):
+            if step.identifier not in created:
+                continue  # an older duplicate: the next run's plan retires it, and reports it
+            outcome = self._update(step)
+            if outcome.outcome == "updated":
+                outcome = WriteOutcome(
+                    step.identifier,
+                    step.action.value,
+                    SWEPT,
+                    outcome.chargeitem_id,
+                    outcome.version_id,
+                    outcome.http_status,
+                    "second live item of the line (kept ChargeItem/"
+                    f"{live[base_identifier(step.identifier)].get('id')}): "
+                    "marked entered-in-error",
+                )
+            outcomes.append(outcome)
+        return outcomes
 
 
 def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:

@@ -55,10 +55,18 @@ __all__ = [
     "FhirResponseError",
     "FhirServerError",
     "WriteResult",
+    "check_base_url",
 ]
 
 _TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def check_base_url(url: str) -> None:
+    """ValueError unless ``url`` is an absolute http(s) URL with a host (a FHIR base)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("not a URL: give http(s)://host/path")
 
 
 class FhirClient:
@@ -197,8 +205,13 @@ class FhirClient:
     def _resource(self, response: requests.Response, expected: str, what: str = "") -> Resource:
         body = json_body(response)
         if body is None or body.get("resourceType") != expected:
+            # The URL (its query without values: they may be patient data) tells an operator
+            # which server answered: a proxy's login page, a web site, a wrong path.
             where = what or loggable(self.base_url, response.url or self.base_url)
-            raise FhirResponseError(f"{where}: the server's answer is not a {expected}")
+            url = self.base_url if where == "/" else f"{self.base_url}/{where}"
+            raise FhirResponseError(
+                f"{url} answered {_what_came(response, body)}, not a FHIR {expected}"
+            )
         return body
 
     def _next_link(self, bundle: Resource, seen: set[str]) -> str | None:
@@ -223,6 +236,14 @@ class FhirClient:
         if not _ID.fullmatch(resource_id):
             raise ValueError(f"not a FHIR id: {resource_id!r}")
         return f"{self.base_url}/{resource_type}/{resource_id}"
+
+
+def _what_came(response: requests.Response, body: Mapping[str, Any] | None) -> str:
+    if body is not None:
+        kind = body.get("resourceType")
+        return f"a {kind}" if isinstance(kind, str) else "JSON without a resourceType"
+    content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+    return content_type or "an empty or untyped body"
 
 
 def _type_of(resource: Mapping[str, Any]) -> str:

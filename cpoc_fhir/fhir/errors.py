@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +13,8 @@ from ..errors import CpocError
 # An error names the request by method and path, and quotes at most this much of a body that
 # is not an OperationOutcome (an HTML error page from a proxy, say).
 _MAX_BODY_QUOTE = 300
+_MAX_HTML_QUOTE = 120
+_MAX_HTML_READ = 100_000
 
 
 class FhirError(CpocError):
@@ -123,10 +126,52 @@ def _oauth_text(body: dict[str, Any] | None) -> str | None:
 
 
 def _plain_text(response: requests.Response) -> str:
-    text = " ".join((response.text or "").split())
-    if len(text) > _MAX_BODY_QUOTE:
-        text = text[:_MAX_BODY_QUOTE] + "…"
+    raw = response.text or ""
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if "html" in content_type or raw.lstrip()[:1] == "<":
+        # An error page (proxy, web server): its title or first line of text, no markup.
+        text = _html_gist(raw)
+        limit = _MAX_HTML_QUOTE
+    else:
+        text = " ".join(raw.split())
+        limit = _MAX_BODY_QUOTE
+    if len(text) > limit:
+        text = text[:limit] + "…"
     return text or "(no OperationOutcome)"
+
+
+class _Gist(HTMLParser):
+    """The <title> of an HTML page, else its first line of visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.text: list[str] = []
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._in:
+            del self._in[len(self._in) - 1 - self._in[::-1].index(tag) :]
+
+    def handle_data(self, data: str) -> None:
+        if "title" in self._in:
+            self.title.append(data)
+        elif not {"script", "style", "head"} & set(self._in) and data.strip():
+            self.text.append(data)
+
+
+def _html_gist(raw: str) -> str:
+    parser = _Gist()
+    parser.feed(raw[:_MAX_HTML_READ])  # html.parser is lenient: broken markup does not raise
+    parser.close()
+    title = " ".join(" ".join(parser.title).split())
+    if title:
+        return title
+    first = next((line.strip() for t in parser.text for line in t.splitlines() if line.strip()), "")
+    return " ".join(first.split()) or "(an HTML page)"
 
 
 def _reason(status: int) -> str:

@@ -200,6 +200,23 @@ class Ledger:
         with self.transaction() as session:
             return [RunInfo.of(row) for row in session.scalars(query)]
 
+    def finished_runs(self, kind: str, scope_prefix: str, limit: int = 200) -> list[RunInfo]:
+        """Finished runs of ``kind`` whose scope starts with ``scope_prefix``, latest month
+        first (a capture's scope is "<FHIR base or export>|<month>")."""
+        escaped = scope_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            select(Run)
+            .where(
+                Run.kind == kind,
+                Run.status == "finished",
+                Run.scope.like(f"{escaped}%", escape="\\"),
+            )
+            .order_by(Run.month.desc(), Run.id.desc())
+            .limit(limit)
+        )
+        with self.transaction() as session:
+            return [RunInfo.of(row) for row in session.scalars(query)]
+
     def writes(self, run_id: int) -> list[WriteEntry]:
         """A run's writes in the order they were recorded."""
         with self.transaction() as session:
