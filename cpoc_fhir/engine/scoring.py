@@ -5,7 +5,6 @@ D (Table 4) is ``engine.administration``.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,6 +15,7 @@ from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
 
+_LAST = 1 << 30  # ranks after every line of therapy
 # What a month with no documented performance status looked for (§11: it cites the search).
 ECOG_CODES = "http://loinc.org|89247-1,http://loinc.org|89243-0"
 
@@ -130,7 +130,7 @@ def toxicity(days: list[TreatmentDay]) -> tuple[Factor, str | None]:
 def _rank(found: DayRegimen) -> tuple[int, int, int]:
     """Most points first; a tie goes to the earliest line, then to the line's own order."""
     if found.line is None:
-        return (-_points(found), sys.maxsize, sys.maxsize)
+        return (-_points(found), _LAST, _LAST)
     regimens = found.line.regimens
     order = regimens.index(found.regimen) if found.regimen in regimens else len(regimens)
     return (-_points(found), found.line.index, order)
