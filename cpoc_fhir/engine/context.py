@@ -20,7 +20,7 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
     Visit,
 )
-from cpoc_fhir.engine.months import BillingMonth, billing_month
+from cpoc_fhir.engine.months import BillingMonth, billing_month, month_index
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
@@ -141,6 +141,21 @@ class Context:
     def last_treatment_day_before(self, day: date) -> date | None:
         i = bisect.bisect_left(self.treatment_days, day.toordinal())
         return date.fromordinal(self.treatment_days[i - 1]) if i else None
+
+    def first_treatment_day_after(self, day: date) -> date | None:
+        i = bisect.bisect_right(self.treatment_days, day.toordinal())
+        return date.fromordinal(self.treatment_days[i]) if i < len(self.treatment_days) else None
+
+    def treatment_refs_on(self, day: date) -> tuple[str, ...]:
+        """The resources that make ``day`` a treatment day (§11 evidence of a treatment)."""
+        month = self.treatment.get(month_index(self.anchor, day))
+        if month is None:
+            return ()
+        ordinal = day.toordinal()
+        refs = [e.ref for e in month.by_day.get(ordinal, ())]
+        if ordinal in month.transplant_days:
+            refs.append(month.transplant_days[ordinal])
+        return tuple(dict.fromkeys(refs))
 
     # --- disease state -------------------------------------------------------------------
     def disease(self, month: BillingMonth) -> tuple[Disease, tuple[str, ...]]:

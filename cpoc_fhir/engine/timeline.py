@@ -77,7 +77,11 @@ def evaluate(
         new_patient.month = _index_or_none(anchor, new_patient.start)
         drafts.append(new_patient)
     elif first_treatment is not None:
-        drafts.append(_missing_new_patient_visit(first_treatment, anchor))
+        missing = _missing_new_patient_visit(first_treatment, anchor)
+        # §11: the line rests on the first treatment (the visit it needs is not on record).
+        missing.cite(*(e.ref for e in exposures if anchor_day(e) == first_treatment))
+        missing.cite(*(t.ref for t in record.transplants if t.on == first_treatment))
+        drafts.append(missing)
     for month in months:
         drafts.extend(_month_lines(ctx, month))
     return _timeline(record, as_of, drafts, payer, ctx.warnings)

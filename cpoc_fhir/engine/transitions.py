@@ -204,4 +204,8 @@ def _completion(ctx: Context, k: int) -> list[Reason]:
         pending = f"treatment must not resume in month {k + 1}"
     if disease is Disease.UNKNOWN:
         pending = "disease status not documented: NED assumed"
+    # §11: the completed treatment is cited (its last day), with the disease status if any.
+    last = ctx.last_treatment_day_before(ctx.month(k).start)
+    if last is not None:
+        refs = (*ctx.treatment_refs_on(last), *refs)
     return [Reason(1, "treatment completed with no evidence of disease (III-D (c))", refs, pending)]

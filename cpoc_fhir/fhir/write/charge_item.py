@@ -30,7 +30,7 @@ from cpoc_fhir.engine.facts import (
     EpisodeKind,
     PatientRecord,
 )
-from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, is_resource_reference
 from cpoc_fhir.engine.payer import CENT, PayerSchedule
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
@@ -178,7 +178,7 @@ def build_charge_item(line: BillingLine, ctx: ChargeContext, validate: bool = Tr
     every line's item to plan, and validates only those it sends (``validate_charge_item``).
     """
     settings = ctx.settings
-    evidence = list(dict.fromkeys(line.evidence))
+    evidence = [r for r in dict.fromkeys(line.evidence) if is_resource_reference(r)]
     item = {
         "resourceType": "ChargeItem",
         "meta": {"tag": [settings.product_tag]},
