@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cpoc_fhir.engine import tables
-from cpoc_fhir.engine.day_regimens import DayRegimen, TreatmentDay
+from cpoc_fhir.engine.day_regimens import DayRegimen, MonthDays, TreatmentDay
 from cpoc_fhir.engine.facts import DrugRole, MedicationExposure
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.scoring import Factor
@@ -32,7 +32,7 @@ CONSERVATIVE_ORAL_PATTERN = "single-daily"
 
 def administration(
     treatment: MonthTreatment,
-    days: list[TreatmentDay],
+    days: MonthDays,
     month: BillingMonth,
     knowledge: Knowledge,
 ) -> Factor:
@@ -40,13 +40,15 @@ def administration(
     day_categories: list[int] = []
     by_label: Counter[tuple[str, int]] = Counter()
     combination: set[str] = set()
-    for day in days:
-        exposures = treatment.parenteral.get(day.day)
+    for first, last, day in days:
+        exposures = treatment.parenteral.get(first)
         if not exposures:
             continue
+        # every day of the run has the same exposures, so the same category
         category, label = _day_category(day, exposures, knowledge)
-        day_categories.append(category)
-        by_label[(label, category)] += 1
+        count = last - first + 1
+        day_categories += [category] * count
+        by_label[(label, category)] += count
         for found in day.regimens:
             regimen = found.regimen
             if (
@@ -110,7 +112,7 @@ def single_category(exposure: MedicationExposure, knowledge: Knowledge) -> int:
 
 def _oral_points(
     treatment: MonthTreatment,
-    days: list[TreatmentDay],
+    days: MonthDays,
     month: BillingMonth,
     combination: set[str],
 ) -> tuple[int, str]:
@@ -118,7 +120,7 @@ def _oral_points(
     month; supportive oral drugs take the lowest pattern, initial in the month they start."""
     best, text = 0, ""
     seen: set[tuple[str, int | None]] = set()
-    for day in days:
+    for _, _, day in days:
         for found in day.regimens:
             key = (found.key, found.line.index if found.line else None)
             if found.parenteral or key in seen:

@@ -9,6 +9,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
+from typing import Any
 
 from cpoc_fhir.engine.facts import (
     CancerRole,
@@ -20,7 +21,7 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
     Visit,
 )
-from cpoc_fhir.engine.months import BillingMonth, billing_month, month_index
+from cpoc_fhir.engine.months import BillingMonth, billing_month
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
@@ -103,6 +104,18 @@ class Context:
             (v for v in self.record.visits if v.face_to_face), key=lambda v: v.on
         )
         self._visit_days = [v.on.toordinal() for v in self.f2f_visits]
+        self._month_starts = [m.start.toordinal() for m in self.months]  # month k at k - 1
+        self._treated_months = sorted(k for k, month in self.treatment.items() if month.days)
+        self.first_primary_onset: date | None = min(
+            (
+                d.onset
+                for d in self.record.diagnoses
+                if d.cancer_role is CancerRole.PRIMARY and d.onset
+            ),
+            default=None,
+        )
+        self._refs_on: dict[int, tuple[str, ...]] = {}
+        self.day_memo: dict[Any, Any] = {}  # day identification, per patient (day_regimens)
         self.hospice_start: date | None = min(
             (e.start for e in self.record.episodes if e.kind is EpisodeKind.HOSPICE and e.start),
             default=None,
@@ -130,7 +143,8 @@ class Context:
         return False
 
     def last_treated_before(self, k: int) -> int | None:
-        return max((j for j in self.treatment if j < k and self.treated(j)), default=None)
+        i = bisect.bisect_left(self._treated_months, k)
+        return self._treated_months[i - 1] if i else None
 
     # --- visits and treatment days -------------------------------------------------------
     def visits_between(self, start: date, end: date) -> list[Visit]:
@@ -148,14 +162,17 @@ class Context:
 
     def treatment_refs_on(self, day: date) -> tuple[str, ...]:
         """The resources that make ``day`` a treatment day (§11 evidence of a treatment)."""
-        month = self.treatment.get(month_index(self.anchor, day))
-        if month is None:
-            return ()
         ordinal = day.toordinal()
-        refs = [e.ref for e in month.by_day.get(ordinal, ())]
-        if ordinal in month.transplant_days:
+        hit = self._refs_on.get(ordinal)
+        if hit is not None:
+            return hit  # every monitoring month after treatment cites the same last day
+        month = self.treatment.get(bisect.bisect_right(self._month_starts, ordinal))
+        spans = month.spans if month else []
+        refs = [e.ref for lo, hi, e in spans if lo <= ordinal <= hi]
+        if month and ordinal in month.transplant_days:
             refs.append(month.transplant_days[ordinal])
-        return tuple(dict.fromkeys(refs))
+        hit = self._refs_on[ordinal] = tuple(dict.fromkeys(refs))
+        return hit
 
     # --- disease state -------------------------------------------------------------------
     def disease(self, month: BillingMonth) -> tuple[Disease, tuple[str, ...]]:

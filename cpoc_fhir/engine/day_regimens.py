@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
+from typing import Any
 
 from cpoc_fhir.engine.facts import DrugRole, MedicationExposure, Route
 from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine, drug_key
@@ -38,16 +40,16 @@ class DayRegimen:
 
 @dataclass(frozen=True)
 class TreatmentDay:
-    """One treatment day of a month and the regimens identified on it."""
+    """The regimens identified on a treatment day (days given the same drugs in the same lines
+    share one: see ``month_days``)."""
 
-    day: int  # ordinal
     regimens: tuple[DayRegimen, ...]
-    exposures: tuple[MedicationExposure, ...]
     warnings: tuple[str, ...] = ()
 
-    @property
-    def on(self) -> date:
-        return date.fromordinal(self.day)
+
+# A month's treatment days as runs of days with the same exposures: (first, last ordinal,
+# what was given on each of them), in date order.
+MonthDays = list[tuple[int, int, TreatmentDay]]
 
 
 def month_days(
@@ -56,13 +58,46 @@ def month_days(
     line_of: dict[str, int],
     catalog: RegimenCatalog,
     window_days: int,
-) -> list[TreatmentDay]:
-    """Every medication day of the month, in order, with its regimens (memoised per drug set)."""
+    memo: dict[Any, TreatmentDay] | None = None,
+) -> MonthDays:
+    """The month's medication days with their regimens, as runs of identical days.
+
+    The days between two changes (an exposure starting or ending, a line's first window
+    closing) are given the same drugs, so they are identified once: a 30-day oral supply is one
+    run, not 30 days. ``memo`` (one per patient) shares identifications between runs that give
+    the same drugs, by the same routes, in the same lines (each cycle of a regimen); the catalog
+    memoises each drug set's regimens across patients.
+    """
+    spans = treatment.spans
+    if not spans:
+        return []
     window = timedelta(days=window_days)
-    out = []
-    for day in sorted(treatment.by_day):
-        exposures = treatment.by_day[day]
-        out.append(_identify_day(day, exposures, lines, line_of, catalog, window))
+    memo = {} if memo is None else memo
+    limits = [(line.start + window).toordinal() for line in lines]
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    cuts = {lo for lo, _, _ in spans} | {hi + 1 for _, hi, _ in spans}
+    cuts.update(limit + 1 for limit in limits if first < limit + 1 <= last)
+    points = sorted(cuts)
+    out: MonthDays = []
+    for start, stop in pairwise(points):
+        exposures = [e for lo, hi, e in spans if lo <= start <= hi]
+        if not exposures:
+            continue
+        key = tuple(
+            (
+                e.drug or e.drug_name,
+                e.role,
+                e.route,
+                index := line_of.get(e.ref, -1),
+                index >= 0 and start > limits[index],
+            )
+            for e in exposures
+        )
+        found = memo.get(key)
+        if found is None:
+            found = _identify_day(start, exposures, lines, line_of, catalog, window)
+            memo[key] = found
+        out.append((start, stop - 1, found))
     return out
 
 
@@ -82,7 +117,7 @@ def _identify_day(
         elif exposure.drug:
             supportive.add(exposure.drug)
     if not keys:
-        return TreatmentDay(day, (), tuple(exposures))
+        return TreatmentDay(())
     known = {k for k in keys if not k.startswith("?")}
     match = catalog.identify(known | supportive) if known else None
     on = date.fromordinal(day)
@@ -94,7 +129,7 @@ def _identify_day(
     warnings = list(match.warnings) if match else []
     if left:
         regimens.append(_day_regimen(None, frozenset(left), keys, lines, line_of, on, window))
-    return TreatmentDay(day, tuple(regimens), tuple(exposures), tuple(warnings))
+    return TreatmentDay(tuple(regimens), tuple(warnings))
 
 
 def _day_regimen(
@@ -125,10 +160,10 @@ def _names(exposures: Iterable[MedicationExposure]) -> str:
     return " + ".join(names) if names else "unknown drugs"
 
 
-def distinct(days: Iterable[TreatmentDay]) -> list[DayRegimen]:
+def distinct(days: MonthDays) -> list[DayRegimen]:
     """The month's regimens, each once as explained, in the order they were first given."""
     seen: dict[str, DayRegimen] = {}
-    for day in days:
+    for _, _, day in days:
         for found in day.regimens:
             seen.setdefault(found.label, found)
     return list(seen.values())

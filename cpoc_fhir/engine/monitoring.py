@@ -63,8 +63,12 @@ def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
             "treatment; known once that month is"
         )
     if disease is Disease.UNKNOWN:
-        # §11: a fact not on record cites what was looked for.
-        draft.cite(disease_status_search(ctx.record.patient_ref, month.end))
+        # §11: the status that is neither NED nor metastatic, else the search that found none.
+        latest = ctx.latest_status(month.end)
+        if latest is not None:
+            draft.cite(latest.ref)
+        else:
+            draft.cite(disease_status_search(ctx.record.patient_ref, month.end))
         draft.pending.append("disease status not documented: billed at the NED level")
         draft.warn(
             "no metastatic condition, stage IV or cancer disease status (LOINC 97509-4) "
@@ -93,12 +97,13 @@ def _pause(ctx: Context, month: BillingMonth) -> LineDraft:
 
 
 def _cite_end_of_treatment(ctx: Context, month: BillingMonth, draft: LineDraft) -> None:
-    """§11: m counts from the last treatment (cited), or for a patient never treated from the
-    New Patient month (the oncology episode of care and the first visit are cited)."""
+    """§11: m counts from the last treatment, or for a patient never treated from the New
+    Patient month (the oncology episode of care and the first visit are cited). One resource of
+    the last treatment day names it: every month after treatment cites it, and the full list
+    of that day is on the last Treatment Month's line."""
     last = ctx.last_treatment_day_before(month.start)
     if last is not None:
-        draft.cite(*ctx.treatment_refs_on(last))
-        draft.explanation.append(f"Last treatment on {last.isoformat()}")
+        draft.cite(*ctx.treatment_refs_on(last)[:1])
         return
     draft.cite(*(e.ref for e in ctx.record.episodes if e.kind is EpisodeKind.ONCOLOGY))
     if ctx.f2f_visits:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from cpoc_fhir.engine import tables
-from cpoc_fhir.engine.day_regimens import DayRegimen, TreatmentDay, distinct
+from cpoc_fhir.engine.day_regimens import DayRegimen, MonthDays, distinct
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
@@ -102,7 +102,7 @@ def performance_search(patient_ref: str, since: date, until: date) -> str:
     )
 
 
-def toxicity(days: list[TreatmentDay]) -> tuple[Factor, str | None]:
+def toxicity(days: MonthDays) -> tuple[Factor, str | None]:
     """Table 3: the highest toxicity of the month's day-regimens (§5). Drugs no catalog regimen
     explains add 0 points (the most conservative the rules allow) and a warning."""
     found = distinct(days)

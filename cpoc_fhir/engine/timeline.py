@@ -177,7 +177,12 @@ def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
     active = sorted({ctx.line_of[e] for e in treatment.evidence if e in ctx.line_of})
     month_lines = [ctx.lines[i] for i in active]
     days = month_days(
-        treatment, ctx.lines, ctx.line_of, ctx.knowledge.regimens, ctx.settings.regimen_window_days
+        treatment,
+        ctx.lines,
+        ctx.line_of,
+        ctx.knowledge.regimens,
+        ctx.settings.regimen_window_days,
+        ctx.day_memo,
     )
     c = comorbidity(ctx.record, month, ctx.knowledge, ctx.settings)
     p = performance(ctx.record, month, ctx.settings)
@@ -202,7 +207,7 @@ def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
     for line in month_lines:
         for warning in line.warnings:
             draft.warn(warning)
-    for day in days:
+    for _, _, day in days:
         for warning in day.warnings:
             draft.warn(warning)
     planned = treatment.planned_only_days

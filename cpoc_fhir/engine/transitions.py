@@ -56,10 +56,7 @@ def _events(ctx: Context, month: BillingMonth) -> list[Reason]:
     (level 2)."""
     reasons = []
     record = ctx.record
-    first_primary = min(
-        (d.onset for d in record.diagnoses if d.cancer_role is CancerRole.PRIMARY and d.onset),
-        default=None,
-    )
+    first_primary = ctx.first_primary_onset
     for status in record.disease_status:
         if status.state is DiseaseState.WORSENED and month.contains(status.on):
             reasons.append(
@@ -204,8 +201,9 @@ def _completion(ctx: Context, k: int) -> list[Reason]:
         pending = f"treatment must not resume in month {k + 1}"
     if disease is Disease.UNKNOWN:
         pending = "disease status not documented: NED assumed"
-    # §11: the completed treatment is cited (its last day), with the disease status if any.
+    # §11: the completed treatment is cited (a resource of its last day), with the disease
+    # status if any.
     last = ctx.last_treatment_day_before(ctx.month(k).start)
     if last is not None:
-        refs = (*ctx.treatment_refs_on(last), *refs)
+        refs = (*ctx.treatment_refs_on(last)[:1], *refs)
     return [Reason(1, "treatment completed with no evidence of disease (III-D (c))", refs, pending)]

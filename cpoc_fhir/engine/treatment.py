@@ -183,8 +183,9 @@ class MonthTreatment:
         default_factory=lambda: defaultdict(list)
     )
     oral: list[MedicationExposure] = field(default_factory=list)
-    # ordinal → every exposure on that day (given, planned or covered): the day's regimen
-    by_day: dict[int, list[MedicationExposure]] = field(default_factory=lambda: defaultdict(list))
+    # (first, last ordinal, exposure) of every exposure's days in the month, in record order:
+    # what was given or covered on each day, for the day's regimen (engine.day_regimens)
+    spans: list[tuple[int, int, MedicationExposure]] = field(default_factory=list)
     transplant_days: dict[int, str] = field(default_factory=dict)  # ordinal → Procedure ref
     evidence: list[str] = field(default_factory=list)
 
@@ -204,9 +205,7 @@ def add_exposure(
     month.days.update(days)
     if exposure.kind is not ExposureKind.PLANNED:
         month.confirmed_days.update(days)
-    by_day = month.by_day
-    for day in days:
-        by_day[day].append(exposure)
+    month.spans.append((lo, hi, exposure))
     if exposure.route is Route.PARENTERAL:
         for day in days:
             month.parenteral[day].append(exposure)
