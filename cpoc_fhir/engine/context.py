@@ -21,7 +21,7 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
     Visit,
 )
-from cpoc_fhir.engine.months import BillingMonth, billing_month
+from cpoc_fhir.engine.months import BillingMonth, billing_month, month_index
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
@@ -34,6 +34,9 @@ class Disease(Enum):
     METASTATIC = "metastatic"
     NED = "no evidence of disease"
     UNKNOWN = "unknown"
+
+
+_UNSET = object()
 
 
 def known_on(record: PatientRecord, as_of: date) -> PatientRecord:
@@ -114,12 +117,27 @@ class Context:
             ),
             default=None,
         )
+        # month index → the disease statuses and the diagnoses (by onset) dated in it
+        self._dated: dict[int, tuple[list[DiseaseStatus], list[Diagnosis]]] = {}
+        for status in self.record.disease_status:
+            self._dated_bucket(status.on)[0].append(status)
+        for diagnosis in self.record.diagnoses:
+            if diagnosis.onset is not None:
+                self._dated_bucket(diagnosis.onset)[1].append(diagnosis)
         self._refs_on: dict[int, tuple[str, ...]] = {}
+        self._cancer_type: object = _UNSET  # computed on first use (monitoring horizons)
         self.day_memo: dict[Any, Any] = {}  # day identification, per patient (day_regimens)
         self.hospice_start: date | None = min(
             (e.start for e in self.record.episodes if e.kind is EpisodeKind.HOSPICE and e.start),
             default=None,
         )
+
+    def _dated_bucket(self, day: date) -> tuple[list[DiseaseStatus], list[Diagnosis]]:
+        return self._dated.setdefault(month_index(self.anchor, day), ([], []))
+
+    def dated_in(self, k: int) -> tuple[list[DiseaseStatus], list[Diagnosis]]:
+        """The disease statuses and diagnoses (by onset) dated in month k, in record order."""
+        return self._dated.get(k, ([], []))
 
     # --- months -----------------------------------------------------------------------
     def month(self, k: int) -> BillingMonth:
@@ -201,10 +219,12 @@ class Context:
 
     def cancer_type(self) -> str | None:
         """The type of the most recent primary cancer (for per-cancer horizons)."""
-        primaries = [
-            d
-            for d in self.record.diagnoses
-            if d.cancer_role is CancerRole.PRIMARY and d.cancer_type
-        ]
-        latest = max(primaries, key=lambda d: d.onset or date.min, default=None)
-        return latest.cancer_type if latest else None
+        if self._cancer_type is _UNSET:
+            primaries = [
+                d
+                for d in self.record.diagnoses
+                if d.cancer_role is CancerRole.PRIMARY and d.cancer_type
+            ]
+            latest = max(primaries, key=lambda d: d.onset or date.min, default=None)
+            self._cancer_type = latest.cancer_type if latest else None
+        return self._cancer_type  # type: ignore[return-value]

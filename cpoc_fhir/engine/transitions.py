@@ -55,10 +55,10 @@ def _events(ctx: Context, month: BillingMonth) -> list[Reason]:
     primary or a delayed complication more than 6 months after treatment ended with NED
     (level 2)."""
     reasons = []
-    record = ctx.record
     first_primary = ctx.first_primary_onset
-    for status in record.disease_status:
-        if status.state is DiseaseState.WORSENED and month.contains(status.on):
+    statuses, diagnoses = ctx.dated_in(month.index)
+    for status in statuses:
+        if status.state is DiseaseState.WORSENED:
             reasons.append(
                 _late_or(
                     ctx,
@@ -68,8 +68,8 @@ def _events(ctx: Context, month: BillingMonth) -> list[Reason]:
                     status.ref,
                 )
             )
-    for d in record.diagnoses:
-        if d.onset is None or not month.contains(d.onset):
+    for d in diagnoses:
+        if d.onset is None:  # never: dated_in holds diagnoses by their onset
             continue
         name = d.display or d.ref
         if d.cancer_role is CancerRole.SECONDARY:
