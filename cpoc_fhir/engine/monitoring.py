@@ -56,7 +56,8 @@ def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
     draft = _draft(month, level)
     draft.cite(*disease_refs)
     draft.explanation.append(f"Active Monitoring level {level}: {reason}")
-    _cite_end_of_treatment(ctx, month, draft)
+    if where.m == 1:
+        _cite_end_of_treatment(ctx, month, draft)  # the treatment that just ended
     if where.pause is None:
         draft.pending.append(
             f"a pause if treatment resumes in month {k + 1}, else the first month after "
@@ -75,6 +76,8 @@ def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
             "on record: monitoring billed at the NED level"
         )
     _visit_requirement(ctx, month, where, level, draft)
+    if not draft.evidence:
+        _cite_end_of_treatment(ctx, month, draft)  # §11: m still rests on the treatment's end
     _open_month(ctx, month, draft)
     return draft
 
@@ -99,8 +102,9 @@ def _pause(ctx: Context, month: BillingMonth) -> LineDraft:
 def _cite_end_of_treatment(ctx: Context, month: BillingMonth, draft: LineDraft) -> None:
     """§11: m counts from the last treatment, or for a patient never treated from the New
     Patient month (the oncology episode of care and the first visit are cited). One resource of
-    the last treatment day names it: every month after treatment cites it, and the full list
-    of that day is on the last Treatment Month's line."""
+    the last treatment day names it (the full list of that day is on the last Treatment Month's
+    line): cited in the first month after treatment, and in any later month that has nothing
+    else to cite."""
     last = ctx.last_treatment_day_before(month.start)
     if last is not None:
         draft.cite(*ctx.treatment_refs_on(last)[:1])
