@@ -226,11 +226,16 @@ def test_anastrozole_with_palbociclib_is_scored(run: Runner) -> None:
     facts = {
         "diagnoses": [cancer("C50.9", "2025-01-01", cancer_type="breast")],
         "visits": [visit("2025-01-20")],
-        "exposures": [oral("anastrozole", "2025-02-03", 84), oral("palbociclib", "2025-02-03", 21)],
+        "exposures": [
+            oral("anastrozole", "2025-02-03", 84),
+            oral("palbociclib", "2025-02-03", 21),  # 21 days on, 7 off: two cycles
+            oral("palbociclib", "2025-03-03", 21),
+        ],
     }
     months = lines_of(run(record(**facts), "2025-04-01"), "treatment-month")
     # T 4 (PALOMA-2 66.4%). D: several oral drugs with an on-off pattern → 4 in the initial
-    # month, 3 later (Table 4 oral column).
+    # month, 3 later (Table 4 oral column); the off-week days (anastrozole alone, single daily,
+    # 0 later) do not lower the month (§5: the highest of the month's regimens).
     assert [
         (m.score.regimen, m.score.toxicity, m.score.administration) for m in months if m.score
     ] == [

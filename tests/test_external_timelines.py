@@ -64,8 +64,14 @@ def test_synthea_colon_partial_folfox_is_flagged(
 ) -> None:
     path = next((external / "synthea_r4_transaction").glob("Gabriela_Streich_*.json"))
     [gabriela] = timelines(path, knowledge, payer)
-    assert regimens(gabriela) == {"folfox"}
+    # The line of therapy is still FOLFOX (pathways), but a day is scored as the regimen of the
+    # drugs given that day (cpoc-rules §5): oxaliplatin + leucovorin is no catalog regimen and
+    # has no catalog subset, so it scores T 0 (conservative) with a warning, not FOLFOX's T 4.
+    assert regimens(gabriela) == {None}
     assert "matched FOLFOX without fluorouracil" in gabriela.warnings
+    months = [line for line in gabriela.lines if line.score is not None]
+    assert all(line.score.toxicity == 0 for line in months if line.score)
+    assert any("no catalog regimen" in w for line in months for w in line.warnings)
 
 
 def test_mcode_examples_read_their_regimens_and_performance(

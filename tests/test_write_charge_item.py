@@ -164,15 +164,19 @@ def test_payer_coding_present_when_the_payer_maps_the_code(
 def test_service_holds_only_the_types_r4_allows_and_supporting_information_all(
     examples: list[Example],
 ) -> None:
-    filtered_something = False
+    filtered_something = searched = False
     for billing_line, _, item in examples:
-        evidence = list(dict.fromkeys(billing_line.evidence))
+        # Evidence that is a search (what was looked for, cpoc-rules §11) names no resource:
+        # it is never a Reference.
+        evidence = [r for r in dict.fromkeys(billing_line.evidence) if "?" not in r]
+        searched |= len(evidence) < len(set(billing_line.evidence))
         services = [r["reference"] for r in item.get("service", [])]
         assert all(ref.split("/")[0] in SERVICE_TYPES for ref in services)
         assert services == [r for r in evidence if r.split("/")[0] in SERVICE_TYPES]
         assert [r["reference"] for r in item.get("supportingInformation", [])] == evidence
         filtered_something |= len(services) < len(evidence)
     assert filtered_something  # Encounters, EpisodeOfCare, MedicationRequest stay out of service
+    assert searched  # a month without ECOG cites its search, which stays out of the item
 
 
 def test_line_without_evidence_has_no_service_or_supporting_information(

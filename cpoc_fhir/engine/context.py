@@ -9,6 +9,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
+from typing import Any
 
 from cpoc_fhir.engine.facts import (
     CancerRole,
@@ -20,7 +21,7 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
     Visit,
 )
-from cpoc_fhir.engine.months import BillingMonth, billing_month
+from cpoc_fhir.engine.months import BillingMonth, billing_month, month_index
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
@@ -33,6 +34,9 @@ class Disease(Enum):
     METASTATIC = "metastatic"
     NED = "no evidence of disease"
     UNKNOWN = "unknown"
+
+
+_UNSET = object()
 
 
 def known_on(record: PatientRecord, as_of: date) -> PatientRecord:
@@ -103,10 +107,37 @@ class Context:
             (v for v in self.record.visits if v.face_to_face), key=lambda v: v.on
         )
         self._visit_days = [v.on.toordinal() for v in self.f2f_visits]
+        self._month_starts = [m.start.toordinal() for m in self.months]  # month k at k - 1
+        self._treated_months = sorted(k for k, month in self.treatment.items() if month.days)
+        self.first_primary_onset: date | None = min(
+            (
+                d.onset
+                for d in self.record.diagnoses
+                if d.cancer_role is CancerRole.PRIMARY and d.onset
+            ),
+            default=None,
+        )
+        # month index → the disease statuses and the diagnoses (by onset) dated in it
+        self._dated: dict[int, tuple[list[DiseaseStatus], list[Diagnosis]]] = {}
+        for status in self.record.disease_status:
+            self._dated_bucket(status.on)[0].append(status)
+        for diagnosis in self.record.diagnoses:
+            if diagnosis.onset is not None:
+                self._dated_bucket(diagnosis.onset)[1].append(diagnosis)
+        self._refs_on: dict[int, tuple[str, ...]] = {}
+        self._cancer_type: object = _UNSET  # computed on first use (monitoring horizons)
+        self.day_memo: dict[Any, Any] = {}  # day identification, per patient (day_regimens)
         self.hospice_start: date | None = min(
             (e.start for e in self.record.episodes if e.kind is EpisodeKind.HOSPICE and e.start),
             default=None,
         )
+
+    def _dated_bucket(self, day: date) -> tuple[list[DiseaseStatus], list[Diagnosis]]:
+        return self._dated.setdefault(month_index(self.anchor, day), ([], []))
+
+    def dated_in(self, k: int) -> tuple[list[DiseaseStatus], list[Diagnosis]]:
+        """The disease statuses and diagnoses (by onset) dated in month k, in record order."""
+        return self._dated.get(k, ([], []))
 
     # --- months -----------------------------------------------------------------------
     def month(self, k: int) -> BillingMonth:
@@ -130,7 +161,8 @@ class Context:
         return False
 
     def last_treated_before(self, k: int) -> int | None:
-        return max((j for j in self.treatment if j < k and self.treated(j)), default=None)
+        i = bisect.bisect_left(self._treated_months, k)
+        return self._treated_months[i - 1] if i else None
 
     # --- visits and treatment days -------------------------------------------------------
     def visits_between(self, start: date, end: date) -> list[Visit]:
@@ -141,6 +173,24 @@ class Context:
     def last_treatment_day_before(self, day: date) -> date | None:
         i = bisect.bisect_left(self.treatment_days, day.toordinal())
         return date.fromordinal(self.treatment_days[i - 1]) if i else None
+
+    def first_treatment_day_after(self, day: date) -> date | None:
+        i = bisect.bisect_right(self.treatment_days, day.toordinal())
+        return date.fromordinal(self.treatment_days[i]) if i < len(self.treatment_days) else None
+
+    def treatment_refs_on(self, day: date) -> tuple[str, ...]:
+        """The resources that make ``day`` a treatment day (§11 evidence of a treatment)."""
+        ordinal = day.toordinal()
+        hit = self._refs_on.get(ordinal)
+        if hit is not None:
+            return hit  # every monitoring month after treatment cites the same last day
+        month = self.treatment.get(bisect.bisect_right(self._month_starts, ordinal))
+        spans = month.spans if month else []
+        refs = [e.ref for lo, hi, e in spans if lo <= ordinal <= hi]
+        if month and ordinal in month.transplant_days:
+            refs.append(month.transplant_days[ordinal])
+        hit = self._refs_on[ordinal] = tuple(dict.fromkeys(refs))
+        return hit
 
     # --- disease state -------------------------------------------------------------------
     def disease(self, month: BillingMonth) -> tuple[Disease, tuple[str, ...]]:
@@ -169,10 +219,12 @@ class Context:
 
     def cancer_type(self) -> str | None:
         """The type of the most recent primary cancer (for per-cancer horizons)."""
-        primaries = [
-            d
-            for d in self.record.diagnoses
-            if d.cancer_role is CancerRole.PRIMARY and d.cancer_type
-        ]
-        latest = max(primaries, key=lambda d: d.onset or date.min, default=None)
-        return latest.cancer_type if latest else None
+        if self._cancer_type is _UNSET:
+            primaries = [
+                d
+                for d in self.record.diagnoses
+                if d.cancer_role is CancerRole.PRIMARY and d.cancer_type
+            ]
+            latest = max(primaries, key=lambda d: d.onset or date.min, default=None)
+            self._cancer_type = latest.cancer_type if latest else None
+        return self._cancer_type  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -9,6 +10,16 @@ from enum import Enum
 from typing import Any
 
 from cpoc_fhir.engine.codes import Component
+
+# A literal relative reference "Type/id" (FHIR R4 Reference.reference, ids of 1-64 characters).
+# Evidence may also hold what was looked for and not found, as a relative search URL
+# ("Observation?subject=…&code=…"): it names no resource, so it is never a Reference (§11).
+_RESOURCE_REFERENCE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+
+
+def is_resource_reference(evidence: str) -> bool:
+    """True for evidence naming one resource ("Type/id"), False for a search that was run."""
+    return _RESOURCE_REFERENCE.fullmatch(evidence) is not None
 
 
 class LineStatus(Enum):

@@ -8,10 +8,13 @@ from datetime import date, timedelta
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.context import Context, Disease
 from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.facts import EpisodeKind
 from cpoc_fhir.engine.months import BillingMonth
 
 # Level 2 and 3 lines in the first 6 months after treatment need a visit in those months.
 POST_TREATMENT_VISIT_MONTHS = 6
+# Cancer disease status: LOINC 97509-4, and mCODE STU1's 88040-1 (cpoc-rules §6).
+DISEASE_STATUS_CODES = "http://loinc.org|97509-4,http://loinc.org|88040-1"
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,7 @@ def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
     if where is None or where.m < 1:
         return None
     if where.pause is True:
-        draft = _draft(month, 3)
-        draft.explanation.append(
-            "Active Monitoring level 3 (III-C (a)): a pause within treatment — treatment in the "
-            "month before and the month after"
-        )
-        _open_month(ctx, month, draft)
-        return draft
+        return _pause(ctx, month)
 
     disease, disease_refs = ctx.disease(month)
     level, reason = _level(ctx, month, where.m, disease)
@@ -59,20 +56,69 @@ def monitoring_line(ctx: Context, k: int) -> LineDraft | None:
     draft = _draft(month, level)
     draft.cite(*disease_refs)
     draft.explanation.append(f"Active Monitoring level {level}: {reason}")
+    if where.m == 1:
+        _cite_end_of_treatment(ctx, month, draft)  # the treatment that just ended
     if where.pause is None:
         draft.pending.append(
             f"a pause if treatment resumes in month {k + 1}, else the first month after "
             "treatment; known once that month is"
         )
     if disease is Disease.UNKNOWN:
+        # §11: the status that is neither NED nor metastatic, else the search that found none.
+        latest = ctx.latest_status(month.end)
+        if latest is not None:
+            draft.cite(latest.ref)
+        else:
+            draft.cite(disease_status_search(ctx.record.patient_ref, month.end))
         draft.pending.append("disease status not documented: billed at the NED level")
         draft.warn(
             "no metastatic condition, stage IV or cancer disease status (LOINC 97509-4) "
             "on record: monitoring billed at the NED level"
         )
     _visit_requirement(ctx, month, where, level, draft)
+    if not draft.evidence:
+        _cite_end_of_treatment(ctx, month, draft)  # §11: m still rests on the treatment's end
     _open_month(ctx, month, draft)
     return draft
+
+
+def _pause(ctx: Context, month: BillingMonth) -> LineDraft:
+    """§6 (a) level 3; §11: the line cites the treatment before and after the pause."""
+    draft = _draft(month, 3)
+    before = ctx.last_treatment_day_before(month.start)
+    after = ctx.first_treatment_day_after(month.end)
+    around = [f"on {d.isoformat()}" for d in (before, after) if d is not None]
+    draft.explanation.append(
+        "Active Monitoring level 3 (III-C (a)): a pause within treatment — treatment in the "
+        f"month before and the month after ({' and '.join(around)})"
+    )
+    for day in (before, after):
+        if day is not None:
+            draft.cite(*ctx.treatment_refs_on(day))
+    _open_month(ctx, month, draft)
+    return draft
+
+
+def _cite_end_of_treatment(ctx: Context, month: BillingMonth, draft: LineDraft) -> None:
+    """§11: m counts from the last treatment, or for a patient never treated from the New
+    Patient month (the oncology episode of care and the first visit are cited). One resource of
+    the last treatment day names it (the full list of that day is on the last Treatment Month's
+    line): cited in the first month after treatment, and in any later month that has nothing
+    else to cite."""
+    last = ctx.last_treatment_day_before(month.start)
+    if last is not None:
+        draft.cite(*ctx.treatment_refs_on(last)[:1])
+        return
+    draft.cite(*(e.ref for e in ctx.record.episodes if e.kind is EpisodeKind.ONCOLOGY))
+    if ctx.f2f_visits:
+        draft.cite(ctx.f2f_visits[0].ref)
+
+
+def disease_status_search(patient_ref: str, until: date) -> str:
+    """The relative FHIR search for the cancer disease status Observations looked for (§6)."""
+    return (
+        f"Observation?subject={patient_ref}&code={DISEASE_STATUS_CODES}&date=le{until.isoformat()}"
+    )
 
 
 def _draft(month: BillingMonth, level: int) -> LineDraft:

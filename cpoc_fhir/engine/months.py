@@ -32,8 +32,12 @@ class BillingMonth:
         return as_of <= self.end
 
 
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _last_day(year: int, month: int) -> int:
-    return calendar.monthrange(year, month)[1]
+    # calendar.monthrange also computes the weekday: this runs for every month of every patient
+    return 29 if month == 2 and calendar.isleap(year) else _DAYS_IN_MONTH[month - 1]
 
 
 def _anchors_to_month_end(anchor: date) -> bool:

@@ -37,11 +37,19 @@ class PayerSchedule:
     year: int | None = None
     codes: Mapping[str, PayerCode] = field(default_factory=dict)
 
+    # code → amount, computed once per schedule (every line of every patient asks)
+    _amounts: dict[str, Decimal] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
     def amount(self, code: str) -> Decimal:
         """The payment for one line of ``code``, in cents, rounded half up."""
-        relative_value = CODES[code][2]
-        raw = self.base * relative_value / 100 * self.gpci * (1 + self.vba)
-        return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+        hit = self._amounts.get(code)
+        if hit is None:
+            relative_value = CODES[code][2]
+            raw = self.base * relative_value / 100 * self.gpci * (1 + self.vba)
+            hit = self._amounts[code] = raw.quantize(CENT, rounding=ROUND_HALF_UP)
+        return hit
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], where: str = "payer file") -> PayerSchedule:

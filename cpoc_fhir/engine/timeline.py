@@ -8,15 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from cpoc_fhir.engine.administration import administration
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.context import Context, known_on
+from cpoc_fhir.engine.day_regimens import distinct, month_days
 from cpoc_fhir.engine.draft import LineDraft
 from cpoc_fhir.engine.facts import CancerRole, EpisodeKind, MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
 from cpoc_fhir.engine.monitoring import monitoring_line
 from cpoc_fhir.engine.months import BillingMonth, billing_months, month_index
 from cpoc_fhir.engine.payer import PayerSchedule
-from cpoc_fhir.engine.scoring import administration, comorbidity, performance, toxicity
+from cpoc_fhir.engine.scoring import comorbidity, performance, toxicity
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.tables import treatment_level
 from cpoc_fhir.engine.transitions import transition_line
@@ -75,7 +77,11 @@ def evaluate(
         new_patient.month = _index_or_none(anchor, new_patient.start)
         drafts.append(new_patient)
     elif first_treatment is not None:
-        drafts.append(_missing_new_patient_visit(first_treatment, anchor))
+        missing = _missing_new_patient_visit(first_treatment, anchor)
+        # §11: the line rests on the first treatment (the visit it needs is not on record).
+        missing.cite(*(e.ref for e in exposures if anchor_day(e) == first_treatment))
+        missing.cite(*(t.ref for t in record.transplants if t.on == first_treatment))
+        drafts.append(missing)
     for month in months:
         drafts.extend(_month_lines(ctx, month))
     return _timeline(record, as_of, drafts, payer, ctx.warnings)
@@ -170,15 +176,24 @@ def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
     treatment = ctx.treatment[month.index]
     active = sorted({ctx.line_of[e] for e in treatment.evidence if e in ctx.line_of})
     month_lines = [ctx.lines[i] for i in active]
+    days = month_days(
+        treatment,
+        ctx.lines,
+        ctx.line_of,
+        ctx.knowledge.regimens,
+        ctx.settings.regimen_window_days,
+        ctx.day_memo,
+    )
     c = comorbidity(ctx.record, month, ctx.knowledge, ctx.settings)
     p = performance(ctx.record, month, ctx.settings)
-    t, regimen_id = toxicity(month_lines)
-    d = administration(treatment, month, ctx.lines, ctx.line_of, ctx.knowledge)
+    t, regimen_id = toxicity(days)
+    d = administration(treatment, days, month, ctx.knowledge)
     score = Score(c.points, p.points, t.points, d.points, regimen_id, len(treatment.days))
     level = treatment_level(score.total)
     draft = LineDraft(Component.TREATMENT_MONTH, level, month.index, month.start, month.end)
     draft.score = score
-    given = ", ".join(line.name for line in month_lines) or "supportive drugs"
+    # §5: the regimens actually given this month (each day's), with the line each belongs to.
+    given = "; ".join(r.label for r in distinct(days)) or "supportive drugs"
     draft.explanation.append(
         f"Treatment Month {month.index}: treatment on {len(treatment.days)} day(s) ({given}); "
         f"score {c.points}+{p.points}+{t.points}+{d.points} = {score.total} → level {level} "
@@ -191,6 +206,9 @@ def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
     draft.cite(*treatment.evidence)
     for line in month_lines:
         for warning in line.warnings:
+            draft.warn(warning)
+    for _, _, day in days:
+        for warning in day.warnings:
             draft.warn(warning)
     planned = treatment.planned_only_days
     if planned:

@@ -55,13 +55,10 @@ def _events(ctx: Context, month: BillingMonth) -> list[Reason]:
     primary or a delayed complication more than 6 months after treatment ended with NED
     (level 2)."""
     reasons = []
-    record = ctx.record
-    first_primary = min(
-        (d.onset for d in record.diagnoses if d.cancer_role is CancerRole.PRIMARY and d.onset),
-        default=None,
-    )
-    for status in record.disease_status:
-        if status.state is DiseaseState.WORSENED and month.contains(status.on):
+    first_primary = ctx.first_primary_onset
+    statuses, diagnoses = ctx.dated_in(month.index)
+    for status in statuses:
+        if status.state is DiseaseState.WORSENED:
             reasons.append(
                 _late_or(
                     ctx,
@@ -71,8 +68,8 @@ def _events(ctx: Context, month: BillingMonth) -> list[Reason]:
                     status.ref,
                 )
             )
-    for d in record.diagnoses:
-        if d.onset is None or not month.contains(d.onset):
+    for d in diagnoses:
+        if d.onset is None:  # never: dated_in holds diagnoses by their onset
             continue
         name = d.display or d.ref
         if d.cancer_role is CancerRole.SECONDARY:
@@ -204,4 +201,9 @@ def _completion(ctx: Context, k: int) -> list[Reason]:
         pending = f"treatment must not resume in month {k + 1}"
     if disease is Disease.UNKNOWN:
         pending = "disease status not documented: NED assumed"
+    # §11: the completed treatment is cited (a resource of its last day), with the disease
+    # status if any.
+    last = ctx.last_treatment_day_before(ctx.month(k).start)
+    if last is not None:
+        refs = (*ctx.treatment_refs_on(last)[:1], *refs)
     return [Reason(1, "treatment completed with no evidence of disease (III-D (c))", refs, pending)]

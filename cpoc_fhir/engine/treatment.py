@@ -3,8 +3,9 @@
 Lines of therapy (our interpretation, settings ``regimen_window_days`` / ``new_line_gap_days``):
 the anti-cancer drugs started within the window of a line's first day form its regimen; a drug
 not in the line given after the window starts a new line, and so does a gap longer than
-``new_line_gap_days``. Lines give each treatment day its regimen (Tables 3 and 4), the
-regimen's first month (Table 4's "initial month") and the previous regimen (§7 (b)).
+``new_line_gap_days``. Lines give Table 4's "initial month" (the line's first month), the
+previous regimen (§7 (b)) and the pathways' line counts. What a day is scored as is not the
+line's regimen but the regimen of the drugs given that day (§5; ``engine.day_regimens``).
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def build_lines(
     gap = timedelta(days=settings.new_line_gap_days)
     builders: list[_LineBuilder] = []
     anticancer = [e for e in exposures if e.role is DrugRole.ANTICANCER]
+    supportive = [e for e in exposures if e.role is DrugRole.SUPPORTIVE and e.drug]
     # The drugs starting on one day are decided together, so a line never depends on the
     # order of their resource ids (a new drug among them starts a new line for all of them).
     for start, group in groupby(anticancer, key=lambda e: e.start):
@@ -132,18 +134,24 @@ def build_lines(
     lines = []
     line_of: dict[str, int] = {}
     for index, builder in enumerate(builders):
-        lines.append(_finish_line(index, builder, catalog))
+        # Supportive drugs given in the line's window choose among the regimen's variants
+        # (dexamethasone: lenalidomide + dexamethasone rather than lenalidomide maintenance).
+        until = builder.start + window
+        present = {e.drug for e in supportive if e.start <= until and e.end >= builder.start}
+        lines.append(_finish_line(index, builder, catalog, present))
         for exposure in builder.exposures:
             line_of[exposure.ref] = index
     return tuple(lines), line_of
 
 
-def _finish_line(index: int, builder: _LineBuilder, catalog: RegimenCatalog) -> TherapyLine:
+def _finish_line(
+    index: int, builder: _LineBuilder, catalog: RegimenCatalog, present: set[str]
+) -> TherapyLine:
     known = frozenset(k for k in builder.drugs if not k.startswith("?"))
     unknown_names = sorted(
         {e.drug_name for e in builder.exposures if not e.drug and drug_key(e) in builder.drugs}
     )
-    match = catalog.match(known) if known else None
+    match = catalog.match(known | present) if known else None
     warnings = list(match.warnings) if match else []
     unmatched = match.unmatched if match else frozenset()
     for name in unknown_names:
@@ -175,6 +183,9 @@ class MonthTreatment:
         default_factory=lambda: defaultdict(list)
     )
     oral: list[MedicationExposure] = field(default_factory=list)
+    # (first, last ordinal, exposure) of every exposure's days in the month, in record order:
+    # what was given or covered on each day, for the day's regimen (engine.day_regimens)
+    spans: list[tuple[int, int, MedicationExposure]] = field(default_factory=list)
     transplant_days: dict[int, str] = field(default_factory=dict)  # ordinal → Procedure ref
     evidence: list[str] = field(default_factory=list)
 
@@ -194,6 +205,7 @@ def add_exposure(
     month.days.update(days)
     if exposure.kind is not ExposureKind.PLANNED:
         month.confirmed_days.update(days)
+    month.spans.append((lo, hi, exposure))
     if exposure.route is Route.PARENTERAL:
         for day in days:
             month.parenteral[day].append(exposure)

@@ -5,8 +5,15 @@ days), so an order-time suggestion can write complete MedicationRequests for it.
 
 Pure: ``RegimenCatalog.from_data`` builds it from already-parsed TOML (the files of
 ``data/regimens/``, merged by ``knowledge.loader``; validated by ``regimen_data``); no I/O, no
-clock. ``resolve`` (codings → drug) and ``match`` (drug set → regimens) are dict look-ups plus
-one precompiled regex, memoised: they run for every order of every patient.
+clock. ``resolve`` (codings → drug), ``match`` (a line's drug set → regimens) and
+``identify`` (a day's drugs → its regimens, cpoc-rules §5) are dict look-ups plus one
+precompiled regex, memoised: they run for every order and every treatment day of every patient.
+
+Identity (cpoc-rules §5): a regimen is identified by its anti-cancer drugs; companions and
+supportive drugs never change it. Variants share one anti-cancer set and differ by companions
+(lenalidomide + dexamethasone vs lenalidomide maintenance): among them the one whose companions
+were all given wins, most companions first, else the variant with no companions, else the first
+listed (``_variant``).
 """
 
 from __future__ import annotations
@@ -63,11 +70,12 @@ class RegimenCatalog:
     _ingredients: set[str] = field(default_factory=set, repr=False)
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
     _name_re: re.Pattern[str] | None = field(default=None, repr=False)
-    _by_drugset: dict[frozenset[str], Regimen] = field(default_factory=dict, repr=False)
-    # Drug sets with more than one regimen (variants by companions), in catalog order.
+    # anti-cancer set → its variants, in catalog order
     _variants: dict[frozenset[str], tuple[Regimen, ...]] = field(default_factory=dict, repr=False)
-    _largest_first: list[Regimen] = field(default_factory=list, repr=False)
-    _match_memo: dict[frozenset[str], RegimenMatch] = field(default_factory=dict, repr=False)
+    _largest_first: list[frozenset[str]] = field(default_factory=list, repr=False)
+    _companion_ids: frozenset[str] = field(default=frozenset(), repr=False)
+    _match_memo: dict[Any, RegimenMatch] = field(default_factory=dict, repr=False)
+    _identify_memo: dict[Any, RegimenMatch] = field(default_factory=dict, repr=False)
     _resolve_memo: dict[Any, DrugResolution] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,13 +96,13 @@ class RegimenCatalog:
         if names:
             alternation = "|".join(re.escape(n) for n in names)
             self._name_re = re.compile(f"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])")
-        by_set: dict[frozenset[str], list[Regimen]] = {}
+        variants: dict[frozenset[str], list[Regimen]] = {}
         for regimen in self.regimens.values():
-            by_set.setdefault(frozenset(regimen.drugs), []).append(regimen)
-        self._variants = {k: tuple(v) for k, v in by_set.items() if len(v) > 1}
-        self._by_drugset = {k: _plain_variant(v) for k, v in by_set.items()}
-        # Stable sort: among regimens of one size the catalog order stands (the tie-break).
-        self._largest_first = sorted(self.regimens.values(), key=lambda r: -len(r.drugs))
+            variants.setdefault(frozenset(regimen.drugs), []).append(regimen)
+        self._variants = {key: tuple(found) for key, found in variants.items()}
+        # Stable sort: among sets of one size the catalog order stands (the tie-break).
+        self._largest_first = sorted(self._variants, key=lambda k: -len(k))
+        self._companion_ids = frozenset(c for r in self.regimens.values() for c in r.companions)
 
     def _add_code(self, drug: Drug, code: str, name: str) -> None:
         owner = self._by_code.setdefault(code, drug.id)
@@ -182,51 +190,80 @@ class RegimenCatalog:
     def match(self, drug_ids: Set[str]) -> RegimenMatch:
         """The regimens that explain anti-cancer drugs given together in one line of therapy.
 
-        Supportive drugs (steroids and other companions) are ignored. (1) A regimen with exactly
-        these defining drugs; else (2) greedy cover: repeatedly the regimen with the largest
-        defining set inside the drugs left, ties to the one listed first in the catalog;
-        (3) drugs still left: the smallest regimen containing them all and at least 2 of them,
-        with a warning ("matched FOLFOX without fluorouracil"); (4) the rest is ``unmatched``.
+        Supportive drugs in ``drug_ids`` only choose among variants (their companions). (1) A
+        regimen with exactly these defining drugs; else (2) the cover of ``identify``; (3) drugs
+        still left: the smallest regimen containing them all and at least 2 of them, with a
+        warning ("matched FOLFOX without fluorouracil"): a line's order names its regimen even
+        when a drug is missing from the record (pathways); (4) the rest is ``unmatched``.
         """
-        key = frozenset(d for d in drug_ids if self._defines(d))
-        hit = self._match_memo.get(key)
+        key, present = self._split(drug_ids)
+        memo_key = (key, present)
+        hit = self._match_memo.get(memo_key)
         if hit is None:
-            hit = self._match(key)
-            _remember(self._match_memo, key, hit)
-        if self._variants and any(frozenset(r.drugs) in self._variants for r in hit.regimens):
-            return self._pick_variants(hit, frozenset(drug_ids))
+            hit = self._match(key, present)
+            _remember(self._match_memo, memo_key, hit)
         return hit
 
-    def _pick_variants(self, hit: RegimenMatch, given: frozenset[str]) -> RegimenMatch:
-        """Variants of one drug set differ by companions (cpoc-rules §5: lenalidomide alone
-        vs lenalidomide + dexamethasone): the variant whose companions are all given (the
-        most of them), else the one without companions. Identity stays the anti-cancer set."""
-        chosen = []
-        for regimen in hit.regimens:
-            variants = self._variants.get(frozenset(regimen.drugs))
-            if variants:
-                given_with = [v for v in variants if v.companions and given >= set(v.companions)]
-                regimen = (
-                    max(given_with, key=lambda v: len(v.companions))
-                    if given_with
-                    else _plain_variant(variants)
-                )
-            chosen.append(regimen)
-        return RegimenMatch(tuple(chosen), hit.unmatched, hit.warnings)
+    def identify(self, drug_ids: Set[str]) -> RegimenMatch:
+        """The regimens of one treatment day, from the drugs given or covered that day (§5).
 
-    def _match(self, key: frozenset[str]) -> RegimenMatch:
+        The regimen whose anti-cancer set equals the day's; else the largest catalog set inside
+        the day's drugs (ties: listed first), then the same for the drugs left, with a warning;
+        drugs no regimen explains are ``unmatched`` (scored conservatively by the engine). No
+        partial match: a day's regimen is never one whose drugs were not all given. Supportive
+        drugs only choose among variants. Memoised on the day's drug set.
+        """
+        key, present = self._split(drug_ids)
+        memo_key = (key, present)
+        hit = self._identify_memo.get(memo_key)
+        if hit is None:
+            chosen, left = self._cover(key, present)
+            warnings: tuple[str, ...] = ()
+            if len(chosen) > 1 or (chosen and left):
+                names = _join([r.name for r in chosen] + [self._name(d) for d in sorted(left)])
+                warnings = (f"no catalog regimen has exactly these drugs: scored as {names}",)
+            hit = RegimenMatch(tuple(chosen), frozenset(left), warnings)
+            _remember(self._identify_memo, memo_key, hit)
+        return hit
+
+    def _split(self, drug_ids: Set[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """(the defining drugs, the companions present) of a drug set."""
+        key = frozenset(d for d in drug_ids if self._defines(d))
+        if not self._companion_ids or len(key) == len(drug_ids):
+            return key, frozenset()
+        return key, frozenset(d for d in drug_ids if d in self._companion_ids)
+
+    def _variant(self, key: frozenset[str], present: frozenset[str]) -> Regimen:
+        """§5 variants: all companions given (most first), else none needed, else first listed."""
+        found = self._variants[key]
+        if len(found) == 1:
+            return found[0]
+        given = [r for r in found if r.companions and present.issuperset(r.companions)]
+        if given:
+            return max(given, key=lambda r: len(r.companions))  # the first of the most
+        return next((r for r in found if not r.companions), found[0])
+
+    def _cover(
+        self, key: frozenset[str], present: frozenset[str]
+    ) -> tuple[list[Regimen], set[str]]:
+        """Exact set, else greedy: repeatedly the largest catalog set inside the drugs left."""
         if not key:
-            return RegimenMatch(())
-        exact = self._by_drugset.get(key)
-        if exact is not None:
-            return RegimenMatch((exact,))
+            return [], set()
+        if key in self._variants:
+            return [self._variant(key, present)], set()
         chosen: list[Regimen] = []
         left = set(key)
         # Drugs only ever leave ``left``, so one pass in largest-first order is the greedy cover.
-        for regimen in self._largest_first:
-            if left.issuperset(regimen.drugs):
-                chosen.append(regimen)
-                left.difference_update(regimen.drugs)
+        for drugset in self._largest_first:
+            if left.issuperset(drugset):
+                chosen.append(self._variant(drugset, present))
+                left.difference_update(drugset)
+                if not left:
+                    break
+        return chosen, left
+
+    def _match(self, key: frozenset[str], present: frozenset[str]) -> RegimenMatch:
+        chosen, left = self._cover(key, present)
         warnings: list[str] = []
         if len(left) >= 2:
             partial = min(
@@ -253,11 +290,6 @@ class RegimenCatalog:
     def ingredients(self, regimen: Regimen) -> list[str]:
         """RxNorm ingredient codes of the regimen's drugs, then its companions."""
         return [self.drugs[d].rxcui for d in (*regimen.drugs, *regimen.companions)]
-
-
-def _plain_variant(variants: Sequence[Regimen]) -> Regimen:
-    """Of one drug set's regimens, the one without companions, else the first listed."""
-    return next((v for v in variants if not v.companions), variants[0])
 
 
 def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:

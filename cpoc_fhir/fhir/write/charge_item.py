@@ -25,7 +25,6 @@ from urllib.parse import quote
 from fhir.resources.R4B.chargeitem import ChargeItem
 
 from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.draft import is_draft_evidence
 from cpoc_fhir.engine.facts import (
     CancerRole,
     CareEpisode,
@@ -33,7 +32,7 @@ from cpoc_fhir.engine.facts import (
     EpisodeKind,
     PatientRecord,
 )
-from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, is_resource_reference
 from cpoc_fhir.engine.payer import CENT, PayerSchedule
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
@@ -226,11 +225,12 @@ def note_text(line: BillingLine) -> str:
 
 
 def _server_evidence(line: BillingLine, ctx: ChargeContext) -> list[str]:
-    """The line's evidence that names server resources (drafts left out, §11)."""
-    evidence = [r for r in dict.fromkeys(line.evidence) if not is_draft_evidence(r)]
+    """The line's evidence that names server resources (§11: drafts and the searches that
+    found nothing are no References)."""
+    evidence = [r for r in dict.fromkeys(line.evidence) if is_resource_reference(r)]
     if evidence or not line.evidence:
         return evidence
-    # Only drafts: what the line also rests on, the patient's diagnosis and the Patient.
+    # Only drafts or searches: what the line also rests on, the diagnosis and the Patient.
     diagnosis = ctx.diagnosis.ref if ctx.diagnosis else None
     return [r for r in (diagnosis, ctx.patient_ref) if r]
 
