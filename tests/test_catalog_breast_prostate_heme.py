@@ -309,11 +309,6 @@ def test_transplant_day_earns_its_6_points(run: Runner) -> None:
     assert _month_1(run(_transplant_record(), "2025-04-01")) == ("melphalan-asct", 4, 6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a parenteral drug on the transplant day replaces the Procedure's 6 "
-    "(scoring.administration counts transplant days only when no infusion is recorded)",
-)
 def test_transplant_day_keeps_its_6_points_with_an_iv_antiemetic(run: Runner) -> None:
     assert _month_1(run(_transplant_record("ondansetron"), "2025-04-01"))[2] == 6
 

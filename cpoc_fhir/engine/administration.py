@@ -46,9 +46,16 @@ def administration(
             continue
         # every day of the run has the same exposures, so the same category
         category, label = _day_category(day, exposures, knowledge)
-        count = last - first + 1
+        # A transplant day keeps its 6 points whatever else is infused that day (an antiemetic,
+        # the conditioning drug): Table 4's stem cell transplant row is the day's highest.
+        transplanted = sum(1 for d in treatment.transplant_days if first <= d <= last)
+        count = last - first + 1 - transplanted
         day_categories += [category] * count
-        by_label[(label, category)] += count
+        if count:
+            by_label[(label, category)] += count
+        if transplanted:
+            day_categories += [tables.STEM_CELL_TRANSPLANT_CATEGORY] * transplanted
+            by_label[("stem cell transplant", tables.STEM_CELL_TRANSPLANT_CATEGORY)] += transplanted
         for found in day.regimens:
             regimen = found.regimen
             if (
