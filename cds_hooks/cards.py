@@ -68,10 +68,19 @@ def fitted(required: str, optional: str = "", limit: int = SUMMARY_LIMIT) -> str
     """``required`` followed by ``optional`` when both fit whole; None when they do not.
 
     Summaries are built from bounded parts (codes, numbers, dates, fixed words) plus optional
-    parts that are shown whole or not at all: nothing is ever cut mid-word (issue "real
-    clients", item 9)."""
+    parts that are shown whole or not at all: nothing is ever cut mid-word."""
     text = " ".join(f"{required}{optional}".split())
     return text if len(text) <= limit else None
+
+
+def first_fitting(*choices: str, fallback: str) -> str:
+    """The first of ``choices`` (most informative first) that fits the limit whole, else
+    ``fallback``, a fixed phrase that always fits."""
+    for choice in choices:
+        text = fitted(choice)
+        if text is not None:
+            return text
+    return fallback
 
 
 def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cds_hooks.cards import Card, CardSource
+from cds_hooks.cards import Card, CardSource, first_fitting
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
 from cpoc_fhir.knowledge.supportive import load_supportive_care
 from cpoc_fhir.pathways.assess import PathwayAssessment, PathwayStatus
@@ -71,7 +71,11 @@ def pathway_card(
     month = assessment.regimen.start.isoformat()
     if status is PathwayStatus.ON:
         pathway = _pathway(assessment)
-        summary = f"On pathway: {regimen} — {pathway.title}"
+        summary = first_fitting(
+            f"On pathway: {regimen} — {pathway.title}",
+            f"On pathway: {regimen}",
+            fallback="On the practice's care pathway",
+        )
         detail = _join([_applies(assessment), _on_detail(assessment, catalog)])
         return PathwayCard(
             _from_pathway(source.card(KIND, summary, "info", detail, month), pathway)
@@ -83,7 +87,11 @@ def pathway_card(
         return _off_card(assessment, at)
     if status is PathwayStatus.UNDETERMINED:
         what = ", ".join(assessment.missing) or "; ".join(assessment.reasons)
-        summary = f"Pathway undetermined for {regimen}: {what}"
+        summary = first_fitting(
+            f"Pathway undetermined for {regimen}: {what}",
+            f"Pathway undetermined for {regimen}: a fact is not on record",
+            fallback="Pathway undetermined: a fact is not on record",
+        )
         detail = _join(
             [
                 "Whether this order is on the practice's pathway cannot be told from the record:",
@@ -94,7 +102,11 @@ def pathway_card(
             ]
         )
         return PathwayCard(source.card(KIND, summary, "info", detail, month))
-    summary = f"No care pathway applies to {regimen}: {assessment.reasons[0]}"
+    summary = first_fitting(
+        f"No care pathway applies to {regimen}: {assessment.reasons[0]}",
+        f"No care pathway applies to {regimen}",
+        fallback="No care pathway applies to this order",
+    )
     detail = _join(
         [
             "None of the practice's pathways applies to this order, so it counts neither for "
@@ -110,8 +122,11 @@ def _off_card(assessment: PathwayAssessment, at: _Ordering) -> PathwayCard:
     pathway = _pathway(assessment)
     options = assessment.alternatives
     names = ", ".join(_name(o.regimen, at.catalog) for o in options[:3])
-    summary = (
-        f"Off pathway: {assessment.regimen.name} is not on {pathway.title}; on pathway: {names}"
+    summary = first_fitting(
+        f"Off pathway: {assessment.regimen.name} is not on {pathway.title}; on pathway: {names}",
+        f"Off pathway: {assessment.regimen.name} is not on {pathway.title}",
+        f"Off pathway: {assessment.regimen.name}",
+        fallback="Off the practice's care pathway: see the on-pathway options",
     )
     rows = ["| # | On-pathway regimen | Note |", "|---|---|---|"]
     rows += [
@@ -144,7 +159,12 @@ def _off_candidates_card(assessment: PathwayAssessment, at: _Ordering) -> Pathwa
     missing = f"{first}, and {more} more" if more else first
     count = len(assessment.candidates)
     which = "the pathway" if count == 1 else f"any of the {count} pathways"
-    summary = f"Off pathway: {name} is not on {which} that may apply ({missing})"
+    summary = first_fitting(
+        f"Off pathway: {name} is not on {which} that may apply ({missing})",
+        f"Off pathway: {name} is not on {which} that may apply",
+        f"Off pathway: {name}",
+        fallback="Off every care pathway that may apply: see the options",
+    )
     rows = ["| # | Regimen | On pathway if |", "|---|---|---|"]
     rows += [
         f"| {i} | {_name(o.regimen, at.catalog)} | "

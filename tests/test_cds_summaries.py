@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cds_hooks.cards import (
     CardSource,
     documentation_card,
+    first_fitting,
     month_card,
     treatment_card,
     triggered_card,
@@ -114,3 +115,19 @@ def test_a_long_regimen_name_leaves_the_gap_to_the_detail() -> None:
     card = documentation_card(SOURCE, [gap], None)
     assert card["summary"] == "CPOC: 1 documentation gap affects this patient"
     assert "carboplatin-pemetrexed-pembrolizumab" in card["detail"]
+
+
+@given(
+    st.lists(st.text(min_size=0, max_size=300), min_size=0, max_size=4),
+    st.sampled_from(["Off pathway: see the options", "On the practice's care pathway"]),
+)
+def test_pathway_summaries_are_a_whole_choice_or_the_fallback(
+    choices: list[str], fallback: str
+) -> None:
+    # The pathway card's summaries (cds_hooks/pathway_cards.py) come from first_fitting: the
+    # first choice that fits whole (white space folded), else the fixed fallback; never a cut.
+    summary = first_fitting(*choices, fallback=fallback)
+    folded = [" ".join(c.split()) for c in choices]
+    assert len(summary) <= 140
+    fitting = [c for c in folded if len(c) <= 140]
+    assert summary == (fitting[0] if fitting else fallback)
