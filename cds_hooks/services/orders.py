@@ -149,7 +149,11 @@ def _pathway(
         encounter if isinstance(encounter, str) else None,
     )  # fmt: skip
     _add(result, made.card)
-    pathway = outcome.pathway
+    # Off every candidate with a fact missing: a single candidate is the pathway the order is
+    # off; with several, no one pathway can be charged with the deviation (the report's
+    # "no single pathway" row).
+    single = outcome.candidates[0] if len(outcome.candidates) == 1 else None
+    pathway = outcome.pathway or single
     result.pathway_decisions.append(
         PathwayDecision(
             order_key=f"Patient/{request.patient_id}|" + ",".join(sorted(regimen_drafts)),

@@ -98,7 +98,7 @@ FORMATS = ("table", "json", "csv")
 HIGH, APPROPRIATE, LOW, NOT_RATED = "High", "Appropriate", "Low", "not rated"
 NO_REASON = "no reason given"
 UNKNOWN_CANCER = "(cancer not known)"
-NO_PATHWAY_ID = "(pathway id missing)"
+NO_PATHWAY_ID = "(no single pathway: a fact missing)"
 TOP_REASONS = 3
 _BENCH_KEYS = ("mean", "sd", "minimum_expected")
 
