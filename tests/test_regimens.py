@@ -377,7 +377,7 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
         "drug": "oxaliplatin", "route": "intravenous",
         "text": "Oxaliplatin 85 mg/m2 IV over 2 h on day 1, every 14 days",
         "amount": 85, "unit": "mg/m2", "doseText": None, "days": [1], "cycleDays": 14,
-        "timesPerDay": 1, "minutes": 120, "cancers": [], "cycles": None,
+        "timesPerDay": 1, "minutes": 120, "cancers": [], "cycles": None, "setting": None,
     }  # fmt: skip
     assert folfox["figures"]["death"] == {
         "percent": 0.5, "basis": "all-cause", "trial": "MOSAIC", "arm": "FOLFOX4 (adjuvant)",

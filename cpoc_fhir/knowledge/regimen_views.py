@@ -29,6 +29,7 @@ def dose_json(dose: Dose) -> dict[str, Any]:
         "minutes": dose.minutes,
         "cancers": list(dose.cancers),
         "cycles": dose.cycles,
+        "setting": dose.setting or None,
     }
 
 
