@@ -244,5 +244,7 @@ def test_the_strategies_produce_what_the_properties_need() -> None:
         find(
             records(),
             wanted,
-            settings=settings(database=None, derandomize=True, phases=[Phase.generate]),
+            settings=settings(
+                database=None, derandomize=True, phases=[Phase.generate], max_examples=2000
+            ),
         )
