@@ -73,7 +73,21 @@ def patient_key(
 
 def has_patient_field(resource: Mapping[str, Any]) -> bool:
     """True when the resource has an element naming a patient (so it belongs to one)."""
-    return any(isinstance(resource.get(name), dict) for name in PATIENT_FIELDS)
+    return any(resource.get(name) is not None for name in PATIENT_FIELDS)
+
+
+def patient_field_problem(resource: Mapping[str, Any]) -> str | None:
+    """What is wrong ("subject is not a FHIR Reference") when an element naming the patient
+    has the wrong FHIR type (cpoc-rules §11: the resource is then unreadable), else None."""
+    for name in PATIENT_FIELDS:
+        value = resource.get(name)
+        if value is None:
+            continue
+        if type(value) is not dict:
+            return f"{name} is not a FHIR Reference"
+        if not isinstance(value.get("reference", ""), str):
+            return f"{name}.reference is not a FHIR string"
+    return None
 
 
 def resource_key(resource: Mapping[str, Any]) -> str:
