@@ -77,8 +77,19 @@ def _administration(
         ctx.warn(resource, "no effective date; not counted")
         return None
     end = end or start
-    if order_ref is not None:
+    found = _given(ctx, resource, order, order_ref, (start, end))
+    if order_ref is not None:  # only once the administration was read whole
         administered[order_ref] = max(end, administered.get(order_ref, end))
+    return found
+
+
+def _given(
+    ctx: ReadContext,
+    resource: Resource,
+    order: Resource | None,
+    order_ref: str | None,
+    span: tuple[date, date],
+) -> MedicationExposure | None:
     drug = identify(ctx, resource, [resource, order])
     if drug is None:
         return None
@@ -87,9 +98,7 @@ def _administration(
         return None
     route = route_of(ctx, resource, dosages(ctx, resource), None) or order_route(ctx, order)
     route = route or drug.usual_route or Route.PARENTERAL  # given by staff: infused/injected
-    return exposure(
-        ctx, resource, drug, route, ExposureKind.ADMINISTERED, (start, end), order, order_ref
-    )
+    return exposure(ctx, resource, drug, route, ExposureKind.ADMINISTERED, span, order, order_ref)
 
 
 def _dispense(
@@ -98,8 +107,15 @@ def _dispense(
     prescriptions = access.references(resource, "authorizingPrescription")
     order_ref = next((k for p in prescriptions if (k := ctx.key(p)) is not None), None)
     order = ctx.resolve(order_ref) if order_ref else None
-    if order_ref is not None:
+    found = _supplied(ctx, resource, order, order_ref)
+    if order_ref is not None:  # only once the dispense was read whole
         dispensed.add(order_ref)
+    return found
+
+
+def _supplied(
+    ctx: ReadContext, resource: Resource, order: Resource | None, order_ref: str | None
+) -> MedicationExposure | None:
     drug = identify(ctx, resource, [resource, order])
     if drug is None:
         return None
