@@ -20,6 +20,7 @@ from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source, patient_resources, read_record
+from cpoc_fhir.fhir.read.pathway_facts import read_pathway_facts
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.service import Evaluator
 
@@ -221,6 +222,20 @@ def test_bundle_entries_of_the_wrong_type_are_skipped(tmp_path: Path) -> None:
         "b.json: Bundle.entry[4].resource is not a FHIR Resource; entry skipped",
         "b.json: Bundle.entry[5].resource.id is not a FHIR string; entry skipped",
     ]
+
+
+def test_pathway_facts_leave_out_unreadable_results() -> None:
+    her2 = {
+        "resourceType": "Observation", "id": "her2", "status": "final", "subject": SUBJECT,
+        "code": {"coding": [{"system": "http://loinc.org", "code": "48676-1"}]},
+        "effectiveDateTime": "2024-01-02",
+        "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA6576-8"}]},
+    }  # fmt: skip
+    later = {**her2, "id": "later", "effectiveDateTime": "2024-03-04", "status": ["final"]}
+    patient = {"resourceType": "Patient", "id": "p"}
+    facts = read_pathway_facts(patient_resources([patient, her2, later], "p"), date(2024, 6, 1))
+    # The later result has a status that is no code: left out, the earlier one stands.
+    assert facts.markers["HER2"].ref == "Observation/her2"
 
 
 # --- a Patient for every line -----------------------------------------------------------------
