@@ -69,7 +69,8 @@ def code(node: Node, name: str, at: str = "") -> str | None:
     value = node.get(name)
     if value is None:
         return None
-    if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+    # FHIR R4 code: no leading or trailing blank (a plain comparison: this runs a lot).
+    if type(value) is str and value and value[0] > " " and value[-1] > " ":
         return value
     raise _bad(at, name, "code")
 
@@ -130,6 +131,21 @@ def parse_date(value: object) -> Date | None:
     """The date of a FHIR date/dateTime string, None when it is not one."""
     if type(value) is not str:
         return None
+    found = _DATES.get(value, _UNSEEN)
+    if found is _UNSEEN:  # records repeat their dates: each string is checked once
+        found = _parse_date(value)
+        if len(_DATES) >= _DATES_KEPT:
+            _DATES.clear()
+        _DATES[value] = found
+    return found  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_DATES: dict[str, object] = {}
+_DATES_KEPT = 100_000
+
+
+def _parse_date(value: str) -> Date | None:
     if len(value) >= 10 and value[4] == "-" and value[7] == "-":
         try:
             day = Date.fromisoformat(value[:10])
@@ -187,8 +203,14 @@ def period(node: Node, name: str, at: str = "") -> tuple[Date | None, Date | Non
         return None, None
     if type(value) is not dict:
         raise _bad(at, name, "Period")
-    where = path(at, name)
-    return date(value, "start", where), date(value, "end", where)
+    start, end = value.get("start"), value.get("end")
+    first = None if start is None else parse_date(start)
+    last = None if end is None else parse_date(end)
+    if (first is None and start is not None) or (last is None and end is not None):
+        raise _bad(
+            path(at, name), "start" if first is None and start is not None else "end", "dateTime"
+        )
+    return first, last
 
 
 def coding(node: Node, name: str, at: str = "") -> dict[str, Any] | None:
@@ -232,7 +254,7 @@ def _check_concept(value: Node, at: str, name: str) -> None:
         codings = [codings]
     elif type(codings) is not list:
         raise _bad(path(at, name), "coding", "array of Coding")
-    for item in codings:
+    for item in codings:  # plain type tests: this runs for every concept read
         if (
             type(item) is not dict
             or type(item.get("system", "")) is not str

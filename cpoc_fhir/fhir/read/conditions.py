@@ -49,7 +49,7 @@ def read_condition(ctx: ReadContext, resource: Resource) -> Diagnosis | None:
     icd10 = tuple(sorted(normalize_icd10(c) for c in codes(code, ICD10_SYSTEMS)))
     snomed = tuple(sorted(codes(code, SNOMED_SYSTEMS)))
     text = concept_text(code)
-    onset, abatement = _onset(resource), _abatement(resource)  # dates checked before use
+    onset, abatement = _onset(resource), _abatement(resource)
     if not (icd10 or snomed or text):
         ctx.warn(resource, "no code or text; not used")
         return None
@@ -81,19 +81,19 @@ def read_condition(ctx: ReadContext, resource: Resource) -> Diagnosis | None:
 
 
 def _onset(resource: Resource) -> date | None:
-    """onsetDateTime, onsetPeriod.start, a date written as onsetString, else recordedDate.
-
-    Every one present is checked: a wrong-typed element makes the Condition unreadable even
-    when an earlier one gives the date (cpoc-rules §11)."""
-    on_date = access.date(resource, "onsetDateTime")
-    on_period = access.period(resource, "onsetPeriod")[0]
-    written = fhir_date(access.string(resource, "onsetString"))  # free text: a date or not
-    recorded = access.date(resource, "recordedDate")
-    return on_date or on_period or written or recorded
+    """onsetDateTime, onsetPeriod.start, a date written as onsetString, else recordedDate:
+    the first one present is read (and checked)."""
+    return (
+        access.date(resource, "onsetDateTime")
+        or access.period(resource, "onsetPeriod")[0]
+        or fhir_date(access.string(resource, "onsetString"))  # free text: a date or not
+        or access.date(resource, "recordedDate")
+    )
 
 
 def _abatement(resource: Resource) -> date | None:
-    ended = access.date(resource, "abatementDateTime")
-    period_end = access.period(resource, "abatementPeriod")[1]
-    written = fhir_date(access.string(resource, "abatementString"))
-    return ended or period_end or written
+    return (
+        access.date(resource, "abatementDateTime")
+        or access.period(resource, "abatementPeriod")[1]
+        or fhir_date(access.string(resource, "abatementString"))
+    )

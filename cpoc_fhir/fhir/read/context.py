@@ -54,14 +54,14 @@ class ReadContext:
     oncology_episodes: set[str] = field(default_factory=set)
     unknown_organization: list[str] = field(default_factory=list)  # counted, organization unknown
     current: Resource | None = None  # the resource being read (``reading``)
-    _by_key: dict[str, Resource] = field(default_factory=dict)
+    _by_key: dict[str, Resource] | None = None  # built at the first reference resolved
     _by_type: dict[str, list[Resource]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        by_type = self._by_type
         for resource in self.resources.resources:
-            self._by_key[resource_key(resource)] = resource
-            self._by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
+            by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
 
     def of_type(self, resource_type: str) -> list[Resource]:
         """The record's resources of one type (validated first when the settings ask)."""
@@ -108,6 +108,8 @@ class ReadContext:
         key = self.resources.key(raw)
         if key is None:
             return None
+        if self._by_key is None:
+            self._by_key = {resource_key(r): r for r in self.resources.resources}
         return self._by_key.get(key) or self.resources.shared.get(key)
 
     def classify(self, concept: object) -> ConditionClass:

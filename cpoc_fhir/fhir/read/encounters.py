@@ -5,6 +5,7 @@ Read episodes first: a visit is an oncology visit when it belongs to an oncology
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import CareEpisode, EpisodeKind, Visit
@@ -77,17 +78,19 @@ def read_encounters(ctx: ReadContext) -> tuple[list[Visit], list[CareEpisode]]:
             status = access.code(resource, "status")
             if status in SKIPPED_ENCOUNTERS:
                 continue
-            visit = _visit(ctx, resource, status)
+            start, end = access.period(resource, "period")
+            visit = _visit(ctx, resource, status, start)
             if visit is not None:
                 visits.append(visit)
-                episode = _hospice(resource)
+                episode = _hospice(resource, start, end)
                 if episode is not None:
                     hospice.append(episode)
     return visits, hospice
 
 
-def _visit(ctx: ReadContext, resource: Resource, status: str | None) -> Visit | None:
-    on, _ = access.period(resource, "period")
+def _visit(
+    ctx: ReadContext, resource: Resource, status: str | None, on: date | None
+) -> Visit | None:
     if on is None:
         ctx.warn(resource, "no period.start; not used as a visit")
         return None
@@ -106,6 +109,7 @@ def _oncology_visit(ctx: ReadContext, resource: Resource) -> bool:
 
 
 def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
+    """Read in this order, each element only when the ones before did not answer."""
     reasons = [
         *access.references(resource, "reasonReference"),
         *(
@@ -113,20 +117,19 @@ def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
             for n, d in enumerate(access.objects(resource, "diagnosis"))
         ),
     ]
-    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
-    episodes = access.references(resource, "episodeOfCare")
     if any(ctx.key(r) in ctx.cancer_refs for r in reasons):
         return True
     if any(ctx.is_cancer(code) for code in access.concepts(resource, "reasonCode")):
         return True
+    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
     if any(_is_oncology(kind) for kind in kinds):
         return True
+    episodes = access.references(resource, "episodeOfCare")
     return any(ctx.key(e) in ctx.oncology_episodes for e in episodes)
 
 
-def _hospice(resource: Resource) -> CareEpisode | None:
+def _hospice(resource: Resource, start: date | None, end: date | None) -> CareEpisode | None:
     """Hospice care given (type/serviceType) or discharge to hospice."""
-    start, end = access.period(resource, "period")
     kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
     if any(_is_hospice(kind) for kind in kinds):
         return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start)

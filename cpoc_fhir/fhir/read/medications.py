@@ -95,6 +95,19 @@ def route_of(
 ) -> Route | None:
     """Route codes of the dosages, else their route and dosage words, else the medication's
     wording (dose form: "Oral Tablet", "Injection"), else the catalog's usual route."""
+    if dosages:
+        found = _dosage_route(dosages)
+        if found is not None:
+            return found
+    concept = medication_concept(ctx, resource)
+    reference = access.reference(resource, "medicationReference", ctx.at(resource))
+    medication = ctx.resolve(reference, container=resource) if reference else None
+    form = access.concept(medication, "form", ctx.at(medication)) if medication else None
+    words = concept_words(concept) + " " + concept_words(form) if form else concept_words(concept)
+    return _route_in(words) or usual
+
+
+def _dosage_route(dosages: list[Dosage]) -> Route | None:
     routes = [access.concept(dosage, "route", at) for at, dosage in dosages]
     texts = [access.string(dosage, "text", at) for at, dosage in dosages]
     for route in routes:
@@ -110,11 +123,7 @@ def route_of(
     for text in texts:
         if text and (found := _route_in(text)):
             return found
-    concept = medication_concept(ctx, resource)
-    reference = access.reference(resource, "medicationReference", ctx.at(resource))
-    medication = ctx.resolve(reference, container=resource)
-    form = access.concept(medication, "form", ctx.at(medication)) if medication else None
-    return _route_in(concept_words(concept) + " " + concept_words(form)) or usual
+    return None
 
 
 def _route_in(words: str) -> Route | None:
@@ -150,8 +159,11 @@ def dosages(ctx: ReadContext, resource: Resource) -> list[Dosage]:
     """The Dosage elements of any medication resource (MA has a single one), each with its
     path for problems."""
     name = "dosage" if "dosage" in resource else "dosageInstruction"
-    at = access.path(ctx.at(resource), name)
-    found = access.objects(resource, name, ctx.at(resource), "Dosage")
+    prefix = ctx.at(resource)
+    found = access.objects(resource, name, prefix, "Dosage")
+    if not found:
+        return []
+    at = access.path(prefix, name)
     return [(f"{at}[{index}]", dosage) for index, dosage in enumerate(found)]
 
 

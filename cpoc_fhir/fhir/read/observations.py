@@ -65,17 +65,17 @@ def read_observations(
 
 
 def observed_on(ctx: ReadContext, resource: Resource) -> date | None:
-    """effectiveDateTime / effectivePeriod.start / effectiveInstant, else issued (each one
-    present checked: a date that is no date leaves the Observation out)."""
+    """effectiveDateTime / effectivePeriod.start / effectiveInstant, else issued; the first
+    one present is read (and checked: a date that is no date leaves the Observation out)."""
     on = (
         access.date(resource, "effectiveDateTime")
         or access.period(resource, "effectivePeriod")[0]
         or access.date(resource, "effectiveInstant", expected="instant")
+        or access.date(resource, "issued", expected="instant")
     )
-    issued = access.date(resource, "issued", expected="instant")
-    if on is None and issued is None:
+    if on is None:
         ctx.warn(resource, "no effective date; not used")
-    return on or issued
+    return on
 
 
 def _is_stage(resource: Resource, loinc: set[str], code: Resource) -> bool:

@@ -22,12 +22,27 @@ _ABSOLUTE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/?#]+)?
 
 def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -> str | None:
     """The "Type/id" of a literal reference, else None (conditional, contained or unknown)."""
-    if not isinstance(reference, str) or not reference:
+    if type(reference) is not str or not reference:
         return None
     if aliases:
         alias = aliases.get(reference)
         if alias is not None:
             return alias
+    found = _KEYS.get(reference, _UNSEEN)
+    if found is _UNSEEN:  # a record names its patient, its orders … again and again
+        found = _literal_key(reference)
+        if len(_KEYS) >= _KEYS_KEPT:
+            _KEYS.clear()
+        _KEYS[reference] = found
+    return found  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_KEYS: dict[str, object] = {}
+_KEYS_KEPT = 100_000
+
+
+def _literal_key(reference: str) -> str | None:
     if ":" not in reference and "?" not in reference and "#" not in reference:
         parts = reference.split("/")
         if len(parts) == 2 and parts[0][:1].isupper() and parts[1]:
