@@ -96,7 +96,9 @@ def _given(
     organization = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
     if ctx.outside_practice(resource, organization):
         return None
-    route = route_of(ctx, resource, dosages(ctx, resource), None) or order_route(ctx, order)
+    route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept) or order_route(
+        ctx, order
+    )
     route = route or drug.usual_route or Route.PARENTERAL  # given by staff: infused/injected
     return exposure(ctx, resource, drug, route, ExposureKind.ADMINISTERED, span, order, order_ref)
 
@@ -127,7 +129,9 @@ def _supplied(
         ctx.warn(resource, "no whenHandedOver or whenPrepared; not counted")
         return None
     days = supply_days(ctx, resource, "daysSupply")
-    route = route_of(ctx, resource, dosages(ctx, resource), None) or order_route(ctx, order)
+    route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept) or order_route(
+        ctx, order
+    )
     route = route or drug.usual_route or Route.ORAL  # in the patient's hands: oral unless told
     span = (start, add_days(start, days - 1))
     return exposure(ctx, resource, drug, route, ExposureKind.SUPPLY, span, order, order_ref)
@@ -152,7 +156,8 @@ def _statement(ctx: ReadContext, resource: Resource) -> MedicationExposure | Non
         end = asserted if asserted is not None and asserted >= start else start
         ctx.warn(resource, f"effective period has no end; counted until {end.isoformat()}")
     end = max(end, start)
-    route = route_of(ctx, resource, dosages(ctx, resource), drug.usual_route) or Route.ORAL
+    route = route_of(ctx, resource, dosages(ctx, resource), drug.usual_route, drug.concept)
+    route = route or Route.ORAL
     return exposure(ctx, resource, drug, route, ExposureKind.SUPPLY, (start, end), order, order_ref)
 
 

@@ -73,7 +73,7 @@ def read_order(
         return [], None
     ref = resource_key(order)
     stop = _stop(ctx, order, drug, administered.get(ref))
-    route = route_of(ctx, order, dosages(ctx, order), drug.usual_route)
+    route = route_of(ctx, order, dosages(ctx, order), drug.usual_route, drug.concept)
     if route is None:
         ctx.warn(order, "route not stated; taken as infused or injected")
         route = Route.PARENTERAL

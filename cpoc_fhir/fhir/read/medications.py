@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -49,6 +49,7 @@ class Identified:
     name: str
     role: DrugRole
     usual_route: Route | None
+    concept: dict[str, Any] = field(default_factory=dict, compare=False)  # its wording, read
 
 
 def identify(
@@ -66,12 +67,12 @@ def identify(
         ctx.warn(resource, resolution.warning)
     if resolution.drug is not None:
         drug = resolution.drug
-        return Identified(drug.id, drug.name, drug.role, drug.route)
+        return Identified(drug.id, drug.name, drug.role, drug.route, concept)
     if not any(r is not None and ctx.for_cancer(r, ctx.at(r)) for r in related):
         return None
     name = text or next((d for _, _, d in codings(concept) if d), "") or "unnamed drug"
     ctx.warn(resource, f"{name} is not in the regimen catalog; scored conservatively")
-    return Identified("", name, DrugRole.ANTICANCER, None)
+    return Identified("", name, DrugRole.ANTICANCER, None, concept)
 
 
 def medication_concept(ctx: ReadContext, resource: Resource) -> dict[str, Any]:
@@ -91,15 +92,21 @@ def medication_concept(ctx: ReadContext, resource: Resource) -> dict[str, Any]:
 
 
 def route_of(
-    ctx: ReadContext, resource: Resource, dosages: list[Dosage], usual: Route | None
+    ctx: ReadContext,
+    resource: Resource,
+    dosages: list[Dosage],
+    usual: Route | None,
+    concept: dict[str, Any] | None = None,
 ) -> Route | None:
     """Route codes of the dosages, else their route and dosage words, else the medication's
-    wording (dose form: "Oral Tablet", "Injection"), else the catalog's usual route."""
+    wording (dose form: "Oral Tablet", "Injection"), else the catalog's usual route.
+    ``concept``: the resource's medication concept when already read (``identify``)."""
     if dosages:
         found = _dosage_route(dosages)
         if found is not None:
             return found
-    concept = medication_concept(ctx, resource)
+    if concept is None:
+        concept = medication_concept(ctx, resource)
     reference = access.reference(resource, "medicationReference", ctx.at(resource))
     medication = ctx.resolve(reference, container=resource) if reference else None
     form = access.concept(medication, "form", ctx.at(medication)) if medication else None
