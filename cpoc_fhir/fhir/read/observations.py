@@ -87,9 +87,9 @@ def _performance(ctx: ReadContext, resource: Resource, ecog: bool) -> Performanc
     answers = ECOG_ANSWERS if ecog else KARNOFSKY_ANSWERS
     on = observed_on(ctx, resource)
     value = _number(access.integer(resource, "valueInteger"))
-    quantity = access.quantity(resource, "valueQuantity")
-    if value is None and quantity is not None:
-        value = _number(quantity.get("value"))
+    if value is None:
+        quantity = access.quantity(resource, "valueQuantity")
+        value = _number(quantity.get("value")) if quantity is not None else None
     if value is None:
         concepts = [
             access.concept(resource, "valueCodeableConcept"),
