@@ -77,30 +77,18 @@ def _administration(
         ctx.warn(resource, "no effective date; not counted")
         return None
     end = end or start
-    found = _given(ctx, resource, order, order_ref, (start, end))
+    found = None
+    drug = identify(ctx, resource, [resource, order])
+    if drug is not None:
+        provider = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
+        if not ctx.outside_practice(resource, provider):
+            route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept)
+            route = route or order_route(ctx, order) or drug.usual_route or Route.PARENTERAL
+            kind = ExposureKind.ADMINISTERED  # given by staff: infused/injected unless told
+            found = exposure(ctx, resource, drug, route, kind, (start, end), order, order_ref)
     if order_ref is not None:  # only once the administration was read whole
         administered[order_ref] = max(end, administered.get(order_ref, end))
     return found
-
-
-def _given(
-    ctx: ReadContext,
-    resource: Resource,
-    order: Resource | None,
-    order_ref: str | None,
-    span: tuple[date, date],
-) -> MedicationExposure | None:
-    drug = identify(ctx, resource, [resource, order])
-    if drug is None:
-        return None
-    organization = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
-    if ctx.outside_practice(resource, organization):
-        return None
-    route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept) or order_route(
-        ctx, order
-    )
-    route = route or drug.usual_route or Route.PARENTERAL  # given by staff: infused/injected
-    return exposure(ctx, resource, drug, route, ExposureKind.ADMINISTERED, span, order, order_ref)
 
 
 def _dispense(

@@ -107,7 +107,11 @@ def route_of(
             return found
     if concept is None:
         concept = medication_concept(ctx, resource)
-    reference = access.reference(resource, "medicationReference", ctx.at(resource))
+    reference = (
+        access.reference(resource, "medicationReference", ctx.at(resource))
+        if "medicationReference" in resource
+        else None
+    )
     medication = ctx.resolve(reference, container=resource) if reference else None
     form = access.concept(medication, "form", ctx.at(medication)) if medication else None
     words = concept_words(concept) + " " + concept_words(form) if form else concept_words(concept)
