@@ -43,6 +43,7 @@ def test_performance_status(
         ("status-no-abnormality", DiseaseState.NED),
         ("status-remission-code", DiseaseState.NED),  # mCODE STU1 88040-1 + USCRS-352236
         ("status-remission-text", DiseaseState.NED),
+        ("status-unknown", DiseaseState.UNDETERMINED),  # SNOMED 12345678: no status we know
     ],
 )
 def test_disease_status(record: PatientRecord, obs_id: str, state: DiseaseState) -> None:
@@ -72,7 +73,10 @@ def test_stage_groups(record: PatientRecord, obs_id: str, stage: str, metastatic
     [
         ("ecog-out-of-range", "ECOG value missing or out of range"),
         ("ecog-undated", "no effective date; not used"),
-        ("status-unknown", "cancer disease status value not understood; not used"),
+        (
+            "status-unknown",
+            "cancer disease status: value has no known disease status code; read as undetermined",
+        ),
         ("stage-no-value", "stage group value not understood; not used"),
     ],
 )

@@ -179,16 +179,19 @@ def test_in_memory_resources_for_hooks() -> None:
         "authoredOn": "2025-02-03",
     }
     other = {"resourceType": "Observation", "id": "o", "subject": {"reference": "Patient/other"}}
-    resources = patient_resources([prefetch, draft, other, "junk"], "h")  # type: ignore[list-item]
+    patient = {"resourceType": "Patient", "id": "h"}  # from prefetch "patient" or a read
+    given = [patient, prefetch, draft, other, "junk"]
+    resources = patient_resources(given, "h")  # type: ignore[arg-type]
     assert isinstance(resources, PatientResources)
     assert resources.patient_ref == "Patient/h"
     assert sorted(f"{r['resourceType']}/{r['id']}" for r in resources.resources) == [
         "Condition/c",
         "MedicationRequest/no-id-1",
+        "Patient/h",
     ]
     assert resources.warnings == [
-        "resources[2]: a resource without id is named MedicationRequest/no-id-1",
-        "resources[4]: not a FHIR resource; skipped",
+        "resources[3]: a resource without id is named MedicationRequest/no-id-1",
+        "resources[5]: not a FHIR resource; skipped",
         "resources of 1 other patient(s) were left out",
     ]
     record = read_record(resources, FAKE_KNOWLEDGE, include_drafts=True)

@@ -149,7 +149,7 @@ def test_validate_setting_checks_every_resource_read() -> None:
         "valueInteger": 1,
         "performer": {"reference": "Practitioner/x"},  # must be a list
     }
-    resources = patient_resources([ecog])
+    resources = patient_resources([{"resourceType": "Patient", "id": "p"}, ecog])
     assert read_record(resources, FAKE_KNOWLEDGE).warnings == ()
     record = read_record(resources, FAKE_KNOWLEDGE, ReaderSettings(validate=True))
     assert record.warnings == (

@@ -131,6 +131,8 @@ class DiseaseState(Enum):
     IMPROVED = "improved"
     STABLE = "stable"
     WORSENED = "worsened"  # 271299001: progression documented by a result
+    # 399409002 distant metastasis present (mCODE STU3+): not NED, not itself an event
+    METASTATIC = "metastatic"
     UNDETERMINED = "undetermined"
 
 

@@ -200,6 +200,11 @@ def _completion(ctx: Context, k: int) -> list[Reason]:
     if where.pause is None:
         pending = f"treatment must not resume in month {k + 1}"
     if disease is Disease.UNKNOWN:
+        # A status documented since the last treatment month that is not NED (stable,
+        # "not in complete remission" …) is no completion with NED (cpoc-rules §6, §7 (c)).
+        since = ctx.month(k - 1).start - timedelta(days=1)
+        if ctx.latest_status(ctx.month(k).end, after=since) is not None:
+            return []
         pending = "disease status not documented: NED assumed"
     # §11: the completed treatment is cited (a resource of its last day), with the disease
     # status if any.

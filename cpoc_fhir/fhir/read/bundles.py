@@ -3,13 +3,17 @@
 A transaction Bundle names its resources by ``urn:uuid:`` fullUrls and its references use
 them (https://hl7.org/fhir/R4/bundle.html#references); ``aliases`` maps each such fullUrl
 to "Type/id" so that references resolve after flattening. Nested Bundles are opened one
-level deep (a searchset of documents, a collection holding a Bundle).
+level deep (a searchset of documents, a collection holding a Bundle). An entry whose
+elements have the wrong FHIR type is skipped with a warning naming it (cpoc-rules §11).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+from cpoc_fhir.fhir.read import access
+from cpoc_fhir.fhir.read.access import UnreadableElement
 
 Resource = dict[str, Any]
 
@@ -24,13 +28,9 @@ def flatten(
     if not isinstance(entries, list):
         warnings.append(f"{where}: Bundle.entry is not a list; Bundle skipped")
         return
-    resources = [
-        _with_alias(entry, entry.get("resource"), aliases)
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
+    resources = [_entry(entry, n, aliases, warnings, where) for n, entry in enumerate(entries)]
     for resource in resources:
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        if resource is None:
             continue
         if resource["resourceType"] != "Bundle":
             yield resource
@@ -40,15 +40,28 @@ def flatten(
             warnings.append(f"{where}: a Bundle nested more than one level deep was skipped")
 
 
-def _with_alias(entry: Resource, resource: object, aliases: dict[str, str]) -> object:
-    """Record a ``urn:`` fullUrl as an alias; absolute URLs end in Type/id and need none."""
-    full_url = entry.get("fullUrl")
-    if not isinstance(resource, dict) or not isinstance(full_url, str):
-        return resource
-    if not full_url.startswith("urn:"):
-        return resource
-    if not isinstance(resource.get("id"), str) or not resource["id"]:
+def _entry(
+    entry: object, number: int, aliases: dict[str, str], warnings: list[str], where: str
+) -> Resource | None:
+    """One entry's resource (its ``urn:`` fullUrl recorded), or None with a warning."""
+    at = f"Bundle.entry[{number}]"
+    try:
+        if type(entry) is not dict:
+            raise UnreadableElement(None, at, "Bundle entry")
+        full_url = access.string(entry, "fullUrl", at)
+        resource = access.obj(entry, "resource", at, "Resource")
+        if resource is None:
+            return None  # a response or deletion entry carries no resource
+        if type(resource.get("resourceType")) is not str:
+            raise UnreadableElement(None, f"{at}.resource", "Resource")
+        rid = access.string(resource, "id", f"{at}.resource")
+    except UnreadableElement as exc:
+        warnings.append(f"{where}: {exc.problem}; entry skipped")
+        return None
+    if full_url is None or not full_url.startswith("urn:"):
+        return resource  # absolute URLs end in Type/id and need no alias
+    if not rid:
         # A transaction entry may leave the id to the server: name it after its fullUrl.
         resource = {**resource, "id": full_url.rsplit(":", 1)[-1]}
-    aliases[full_url] = f"{resource.get('resourceType')}/{resource['id']}"
+    aliases[full_url] = f"{resource['resourceType']}/{resource['id']}"
     return resource

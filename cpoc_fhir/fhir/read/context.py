@@ -7,15 +7,18 @@ from types import TracebackType
 from typing import Any
 
 from cpoc_fhir.engine.facts import CancerRole
-from cpoc_fhir.fhir.read import validation
+from cpoc_fhir.fhir.read import access, validation
+from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.resources import PatientResources
-from cpoc_fhir.fhir.read.values import ICD10_SYSTEMS, SNOMED_SYSTEMS, as_list, codes, concept_text
+from cpoc_fhir.fhir.read.values import ICD10_SYSTEMS, SNOMED_SYSTEMS, codes, concept_text
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.conditions import ConditionClass, normalize_icd10
 
 Resource = dict[str, Any]
-# What a reader that trips over a malformed resource raises; anything else is a bug.
+# What a reader could still trip over in a resource the checked access let through (a bug
+# there): the resource is then left out with the model's precise problems. Anything else is
+# a bug that must surface.
 READ_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
 
 
@@ -50,14 +53,15 @@ class ReadContext:
     cancer_refs: set[str] = field(default_factory=set)  # Conditions that are cancers
     oncology_episodes: set[str] = field(default_factory=set)
     unknown_organization: list[str] = field(default_factory=list)  # counted, organization unknown
-    _by_key: dict[str, Resource] = field(default_factory=dict)
+    current: Resource | None = None  # the resource being read (``reading``)
+    _by_key: dict[str, Resource] | None = None  # built at the first reference resolved
     _by_type: dict[str, list[Resource]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        by_type = self._by_type
         for resource in self.resources.resources:
-            self._by_key[resource_key(resource)] = resource
-            self._by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
+            by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
 
     def of_type(self, resource_type: str) -> list[Resource]:
         """The record's resources of one type (validated first when the settings ask)."""
@@ -76,8 +80,15 @@ class ReadContext:
             self.warnings.append(text)
 
     def reading(self, resource: Resource) -> _Guard:
-        """``with ctx.reading(r):`` turns a malformed resource into a warning, not a crash."""
+        """``with ctx.reading(r):`` leaves out a resource with an element of the wrong FHIR
+        type (``access.UnreadableElement``), with a warning naming resource and element
+        (cpoc-rules §11); the one place where readers' failures are caught."""
         return _Guard(self, resource)
+
+    def at(self, resource: Resource) -> str:
+        """The path prefix of ``resource``'s elements in problems: nothing for the resource
+        being read, its "Type/id" for another one read with it (its order, its Medication)."""
+        return "" if resource is self.current else resource_key(resource)
 
     def key(self, reference: object) -> str | None:
         """The "Type/id" of a Reference element (a dict) or a reference string."""
@@ -90,13 +101,15 @@ class ReadContext:
         raw = reference.get("reference") if isinstance(reference, dict) else reference
         if isinstance(raw, str) and raw.startswith("#") and container is not None:
             wanted = raw[1:]
-            for contained in as_list(container.get("contained")):
-                if isinstance(contained, dict) and contained.get("id") == wanted:
+            for contained in access.objects(container, "contained", expected="Resource"):
+                if contained.get("id") == wanted:
                     return contained
             return None
         key = self.resources.key(raw)
         if key is None:
             return None
+        if self._by_key is None:
+            self._by_key = {resource_key(r): r for r in self.resources.resources}
         return self._by_key.get(key) or self.resources.shared.get(key)
 
     def classify(self, concept: object) -> ConditionClass:
@@ -108,12 +121,12 @@ class ReadContext:
     def is_cancer(self, concept: object) -> bool:
         return self.classify(concept).cancer_role is not CancerRole.NONE
 
-    def for_cancer(self, resource: Resource) -> bool:
+    def for_cancer(self, resource: Resource, at: str = "") -> bool:
         """True when reasonReference names a cancer Condition or reasonCode is a cancer."""
-        for reason in as_list(resource.get("reasonReference")):
+        for reason in access.references(resource, "reasonReference", at):
             if self.key(reason) in self.cancer_refs:
                 return True
-        return any(self.is_cancer(reason) for reason in as_list(resource.get("reasonCode")))
+        return any(self.is_cancer(reason) for reason in access.concepts(resource, "reasonCode", at))
 
     def outside_practice(self, resource: Resource, organization: object) -> bool:
         """True when ``organization`` (a Reference) is known and not the practice's.
@@ -134,14 +147,22 @@ class ReadContext:
 class _Guard:
     def __init__(self, ctx: ReadContext, resource: Resource) -> None:
         self.ctx, self.resource = ctx, resource
+        self.outer: Resource | None = None
 
     def __enter__(self) -> None:
-        return None
+        self.outer, self.ctx.current = self.ctx.current, self.resource
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        if exc is None or not isinstance(exc, READ_ERRORS):
+        self.ctx.current = self.outer
+        if exc is None:
+            return False
+        if isinstance(exc, UnreadableElement):
+            exc.resource_ref = resource_key(self.resource)
+            self.ctx.warn(self.resource, f"{exc.problem}; left out")
+            return True
+        if not isinstance(exc, READ_ERRORS):
             return False
         found = validation.problems(self.resource)
         detail = "; ".join(found) if found else f"unexpected content ({type(exc).__name__})"

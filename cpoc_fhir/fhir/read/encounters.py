@@ -5,21 +5,14 @@ Read episodes first: a visit is an oncology visit when it belongs to an oncology
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import CareEpisode, EpisodeKind, Visit
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import (
-    SNOMED_SYSTEMS,
-    any_codes,
-    as_dict,
-    as_list,
-    codes,
-    concept_words,
-    period_end,
-    period_start,
-)
+from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, any_codes, codes, concept_words
 
 Resource = dict[str, Any]
 
@@ -43,9 +36,9 @@ def read_episodes(ctx: ReadContext) -> list[CareEpisode]:
     """
     episodes: list[CareEpisode] = []
     for resource in ctx.of_type("EpisodeOfCare"):
-        if resource.get("status") in SKIPPED_EPISODES:
-            continue
         with ctx.reading(resource):
+            if access.code(resource, "status") in SKIPPED_EPISODES:
+                continue
             episode = _episode(ctx, resource)
             if episode is not None:
                 episodes.append(episode)
@@ -55,10 +48,13 @@ def read_episodes(ctx: ReadContext) -> list[CareEpisode]:
 
 
 def _episode(ctx: ReadContext, resource: Resource) -> CareEpisode | None:
-    types = as_list(resource.get("type"))
-    diagnoses = [as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))]
-    period = resource.get("period")
-    start, end = period_start(period), period_end(period)
+    types = access.concepts(resource, "type")
+    diagnoses = [
+        access.reference(d, "condition", f"diagnosis[{n}]")
+        for n, d in enumerate(access.objects(resource, "diagnosis"))
+    ]
+    start, end = access.period(resource, "period")
+    organization = access.reference(resource, "managingOrganization")
     if any(_is_hospice(t) for t in types):
         return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start, end)
     oncology = any(_is_oncology(t) or "cancer" in concept_words(t) for t in types) or any(
@@ -66,7 +62,7 @@ def _episode(ctx: ReadContext, resource: Resource) -> CareEpisode | None:
     )
     if not oncology and (types or diagnoses):
         return None
-    if ctx.outside_practice(resource, resource.get("managingOrganization")):
+    if ctx.outside_practice(resource, organization):
         return None
     if start is None:
         ctx.warn(resource, "oncology episode without a start date")
@@ -78,62 +74,69 @@ def read_encounters(ctx: ReadContext) -> tuple[list[Visit], list[CareEpisode]]:
     visits: list[Visit] = []
     hospice: list[CareEpisode] = []
     for resource in ctx.of_type("Encounter"):
-        if resource.get("status") in SKIPPED_ENCOUNTERS:
-            continue
         with ctx.reading(resource):
-            visit = _visit(ctx, resource)
+            status = access.code(resource, "status")
+            if status in SKIPPED_ENCOUNTERS:
+                continue
+            start, end = access.period(resource, "period")
+            visit = _visit(ctx, resource, status, start)
             if visit is not None:
                 visits.append(visit)
-                episode = _hospice(resource)
+                episode = _hospice(resource, start, end)
                 if episode is not None:
                     hospice.append(episode)
     return visits, hospice
 
 
-def _visit(ctx: ReadContext, resource: Resource) -> Visit | None:
-    on = period_start(resource.get("period"))
+def _visit(
+    ctx: ReadContext, resource: Resource, status: str | None, on: date | None
+) -> Visit | None:
     if on is None:
         ctx.warn(resource, "no period.start; not used as a visit")
         return None
-    klass = any_codes(resource.get("class"))
-    face_to_face = resource.get("status") in HAPPENED and bool(klass & FACE_TO_FACE_CLASSES)
+    klass = any_codes(access.coding(resource, "class"))
+    face_to_face = status in HAPPENED and bool(klass & FACE_TO_FACE_CLASSES)
     return Visit(resource_key(resource), on, face_to_face, _oncology_visit(ctx, resource))
 
 
 def _oncology_visit(ctx: ReadContext, resource: Resource) -> bool:
     """For a cancer (reason, diagnosis), with oncology (type), or in an oncology episode;
     and not provided by another organization than the practice's."""
+    provider = access.reference(resource, "serviceProvider")
     if not _about_cancer(ctx, resource):
         return False
-    return not ctx.outside_practice(resource, resource.get("serviceProvider"))
+    return not ctx.outside_practice(resource, provider)
 
 
 def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
+    """Read in this order, each element only when the ones before did not answer."""
     reasons = [
-        *as_list(resource.get("reasonReference")),
-        *(as_dict(d).get("condition") for d in as_list(resource.get("diagnosis"))),
+        *access.references(resource, "reasonReference"),
+        *(
+            access.reference(d, "condition", f"diagnosis[{n}]")
+            for n, d in enumerate(access.objects(resource, "diagnosis"))
+        ),
     ]
     if any(ctx.key(r) in ctx.cancer_refs for r in reasons):
         return True
-    if any(ctx.is_cancer(code) for code in as_list(resource.get("reasonCode"))):
+    if any(ctx.is_cancer(code) for code in access.concepts(resource, "reasonCode")):
         return True
-    kinds = [*as_list(resource.get("type")), resource.get("serviceType")]
+    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
     if any(_is_oncology(kind) for kind in kinds):
         return True
-    episodes = as_list(resource.get("episodeOfCare"))
+    episodes = access.references(resource, "episodeOfCare")
     return any(ctx.key(e) in ctx.oncology_episodes for e in episodes)
 
 
-def _hospice(resource: Resource) -> CareEpisode | None:
+def _hospice(resource: Resource, start: date | None, end: date | None) -> CareEpisode | None:
     """Hospice care given (type/serviceType) or discharge to hospice."""
-    period = resource.get("period")
-    kinds = [*as_list(resource.get("type")), resource.get("serviceType")]
+    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
     if any(_is_hospice(kind) for kind in kinds):
-        return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, period_start(period))
-    disposition = as_dict(resource.get("hospitalization")).get("dischargeDisposition")
-    if HOSPICE_DISPOSITION in any_codes(disposition):
-        start = period_end(period) or period_start(period)
         return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start)
+    stay = access.obj(resource, "hospitalization")
+    disposition = access.concept(stay, "dischargeDisposition", "hospitalization") if stay else None
+    if HOSPICE_DISPOSITION in any_codes(disposition):
+        return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, end or start)
     return None
 
 

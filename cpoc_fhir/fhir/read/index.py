@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpoc_fhir.fhir.read.references import has_patient_field, patient_key, resource_key
+from cpoc_fhir.fhir.read.references import (
+    has_patient_field,
+    patient_field_problem,
+    patient_key,
+    resource_key,
+)
 from cpoc_fhir.fhir.read.resources import PatientResources, dedupe
 
 Resource = dict[str, Any]
@@ -51,6 +56,10 @@ class Index:
             self.warnings.append(
                 f"{where}: a resource without id is named {resource_key(resource)}"
             )
+        problem = patient_field_problem(resource)
+        if problem is not None:
+            self.warnings.append(f"{where}: {resource_key(resource)}: {problem}; left out")
+            return
         key = patient_key(resource, self.aliases)
         if key is not None:
             self.groups.setdefault(key, []).append(resource)

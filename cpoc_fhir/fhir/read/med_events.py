@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import ExposureKind, MedicationExposure, OrderStop, Route
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.med_orders import counted_order, read_order
 from cpoc_fhir.fhir.read.medications import (
@@ -20,13 +21,8 @@ from cpoc_fhir.fhir.read.medications import (
     route_of,
     supply_days,
 )
-from cpoc_fhir.fhir.read.values import (
-    add_days,
-    as_list,
-    fhir_date,
-    period_end,
-    period_start,
-)
+from cpoc_fhir.fhir.read.references import resource_key
+from cpoc_fhir.fhir.read.values import add_days
 
 Resource = dict[str, Any]
 
@@ -48,8 +44,8 @@ def read_medications(ctx: ReadContext) -> tuple[list[MedicationExposure], list[O
     ]
     for resource_type, statuses, read in events:
         for resource in ctx.of_type(resource_type):
-            if resource.get("status") in statuses:
-                with ctx.reading(resource):
+            with ctx.reading(resource):
+                if access.code(resource, "status") in statuses:
                     exposure = read(resource)
                     if exposure is not None:
                         exposures.append(exposure)
@@ -67,84 +63,94 @@ def read_medications(ctx: ReadContext) -> tuple[list[MedicationExposure], list[O
 def _administration(
     ctx: ReadContext, resource: Resource, administered: dict[str, date]
 ) -> MedicationExposure | None:
-    order_ref = ctx.key(resource.get("request"))
-    order = ctx.resolve(resource.get("request"))
-    start = fhir_date(resource.get("effectiveDateTime"))
-    end = start
-    if start is None:
-        start, end = (
-            period_start(resource.get("effectivePeriod")),
-            period_end(resource.get("effectivePeriod")),
-        )
-        if end is not None and start is not None and end < start:
-            ctx.warn(resource, "effectivePeriod ends before it starts; its start is used")
-            end = None
+    request = access.reference(resource, "request")
+    order_ref = ctx.key(request)
+    order = ctx.resolve(request)
+    given = access.date(resource, "effectiveDateTime")
+    start, end = access.period(resource, "effectivePeriod")
+    if given is not None:
+        start = end = given
+    elif end is not None and start is not None and end < start:
+        ctx.warn(resource, "effectivePeriod ends before it starts; its start is used")
+        end = None
     if start is None:
         ctx.warn(resource, "no effective date; not counted")
         return None
     end = end or start
-    if order_ref is not None:
-        administered[order_ref] = max(end, administered.get(order_ref, end))
+    found = None
     drug = identify(ctx, resource, [resource, order])
-    if drug is None:
-        return None
-    organization = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
-    if ctx.outside_practice(resource, organization):
-        return None
-    route = route_of(ctx, resource, dosages(resource), None) or order_route(ctx, order)
-    route = route or drug.usual_route or Route.PARENTERAL  # given by staff: infused/injected
-    return exposure(
-        resource, drug, route, ExposureKind.ADMINISTERED, (start, end), order, order_ref
-    )
+    if drug is not None:
+        provider = order_organization(ctx, order) if order else _encounter_provider(ctx, resource)
+        if not ctx.outside_practice(resource, provider):
+            route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept)
+            route = route or order_route(ctx, order) or drug.usual_route or Route.PARENTERAL
+            kind = ExposureKind.ADMINISTERED  # given by staff: infused/injected unless told
+            found = exposure(ctx, resource, drug, route, kind, (start, end), order, order_ref)
+    if order_ref is not None:  # only once the administration was read whole
+        administered[order_ref] = max(end, administered.get(order_ref, end))
+    return found
 
 
 def _dispense(
     ctx: ReadContext, resource: Resource, dispensed: set[str]
 ) -> MedicationExposure | None:
-    prescriptions = as_list(resource.get("authorizingPrescription"))
+    prescriptions = access.references(resource, "authorizingPrescription")
     order_ref = next((k for p in prescriptions if (k := ctx.key(p)) is not None), None)
     order = ctx.resolve(order_ref) if order_ref else None
-    if order_ref is not None:
+    found = _supplied(ctx, resource, order, order_ref)
+    if order_ref is not None:  # only once the dispense was read whole
         dispensed.add(order_ref)
+    return found
+
+
+def _supplied(
+    ctx: ReadContext, resource: Resource, order: Resource | None, order_ref: str | None
+) -> MedicationExposure | None:
     drug = identify(ctx, resource, [resource, order])
     if drug is None:
         return None
     if order is not None and ctx.outside_practice(resource, order_organization(ctx, order)):
         return None
-    start = fhir_date(resource.get("whenHandedOver")) or fhir_date(resource.get("whenPrepared"))
+    handed = access.date(resource, "whenHandedOver")
+    start = handed or access.date(resource, "whenPrepared")
     if start is None:
         ctx.warn(resource, "no whenHandedOver or whenPrepared; not counted")
         return None
     days = supply_days(ctx, resource, "daysSupply")
-    route = route_of(ctx, resource, dosages(resource), None) or order_route(ctx, order)
+    route = route_of(ctx, resource, dosages(ctx, resource), None, drug.concept) or order_route(
+        ctx, order
+    )
     route = route or drug.usual_route or Route.ORAL  # in the patient's hands: oral unless told
     span = (start, add_days(start, days - 1))
-    return exposure(resource, drug, route, ExposureKind.SUPPLY, span, order, order_ref)
+    return exposure(ctx, resource, drug, route, ExposureKind.SUPPLY, span, order, order_ref)
 
 
 def _statement(ctx: ReadContext, resource: Resource) -> MedicationExposure | None:
-    based_on = [ctx.key(b) for b in as_list(resource.get("basedOn"))]
+    based_on = [ctx.key(b) for b in access.references(resource, "basedOn")]
     order_ref = next((k for k in based_on if k and k.startswith("MedicationRequest/")), None)
     order = ctx.resolve(order_ref) if order_ref else None
     drug = identify(ctx, resource, [resource, order])
     if drug is None:
         return None
-    period = resource.get("effectivePeriod")
-    start = end = fhir_date(resource.get("effectiveDateTime"))
-    if start is None:
-        start, end = period_start(period), period_end(period)
+    taken = access.date(resource, "effectiveDateTime")
+    start, end = access.period(resource, "effectivePeriod")
+    asserted = access.date(resource, "dateAsserted")
+    if taken is not None:
+        start = end = taken
     if start is None:
         ctx.warn(resource, "no effective date; not counted")
         return None
     if end is None:
-        asserted = fhir_date(resource.get("dateAsserted"))
         end = asserted if asserted is not None and asserted >= start else start
         ctx.warn(resource, f"effective period has no end; counted until {end.isoformat()}")
     end = max(end, start)
-    route = route_of(ctx, resource, dosages(resource), drug.usual_route) or Route.ORAL
-    return exposure(resource, drug, route, ExposureKind.SUPPLY, (start, end), order, order_ref)
+    route = route_of(ctx, resource, dosages(ctx, resource), drug.usual_route, drug.concept)
+    route = route or Route.ORAL
+    return exposure(ctx, resource, drug, route, ExposureKind.SUPPLY, (start, end), order, order_ref)
 
 
 def _encounter_provider(ctx: ReadContext, resource: Resource) -> object:
-    encounter = ctx.resolve(resource.get("context"))
-    return encounter.get("serviceProvider") if encounter is not None else None
+    encounter = ctx.resolve(access.reference(resource, "context"))
+    if encounter is None:
+        return None
+    return access.reference(encounter, "serviceProvider", resource_key(encounter))

@@ -19,6 +19,7 @@ from cpoc_fhir.engine.facts import (
     Route,
     StopReason,
 )
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.medications import (
     Identified,
@@ -30,17 +31,7 @@ from cpoc_fhir.fhir.read.medications import (
     supply_days,
 )
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import (
-    SNOMED_SYSTEMS,
-    add_days,
-    as_dict,
-    as_list,
-    codes,
-    concept_words,
-    fhir_date,
-    period_end,
-    period_start,
-)
+from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, add_days, codes, concept_words
 
 Resource = dict[str, Any]
 
@@ -56,10 +47,10 @@ TOXICITY_WORDS = ("toxic", "adverse", "intoleran", "not tolerated")
 
 def counted_order(ctx: ReadContext, order: Resource) -> bool:
     """Status and intent of an order the practice actually placed (or, for hooks, drafts)."""
-    status = order.get("status")
+    status = access.code(order, "status")
     if status in SKIPPED_STATUSES or (status == "draft" and not ctx.include_drafts):
         return False
-    intent = order.get("intent")
+    intent = access.code(order, "intent")
     if intent is None:
         # A hook's draft order may not have its intent yet; a placed order must.
         if ctx.include_drafts and status in ("draft", None):
@@ -82,7 +73,7 @@ def read_order(
         return [], None
     ref = resource_key(order)
     stop = _stop(ctx, order, drug, administered.get(ref))
-    route = route_of(ctx, order, dosages(order), drug.usual_route)
+    route = route_of(ctx, order, dosages(ctx, order), drug.usual_route, drug.concept)
     if route is None:
         ctx.warn(order, "route not stated; taken as infused or injected")
         route = Route.PARENTERAL
@@ -96,59 +87,63 @@ def read_order(
     return ([supply] if supply else []), stop
 
 
-def planned_dates(order: Resource) -> list[date]:
+def planned_dates(ctx: ReadContext, order: Resource) -> list[date]:
     """Every timing.event of its dosage, else the first timing bounds start."""
-    timings = [as_dict(as_dict(d).get("timing")) for d in dosages(order)]
-    events = {fhir_date(e) for t in timings for e in as_list(t.get("event"))}
-    found = sorted(e for e in events if e is not None)
-    if found:
-        return found
-    for timing in timings:
-        start = period_start(as_dict(timing.get("repeat")).get("boundsPeriod"))
+    events: set[date] = set()
+    bounds: list[date] = []
+    for at, dosage in dosages(ctx, order):
+        timing = access.obj(dosage, "timing", at, "Timing")
+        if timing is None:
+            continue
+        where = access.path(at, "timing")
+        events.update(access.dates(timing, "event", where))
+        repeat = access.obj(timing, "repeat", where, "Timing.repeat")
+        start = access.period(repeat, "boundsPeriod", f"{where}.repeat")[0] if repeat else None
         if start is not None:
-            return [start]
-    return []
+            bounds.append(start)
+    return sorted(events) if events else bounds[:1]
 
 
 def _planned(ctx: ReadContext, order: Resource, drug: Identified) -> list[MedicationExposure]:
-    ordered_on = fhir_date(order.get("authoredOn"))
-    days = planned_dates(order) or ([ordered_on] if ordered_on else [])
+    ordered_on = access.date(order, "authoredOn")
+    days = planned_dates(ctx, order) or ([ordered_on] if ordered_on else [])
     if not days:
         ctx.warn(order, "no planned date and no authoredOn; not counted")
     planned = ExposureKind.PLANNED
-    return [exposure(order, drug, Route.PARENTERAL, planned, (day, day), order) for day in days]
+    route = Route.PARENTERAL
+    return [exposure(ctx, order, drug, route, planned, (day, day), order) for day in days]
 
 
 def _supply(ctx: ReadContext, order: Resource, drug: Identified) -> MedicationExposure | None:
-    request = as_dict(order.get("dispenseRequest"))
-    validity = request.get("validityPeriod")
-    start = period_start(validity) or fhir_date(order.get("authoredOn"))
-    start = start or next(iter(planned_dates(order)), None)
+    request = access.obj(order, "dispenseRequest") or {}
+    start, limit = access.period(request, "validityPeriod", "dispenseRequest")
+    repeats = access.integer(request, "numberOfRepeatsAllowed", "dispenseRequest")
+    start = start or access.date(order, "authoredOn")
+    start = start or next(iter(planned_dates(ctx, order)), None)
     if start is None:
         ctx.warn(order, "no validity period start and no authoredOn; supply not counted")
         return None
     days = supply_days(ctx, order, "expectedSupplyDuration", request)
-    repeats = request.get("numberOfRepeatsAllowed")
-    if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats > 0:
+    if repeats is not None and repeats > 0:
         days *= 1 + repeats
     end = add_days(start, days - 1)
-    limit = period_end(validity)
     if limit is not None and limit < end:
         end = max(limit, start)
-    return exposure(order, drug, Route.ORAL, ExposureKind.SUPPLY, (start, end), order)
+    return exposure(ctx, order, drug, Route.ORAL, ExposureKind.SUPPLY, (start, end), order)
 
 
 def _stop(
     ctx: ReadContext, order: Resource, drug: Identified, last_given: date | None
 ) -> OrderStop | None:
     """A stopped anti-cancer order whose statusReason says progression or toxicity."""
-    if order.get("status") != "stopped" or drug.role is not DrugRole.ANTICANCER:
+    if access.code(order, "status") != "stopped" or drug.role is not DrugRole.ANTICANCER:
         return None
-    reason = stop_reason(order.get("statusReason"))
+    reason = stop_reason(access.concept(order, "statusReason"))
     if reason is None:
         return None
-    on = last_given or period_end(as_dict(order.get("dispenseRequest")).get("validityPeriod"))
-    on = on or fhir_date(order.get("authoredOn"))
+    request = access.obj(order, "dispenseRequest") or {}
+    on = last_given or access.period(request, "validityPeriod", "dispenseRequest")[1]
+    on = on or access.date(order, "authoredOn")
     if on is None:
         ctx.warn(order, "stopped order without any date; its stop reason is not used")
         return None

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, Route
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import (
-    SNOMED_SYSTEMS,
-    as_dict,
-    as_list,
-    codes,
-    codings,
-    concept_words,
-    duration_days,
-    fhir_date,
-)
+from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, codes, codings, concept_words, duration_days
 
 Resource = dict[str, Any]
+Dosage = tuple[str, dict[str, Any]]  # (its path, the element)
 
 ROUTE_SNOMED = {
     "26643006": Route.ORAL,  # Oral route
@@ -56,6 +49,7 @@ class Identified:
     name: str
     role: DrugRole
     usual_route: Route | None
+    concept: dict[str, Any] = field(default_factory=dict, compare=False)  # its wording, read
 
 
 def identify(
@@ -67,58 +61,80 @@ def identify(
     a cancer (the resource itself, its order).
     """
     concept = medication_concept(ctx, resource)
-    text = concept.get("text") if isinstance(concept.get("text"), str) else None
+    text = concept.get("text")  # checked: a string or None
     resolution = ctx.knowledge.regimens.resolve(codings(concept), text)
     if resolution.warning:
         ctx.warn(resource, resolution.warning)
     if resolution.drug is not None:
         drug = resolution.drug
-        return Identified(drug.id, drug.name, drug.role, drug.route)
-    if not any(r is not None and ctx.for_cancer(r) for r in related):
+        return Identified(drug.id, drug.name, drug.role, drug.route, concept)
+    if not any(r is not None and ctx.for_cancer(r, ctx.at(r)) for r in related):
         return None
     name = text or next((d for _, _, d in codings(concept) if d), "") or "unnamed drug"
     ctx.warn(resource, f"{name} is not in the regimen catalog; scored conservatively")
-    return Identified("", name, DrugRole.ANTICANCER, None)
+    return Identified("", name, DrugRole.ANTICANCER, None, concept)
 
 
 def medication_concept(ctx: ReadContext, resource: Resource) -> dict[str, Any]:
     """medicationCodeableConcept, or the code of the Medication it references (contained or
     not), or at least the reference's display as text."""
-    concept = resource.get("medicationCodeableConcept")
-    if isinstance(concept, dict):
+    at = ctx.at(resource)
+    concept = access.concept(resource, "medicationCodeableConcept", at)
+    if concept is not None:
         return concept
-    reference = resource.get("medicationReference")
+    reference = access.reference(resource, "medicationReference", at)
     medication = ctx.resolve(reference, container=resource)
-    if medication is not None and isinstance(medication.get("code"), dict):
-        return medication["code"]
-    display = as_dict(reference).get("display")
-    return {"text": display} if isinstance(display, str) else {}
+    code = access.concept(medication, "code", ctx.at(medication)) if medication else None
+    if code is not None:
+        return code
+    display = reference.get("display") if reference else None
+    return {"text": display} if display is not None else {}
 
 
 def route_of(
-    ctx: ReadContext, resource: Resource, dosages: Iterable[object], usual: Route | None
+    ctx: ReadContext,
+    resource: Resource,
+    dosages: list[Dosage],
+    usual: Route | None,
+    concept: dict[str, Any] | None = None,
 ) -> Route | None:
     """Route codes of the dosages, else their route and dosage words, else the medication's
-    wording (dose form: "Oral Tablet", "Injection"), else the catalog's usual route."""
-    found_dosages: list[dict[str, Any]] = [d for d in dosages if isinstance(d, dict)]
-    for dosage in found_dosages:
-        for code in codes(dosage.get("route"), SNOMED_SYSTEMS):
+    wording (dose form: "Oral Tablet", "Injection"), else the catalog's usual route.
+    ``concept``: the resource's medication concept when already read (``identify``)."""
+    if dosages:
+        found = _dosage_route(dosages)
+        if found is not None:
+            return found
+    if concept is None:
+        concept = medication_concept(ctx, resource)
+    reference = (
+        access.reference(resource, "medicationReference", ctx.at(resource))
+        if "medicationReference" in resource
+        else None
+    )
+    medication = ctx.resolve(reference, container=resource) if reference else None
+    form = access.concept(medication, "form", ctx.at(medication)) if medication else None
+    words = concept_words(concept) + " " + concept_words(form) if form else concept_words(concept)
+    return _route_in(words) or usual
+
+
+def _dosage_route(dosages: list[Dosage]) -> Route | None:
+    routes = [access.concept(dosage, "route", at) for at, dosage in dosages]
+    texts = [access.string(dosage, "text", at) for at, dosage in dosages]
+    for route in routes:
+        for code in codes(route, SNOMED_SYSTEMS):
             if code in ROUTE_SNOMED:
                 return ROUTE_SNOMED[code]
-    for dosage in found_dosages:
-        route = dosage.get("route")
+    for route in routes:
         found = _route_in(
             concept_words(route) + " " + " ".join(c for _, c, _ in codings(route) if c)
         )
         if found is not None:
             return found
-    for dosage in found_dosages:
-        if isinstance(dosage.get("text"), str) and (found := _route_in(dosage["text"])):
+    for text in texts:
+        if text and (found := _route_in(text)):
             return found
-    concept = medication_concept(ctx, resource)
-    medication = ctx.resolve(resource.get("medicationReference"), container=resource)
-    form = concept_words(medication.get("form")) if medication else ""
-    return _route_in(concept_words(concept) + " " + form) or usual
+    return None
 
 
 def _route_in(words: str) -> Route | None:
@@ -133,31 +149,42 @@ def _route_in(words: str) -> Route | None:
 def order_organization(ctx: ReadContext, order: Resource) -> object:
     """The organization an order was placed under: its requester when that is an
     Organization (or a PractitionerRole's organization), else its encounter's provider."""
-    requester = order.get("requester")
+    at = ctx.at(order)
+    requester = access.reference(order, "requester", at)
     key = ctx.key(requester) or ""
     if key.startswith("Organization/"):
         return requester
     if key.startswith("PractitionerRole/"):
         role = ctx.resolve(requester)
-        if role is not None and role.get("organization"):
-            return role.get("organization")
-    encounter = ctx.resolve(order.get("encounter") or order.get("context"))
-    return encounter.get("serviceProvider") if encounter is not None else None
+        organization = access.reference(role, "organization", ctx.at(role)) if role else None
+        if organization:
+            return organization
+    visit = access.reference(order, "encounter", at) or access.reference(order, "context", at)
+    encounter = ctx.resolve(visit)
+    if encounter is None:
+        return None
+    return access.reference(encounter, "serviceProvider", ctx.at(encounter))
 
 
-def dosages(resource: Resource) -> list[Any]:
-    """The Dosage elements of any medication resource (MA has a single one)."""
-    found = resource.get("dosageInstruction") or resource.get("dosage")
-    return as_list(found)
+def dosages(ctx: ReadContext, resource: Resource) -> list[Dosage]:
+    """The Dosage elements of any medication resource (MA has a single one), each with its
+    path for problems."""
+    name = "dosage" if "dosage" in resource else "dosageInstruction"
+    prefix = ctx.at(resource)
+    found = access.objects(resource, name, prefix, "Dosage")
+    if not found:
+        return []
+    at = access.path(prefix, name)
+    return [(f"{at}[{index}]", dosage) for index, dosage in enumerate(found)]
 
 
-def authored_on(order: Resource | None) -> date | None:
-    return fhir_date(order.get("authoredOn")) if order is not None else None
+def authored_on(ctx: ReadContext, order: Resource | None) -> date | None:
+    return access.date(order, "authoredOn", ctx.at(order)) if order is not None else None
 
 
 def order_route(ctx: ReadContext, order: Resource | None) -> Route | None:
     """The route an event's order states, when the event states none."""
-    return route_of(ctx, order, dosages(order), None) if order is not None else None
+    return route_of(ctx, order, dosages(ctx, order), None) if order is not None else None
 
 
 def supply_days(
@@ -165,7 +192,9 @@ def supply_days(
 ) -> int:
     """Whole days of a supply Duration (``parent[element]``), else the settings' default
     with a warning (cpoc-rules §3)."""
-    days = duration_days((parent if parent is not None else resource).get(element))
+    holder = parent if parent is not None else resource
+    at = "dispenseRequest" if parent is not None else ""
+    days = duration_days(access.quantity(holder, element, at, "Duration"))
     if days is None:
         days = ctx.settings.default_oral_supply_days
         ctx.warn(resource, f"no usable {element}; {days} days of supply assumed")
@@ -173,6 +202,7 @@ def supply_days(
 
 
 def exposure(
+    ctx: ReadContext,
     resource: Resource,
     drug: Identified,
     route: Route,
@@ -192,6 +222,6 @@ def exposure(
         kind=kind,
         start=span[0],
         end=span[1],
-        ordered_on=authored_on(order),
+        ordered_on=authored_on(ctx, order),
         order_ref=order_ref,
     )

@@ -22,6 +22,9 @@ _HEAD = b'{"resourceType":"'
 _KEYS = tuple(f'"{name}"'.encode() for name in ("subject", "patient", "individual", "beneficiary"))
 # After a key: `: {` then the Reference's members up to "reference" (no nested object).
 _REFERENCE = re.compile(rb'\s*:\s*\{[^{}]*?"reference"\s*:\s*"([^"\\]*)"')
+# The two layouts writers use (json.dumps' default, and compact as Bulk exports write it);
+# anything else goes through _REFERENCE.
+_LAYOUTS = (b':{"reference":"', b': {"reference": "')
 
 
 def scan_ndjson(path: Path, name: str, index: Index) -> None:
@@ -70,10 +73,9 @@ def _fast_patient(line: bytes, patients: dict[bytes, str | None]) -> str | None:
             continue
         if line.find(b'"contained"', 0, max(at, contained_until)) >= 0:
             return None
-        match = _REFERENCE.match(line, at + len(key))
-        if match is None:
+        reference = _reference_at(line, at + len(key))
+        if reference is None:
             return None
-        reference = match.group(1)
         if reference not in patients:
             try:
                 found = reference_key(reference.decode())
@@ -82,6 +84,19 @@ def _fast_patient(line: bytes, patients: dict[bytes, str | None]) -> str | None:
             patients[reference] = found if found and found.startswith("Patient/") else None
         return patients[reference]
     return None
+
+
+def _reference_at(line: bytes, at: int) -> bytes | None:
+    """The reference string of the Reference object starting at ``at`` (after its key)."""
+    for layout in _LAYOUTS:
+        if line.startswith(layout, at):
+            start = at + len(layout)
+            end = line.find(b'"', start)
+            if end > 0 and line.find(b"\\", start, end) < 0:
+                return line[start:end]
+            break
+    match = _REFERENCE.match(line, at)
+    return match.group(1) if match is not None else None
 
 
 def _parse_line(line: bytes, where: str, index: Index) -> None:

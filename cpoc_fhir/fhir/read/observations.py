@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any
 
-from cpoc_fhir.engine.facts import DiseaseState, DiseaseStatus, PerformanceStatus, StageGroup
+from cpoc_fhir.engine.facts import DiseaseStatus, PerformanceStatus, StageGroup
 from cpoc_fhir.engine.tables import karnofsky_to_ecog
-from cpoc_fhir.fhir.read.context import ReadContext
+from cpoc_fhir.fhir.read import access
+from cpoc_fhir.fhir.read.context import ReadContext, Resource
+from cpoc_fhir.fhir.read.disease_status import value_state
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.stages import is_stage_group, stage_of
-from cpoc_fhir.fhir.read.values import (
-    LOINC,
-    SNOMED_SYSTEMS,
-    as_dict,
-    as_list,
-    codes,
-    codings,
-    concept_words,
-    fhir_date,
-    period_start,
-)
-
-Resource = dict[str, Any]
+from cpoc_fhir.fhir.read.values import LOINC, SNOMED_SYSTEMS, codes
 
 ECOG = "89247-1"
 KARNOFSKY = "89243-0"
@@ -47,26 +36,6 @@ KARNOFSKY_ANSWERS = {
     "LA9627-6": 0,
 }  # fmt: skip
 
-# mCODE ConditionStatusTrendVS (SNOMED CT), plus the "complete / partial remission" codes
-# of mCODE STU1's snomed-requested-cs (USCRS-352236, as in the mcode-extraction fixtures).
-DISEASE_STATES = {
-    "268910001": DiseaseState.IMPROVED,  # Patient's condition improved
-    "359746009": DiseaseState.STABLE,  # Patient's condition stable
-    "271299001": DiseaseState.WORSENED,  # Patient's condition worsened
-    "709137006": DiseaseState.UNDETERMINED,  # Patient condition undetermined
-    "260415000": DiseaseState.NED,  # Not detected (mCODE STU1)
-    "281900007": DiseaseState.NED,  # No abnormality detected (mCODE STU2+)
-    "USCRS-352236": DiseaseState.NED,  # Cancer in complete remission
-    "USCRS-352237": DiseaseState.IMPROVED,  # Cancer in partial remission
-}
-DISEASE_SYSTEMS = SNOMED_SYSTEMS | {"http://hl7.org/fhir/us/mcode/CodeSystem/snomed-requested-cs"}
-# Written values, checked in this order when no code is known.
-DISEASE_WORDS = (
-    ("complete remission", DiseaseState.NED),
-    ("no evidence of disease", DiseaseState.NED),
-    ("partial remission", DiseaseState.IMPROVED),
-)
-
 
 def read_observations(
     ctx: ReadContext,
@@ -75,10 +44,10 @@ def read_observations(
     statuses: list[DiseaseStatus] = []
     stages: list[StageGroup] = []
     for resource in ctx.of_type("Observation"):
-        if resource.get("status") in SKIPPED_STATUSES:
-            continue
         with ctx.reading(resource):
-            code = as_dict(resource.get("code"))
+            if access.code(resource, "status") in SKIPPED_STATUSES:
+                continue
+            code = access.concept(resource, "code") or {}
             loinc = codes(code, LOINC)
             if ECOG in loinc or KARNOFSKY in loinc:
                 found = _performance(ctx, resource, ECOG in loinc)
@@ -88,7 +57,7 @@ def read_observations(
                 status = _disease_status(ctx, resource)
                 if status is not None:
                     statuses.append(status)
-            elif is_stage_group(resource, loinc, codes(code, SNOMED_SYSTEMS)):
+            elif _is_stage(resource, loinc, code):
                 stage = _stage(ctx, resource)
                 if stage is not None:
                     stages.append(stage)
@@ -96,25 +65,36 @@ def read_observations(
 
 
 def observed_on(ctx: ReadContext, resource: Resource) -> date | None:
-    """effectiveDateTime / effectivePeriod.start / effectiveInstant, else issued."""
+    """effectiveDateTime / effectivePeriod.start / effectiveInstant, else issued; the first
+    one present is read (and checked: a date that is no date leaves the Observation out)."""
     on = (
-        fhir_date(resource.get("effectiveDateTime"))
-        or period_start(resource.get("effectivePeriod"))
-        or fhir_date(resource.get("effectiveInstant"))
-        or fhir_date(resource.get("issued"))
+        access.date(resource, "effectiveDateTime")
+        or access.period(resource, "effectivePeriod")[0]
+        or access.date(resource, "effectiveInstant", expected="instant")
+        or access.date(resource, "issued", expected="instant")
     )
     if on is None:
         ctx.warn(resource, "no effective date; not used")
     return on
 
 
+def _is_stage(resource: Resource, loinc: set[str], code: Resource) -> bool:
+    access.profiles(resource)  # checked here: stages.py reads plain JSON
+    return is_stage_group(resource, loinc, codes(code, SNOMED_SYSTEMS))
+
+
 def _performance(ctx: ReadContext, resource: Resource, ecog: bool) -> PerformanceStatus | None:
     answers = ECOG_ANSWERS if ecog else KARNOFSKY_ANSWERS
-    value = _number(resource.get("valueInteger"))
+    on = observed_on(ctx, resource)
+    value = _number(access.integer(resource, "valueInteger"))
     if value is None:
-        value = _number(as_dict(resource.get("valueQuantity")).get("value"))
+        quantity = access.quantity(resource, "valueQuantity")
+        value = _number(quantity.get("value")) if quantity is not None else None
     if value is None:
-        concepts = [resource.get("valueCodeableConcept"), *as_list(resource.get("interpretation"))]
+        concepts = [
+            access.concept(resource, "valueCodeableConcept"),
+            *access.concepts(resource, "interpretation"),
+        ]
         value = next(
             (answers[c] for cc in concepts for c in codes(cc, LOINC) if c in answers), None
         )
@@ -122,7 +102,6 @@ def _performance(ctx: ReadContext, resource: Resource, ecog: bool) -> Performanc
     if value is None or not 0 <= value <= top:
         ctx.warn(resource, f"{'ECOG' if ecog else 'Karnofsky'} value missing or out of range")
         return None
-    on = observed_on(ctx, resource)
     if on is None:
         return None
     if ecog:
@@ -139,20 +118,19 @@ def _number(value: object) -> int | None:
 
 
 def _disease_status(ctx: ReadContext, resource: Resource) -> DiseaseStatus | None:
-    value = resource.get("valueCodeableConcept")
-    found = [DISEASE_STATES.get(c or "") for s, c, _ in codings(value) if s in DISEASE_SYSTEMS]
-    state = next((s for s in found if s is not None), None)
-    if state is None:
-        words = concept_words(value)
-        state = next((s for phrase, s in DISEASE_WORDS if phrase in words), None)
-    if state is None:
-        ctx.warn(resource, "cancer disease status value not understood; not used")
-        return None
+    """The status the value says; what cannot be read is undetermined, with a warning."""
     on = observed_on(ctx, resource)
-    return None if on is None else DiseaseStatus(ref=resource_key(resource), on=on, state=state)
+    reading = value_state(
+        access.concept(resource, "valueCodeableConcept"), access.string(resource, "valueString")
+    )
+    if reading.problem is not None:
+        ctx.warn(resource, f"cancer disease status: {reading.problem}; read as undetermined")
+    return None if on is None else DiseaseStatus(resource_key(resource), on, reading.state)
 
 
 def _stage(ctx: ReadContext, resource: Resource) -> StageGroup | None:
+    access.concept(resource, "valueCodeableConcept")  # checked before stages.py reads them
+    access.string(resource, "valueString")
     found = stage_of(resource)
     if found is None:
         ctx.warn(resource, "stage group value not understood; not used")

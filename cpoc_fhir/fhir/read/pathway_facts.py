@@ -23,6 +23,8 @@ Codes read (documented in the README, "Care pathways"):
   castration-/castrate-/hormone-sensitive, -resistant, -refractory, mCSPC / mCRPC.
 
 The latest result (effective date) of each marker wins. Nothing is inferred from a drug.
+Elements are read through the checked access (``access``): a resource with an element of the
+wrong FHIR type gives no finding (the record's reader names it in a warning, cpoc-rules §11).
 """
 
 from __future__ import annotations
@@ -33,17 +35,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cpoc_fhir.fhir.read import access
+from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.resources import PatientResources
-from cpoc_fhir.fhir.read.values import (
-    LOINC,
-    as_dict,
-    as_list,
-    codings,
-    concept_words,
-    fhir_date,
-    period_start,
-)
+from cpoc_fhir.fhir.read.values import LOINC, as_dict, as_list, codings, concept_words
 
 Resource = dict[str, Any]
 
@@ -113,32 +109,44 @@ def read_pathway_facts(resources: PatientResources, as_of: date) -> PathwayFacts
     latest: dict[str, Finding] = {}
     notes: list[str] = []
     for resource in resources.of_type("Observation"):
-        if resource.get("status") in ("entered-in-error", "cancelled", "registered"):
-            continue
-        on = fhir_date(resource.get("effectiveDateTime")) or period_start(
-            resource.get("effectivePeriod")
-        )
-        if on is not None and on > as_of:
-            continue
-        for name, value in _observation_markers(resource, notes):
-            found = Finding(value, resource_key(resource), on)
+        try:
+            found = _observation(resource, as_of, notes)
+        except UnreadableElement:
+            continue  # left out, as the record's reader leaves it out
+        for name, value, on in found:
             held = latest.get(name)
             if held is None or (on or date.min) >= (held.on or date.min):
-                latest[name] = found
+                latest[name] = Finding(value, resource_key(resource), on)
     castration: Finding | None = None
     for resource in resources.of_type("Condition"):
-        status = _castration(resource)
-        if status is not None:
-            on = fhir_date(resource.get("onsetDateTime")) or fhir_date(resource.get("recordedDate"))
-            if on is not None and on > as_of:
-                continue
-            if castration is None or (on or date.min) >= (castration.on or date.min):
-                castration = Finding(status, resource_key(resource), on)
+        try:
+            status = _castration(resource)
+            on = access.date(resource, "onsetDateTime") or access.date(resource, "recordedDate")
+        except UnreadableElement:
+            continue
+        if status is None or (on is not None and on > as_of):
+            continue
+        if castration is None or (on or date.min) >= (castration.on or date.min):
+            castration = Finding(status, resource_key(resource), on)
     return PathwayFacts(latest, castration, tuple(dict.fromkeys(notes)))
 
 
+def _observation(
+    resource: Resource, as_of: date, notes: list[str]
+) -> list[tuple[str, str | Decimal, date | None]]:
+    if access.code(resource, "status") in ("entered-in-error", "cancelled", "registered"):
+        return []
+    on = access.date(resource, "effectiveDateTime") or access.period(resource, "effectivePeriod")[0]
+    if on is not None and on > as_of:
+        return []
+    return [(name, value, on) for name, value in _observation_markers(resource, notes)]
+
+
 def condition_histology(resource: Resource) -> str | None:
-    """squamous | non-squamous | small-cell | dlbcl from a cancer Condition, or None."""
+    """squamous | non-squamous | small-cell | dlbcl from a cancer Condition, or None.
+
+    Called on a Condition the record's reader has read (its code checked); the histology
+    extension is read leniently (an unreadable one says nothing)."""
     code = as_dict(resource.get("code"))
     words = [concept_words(code)]
     snomed = {c for _, c, _ in codings(code) if c}
@@ -176,12 +184,10 @@ def condition_site(resource: Resource) -> str | None:
 
 
 def _castration(resource: Resource) -> str | None:
-    if resource.get("verificationStatus") and any(
-        c in ("refuted", "entered-in-error")
-        for _, c, _ in codings(resource.get("verificationStatus"))
-    ):
+    verification = access.concept(resource, "verificationStatus")
+    if any(c in ("refuted", "entered-in-error") for _, c, _ in codings(verification)):
         return None
-    code = as_dict(resource.get("code"))
+    code = access.concept(resource, "code") or {}
     for system, value, _ in codings(code):
         normal = (value or "").replace(".", "").upper()
         if system and "icd-10" in system and normal.startswith("Z192"):
@@ -198,7 +204,7 @@ def _castration(resource: Resource) -> str | None:
 
 
 def _observation_markers(resource: Resource, notes: list[str]) -> list[tuple[str, str | Decimal]]:
-    code = as_dict(resource.get("code"))
+    code = access.concept(resource, "code") or {}
     loinc = {c for s, c, _ in codings(code) if c and s == LOINC}
     words = concept_words(code)
     if GENETIC_VARIANT in loinc:
@@ -233,10 +239,11 @@ def _observation_markers(resource: Resource, notes: list[str]) -> list[tuple[str
 
 def _variant(resource: Resource) -> list[tuple[str, str | Decimal]]:
     genes = set()
-    for component in as_list(resource.get("component")):
-        component = as_dict(component)
-        if GENE_STUDIED in {c for _, c, _ in codings(component.get("code"))}:
-            for _, value, display in codings(component.get("valueCodeableConcept")):
+    for number, component in enumerate(access.objects(resource, "component")):
+        at = f"component[{number}]"
+        if GENE_STUDIED in {c for _, c, _ in codings(access.concept(component, "code", at))}:
+            value_concept = access.concept(component, "valueCodeableConcept", at)
+            for _, value, display in codings(value_concept):
                 gene = GENES.get(value or "") or (display or "").upper()
                 if gene in ("EGFR", "ALK"):
                     genes.add(gene)
@@ -247,13 +254,14 @@ def _variant(resource: Resource) -> list[tuple[str, str | Decimal]]:
 
 
 def _result(resource: Resource) -> str | None:
-    value = as_dict(resource.get("valueCodeableConcept"))
+    value = access.concept(resource, "valueCodeableConcept") or {}
+    written = access.string(resource, "valueString")
     coded = {c for _, c, _ in codings(value) if c}
     if coded & POSITIVE:
         return "positive"
     if coded & NEGATIVE:
         return "negative"
-    text = concept_words(value) or str(resource.get("valueString") or "")
+    text = concept_words(value) or written or ""
     if re.search(r"\bequivocal\b|\bindeterminate\b", text, re.I):
         return None
     if _NEGATIVE_WORDS.search(text):
@@ -264,20 +272,21 @@ def _result(resource: Resource) -> str | None:
 
 
 def _tps(resource: Resource) -> Decimal | None:
-    quantity = as_dict(resource.get("valueQuantity"))
-    if isinstance(quantity.get("value"), (int, float)) and quantity.get("unit", "%") in (
-        "%",
-        "percent",
-    ):
+    quantity = access.quantity(resource, "valueQuantity") or {}
+    if quantity.get("value") is not None and quantity.get("unit", "%") in ("%", "percent"):
         return Decimal(str(quantity["value"]))
-    for component in as_list(resource.get("component")):
-        component = as_dict(component)
-        if re.search(r"proportion score|\btps\b", concept_words(component.get("code")), re.I):
-            inner = as_dict(component.get("valueQuantity"))
-            if isinstance(inner.get("value"), (int, float)):
+    for number, component in enumerate(access.objects(resource, "component")):
+        at = f"component[{number}]"
+        words = concept_words(access.concept(component, "code", at))
+        if re.search(r"proportion score|\btps\b", words, re.I):
+            inner = access.quantity(component, "valueQuantity", at) or {}
+            if inner.get("value") is not None:
                 return Decimal(str(inner["value"]))
-    candidates = [str(resource.get("valueString") or "")]
-    candidates += [str(as_dict(n).get("text") or "") for n in as_list(resource.get("note"))]
+    candidates = [access.string(resource, "valueString") or ""]
+    candidates += [
+        access.string(note, "text", f"note[{number}]") or ""
+        for number, note in enumerate(access.objects(resource, "note", expected="Annotation"))
+    ]
     for text in candidates:
         match = _TPS_NOTE.search(text) or (_PERCENT.search(text) if text is candidates[0] else None)
         if match:

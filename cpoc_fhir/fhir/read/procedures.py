@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from cpoc_fhir.engine.facts import Transplant
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import (
-    CPT_SYSTEMS,
-    SNOMED_SYSTEMS,
-    as_dict,
-    codes,
-    fhir_date,
-    period_start,
-)
+from cpoc_fhir.fhir.read.values import CPT_SYSTEMS, SNOMED_SYSTEMS, codes
 
 TRANSPLANT_SNOMED = frozenset(
     {
@@ -32,18 +26,17 @@ TRANSPLANT_CPT = frozenset({"38240", "38241", "38243"})
 def read_transplants(ctx: ReadContext) -> list[Transplant]:
     transplants: list[Transplant] = []
     for resource in ctx.of_type("Procedure"):
-        if resource.get("status") != "completed":
-            continue
-        code = as_dict(resource.get("code"))
-        if not (
-            codes(code, SNOMED_SYSTEMS) & TRANSPLANT_SNOMED
-            or codes(code, CPT_SYSTEMS) & TRANSPLANT_CPT
-        ):
-            continue
         with ctx.reading(resource):
-            on = fhir_date(resource.get("performedDateTime")) or period_start(
-                resource.get("performedPeriod")
-            )
+            if access.code(resource, "status") != "completed":
+                continue
+            code = access.concept(resource, "code")
+            if not (
+                codes(code, SNOMED_SYSTEMS) & TRANSPLANT_SNOMED
+                or codes(code, CPT_SYSTEMS) & TRANSPLANT_CPT
+            ):
+                continue
+            performed = access.date(resource, "performedDateTime")
+            on = performed or access.period(resource, "performedPeriod")[0]
             if on is None:
                 ctx.warn(resource, "stem cell transplant without a performed date; not used")
                 continue

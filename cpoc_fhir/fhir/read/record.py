@@ -7,11 +7,12 @@ from datetime import date
 from typing import Any, TypeVar
 
 from cpoc_fhir.engine.facts import PatientRecord
-from cpoc_fhir.fhir.read.conditions import read_conditions, read_death
+from cpoc_fhir.fhir.read.conditions import read_conditions
 from cpoc_fhir.fhir.read.context import ReadContext, ReaderSettings
 from cpoc_fhir.fhir.read.encounters import read_encounters, read_episodes
 from cpoc_fhir.fhir.read.med_events import read_medications
 from cpoc_fhir.fhir.read.observations import read_observations
+from cpoc_fhir.fhir.read.patients import read_patient
 from cpoc_fhir.fhir.read.procedures import read_transplants
 from cpoc_fhir.fhir.read.resources import PatientResources
 from cpoc_fhir.fhir.read.trials import read_trials
@@ -31,10 +32,14 @@ def read_record(
 
     ``include_drafts`` counts draft orders (order-select / order-sign hooks pass theirs).
     What cannot be interpreted becomes a warning naming the resource, never an exception.
+    Without a readable Patient resource among ``resources`` the record holds no facts, only
+    a warning naming the reference: it bills nothing (cpoc-rules §11).
     """
     ctx = ReadContext(resources, knowledge, settings, include_drafts)
     ctx.warnings.extend(resources.warnings)
-    death = read_death(ctx)
+    known, death = read_patient(ctx)
+    if not known:
+        return PatientRecord(patient_ref=resources.patient_ref, warnings=tuple(ctx.warnings))
     diagnoses = read_conditions(ctx)  # first: reasons and episodes refer to cancers
     episodes = read_episodes(ctx)  # before encounters: visits belong to episodes
     visits, hospice = read_encounters(ctx)

@@ -22,12 +22,27 @@ _ABSOLUTE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([^/?#]+)(?:/_history/[^/?#]+)?
 
 def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -> str | None:
     """The "Type/id" of a literal reference, else None (conditional, contained or unknown)."""
-    if not isinstance(reference, str) or not reference:
+    if type(reference) is not str or not reference:
         return None
     if aliases:
         alias = aliases.get(reference)
         if alias is not None:
             return alias
+    found = _KEYS.get(reference, _UNSEEN)
+    if found is _UNSEEN:  # a record names its patient, its orders … again and again
+        found = _literal_key(reference)
+        if len(_KEYS) >= _KEYS_KEPT:
+            _KEYS.clear()
+        _KEYS[reference] = found
+    return found  # type: ignore[return-value]
+
+
+_UNSEEN = object()
+_KEYS: dict[str, object] = {}
+_KEYS_KEPT = 100_000
+
+
+def _literal_key(reference: str) -> str | None:
     if ":" not in reference and "?" not in reference and "#" not in reference:
         parts = reference.split("/")
         if len(parts) == 2 and parts[0][:1].isupper() and parts[1]:
@@ -73,7 +88,21 @@ def patient_key(
 
 def has_patient_field(resource: Mapping[str, Any]) -> bool:
     """True when the resource has an element naming a patient (so it belongs to one)."""
-    return any(isinstance(resource.get(name), dict) for name in PATIENT_FIELDS)
+    return any(resource.get(name) is not None for name in PATIENT_FIELDS)
+
+
+def patient_field_problem(resource: Mapping[str, Any]) -> str | None:
+    """What is wrong ("subject is not a FHIR Reference") when an element naming the patient
+    has the wrong FHIR type (cpoc-rules §11: the resource is then unreadable), else None."""
+    for name in PATIENT_FIELDS:
+        value = resource.get(name)
+        if value is None:
+            continue
+        if type(value) is not dict:
+            return f"{name} is not a FHIR Reference"
+        if not isinstance(value.get("reference", ""), str):
+            return f"{name}.reference is not a FHIR string"
+    return None
 
 
 def resource_key(resource: Mapping[str, Any]) -> str:

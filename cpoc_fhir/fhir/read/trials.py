@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cpoc_fhir.engine.facts import TrialEnrollment
+from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import period_end, period_start
 
 ON_STUDY = frozenset({"on-study", "on-study-intervention", "on-study-observation", "follow-up"})
 # The other statuses of http://hl7.org/fhir/research-subject-status (R4).
@@ -21,17 +21,12 @@ def read_trials(ctx: ReadContext) -> list[TrialEnrollment]:
     trials: list[TrialEnrollment] = []
     for resource in ctx.of_type("ResearchSubject"):
         with ctx.reading(resource):
-            status = resource.get("status")
+            status = access.code(resource, "status")
+            start, end = access.period(resource, "period")
             if status not in ON_STUDY and status not in NOT_ON_STUDY:
                 ctx.warn(resource, "status is not a ResearchSubject status; not used")
                 continue
-            period = resource.get("period")
             trials.append(
-                TrialEnrollment(
-                    ref=resource_key(resource),
-                    start=period_start(period),
-                    end=period_end(period),
-                    on_study=status in ON_STUDY,
-                )
+                TrialEnrollment(resource_key(resource), start, end, on_study=status in ON_STUDY)
             )
     return trials

@@ -72,28 +72,25 @@ def as_dict(value: object) -> dict[str, Any]:
 
 def codings(concept: object) -> list[Coding]:
     """The codings of a CodeableConcept (or a lone Coding) as (system, code, display)."""
-    if not isinstance(concept, dict):
+    if type(concept) is not dict:
         return []
-    if "coding" in concept:
-        raw = concept.get("coding")
-    else:  # a lone Coding (Encounter.class, Observation.valueCoding …)
-        raw = [concept] if "code" in concept or "system" in concept else []
-    out: list[Coding] = []
-    for coding in as_list(raw):
-        if isinstance(coding, dict):
-            system, code, display = (
-                coding.get("system"),
-                coding.get("code"),
-                coding.get("display"),
-            )
-            out.append(
-                (
-                    system if isinstance(system, str) else None,
-                    code if isinstance(code, str) else None,
-                    display if isinstance(display, str) else None,
-                )
-            )
-    return out
+    raw = concept.get("coding")
+    if raw is None:  # a lone Coding (Encounter.class, Observation.valueCoding …)
+        if "code" not in concept and "system" not in concept:
+            return []
+        raw = [concept]
+    elif type(raw) is not list:
+        raw = [raw]
+    # Plain type tests in one comprehension: this runs for every concept of every resource.
+    return [
+        (
+            system if type(system := coding.get("system")) is str else None,
+            code if type(code := coding.get("code")) is str else None,
+            display if type(display := coding.get("display")) is str else None,
+        )
+        for coding in raw
+        if type(coding) is dict
+    ]
 
 
 def codes(concept: object, systems: Iterable[str] | str) -> set[str]:
