@@ -8,6 +8,7 @@ type, then measures, on one core:
 Prints patients/s, ms/patient and the ratio of (2) to (1).
 
     python scripts/bench_timeline.py --patients 10000 [--out bench-data] [--keep]
+    python scripts/bench_timeline.py --data bench-data   # time a kept folder again
 """
 
 from __future__ import annotations
@@ -255,15 +256,24 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench-data" / "timeline")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
-    args = parser.parse_args()
-    if args.out.exists():
-        shutil.rmtree(args.out)
-    t0 = time.perf_counter()
-    written = generate(args.out, args.patients)
-    print(
-        f"generated {args.patients} patients, {written} resources in "
-        f"{time.perf_counter() - t0:.1f} s → {args.out}"
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="time an existing folder (kept with --keep) instead of generating one: the same "
+        "patients for two checkouts compared in turn",
     )
+    args = parser.parse_args()
+    if args.data is not None:
+        args.out, args.keep = args.data, True
+    else:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        t0 = time.perf_counter()
+        written = generate(args.out, args.patients)
+        print(
+            f"generated {args.patients} patients, {written} resources in "
+            f"{time.perf_counter() - t0:.1f} s → {args.out}"
+        )
     r = bench(args.out)
     print(
         f"plain JSON parse : {r['parse_s']:.2f} s ({r['resources'] / r['parse_s']:,.0f} "
