@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cpoc_fhir.errors import KnowledgeError
-from cpoc_fhir.knowledge.loader import read_data_file, read_regimen_catalog_data
+from cpoc_fhir.knowledge.loader import load_knowledge, read_data_file, read_regimen_catalog_data
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
 
 MY_FILES = ("gastrointestinal.toml", "lung.toml")
@@ -170,8 +170,8 @@ def test_trifluridine_eye_drops_never_resolve_to_the_oral_drug(catalog: RegimenC
 
 
 def test_fixed_cycle_counts_are_data(catalog: RegimenCatalog) -> None:
-    def cycles(regimen_id: str) -> dict[str, int | None]:
-        return {d.drug: d.cycles for d in catalog.regimens[regimen_id].dosing}
+    def cycles(regimen_id: str) -> dict[str, int | None]:  # the NSCLC schedules
+        return {d.drug: d.cycles for d in catalog.regimens[regimen_id].dosing_for("lung")}
 
     assert cycles("gemcitabine-capecitabine") == {"gemcitabine": 6, "capecitabine": 6}
     assert cycles("carboplatin-paclitaxel-pembrolizumab") == {
@@ -261,3 +261,18 @@ def test_bad_new_fields_raise_knowledge_error_naming_the_place(
         RegimenCatalog.from_data(_bad(path, value))
     for name in names:
         assert name in str(raised.value)
+
+
+def test_carboplatin_paclitaxel_pembrolizumab_doses_per_cancer() -> None:
+    # One anti-cancer set, two schedules (cpoc-rules §5: identity is the set): NSCLC per
+    # KEYNOTE-407 (paclitaxel 200 mg/m2 day 1, carboplatin AUC 6, pembrolizumab up to 35
+    # cycles); early triple-negative breast per KEYNOTE-522 (paclitaxel 80 mg/m2 days 1, 8, 15,
+    # carboplatin AUC 5, 4 cycles each).
+    regimen = load_knowledge().regimens.regimen("carboplatin-paclitaxel-pembrolizumab")
+    assert regimen is not None
+    lung = {d.drug: d for d in regimen.dosing_for("lung")}
+    breast = {d.drug: d for d in regimen.dosing_for("breast")}
+    assert (lung["paclitaxel"].amount, lung["paclitaxel"].days) == (200, (1,))
+    assert (breast["paclitaxel"].amount, breast["paclitaxel"].days) == (80, (1, 8, 15))
+    assert (lung["carboplatin"].dose_text, breast["carboplatin"].dose_text) == ("AUC 6", "AUC 5")
+    assert (lung["pembrolizumab"].cycles, breast["pembrolizumab"].cycles) == (35, 4)
