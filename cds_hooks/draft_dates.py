@@ -1,5 +1,5 @@
 """The dates of a hook's draft orders must be plausible: not before the patient's birth, not
-far from today (issue "real clients": mutated drafts created billing months in 1899-1904).
+far from today (mutated drafts created billing months in 1899-1904).
 
 A draft is being authored now; its dates (authoredOn, timing events, period starts…) lie near
 today. Beyond the window (``CPOC_CDS_DRAFT_DAYS_BACK`` / ``_AHEAD``, 366 days each by default)

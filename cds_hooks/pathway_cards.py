@@ -28,7 +28,7 @@ from cpoc_fhir.pathways.model import Pathway
 from cpoc_fhir.pathways.orders import OrderFrame, SuggestedOrders, regimen_orders
 
 DEVIATION_SYSTEM = "https://cpoc-fhir.example.org/CodeSystem/pathway-deviation-reason"
-# Why an oncologist deviates (issue 5; proposal IV-A.1: "the patient has just moved and needs
+# Why an oncologist deviates (proposal IV-A.1: "the patient has just moved and needs
 # to continue on a regimen started by a different practice").
 DEVIATION_REASONS = (
     ("contraindication", "Contraindication to the on-pathway regimens"),

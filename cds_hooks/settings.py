@@ -69,7 +69,7 @@ class CdsSettings:
     timezone: ZoneInfo | None = None  # None: the host's local time
     fetch_timeout_s: float = 10.0
     jwt_leeway_s: int = 60
-    # Limits on what a caller may make the service read (issue "real clients": 10 000-entry
+    # Limits on what a caller may make the service read (10 000-entry
     # Bundles took 11.9 s; 200 000 nested arrays crashed the parser).
     max_body_bytes: int = 16 * 1024 * 1024
     max_depth: int = 64

@@ -1,8 +1,8 @@
 """A failure while the request's resources are interpreted, as a 400 naming the resource.
 
 The readers and the engine take what a request carries; a shape none of them expected (a
-``status`` given as an object, a ``search`` given as a list) must not become a 500 (issue
-"real clients", 483 HTTP 500s from 6 causes). The resource is found without re-running anything:
+``status`` given as an object, a ``search`` given as a list) must not become a 500 (fuzzing once
+found 483 HTTP 500s from 6 causes). The resource is found without re-running anything:
 the innermost frame of the traceback holding one of the request's resources (by identity,
 ``HookRequest.origins``) names it. A failure with no request resource on its stack stays an
 internal error (500): it is ours, not the caller's. The operator's log gets the traceback's

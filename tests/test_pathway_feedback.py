@@ -1,4 +1,4 @@
-"""Deviations and switches recorded per order (issue 5): the pathway decision the hooks keep,
+"""Deviations and switches recorded per order: the pathway decision the hooks keep,
 the feedback that gives its reason or its accepted suggestion — through the real service and
 its store (SQLite file)."""
 

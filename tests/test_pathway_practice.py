@@ -1,4 +1,4 @@
-"""The adherence report on a generated practice, end to end (issue 5): orders signed through
+"""The adherence report on a generated practice, end to end: orders signed through
 the real CDS Hooks service, feedback posted as an EHR would, then `cpoc report adherence` read
 from the same store. The generator chooses each order's branch; the expected rates come from
 its choices, never from the report."""

@@ -1,4 +1,4 @@
-"""Care pathways at order time (issue 5): every branch of the shipped pathways, through the
+"""Care pathways at order time: every branch of the shipped pathways, through the
 real CDS Hooks service (Flask test client, full prefetch), with the answers derived by hand
 from the pathway files' criteria (cpoc_fhir/knowledge/data/pathways/*.toml)."""
 

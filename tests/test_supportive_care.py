@@ -19,7 +19,7 @@ from cpoc_fhir.knowledge.supportive import (
 )
 
 # The catalog's anti-cancer drugs at the time of writing, and the ids the catalog engineers
-# are adding (issue 11 "Catalog coverage"): each needs an emetogenic risk.
+# are adding: each needs an emetogenic risk.
 CATALOG_DRUGS = [
     "oxaliplatin",
     "cisplatin",

@@ -1,4 +1,4 @@
-"""ChargeItem per billing line (issue "FHIR resources"): R4-valid, deterministic, exact money."""
+"""ChargeItem per billing line: R4-valid, deterministic, exact money."""
 
 from __future__ import annotations
 

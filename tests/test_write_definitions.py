@@ -1,4 +1,4 @@
-"""CodeSystem, ChargeItemDefinitions and `cpoc fhir-resources` files (issue "FHIR resources")."""
+"""CodeSystem, ChargeItemDefinitions and `cpoc fhir-resources` files."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 A run bills the lines whose billing month starts in its month and only finalises earlier
 items, so a month whose run never happened (server down, a holiday) would never be billed.
-A run therefore bills every month since the last *completed* run of its scope (issue "Real
-clients…", item 8): the newest finished run in the ledger of the same FHIR server (or NDJSON
+A run therefore bills every month since the last *completed* run of its scope: the newest
+finished run in the ledger of the same FHIR server (or NDJSON
 export) that covered every patient (no ``--patient``/``--group``) and wrote (no
 ``--dry-run``). ``--since YYYY-MM`` names the first month instead. Either way at most
 ``max_months`` months (default 12) are billed by one run, and the summary says so: an older gap

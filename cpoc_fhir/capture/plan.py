@@ -1,7 +1,7 @@
 """What a capture run must write for one patient: desired ChargeItems against existing ones.
 
 Pure: no I/O. The run (``capture.run``) fetches the existing ChargeItems, calls ``plan`` and
-performs the actions. Rules (issue "Charge capture"):
+performs the actions. Rules:
 - every line whose billing month starts in the run's calendar month is created or updated;
 - earlier lines are only finalised: an existing *planned* (provisional) item is updated when its
   line changed; a billed or approved item is never touched (a changed one is reported);
@@ -18,8 +18,8 @@ performs the actions. Rules (issue "Charge capture"):
 Two write modes (``WriteMode``). The month-end run sees the whole record and may do all of the
 above. A hook (order-sign) sees only what its prefetch holds, so in ``HOOK`` mode the plan only
 creates a missing line or *raises* a planned item (a higher amount): it never retires an item,
-never lowers one, never retires a duplicate — those wait for the month-end run (issue "Real
-clients…", item 2: a hook with an empty prefetch once retired a live charge).
+never lowers one, never retires a duplicate — those wait for the month-end run (a hook
+with an empty prefetch once retired a live charge).
 
 An entered-in-error item never stands for its line: a line whose items were all retired is
 created again, under the next free deterministic id (``capture.ids``), so the retired item

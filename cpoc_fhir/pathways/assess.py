@@ -111,7 +111,7 @@ def assess_pathway(
             for p, unknown in undecided
         )
         # Every pathway that could apply, whatever the missing facts turn out to be, is a
-        # candidate: an identified order on none of them is off pathway already (issue 11).
+        # candidate: an identified order on none of them is off pathway already.
         off_all = regimen.identified and not any(_is_on(p, regimen) for p, _ in undecided)
         return PathwayAssessment(
             PathwayStatus.OFF if off_all else PathwayStatus.UNDETERMINED,

@@ -23,7 +23,7 @@ from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.knowledge.regimen_model import Regimen
 
 # The facts a criterion may ask about, with the words a patient context answers with, and
-# what the card says when the record does not tell (issue: "PD-L1 not on record").
+# what the card says when the record does not tell ("PD-L1 not on record").
 FACTS: Mapping[str, tuple[str, ...] | None] = {
     "cancer": None,  # a cancer type of knowledge/data/conditions.toml
     "icd10": None,  # an ICD-10-CM prefix of the cancer diagnosis ("C18", "C83.3")

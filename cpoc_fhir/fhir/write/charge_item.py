@@ -1,4 +1,4 @@
-"""One R4 ChargeItem per billing line (issue "FHIR resources"), validated before it is returned.
+"""One R4 ChargeItem per billing line, validated before it is returned.
 
 Decisions:
 - identifier: ``practice_identifier_system`` | ``<patient id>.<component>.<month start>``
