@@ -16,9 +16,11 @@ and a dateTime with a time but no time zone is accepted (only its date is used).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date as Date
 from typing import Any
+
+from cpoc_fhir.fhir.read.memo import BoundedMemo
 
 Node = Mapping[str, Any]
 # FHIR R4 dateTime after its date part: a time (seconds required, fraction and zone
@@ -131,18 +133,7 @@ def parse_date(value: object) -> Date | None:
     """The date of a FHIR date/dateTime string, None when it is not one."""
     if type(value) is not str:
         return None
-    found = _DATES.get(value, _UNSEEN)
-    if found is _UNSEEN:  # records repeat their dates: each string is checked once
-        found = _parse_date(value)
-        if len(_DATES) >= _DATES_KEPT:
-            _DATES.clear()
-        _DATES[value] = found
-    return found  # type: ignore[return-value]
-
-
-_UNSEEN = object()
-_DATES: dict[str, object] = {}
-_DATES_KEPT = 100_000
+    return _dates(value)  # records repeat their dates: each string is checked once
 
 
 def _parse_date(value: str) -> Date | None:
@@ -161,6 +152,9 @@ def _parse_date(value: str) -> Date | None:
 
 
 # --- complex elements -------------------------------------------------------------------------
+_dates: BoundedMemo[Date | None] = BoundedMemo(_parse_date)
+
+
 def obj(node: Node, name: str, at: str = "", expected: str = "element") -> dict[str, Any] | None:
     """A complex (backbone) element: a JSON object."""
     value = node.get(name)
@@ -213,34 +207,42 @@ def period(node: Node, name: str, at: str = "") -> tuple[Date | None, Date | Non
     return first, last
 
 
-def coding(node: Node, name: str, at: str = "") -> dict[str, Any] | None:
-    """A lone Coding (Encounter.class, valueCoding)."""
+def _single(
+    node: Node, name: str, at: str, expected: str, check: Callable[[Node, str, str], None]
+) -> dict[str, Any] | None:
+    """One complex element: absent → None; else an object that passes ``check``."""
     value = node.get(name)
     if value is None:
         return None
     if type(value) is not dict:
-        raise _bad(at, name, "Coding")
-    _check_coding(value, at, name)
+        raise _bad(at, name, expected)
+    check(value, at, name)
     return value
+
+
+def _repeated(
+    node: Node, name: str, at: str, expected: str, check: Callable[[Node, str, str], None]
+) -> list[dict[str, Any]]:
+    """A repeating complex element whose every item passes ``check``."""
+    found = objects(node, name, at, expected)
+    for index, value in enumerate(found):
+        check(value, at, f"{name}[{index}]")
+    return found
+
+
+def coding(node: Node, name: str, at: str = "") -> dict[str, Any] | None:
+    """A lone Coding (Encounter.class, valueCoding)."""
+    return _single(node, name, at, "Coding", _check_coding)
 
 
 def concept(node: Node, name: str, at: str = "") -> dict[str, Any] | None:
     """A CodeableConcept: an object whose ``coding`` are Codings and ``text`` a string."""
-    value = node.get(name)
-    if value is None:
-        return None
-    if type(value) is not dict:
-        raise _bad(at, name, "CodeableConcept")
-    _check_concept(value, at, name)
-    return value
+    return _single(node, name, at, "CodeableConcept", _check_concept)
 
 
 def concepts(node: Node, name: str, at: str = "") -> list[dict[str, Any]]:
     """A repeating CodeableConcept."""
-    found = objects(node, name, at, "CodeableConcept")
-    for index, value in enumerate(found):
-        _check_concept(value, at, f"{name}[{index}]")
-    return found
+    return _repeated(node, name, at, "CodeableConcept", _check_concept)
 
 
 def _check_concept(value: Node, at: str, name: str) -> None:
@@ -284,20 +286,12 @@ def _check_coding(value: Node, at: str, name: str) -> None:
 
 def reference(node: Node, name: str, at: str = "") -> dict[str, Any] | None:
     """A Reference: an object whose ``reference``, ``type`` and ``display`` are strings."""
-    value = node.get(name)
-    if value is None:
-        return None
-    if type(value) is not dict:
-        raise _bad(at, name, "Reference")
-    _check_reference(value, at, name)
-    return value
+    return _single(node, name, at, "Reference", _check_reference)
 
 
 def references(node: Node, name: str, at: str = "") -> list[dict[str, Any]]:
-    found = objects(node, name, at, "Reference")
-    for index, value in enumerate(found):
-        _check_reference(value, at, f"{name}[{index}]")
-    return found
+    """A repeating Reference."""
+    return _repeated(node, name, at, "Reference", _check_reference)
 
 
 def _check_reference(value: Node, at: str, name: str) -> None:

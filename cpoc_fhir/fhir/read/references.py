@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cpoc_fhir.fhir.read.memo import BoundedMemo
+
 # Elements that name the patient a resource is about, in the order they are tried
 # (Observation.subject, AllergyIntolerance.patient, ResearchSubject.individual,
 # Coverage.beneficiary, …).
@@ -28,18 +30,7 @@ def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -
         alias = aliases.get(reference)
         if alias is not None:
             return alias
-    found = _KEYS.get(reference, _UNSEEN)
-    if found is _UNSEEN:  # a record names its patient, its orders … again and again
-        found = _literal_key(reference)
-        if len(_KEYS) >= _KEYS_KEPT:
-            _KEYS.clear()
-        _KEYS[reference] = found
-    return found  # type: ignore[return-value]
-
-
-_UNSEEN = object()
-_KEYS: dict[str, object] = {}
-_KEYS_KEPT = 100_000
+    return _keys(reference)  # a record names its patient, its orders … again and again
 
 
 def _literal_key(reference: str) -> str | None:
@@ -53,6 +44,9 @@ def _literal_key(reference: str) -> str | None:
         return None
     match = _ABSOLUTE.search(reference)
     return f"{match.group(1)}/{match.group(2)}" if match else None
+
+
+_keys: BoundedMemo[str | None] = BoundedMemo(_literal_key)
 
 
 def patient_key(
