@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask import Flask
 
 from cds_hooks.app import create_app
@@ -124,3 +125,20 @@ def hook_body(
         body["prefetch"] = prefetch
     body.update(extra)
     return body
+
+
+def folfiri_drafts(patient: str, day: str = "2025-11-12") -> list[Resource]:
+    """The Appendix A patient's FOLFIRI order as hook drafts (irinotecan, leucovorin, 5-FU)."""
+    return [
+        medication_order("iri", patient, "51499", "irinotecan", day),
+        medication_order("lv", patient, "6313", "leucovorin", day),
+        medication_order("fu", patient, "4492", "fluorouracil", day),
+    ]
+
+
+def server_charge_items(base: str, patient: str) -> list[Resource]:
+    """Every ChargeItem of ``patient`` on the FHIR server at ``base`` (one page of 200)."""
+    bundle = requests.get(
+        f"{base}/ChargeItem", params={"subject": f"Patient/{patient}", "_count": 200}, timeout=30
+    ).json()
+    return [e["resource"] for e in bundle.get("entry") or []]

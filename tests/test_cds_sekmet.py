@@ -11,9 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import cds_support
 import pytest
-import requests
-from cds_support import example_resources, hook_body, make_app, medication_order
+from cds_support import (
+    example_resources,
+    hook_body,
+    make_app,
+    server_charge_items,
+)
 from sekmet_server import SekmetServer, running_sekmet
 
 from cds_hooks.demo import run_demo
@@ -33,18 +38,11 @@ def fhir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SekmetServer]:
 
 
 def folfiri_drafts() -> list[dict[str, Any]]:
-    return [
-        medication_order("iri", PATIENT, "51499", "irinotecan", "2025-11-12"),
-        medication_order("lv", PATIENT, "6313", "leucovorin", "2025-11-12"),
-        medication_order("fu", PATIENT, "4492", "fluorouracil", "2025-11-12"),
-    ]
+    return cds_support.folfiri_drafts(PATIENT)
 
 
 def charge_items(base: str) -> list[dict[str, Any]]:
-    bundle = requests.get(
-        f"{base}/ChargeItem", params={"subject": f"Patient/{PATIENT}", "_count": 200}, timeout=30
-    ).json()
-    return [e["resource"] for e in bundle.get("entry") or []]
+    return server_charge_items(base, PATIENT)
 
 
 def test_order_sign_reads_the_server_and_writes_each_charge_once(
