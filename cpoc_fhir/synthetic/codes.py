@@ -99,7 +99,13 @@ DISEASE_STATUS = "97509-4"
 DISEASE_STATUS_VALUES = ["260415000", "359746009", "271299001"]
 HOSPICE_CARE = "385763009"
 HOSPICE_ADMISSION = "305336008"
-STAGES = ["2A", "3B", "3C", "4"]
+STAGES = [
+    "2A",
+    "2B",
+    "3A",
+    "3B",
+    "3C",
+]  # I-III: stage IV would make monitoring months metastatic (cpoc-rules §6)
 
 # Billing: E&M by visit (new patient for the first one), administration by route.
 EM_NEW = ("99203", "99204", "99205")
