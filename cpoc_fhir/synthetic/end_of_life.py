@@ -3,8 +3,9 @@
 About 12 % of the patients die 1-13 days after a treatment day in the year (systemic therapy in
 the last 14 days, NQF 0210; hormonal-only for tamoxifen patients), about 10 % die 20-120 days
 after their last treatment day. Nothing is recorded on or after the day of death. Of those who
-die, 60 % start hospice 0-10 days before death: an EpisodeOfCare typed SNOMED 385763009
-"Hospice care" (half), an Encounter typed 305336008 "Admission to hospice" (30 %), or both.
+die, 60 % start hospice before death, 0-2 days (40 % of them) or 3-10 days: an EpisodeOfCare
+typed SNOMED 385763009 "Hospice care" (half), an Encounter typed 305336008 "Admission to
+hospice" (30 %), or both.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def choose_death(plan: Plan, extra: random.Random, year: int) -> date | None:
 def hospice(plan: Plan, extra: random.Random) -> tuple[date | None, str | None, list[Resource]]:
     if plan.death is None or extra.random() >= 0.6:
         return None, None, []
-    start = plan.death - timedelta(days=extra.randint(0, 10))
+    # 0-2 days (a late referral: Q5's numerator misses it) for 40 %, 3-10 days otherwise
+    before = extra.randint(0, 2) if extra.random() < 0.4 else extra.randint(3, 10)
+    start = plan.death - timedelta(days=before)
     roll = extra.random()
     via = "EpisodeOfCare" if roll < 0.5 else "Encounter" if roll < 0.8 else "both"
     out: list[Resource] = []
