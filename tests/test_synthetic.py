@@ -268,6 +268,7 @@ def test_claims_match_truth_and_the_fee_schedule(practice: tuple[Path, PracticeT
             assert Decimal(str(benefit["amount"]["value"])) == line.paid
         total = sum((line.paid for line in by_eob[eob_id]), Decimal(0))
         assert Decimal(str(eob["total"][0]["amount"]["value"])) == total
+        assert Decimal(str(eob["payment"]["amount"]["value"])) == total
     # each visit bills one E&M; new-patient codes only at the first visit
     for p in truth.patients.values():
         em = [line for line in p.claims if line.code.startswith("992")]

@@ -39,6 +39,11 @@ C4BB = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
 PROFILE = C4BB + "C4BB-ExplanationOfBenefit-Professional-NonClinician"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+# CARIN BB code systems (HL7/carin-bb input/fsh/Aliases.fsh, example EOBProfessional1)
+C4BB_CS = "http://hl7.org/fhir/us/carin-bb/CodeSystem/"
+PLACE_OF_SERVICE = (
+    "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+)
 CENT = Decimal("0.01")
 
 
@@ -131,6 +136,9 @@ def claims(
                     "sequence": sequence,
                     "productOrService": {"coding": [{"system": fee.system, "code": code}]},
                     "servicedDate": day.isoformat(),
+                    "locationCodeableConcept": {
+                        "coding": [{"system": PLACE_OF_SERVICE, "code": "11", "display": "Office"}]
+                    },
                     "quantity": {"value": units},
                     "adjudication": [_benefit(paid)],
                 }
@@ -156,11 +164,29 @@ def _benefit(amount: Decimal) -> Resource:
     }
 
 
+def _network(kind: str) -> Resource:
+    return {
+        "category": {
+            "coding": [{"system": C4BB_CS + "C4BBAdjudicationDiscriminator", "code": kind}]
+        },
+        "reason": {
+            "coding": [{"system": C4BB_CS + "C4BBPayerAdjudicationStatus", "code": "innetwork"}]
+        },
+    }
+
+
 def _eob(plan: Plan, eob_id: str, day: date, items: list[Resource], total: Decimal) -> Resource:
     return {
         "resourceType": "ExplanationOfBenefit",
         "id": eob_id,
         "meta": {"profile": [PROFILE]},
+        "identifier": [
+            {
+                "type": {"coding": [{"system": C4BB_CS + "C4BBIdentifierType", "code": "uc"}]},
+                "system": "urn:example:synthetic-practice:claim",
+                "value": eob_id,
+            }
+        ],
         "status": "active",
         "type": {"coding": [{"system": CLAIM_TYPE, "code": "professional"}]},
         "use": "claim",
@@ -169,8 +195,37 @@ def _eob(plan: Plan, eob_id: str, day: date, items: list[Resource], total: Decim
         "created": f"{day.isoformat()}T00:00:00Z",
         "insurer": {"reference": "Organization/example-payer"},
         "provider": {"reference": "Organization/practice"},
+        "payee": {
+            "type": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/payeetype",
+                        "code": "provider",
+                    }
+                ]
+            },
+            "party": {"reference": "Organization/practice"},
+        },
         "outcome": "complete",
+        "diagnosis": [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": {"coding": [{"system": c.ICD, "code": plan.icd}]},
+                "type": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
+                                "code": "principal",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ],
         "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{plan.pid}-coverage"}}],
+        "adjudication": [_network("billingnetworkstatus"), _network("renderingnetworkstatus")],
         "item": items,
         "total": [_benefit(total)],
+        "payment": {"amount": {"value": total, "currency": "USD"}},
     }
