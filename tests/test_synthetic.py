@@ -313,3 +313,38 @@ def test_invariants_for_any_seed(tmp_path: Path, seed: int) -> None:
         if p.stage_day is not None:
             assert p.solid
         assert all(line.paid >= 0 for line in p.claims)
+
+
+def test_the_reader_sees_what_the_truth_says(practice: tuple[Path, PracticeTruth]) -> None:
+    """The engine's facts (fhir.read → PatientRecord) agree with the generator's choices: the
+    death, the oncology visits, the ECOG and stage dates, the hospice starts, the drug days;
+    ER and hospice encounters are not oncology visits; no warnings."""
+    from cpoc_fhir.engine.facts import DrugRole, EpisodeKind
+    from cpoc_fhir.fhir.read.record import read_record
+    from cpoc_fhir.knowledge.loader import load_knowledge
+
+    folder, truth = practice
+    knowledge = load_knowledge()
+    for resources in open_source(folder).patients():
+        record = read_record(resources, knowledge)
+        p = truth.patients[record.patient_ref.removeprefix("Patient/")]
+        assert record.warnings == ()
+        assert record.death == p.death
+        oncology = [v for v in record.visits if v.oncology and v.face_to_face]
+        assert [v.on for v in oncology] == [v.day for v in p.visits]
+        er = {f"Encounter/{v.encounter_id}" for v in p.er_visits}
+        assert all(not v.face_to_face for v in record.visits if v.ref in er)
+        assert [s.on for s in record.performance] == p.ecog_days
+        assert [s.on for s in record.stages] == ([p.stage_day] if p.stage_day else [])
+        assert all(not s.metastatic for s in record.stages)
+        hospice = {e.start for e in record.episodes if e.kind is EpisodeKind.HOSPICE}
+        assert hospice == ({p.hospice_start} if p.hospice_start else set())
+        days = set()
+        for exposure in record.exposures:
+            if exposure.role is DrugRole.ANTICANCER:
+                span = (exposure.end - exposure.start).days + 1
+                days |= {exposure.start + timedelta(days=k) for k in range(span)}
+        # oral supply the reader reads from the order's refills, and keeps past a death
+        assert set(p.treatment_days) <= days
+        if not p.death:
+            assert days == set(p.treatment_days)
