@@ -1,4 +1,5 @@
-"""Bulk FHIR NDJSON: one file per resource type (``Patient.ndjson`` …), one resource a line."""
+"""Bulk FHIR NDJSON: one file per resource type (``Patient.ndjson`` …), one resource a line,
+without optional whitespace (as Bulk Data servers send it)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class NdjsonWriter:
         handle = self._files.get(kind)
         if handle is None:
             handle = self._files[kind] = (self.out / f"{kind}.ndjson").open("w", encoding="utf-8")
-        handle.write(json.dumps(resource, default=_number) + "\n")
+        handle.write(json.dumps(resource, default=_number, separators=(",", ":")) + "\n")
         self.written += 1
 
     def close(self) -> None:
