@@ -348,3 +348,50 @@ def test_the_reader_sees_what_the_truth_says(practice: tuple[Path, PracticeTruth
         assert set(p.treatment_days) <= days
         if not p.death:
             assert days == set(p.treatment_days)
+
+
+def test_fee_schedule_file_has_the_shared_format() -> None:
+    """common.md §6: header with id, name, source, date, illustrative, currency; each code a
+    system and a decimal-string amount; drugs a unit; every code the generator bills present."""
+    import tomllib
+
+    from cpoc_fhir.synthetic.claims import FEE_SCHEDULE
+
+    data = tomllib.loads(FEE_SCHEDULE.read_text(encoding="utf-8"))
+    header = data["fee_schedule"]
+    assert header["illustrative"] is True and header["currency"] == "USD"
+    assert {"id", "name", "source", "date"} <= set(header)
+    billed = {
+        *c.EM_NEW,
+        *c.EM_ESTABLISHED,
+        c.VENIPUNCTURE,
+        *c.LABS,
+        c.IMAGING,
+        c.CHEMO_FIRST_HOUR,
+        c.CHEMO_ADDITIONAL_HOUR,
+        c.CHEMO_SEQUENTIAL,
+        c.CHEMO_PUSH,
+        c.CHEMO_PUSH_ADDITIONAL,
+        c.HYDRATION_FIRST_HOUR,
+        c.HYDRATION_ADDITIONAL_HOUR,
+        c.INJECTION,
+        *(jcode for jcode, _, _, _ in c.DRUG_BILLING.values()),
+    }
+    assert billed <= set(data["codes"])
+    for code, entry in data["codes"].items():
+        assert isinstance(entry["amount"], str) and Decimal(entry["amount"]) > 0
+        assert entry["system"] == (c.HCPCS if code[0] == "J" else c.CPT)
+        assert ("unit" in entry) == (code[0] == "J")
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(year=st.integers(2023, 2027))
+def test_deaths_and_emergency_visits_stay_in_the_year_asked(tmp_path: Path, year: int) -> None:
+    truth = generate_practice(tmp_path / str(year), 40, seed=3, year=year, claims=False)
+    assert truth.year == year
+    for p in truth.patients.values():
+        assert p.death is None or p.death.year == year
+        assert all(v.day <= date(year, 12, 31) for v in p.er_visits)
+        assert all(d >= date(year - 1, 1, 1) for d in p.treatment_days)
