@@ -153,8 +153,9 @@ def _died_in_care(facts: QualityFacts, py: PatientYear, out: QualityContribution
 def _under_care(facts: QualityFacts, py: PatientYear, death: date) -> list[str] | None:
     """**Interpretation:** under the practice's care at death = care not transferred before
     death (every oncology EpisodeOfCare of the practice ended earlier: cpoc-rules §9), and an
-    oncology episode open on the day of death, or a CPOC line (not not-billable), a
-    face-to-face oncology visit or an anti-cancer drug given in the 180 days up to death.
+    oncology episode open on the day of death, or in the 180 days up to death a final CPOC
+    line, a face-to-face oncology visit, or a treatment the practice ordered or gave (a
+    provisional line alone is not care: level-1 surveillance is provisional until a visit).
     Returns the resources that show it."""
     episodes = [e for e in facts.record.episodes if e.kind is EpisodeKind.ONCOLOGY]
     if episodes and all(e.end is not None and e.end < death for e in episodes):
@@ -168,15 +169,14 @@ def _under_care(facts: QualityFacts, py: PatientYear, death: date) -> list[str] 
         return open_
     since = death - CARE_LOOKBACK
     for line in reversed(py.timeline.lines):
-        if line.status is not LineStatus.NOT_BILLABLE and line.start <= death and line.end >= since:
+        if line.status is LineStatus.FINAL and line.start <= death and line.end >= since:
             cited = [e for e in line.evidence if is_resource_reference(e)]
             return cited or [facts.patient]
+    record = facts.record
     seen = [
-        v.ref
-        for v in facts.record.visits
-        if v.face_to_face and v.oncology and since <= v.on <= death
+        v.ref for v in record.visits if v.face_to_face and v.oncology and since <= v.on <= death
     ]
-    seen += [e.ref for e in facts.given if e.start <= death and e.end >= since]
+    seen += [e.ref for e in record.exposures if e.start <= death and e.end >= since]
     return seen or None
 
 
