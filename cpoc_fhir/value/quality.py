@@ -173,11 +173,12 @@ def _under_care(facts: QualityFacts, py: PatientYear, death: date) -> list[str] 
             cited = [e for e in line.evidence if is_resource_reference(e)]
             return cited or [facts.patient]
     record = facts.record
-    seen = [
-        v.ref for v in record.visits if v.face_to_face and v.oncology and since <= v.on <= death
-    ]
-    seen += [e.ref for e in record.exposures if e.start <= death and e.end >= since]
-    return seen or None
+    seen = [v for v in record.visits if v.face_to_face and v.oncology and since <= v.on <= death]
+    treated = [e for e in record.exposures if e.start <= death and e.end >= since]
+    # The latest visit and the latest treatment show it; the rest would only repeat it.
+    cited = [max(seen, key=lambda v: v.on).ref] if seen else []
+    cited += [max(treated, key=lambda e: e.end).ref] if treated else []
+    return cited or None
 
 
 def _q4(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
