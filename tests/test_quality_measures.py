@@ -270,12 +270,17 @@ def test_q6_screened_in_the_year() -> None:
 
 def test_q6_depression_diagnosed_before_the_first_visit_is_excluded() -> None:
     base = [patient(), cancer(), visit("v1", "2025-05-15"), visit("v2", "2025-08-01")]
-    before = condition("d1", "F32.9", "2025-05-15")  # on the first visit's day
+    before = condition("d1", "F32.9", "2025-05-14")  # the day before the first visit
     assert counts(run("Q6", [*base, before, phq("q1", "2025-06-01")])) == (1, 1, 1, 0)
-    after = condition("d1", "F32.9", "2025-05-16")
-    assert counts(run("Q6", [*base, after, phq("q1", "2025-06-01")])) == (1, 1, 0, 1)
+    same_day = condition("d1", "F32.9", "2025-05-15")  # diagnosed at the visit: not before
+    assert counts(run("Q6", [*base, same_day, phq("q1", "2025-06-01")])) == (1, 1, 0, 1)
+    resolved = condition("d1", "F33.1", "2019-01-01")
+    resolved["abatementDateTime"] = "2020-01-01"  # CMS 2: diagnosed before, resolved or not
+    assert counts(run("Q6", [*base, resolved])) == (1, 1, 1, 0)
     snomed = condition("d1", "370143000", "2020-01-01", "http://snomed.info/sct")
     assert counts(run("Q6", [*base, snomed])) == (1, 1, 1, 0)
+    bipolar = condition("d1", "F31.81", None)  # undated: on the record, so before
+    assert counts(run("Q6", [*base, bipolar])) == (1, 1, 1, 0)
 
 
 def test_q6_a_declined_screen_is_an_exception_unless_one_was_done() -> None:

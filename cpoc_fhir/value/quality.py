@@ -211,10 +211,11 @@ def _q5(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
 
 def _q6(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
     """Patients with a face-to-face visit of the practice in the year; a PHQ-2/PHQ-9 result
-    in the year. Exclusions from CMS 2: depression or bipolar disorder diagnosed on or before
-    the first visit of the year (denominator exclusion), and a screen the patient declined
-    with no screen done (CMS 2's denominator exception "patient refuses", counted among the
-    exclusions: §12.2's populations have no exception)."""
+    in the year. Exclusions from CMS 2: depression or bipolar disorder diagnosed before the
+    first visit of the year (denominator exclusion: CMS 2's diagnosis "starts before" the
+    qualifying encounter, resolved or not; a diagnosis without any date counts as before), and
+    a screen the patient declined with no screen done (CMS 2's denominator exception "patient
+    refuses", counted among the exclusions: §12.2's populations have no exception)."""
     if not facts.visits:
         return
     case, visits = facts.patient, [v.ref for v in facts.visits]
@@ -224,7 +225,7 @@ def _q6(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
     diagnosed = [
         d.ref
         for d in facts.record.diagnoses
-        if in_value_set(d, "depression-or-bipolar") and d.active_during(first, first)
+        if in_value_set(d, "depression-or-bipolar") and (d.onset is None or d.onset < first)
     ]
     if diagnosed:
         out.add(EXCLUSION, case, *diagnosed)
