@@ -279,3 +279,15 @@ def test_face_to_face_classes_value_set_is_the_readers() -> None:
 
     vs = value_set("face-to-face-class")
     assert {code for _, code in vs.exact} == FACE_TO_FACE_CLASSES
+
+
+def test_codings_of_the_wrong_shape_are_passed_over_or_named() -> None:
+    odd = pain("o1", "2025-03-04")
+    odd["code"]["coding"].insert(0, {"system": {"not": "a uri"}, "code": ["x"]})
+    odd["code"]["coding"].insert(0, "72514-3")
+    reading = read_quality(PatientResources(f"Patient/{PID}", [patient(), odd]))
+    # the raw look-up passes the odd codings over; the checked read then names the first
+    assert reading.pain == []
+    assert [text for _, text in reading.warnings] == [
+        "Observation/o1: code.coding[0] is not a FHIR Coding; left out"
+    ]

@@ -120,7 +120,7 @@ def _derive(py: PatientYear) -> QualityFacts:
         year_end=py.end,
         visits=visits,
         given=given,
-        systemic=tuple(e for e in given if _systemic(e, _catalog())),
+        systemic=tuple(e for e in given if _systemic(e.drug)),
         line_starts=starts,
         first_treatment=starts[0] if starts else None,
         cancers=tuple(d for d in record.diagnoses if d.cancer_role is not CancerRole.NONE),
@@ -149,11 +149,12 @@ def _catalog() -> RegimenCatalog:
     return load_knowledge().regimens
 
 
-def _systemic(exposure: MedicationExposure, catalog: RegimenCatalog) -> bool:
+@cache
+def _systemic(drug_id: str) -> bool:
     """NQF 0210's systemic cancer-directed therapy: not hormonal therapy, steroids or
     supportive care. **Interpretation:** a drug the catalog does not know, given for a
     cancer (the reader counts it as anti-cancer), counts as systemic therapy."""
-    drug = catalog.drug(exposure.drug) if exposure.drug else None
+    drug = _catalog().drug(drug_id) if drug_id else None
     if drug is None:
         return True
     return not value_set("not-systemic-cancer-therapy").contains(RXNORM, drug.rxcui)

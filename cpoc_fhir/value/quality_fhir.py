@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
+from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.fhir.read.encounters import SKIPPED_ENCOUNTERS, SKIPPED_EPISODES
@@ -61,13 +63,31 @@ class QualityReading:
             self.warnings.append(item)
 
 
+@cache
+def _codes(vs_id: str) -> frozenset[tuple[str, str]]:
+    """A value set of exact codes as (system, code) pairs: one set lookup per Coding (these
+    readers run over every Observation and Encounter of the practice)."""
+    found = value_set(vs_id)
+    if found.prefixes:
+        raise KnowledgeError(f"value set {vs_id!r}: prefix codes are not supported here")
+    return found.exact
+
+
+def _hit(vs_id: str, codings: list[Mapping[str, Any]]) -> bool:
+    exact = _codes(vs_id)
+    for coding in codings:
+        system, code = coding.get("system"), coding.get("code")
+        if type(system) is str and type(code) is str and (system, code) in exact:
+            return True
+    return False
+
+
 def read_quality(resources: PatientResources) -> QualityReading:
     """Pain scores, depression screens and hospice care of one patient's resources."""
     out = QualityReading()
-    pain, screening = value_set("pain-score"), value_set("depression-screening")
     for resource in resources.of_type("Observation"):
         try:
-            _observation(resources, resource, pain, screening, out)
+            _observation(resources, resource, out)
         except UnreadableElement as exc:
             out.warn(("Q2", "Q6"), f"{resource_key(resource)}: {exc.problem}; left out")
     for kind, reader in (("EpisodeOfCare", _episode), ("Encounter", _encounter)):
@@ -82,17 +102,16 @@ def read_quality(resources: PatientResources) -> QualityReading:
     return out
 
 
-def _observation(
-    resources: PatientResources, resource: Resource, pain: Any, screening: Any, out: QualityReading
-) -> None:
-    code = access.concept(resource, "code")
-    found = _codings(code)
-    if pain.matches(found):
-        into, measure, what = out.pain, "Q2", "pain score"
-    elif screening.matches(found):
-        into, measure, what = out.depression, "Q6", "depression screen"
-    else:
+def _observation(resources: PatientResources, resource: Resource, out: QualityReading) -> None:
+    # Most Observations are neither: their codes are looked up before any element is checked.
+    raw = resource.get("code")
+    if not _hit("pain-score", _codings(raw)) and not _hit("depression-screening", _codings(raw)):
         return
+    found = _codings(access.concept(resource, "code"))
+    if _hit("pain-score", found):
+        into, measure, what = out.pain, "Q2", "pain score"
+    else:
+        into, measure, what = out.depression, "Q6", "depression screen"
     if access.code(resource, "status") in SKIPPED_OBSERVATIONS:
         return
     on = (
@@ -108,7 +127,7 @@ def _observation(
     encounter = access.reference(resource, "encounter")
     visit = resources.key(encounter.get("reference")) if encounter else None
     absent = _codings(access.concept(resource, "dataAbsentReason"))
-    declined = value_set("screening-declined").matches(absent)
+    declined = _hit("screening-declined", absent)
     into.append(Screen(ref, on, visit, _has_result(resource), declined))
 
 
@@ -139,13 +158,13 @@ def _encounter(resource: Resource) -> Hospice | None:
     admission visit); a discharge to hospice starts it on the discharge day."""
     if access.code(resource, "status") in SKIPPED_ENCOUNTERS:
         return None
-    start, end = access.period(resource, "period")
     kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
     if any(_is_hospice(k) for k in kinds if k is not None):
-        return Hospice(resource_key(resource), start)
+        return Hospice(resource_key(resource), access.period(resource, "period")[0])
     stay = access.obj(resource, "hospitalization")
     disposition = access.concept(stay, "dischargeDisposition", "hospitalization") if stay else None
-    if value_set("hospice-discharge").matches(_codings(disposition)):
+    if _hit("hospice-discharge", _codings(disposition)):
+        start, end = access.period(resource, "period")
         return Hospice(resource_key(resource), end or start)
     return None
 
@@ -153,16 +172,15 @@ def _encounter(resource: Resource) -> Hospice | None:
 def _is_hospice(concept: Mapping[str, Any]) -> bool:
     # The engine's reader also takes the word (cpoc_fhir/fhir/read/encounters.py); the same
     # record must give the same hospice days to billing (§9) and to Q5.
-    return value_set("hospice-care").matches(_codings(concept)) or "hospice" in concept_words(
-        concept
-    )
+    return _hit("hospice-care", _codings(concept)) or "hospice" in concept_words(concept)
 
 
-def _codings(concept: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    """The Codings of a CodeableConcept already checked by ``access.concept``."""
-    if not concept:
+def _codings(concept: object) -> list[Mapping[str, Any]]:
+    """The Codings of a CodeableConcept (checked by ``access.concept``, or raw: then anything
+    that is no Coding is passed over)."""
+    if not isinstance(concept, dict):
         return []
     found = concept.get("coding")
     if isinstance(found, dict):
         return [found]
-    return found if isinstance(found, list) else []
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
