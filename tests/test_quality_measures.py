@@ -298,6 +298,12 @@ def test_q6_a_declined_screen_is_an_exception_unless_one_was_done() -> None:
     assert counts(run("Q6", [*base, declined, phq("q2", "2025-09-01")])) == (1, 1, 0, 1)
 
 
+def test_q6_a_screen_after_as_of_is_not_known_yet() -> None:
+    resources = [patient(), cancer(), visit("v1", "2025-05-15"), phq("q1", "2025-09-01")]
+    assert counts(run("Q6", resources, as_of="2025-08-31")) == (1, 1, 0, 0)
+    assert counts(run("Q6", resources, as_of="2025-09-01")) == (1, 1, 0, 1)
+
+
 def test_q6_no_visit_no_population() -> None:
     assert counts(run("Q6", [patient(), cancer(), phq("q1", "2025-05-15")])) == (0, 0, 0, 0)
 

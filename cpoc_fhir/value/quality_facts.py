@@ -98,6 +98,7 @@ def facts_for(py: PatientYear) -> QualityFacts:
 def _derive(py: PatientYear) -> QualityFacts:
     record = known_on(py.record, py.as_of)
     reading = read_quality(py.resources) if py.resources.patient is not None else QualityReading()
+    _known_by(reading, py.as_of)
     patient = py.record.patient_ref or f"Patient/{py.patient_id}"
     readable = _readable(py, record)
     if not readable:
@@ -126,6 +127,13 @@ def _derive(py: PatientYear) -> QualityFacts:
         cancers=tuple(d for d in record.diagnoses if d.cancer_role is not CancerRole.NONE),
         reading=reading,
     )
+
+
+def _known_by(reading: QualityReading, as_of: date) -> None:
+    """What was recorded by ``as_of``, as the engine's ``known_on`` does for its facts."""
+    reading.pain = [s for s in reading.pain if s.on <= as_of]
+    reading.depression = [s for s in reading.depression if s.on <= as_of]
+    reading.hospice = [h for h in reading.hospice if h.start is None or h.start <= as_of]
 
 
 def _readable(py: PatientYear, record: PatientRecord) -> bool:
