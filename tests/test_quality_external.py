@@ -56,10 +56,14 @@ def test_synthea_hospice_admission_weeks_before_death(external: Path) -> None:
 
 def test_mcode_stage_before_first_treatment_and_liquid_tumour(external: Path) -> None:
     folder = external / "mcode_stu4_examples"
-    # jenny-m: clinical stage group 2018-03-16, cyclophosphamide ordered 2018-04-12
+    # jenny-m: clinical stage group Observation 2018-03-16, cyclophosphamide ordered 2018-04-12
     jenny = evaluate_all(folder, "Patient/cancer-patient-jenny-m", 2018)["Q3"]
     assert counts(jenny) == (1, 1, 0, 1)
-    assert jenny.evidence[NUMERATOR] == ["Observation/tnm-clinical-stage-group-jenny-m"]
+    # …and her primary cancer Condition's stage.summary (IIIC), dated by its onset 2018-03-16
+    assert jenny.evidence[NUMERATOR] == [
+        "Observation/tnm-clinical-stage-group-jenny-m",
+        "Condition/primary-cancer-condition-jenny-m",
+    ]
     # brian-l: acute lymphoblastic leukaemia, a liquid tumour → not in Q3's denominator
     brian = evaluate_all(folder, "Patient/cancer-patient-brian-l", 2024)["Q3"]
     assert counts(brian) == (1, 0, 0, 0)

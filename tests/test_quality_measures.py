@@ -249,6 +249,22 @@ def test_q3_stage_on_the_day_counts_the_day_after_does_not() -> None:
     assert counts(run("Q3", [*base, stage("s1", "2025-04-03")])) == (1, 1, 0, 0)
 
 
+def test_q3_stage_on_the_cancer_condition_counts_by_its_recorded_date() -> None:
+    staged = cancer(onset="2025-03-01")
+    staged["recordedDate"] = "2025-03-20"
+    staged["stage"] = [{"summary": {"text": "Stage IIB"}}]
+    resources = [patient(), staged, given("m1", "2025-04-02")]
+    found = run("Q3", resources)
+    assert counts(found) == (1, 1, 0, 1)
+    assert found.evidence["numerator"] == ["Condition/c1"]
+    staged["recordedDate"] = "2025-04-03"  # recorded the day after the first dose
+    assert counts(run("Q3", resources)) == (1, 1, 0, 0)
+    # a stage on a non-cancer Condition (clinosim writes CKD stages) is no cancer stage
+    ckd = condition("k1", "N18.3", "2020-01-01")
+    ckd["stage"] = [{"summary": {"text": "CKD G3"}}]
+    assert counts(run("Q3", [patient(), cancer(), ckd, given("m1", "2025-04-02")])) == (1, 1, 0, 0)
+
+
 def test_q3_liquid_tumours_leave_the_denominator() -> None:
     # C91.10 chronic lymphocytic leukaemia: in the initial population, not the denominator
     resources = [patient(), cancer(code="C91.10"), given("m1", "2025-04-02")]

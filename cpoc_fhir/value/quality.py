@@ -115,7 +115,8 @@ def _q2(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
 
 def _q3(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
     """Patients whose first anti-cancer drug falls in the year (initial population: with a
-    cancer on record); solid tumours (denominator); a stage group dated on or before it.
+    cancer on record); solid tumours (denominator); a stage group dated on or before it (a
+    stage group Observation, or a cancer Condition's ``stage.summary``).
     **Interpretation:** the tumour is solid unless a haematologic malignancy is among the
     cancers diagnosed by the first treatment (all cancers when none is dated by then)."""
     first = facts.first_treatment
@@ -129,6 +130,12 @@ def _q3(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
         return
     out.add(DENOMINATOR, case, *first.refs, *(c.ref for c in cancers))
     stages = [s.ref for s in facts.record.stages if s.on <= first.day]
+    cancer_refs = {c.ref for c in facts.cancers}
+    stages += [
+        ref
+        for ref, on in facts.reading.condition_stages
+        if ref in cancer_refs and on <= first.day and ref not in stages
+    ]
     if stages:
         out.add(NUMERATOR, case, *stages)
 

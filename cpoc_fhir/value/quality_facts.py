@@ -134,6 +134,7 @@ def _known_by(reading: QualityReading, as_of: date) -> None:
     reading.pain = [s for s in reading.pain if s.on <= as_of]
     reading.depression = [s for s in reading.depression if s.on <= as_of]
     reading.hospice = [h for h in reading.hospice if h.start is None or h.start <= as_of]
+    reading.condition_stages = [(r, on) for r, on in reading.condition_stages if on <= as_of]
 
 
 def _readable(py: PatientYear, record: PatientRecord) -> bool:

@@ -54,6 +54,8 @@ class QualityReading:
     pain: list[Screen] = field(default_factory=list)
     depression: list[Screen] = field(default_factory=list)
     hospice: list[Hospice] = field(default_factory=list)
+    # Condition.stage summaries: ("Condition/id", the day it was recorded), for Q3
+    condition_stages: list[tuple[str, date]] = field(default_factory=list)
     # (the measure ids a warning concerns, its text "Type/id: problem")
     warnings: list[tuple[frozenset[str], str]] = field(default_factory=list)
 
@@ -90,6 +92,11 @@ def read_quality(resources: PatientResources) -> QualityReading:
             _observation(resources, resource, out)
         except UnreadableElement as exc:
             out.warn(("Q2", "Q6"), f"{resource_key(resource)}: {exc.problem}; left out")
+    for resource in resources.of_type("Condition"):
+        try:
+            _condition_stage(resource, out)
+        except UnreadableElement as exc:
+            out.warn(("Q3",), f"{resource_key(resource)}: {exc.problem}; left out")
     for kind, reader in (("EpisodeOfCare", _episode), ("Encounter", _encounter)):
         for resource in resources.of_type(kind):
             try:
@@ -129,6 +136,26 @@ def _observation(resources: PatientResources, resource: Resource, out: QualityRe
     absent = _codings(access.concept(resource, "dataAbsentReason"))
     declined = _hit("screening-declined", absent)
     into.append(Screen(ref, on, visit, _has_result(resource), declined))
+
+
+def _condition_stage(resource: Resource, out: QualityReading) -> None:
+    """A Condition whose ``stage.summary`` is given (US Core / mCODE record the stage group
+    there too). **Interpretation:** it is dated by the Condition's recordedDate, else its
+    onset: the stage carries no date of its own. Which Conditions are cancers is the engine's
+    reading; ``quality_facts`` keeps only those."""
+    if "stage" not in resource:
+        return
+    stages = access.objects(resource, "stage")
+    if not any(access.concept(s, "summary", f"stage[{n}]") for n, s in enumerate(stages)):
+        return
+    on = access.date(resource, "recordedDate") or (
+        access.date(resource, "onsetDateTime") or access.period(resource, "onsetPeriod")[0]
+    )
+    ref = resource_key(resource)
+    if on is None:
+        out.warn(("Q3",), f"{ref}: stage without a recorded or onset date; not counted")
+        return
+    out.condition_stages.append((ref, on))
 
 
 def _has_result(resource: Resource) -> bool:
