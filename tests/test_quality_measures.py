@@ -271,6 +271,16 @@ def test_q3_liquid_tumours_leave_the_denominator() -> None:
     assert counts(run("Q3", resources)) == (1, 0, 0, 0)
 
 
+def test_q3_a_liquid_cancer_diagnosed_after_the_first_treatment_does_not_count() -> None:
+    # breast cancer treated 2025-04-02; a lymphoma diagnosed in September is another story
+    later = cancer("c2", "C83.30", "2025-09-01")
+    resources = [patient(), cancer(code="C50.911"), later, given("m1", "2025-04-02")]
+    assert counts(run("Q3", resources)) == (1, 1, 0, 0)
+    both = cancer("c2", "C83.30", "2025-03-01")  # both known by the first treatment: not solid
+    resources = [patient(), cancer(code="C50.911"), both, given("m1", "2025-04-02")]
+    assert counts(run("Q3", resources)) == (1, 0, 0, 0)
+
+
 def test_q3_a_later_line_is_not_a_first_treatment() -> None:
     resources = [patient(), cancer(), given("m0", "2024-03-01"), given("m1", "2025-04-02", "2555")]
     assert counts(run("Q3", resources)) == (0, 0, 0, 0)
@@ -337,6 +347,28 @@ def test_a_record_without_patient_counts_nowhere_and_says_so() -> None:
         found = m.evaluate(py, ValueSettings())
         assert found.cases == {}
         assert found.warnings == ["Patient/p1: no readable Patient resource; left out of Q1-Q6"]  # type: ignore[attr-defined]
+
+
+def test_a_practice_tally_of_two_patients() -> None:
+    # p1 died 2025-06-20 with paclitaxel on 06-10 (Q4 met); p2 (the same record, no dose in
+    # the last 14 days) is not: rate 1 / (2 − 0) = 1/2, each patient's evidence kept apart.
+    from fractions import Fraction
+
+    from cpoc_fhir.value.model import MeasureTally
+
+    tally = MeasureTally("Q4")
+    tally.add("p1", run("Q4", dead(given("m1", "2025-06-10"))))
+    tally.add("p2", run("Q4", dead(given("m1", "2025-05-10"))))
+    tally.add("p3", run("Q4", [patient(), cancer()]))  # alive: no case, not listed
+    assert (tally.denominator, tally.exclusions, tally.numerator) == (2, 0, 1)
+    assert tally.rate == Fraction(1, 2)
+    shown = tally.patients_json()
+    assert sorted(shown) == ["p1", "p2"]
+    assert shown["p1"]["numerator"] == {
+        "cases": ["Patient/p1"],
+        "evidence": ["MedicationAdministration/m1"],
+    }
+    assert "numerator" not in shown["p2"]
 
 
 def test_the_six_measures_share_one_derivation_per_patient_year() -> None:
