@@ -238,7 +238,7 @@ def test_an_undated_screen_and_a_wrongly_typed_element_are_warnings_not_crashes(
     texts = [text for _, text in reading.warnings]
     assert texts == [
         "Observation/o1: pain score without an effective date; not counted",
-        "Observation/o2: effectiveDateTime is not a FHIR dateTime; left out",
+        "Observation/o2: effectiveDateTime is not a FHIR dateTime; not counted",
     ]
 
 
@@ -289,5 +289,5 @@ def test_codings_of_the_wrong_shape_are_passed_over_or_named() -> None:
     # the raw look-up passes the odd codings over; the checked read then names the first
     assert reading.pain == []
     assert [text for _, text in reading.warnings] == [
-        "Observation/o1: code.coding[0] is not a FHIR Coding; left out"
+        "Observation/o1: code.coding[0] is not a FHIR Coding; not counted"
     ]

@@ -88,37 +88,43 @@ def read_quality(resources: PatientResources) -> QualityReading:
     """Pain scores, depression screens and hospice care of one patient's resources."""
     out = QualityReading()
     for resource in resources.of_type("Observation"):
+        # Most Observations are neither: their codes are looked up before anything is checked.
+        raw = _codings(resource.get("code"))
+        if _hit("pain-score", raw):
+            measure = "Q2"
+        elif _hit("depression-screening", raw):
+            measure = "Q6"
+        else:
+            continue
         try:
-            _observation(resources, resource, out)
+            _observation(resources, resource, measure, out)
         except UnreadableElement as exc:
-            out.warn(("Q2", "Q6"), f"{resource_key(resource)}: {exc.problem}; left out")
+            out.warn((measure,), f"{resource_key(resource)}: {exc.problem}; not counted")
     for resource in resources.of_type("Condition"):
         try:
             _condition_stage(resource, out)
         except UnreadableElement as exc:
-            out.warn(("Q3",), f"{resource_key(resource)}: {exc.problem}; left out")
+            out.warn(("Q3",), f"{resource_key(resource)}: {exc.problem}; not counted")
     for kind, reader in (("EpisodeOfCare", _episode), ("Encounter", _encounter)):
         for resource in resources.of_type(kind):
             try:
                 found = reader(resource)
             except UnreadableElement as exc:
-                out.warn(("Q5",), f"{resource_key(resource)}: {exc.problem}; left out")
+                out.warn(("Q5",), f"{resource_key(resource)}: {exc.problem}; not counted")
                 continue
             if found is not None:
                 out.hospice.append(found)
     return out
 
 
-def _observation(resources: PatientResources, resource: Resource, out: QualityReading) -> None:
-    # Most Observations are neither: their codes are looked up before any element is checked.
-    raw = resource.get("code")
-    if not _hit("pain-score", _codings(raw)) and not _hit("depression-screening", _codings(raw)):
-        return
-    found = _codings(access.concept(resource, "code"))
-    if _hit("pain-score", found):
-        into, measure, what = out.pain, "Q2", "pain score"
+def _observation(
+    resources: PatientResources, resource: Resource, measure: str, out: QualityReading
+) -> None:
+    access.concept(resource, "code")  # checked: the raw look-up only chose the measure
+    if measure == "Q2":
+        into, what = out.pain, "pain score"
     else:
-        into, measure, what = out.depression, "Q6", "depression screen"
+        into, what = out.depression, "depression screen"
     if access.code(resource, "status") in SKIPPED_OBSERVATIONS:
         return
     on = (
