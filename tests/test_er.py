@@ -318,6 +318,7 @@ def test_hand_worked_rates(er1: PatientYear) -> None:
         "visits": 5,
         "weightedVisits": "4.5",
         "patientMonths": 3,
+        "treatmentMonths": 2,
         "expectedVisits": "0.2508",
         "observedRate": "150.0000",
         "expectedRate": "8.3600",
@@ -335,6 +336,28 @@ def test_hand_worked_rates(er1: PatientYear) -> None:
     collector = ErCollector(ValueSettings(), BENCH)
     collector.add(er1)
     assert collector.result().risk_adjusted_rate == Decimal("30.5292")
+
+
+def test_monitoring_months_take_the_engines_comorbidity_and_performance() -> None:
+    """er1's record plus chronic kidney disease N18.4 (Charlson 2) and diabetes with renal
+    complication E11.22 (Charlson 2): index 4 → C = 1 point (Table 1) in every month, the
+    Active Monitoring months included (the engine's scoring of the month).
+
+    Points: Treatment (1,0,4) × 2; Monitoring Mar-Jun (1,1,0) × 4; Jul-Dec (1,0,0) × 6.
+    Expected = 0.06 × 1.15 × (1.3 × 2 + 1.2 × 4 + 1 × 6) × 1.1 = 0.069 × 13.4 × 1.1
+             = 1.01706 → "1.0171"; risk-adjusted = 4.5 / 1.01706 × 6 = 26.54710… → 26.5471.
+    """
+    pid = "er1"
+    extra = [
+        condition(pid, "ckd", ICD, "N18.4", onsetDateTime="2023-05-01"),
+        condition(pid, "dm", ICD, "E11.22", onsetDateTime="2020-05-01"),
+    ]
+    er = collect(patient_year(treated_patient(pid) + er1_visits() + extra, pid))
+    points = [tuple(m["points"].values()) for m in er["patients"][pid]["months"]]
+    assert points == [(1, 0, 4)] * 2 + [(1, 1, 0)] * 4 + [(1, 0, 0)] * 6
+    assert er["expectedVisits"] == "1.0171"
+    assert er["riskAdjustedRate"] == "26.5471"
+    assert (er["patientMonths"], er["treatmentMonths"]) == (12, 2)
 
 
 def test_without_benchmarks_observed_only(er1: PatientYear) -> None:

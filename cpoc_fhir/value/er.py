@@ -70,6 +70,7 @@ class Figures:
     visits: int = 0
     weighted: Decimal = Decimal(0)
     months: int = 0
+    treatment_months: int = 0  # of ``months``; §13.1 speaks of visits per treatment months
     expected: Decimal = Decimal(0)
 
     def observed_rate(self) -> Decimal | None:
@@ -93,6 +94,7 @@ class Figures:
             "visits": self.visits,
             "weightedVisits": str(self.weighted),
             "patientMonths": self.months,
+            "treatmentMonths": self.treatment_months,
             "expectedVisits": rate(self.expected) if benchmarks is not None else None,
             "observedRate": rate(self.observed_rate()),
             "expectedRate": rate(self.expected_rate(benchmarks)),
@@ -257,8 +259,10 @@ class ErCollector:
         c, p, t = self._points(record, line)
         q = quarter_of(line.start)
         expected: Decimal | None = None
-        self.total.months += 1
-        self.quarters[q - 1].months += 1
+        treatment = line.component is Component.TREATMENT_MONTH
+        for figures in (self.total, self.quarters[q - 1]):
+            figures.months += 1
+            figures.treatment_months += treatment
         if self.benchmarks is not None:
             b = self.benchmarks
             expected = (
