@@ -225,8 +225,10 @@ def _conditions(
 
 def _is_diagnosis(condition: Resource) -> bool:
     status = access.concept(condition, "verificationStatus")
-    codes = {c.get("code") for c in (status or {}).get("coding", []) if isinstance(c, dict)}
-    return not codes & _NOT_A_DIAGNOSIS
+    if status is None:
+        return True
+    codings = access.objects(status, "coding", "verificationStatus", "Coding")
+    return not {c.get("code") for c in codings} & _NOT_A_DIAGNOSIS
 
 
 def _resolve(
