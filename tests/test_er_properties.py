@@ -23,7 +23,7 @@ from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, P
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
 from cpoc_fhir.engine.months import billing_month
 from cpoc_fhir.fhir.read.resources import PatientResources
-from cpoc_fhir.value.er import ErCollector
+from cpoc_fhir.value.er import ErCollector, Figures
 from cpoc_fhir.value.model import DistanceBand, ErBenchmarks, PatientYear
 from cpoc_fhir.value.settings import ValueSettings
 
@@ -170,3 +170,15 @@ def test_weights_counts_and_quarters(years: tuple[PatientYear, ...]) -> None:
         if line.status is not LineStatus.NOT_BILLABLE and line.start.year == YEAR
     )
     assert er["patientMonths"] == months
+
+
+def test_half_way_rate_rounds_the_same_observed_and_risk_adjusted() -> None:
+    """0.5 weighted visits in 64 months: observed 0.5 × 100 / 64 = 0.78125 exactly, half way
+    between 4-place values (half up → 0.7813). With unit factors and reference 3, expected =
+    64 × 0.03 = 1.92 and risk-adjusted = 0.5 × 3 / 1.92 = 0.78125: the same 0.7813 (dividing
+    first, 0.5 / 1.92 × 3 = 0.78124999…, would round to 0.7812)."""
+    bench = ErBenchmarks(Decimal(3), Decimal(1), Decimal(3))
+    figures = Figures(visits=1, weighted=Decimal("0.5"), months=64, expected=Decimal("1.92"))
+    out = figures.as_json(bench)
+    assert out["observedRate"] == out["riskAdjustedRate"] == "0.7813"
+    assert out["expectedRate"] == "3.0000"

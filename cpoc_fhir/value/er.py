@@ -86,7 +86,9 @@ class Figures:
         """observed / expected × reference rate (§12.3), rounded to 4 places once."""
         if benchmarks is None or not self.months or not self.expected:
             return None
-        value = self.weighted / self.expected * benchmarks.reference_rate
+        # weighted × ref / expected, multiplied first: with every factor 1 the quotient is
+        # exactly weighted × 100 / months, the observed rate, to the last digit.
+        value = self.weighted * benchmarks.reference_rate / self.expected
         return value.quantize(RATE, rounding=ROUND_HALF_UP)
 
     def as_json(self, benchmarks: ErBenchmarks | None) -> dict[str, Any]:
