@@ -174,11 +174,11 @@ def test_weights_counts_and_quarters(years: tuple[PatientYear, ...]) -> None:
 
 def test_half_way_rate_rounds_the_same_observed_and_risk_adjusted() -> None:
     """0.5 weighted visits in 64 months: observed 0.5 × 100 / 64 = 0.78125 exactly, half way
-    between 4-place values (half up → 0.7813). With unit factors and reference 3, expected =
-    64 × 0.03 = 1.92 and risk-adjusted = 0.5 × 3 / 1.92 = 0.78125: the same 0.7813 (dividing
-    first, 0.5 / 1.92 × 3 = 0.78124999…, would round to 0.7812)."""
-    bench = ErBenchmarks(Decimal(3), Decimal(1), Decimal(3))
-    figures = Figures(visits=1, weighted=Decimal("0.5"), months=64, expected=Decimal("1.92"))
+    between 4-place values (half up → 0.7813). With unit factors and reference 0.06, expected =
+    64 × 0.0006 = 0.0384 and risk-adjusted = 0.5 × 0.06 / 0.0384 = 0.78125: the same 0.7813
+    (dividing first, 0.5 / 0.0384 × 0.06 = 0.78124999… in 28 digits, would give 0.7812)."""
+    bench = ErBenchmarks(Decimal(3), Decimal(1), Decimal("0.06"))
+    figures = Figures(visits=1, weighted=Decimal("0.5"), months=64, expected=Decimal("0.0384"))
     out = figures.as_json(bench)
     assert out["observedRate"] == out["riskAdjustedRate"] == "0.7813"
-    assert out["expectedRate"] == "3.0000"
+    assert out["expectedRate"] == "0.0600"
