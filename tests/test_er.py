@@ -45,7 +45,7 @@ from cpoc_fhir.fhir.read.resources import PatientResources
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.value.er import ErCollector, factor
 from cpoc_fhir.value.er_distance import GEOLOCATION, band_of, distance_km, haversine_km
-from cpoc_fhir.value.er_visits import OP35_CATEGORIES, Op35
+from cpoc_fhir.value.er_visits import OP35_CATEGORIES, Op35, emergency_visits
 from cpoc_fhir.value.model import DistanceBand, ErBenchmarks, PatientYear, Position
 from cpoc_fhir.value.settings import ValueSettings
 from cpoc_fhir.value.valuesets import ICD10CM, value_set
@@ -560,3 +560,30 @@ def test_codes_fall_in_their_category(system: str, code: str, category: str) -> 
 @pytest.mark.parametrize("code", ["S72.001A", "C18.7", "R07.9", "I50.9", "R1"])
 def test_codes_outside_op35(code: str) -> None:
     assert Op35.bundled().categories_of([concept(ICD, code)]) == set()
+
+
+@pytest.mark.parametrize(
+    ("extra", "counted"),
+    [
+        ({"class": {"code": "EMER"}}, True),  # no system: read as v3 ActCode
+        ({"class": {"system": "urn:oid:2.16.840.1.113883.5.4", "code": "EMER"}}, True),
+        ({"class": {"system": "http://example.org/local-classes", "code": "EMER"}}, False),
+        (
+            {
+                "class": {"system": V3, "code": "AMB"},
+                "type": [concept("http://www.ama-assn.org/go/cpt", "99284")],
+            },
+            True,
+        ),
+        ({"class": {"system": V3, "code": "AMB"}, "serviceType": concept(SCT, "4525004")}, True),
+        ({"class": {"system": V3, "code": "AMB"}, "type": [{"text": "Emergency"}]}, False),
+        ({"status": "entered-in-error"}, False),
+        ({"status": "planned"}, False),
+    ],
+)
+def test_what_is_an_emergency_encounter(extra: dict[str, Any], counted: bool) -> None:
+    encounter = emergency("er8", "z", "2025-01-20", reasonCode=[concept(ICD, "R52")])
+    encounter.update(extra)
+    bundle = PatientResources("Patient/er8", [patient("er8", None), encounter])
+    found = emergency_visits(bundle, date(2025, 12, 31), [], Op35.bundled())
+    assert [v.ref for v in found] == (["Encounter/z"] if counted else [])
