@@ -332,6 +332,7 @@ def test_hand_worked_rates(er1: PatientYear) -> None:
     assert [q["patientMonths"] for q in (q3, q4)] == [3, 3]
     assert er["distance"] == {"known": 1, "unknown": 0}
     p = er["patients"]["er1"]
+    assert (p["patientMonths"], p["weightedVisits"], len(p["visits"])) == (12, "4.5", 5)
     assert (p["distanceKm"], p["distanceBand"], p["distanceFactor"]) == ("66.4", 1, "1.1")
     collector = ErCollector(ValueSettings(), BENCH)
     collector.add(er1)

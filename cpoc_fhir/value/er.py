@@ -250,6 +250,8 @@ class ErCollector:
             else:
                 self.known += 1
         self.patients[py.patient_id] = {
+            "patientMonths": len(month_rows),
+            "weightedVisits": str(sum((Decimal(v["weight"]) for v in visit_rows), Decimal(0))),
             "months": month_rows,
             "visits": visit_rows,
             "distanceKm": str(km) if km is not None else None,
