@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     adherence.add_parser(report.add_subparsers(dest="report", required=True))
 
+    from cpoc_fhir import payer_cli
+
+    payer_cli.add_vba_parser(sub)
+
     serve = sub.add_parser(
         "serve", help="run the CDS Hooks service (settings from CPOC_CDS_* variables)"
     )
@@ -153,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cpoc_fhir.reports import adherence
 
             return adherence.run(args)
+        if args.command == "vba":
+            from cpoc_fhir import payer_cli
+
+            return payer_cli.run_vba(args)
         from cds_hooks import demo
         from cds_hooks.logs import configure_logging
 
