@@ -112,15 +112,23 @@ def run_vba(args: argparse.Namespace) -> int:
 
 
 def run_payer(args: argparse.Namespace) -> int:
-    from cpoc_fhir.engine.payer_file import set_vba, set_vba_from_value
+    from cpoc_fhir.config import load_config
+    from cpoc_fhir.payer_file import set_vba, set_vba_from_value
 
+    locality = load_config(args.config).payer_locality
     if args.from_value is not None:
         path, change = set_vba_from_value(
-            args.payer, args.year, args.from_value, args.out, args.inflation_update
+            args.payer, args.year, args.from_value, args.out, args.inflation_update, locality
         )
     else:
         path, change = set_vba(
-            args.payer, args.year, args.adjustment, args.out, None, args.inflation_update
+            args.payer,
+            args.year,
+            args.adjustment,
+            args.out,
+            None,
+            args.inflation_update,
+            locality,
         )
     sys.stdout.write(f"wrote {path}: {change}\n")
     return EXIT_OK
