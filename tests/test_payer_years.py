@@ -61,8 +61,9 @@ def test_years_not_listed_keep_base_and_gpci_without_adjustment() -> None:
             y2027={"inflation_update": "0.10", "value_based_adjustment": "-0.02"},
         )
     )
-    # before the first year: 2025's base and GPCI, no adjustment: 1000 × 25 % × 1.1 = 275.00
-    assert payer.amount("xx201", date(2024, 6, 1)) == Decimal("275.00")
+    # before the first year: 2025's figures (as a one-year file): 1000 × 25 % × 1.1 × 1.02
+    # = 280.50
+    assert payer.amount("xx201", date(2024, 6, 1)) == Decimal("280.50")
     # 2025 itself: × 1.02 = 280.50
     assert payer.amount("xx201", date(2025, 6, 1)) == Decimal("280.50")
     # 2026 is not listed: 2025's figures without its adjustment

@@ -16,9 +16,9 @@ Two file forms (TOML or JSON, same structure):
   calendar year, from the index the loader passes in), ``gpci`` (a number, or a table
   locality → factor; default: the year before's, 1 in the first year) and
   ``value_based_adjustment`` (default 0, the standard payment: an adjustment is earned for one
-  year). "The year before" is the previous year listed in the file. A date in a year the
-  file does not list takes the base and GPCI of the latest listed year before it (before the
-  first year: the first year's) with no adjustment (``for_date``).
+  year). "The year before" is the previous year listed in the file. A date before the first
+  year takes the first year's figures; a later year the file does not list, the base and GPCI
+  of the latest listed year before it with no adjustment (``for_date``).
 
 ``gpci`` given per locality is selected by the practice's locality: the ``locality`` setting,
 else ``[payer] locality``. The derived base is kept unrounded (the amount is rounded once).
@@ -93,9 +93,10 @@ class PayerSchedule:
     def for_date(self, on: date | None) -> PayerYear:
         """The figures that price a line dated ``on`` (None: the first year).
 
-        A year the file does not list takes the base and GPCI of the latest listed year before
-        it (the first year's before the first) and no value-based adjustment: an adjustment is
-        earned for the one year it is listed for (§12.4)."""
+        A year before the first listed takes the first year's figures (as a one-year file
+        prices every date). A later year the file does not list takes the base and GPCI of the
+        latest listed year before it and no value-based adjustment: an adjustment is earned
+        for the one year it is listed for (§12.4)."""
         if not self.years:
             return self.schedule_years[0]
         if on is None:
@@ -106,9 +107,10 @@ class PayerSchedule:
             for entry in self.years:
                 if entry.year is not None and entry.year <= on.year:
                     nearest = entry
+            early = nearest.year is not None and on.year < nearest.year
             hit = (
                 nearest
-                if nearest.year == on.year
+                if early or nearest.year == on.year
                 else replace(nearest, year=on.year, vba=Decimal(0), update=None)
             )
             self._by_year[on.year] = hit

@@ -186,8 +186,9 @@ def _description(code: str, payer: PayerSchedule) -> str:
     if payer.years:
         text += (
             " Each year's price is in its own property group; a line is priced by the year of "
-            "its billing month's start. A year not listed takes the latest listed year's base "
-            "and GPCI, with no value-based adjustment."
+            "its billing month's start. A date before the first year is priced as the first "
+            "year; a later year not listed takes the latest listed year's base and GPCI, "
+            "with no value-based adjustment."
         )
     if payer.illustrative:
         text += (
