@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -110,8 +111,8 @@ def set_vba_from_value(
     locality: str | None = None,
     today: date | None = None,
 ) -> tuple[Path, str]:
-    """``set_vba`` with the adjustment of a value report (``cpoc report value`` JSON) of the
-    year before ``year``."""
+    """``set_vba`` with the adjustment of a value report file (``cpoc report value`` JSON) of
+    the year before ``year``."""
     where = str(value_path)
     try:
         raw = value_path.read_bytes()
@@ -123,17 +124,41 @@ def set_vba_from_value(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(where, f"not a JSON value report: {exc}") from None
     adjustment = value_adjustment(report, where, year)
-    source = (
-        f"value report {value_path.name} (performance year {report['year']}, participation "
-        f"year {report.get('participationYear')}, as of {report.get('asOf')}, sha256 "
+    source = _report_source(report, value_path.name, raw)
+    return set_vba(payer_path, year, adjustment, out, source, inflation_update, locality, today)
+
+
+def write_payer(
+    payer_path: Path,
+    report: Mapping[str, Any],
+    out: Path,
+    report_name: str = "cpoc report value",
+    inflation_update: Decimal | None = None,
+    locality: str | None = None,
+    today: date | None = None,
+) -> tuple[Path, str]:
+    """For ``cpoc report value … --payer FILE --write-payer NEW_FILE``: the report just built
+    (its JSON object) sets the adjustment of the year after its performance year."""
+    year = report.get("year")
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise InputError(report_name, "the value report has no performance year")
+    adjustment = value_adjustment(report, report_name, year + 1)
+    raw = (to_json(dict(report)) + "\n").encode("utf-8")
+    source = _report_source(report, report_name, raw)
+    return set_vba(payer_path, year + 1, adjustment, out, source, inflation_update, locality, today)
+
+
+def _report_source(report: Mapping[str, Any], name: str, raw: bytes) -> str:
+    return (
+        f"value report {name} (performance year {report['year']}, participation year "
+        f"{report.get('participationYear')}, as of {report.get('asOf')}, sha256 "
         f"{hashlib.sha256(raw).hexdigest()})"
     )
-    return set_vba(payer_path, year, adjustment, out, source, inflation_update, locality, today)
 
 
 def value_adjustment(report: Any, where: str, year: int) -> Decimal:
     """The adjustment a value report of year ``year`` − 1 earned, checked."""
-    if not isinstance(report, dict) or "adjustment" not in report or "year" not in report:
+    if not isinstance(report, Mapping) or "adjustment" not in report or "year" not in report:
         raise InputError(where, "not a value report: no 'year' and 'adjustment'")
     if report["year"] != year - 1:
         raise InputError(

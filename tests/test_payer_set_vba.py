@@ -25,7 +25,7 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge.loader import load_knowledge
-from cpoc_fhir.payer_file import set_vba, set_vba_from_value
+from cpoc_fhir.payer_file import set_vba, set_vba_from_value, write_payer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "cpoc_fhir" / "knowledge" / "data" / EXAMPLE_PAYER
 TODAY = date(2026, 1, 5)
@@ -168,6 +168,37 @@ def test_from_a_value_report(example: Path, tmp_path: Path) -> None:
         f"2025-12-31, sha256 {digest})"
     )
     assert load_payer(out).amount("xx203", date(2026, 1, 1)) == Decimal("619.15")
+
+
+def test_the_value_report_writes_the_next_year(example: Path, tmp_path: Path) -> None:
+    report = {"year": 2025, "participationYear": 2, "asOf": "2025-12-31", "adjustment": "-0.005"}
+    out, change = write_payer(example, report, tmp_path / "v2.toml", today=TODAY)
+    assert change == "years.2026.value_based_adjustment: 0.00 → -0.005"
+    [entry] = tomllib.loads(out.read_text(encoding="utf-8"))["history"]
+    assert entry["source"].startswith(
+        "value report cpoc report value (performance year 2025, participation year 2, as of "
+        "2025-12-31, sha256 "
+    )
+    assert load_payer(out).amount("xx100", date(2026, 1, 1)) == Decimal("995.00")
+    with pytest.raises(InputError, match="no performance year"):
+        write_payer(example, {"adjustment": "0"}, tmp_path / "v3.toml")
+
+
+def test_fhir_resources_publish_the_new_years_price(
+    with_vba: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "resources"
+    assert main(["fhir-resources", "--payer", str(with_vba), "--out", str(out)]) == 0
+    capsys.readouterr()
+    text = (out / "ChargeItemDefinition-cpoc-xx203.json").read_text(encoding="utf-8")
+    definition = json.loads(text, parse_float=Decimal)
+    g2025, g2026 = definition["propertyGroup"]
+    vba = {c["code"]["coding"][0]["code"]: c for c in g2026["priceComponent"]}
+    # 2026: 610.00 base, GPCI 1, × 1.015 = 619.15: the adjustment component is +9.15
+    assert vba["value-based-adjustment"]["factor"] == Decimal("1.015")
+    assert vba["value-based-adjustment"]["amount"]["value"] == Decimal("9.15")
+    assert g2025["priceComponent"][2]["factor"] == Decimal("1.00")
+    assert "@2026-01-01" in g2026["applicability"][0]["expression"]
 
 
 @pytest.mark.parametrize(
