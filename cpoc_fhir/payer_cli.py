@@ -49,7 +49,7 @@ def _fraction(text: str) -> Decimal:
 def add_vba_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     vba = sub.add_parser(
         "vba",
-        help="the value-based adjustment for given ratings (proposal II-C.2), e.g. +1.5%",
+        help="the value-based adjustment for given ratings (proposal II-C.2), e.g. +1.5%%",
     )
     vba.add_argument(
         "--participation-year",

@@ -219,3 +219,11 @@ def test_cpoc_vba_bad_usage(
         main(["vba", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["vba", "--help"], ["payer", "set-vba", "--help"]])
+def test_help_texts_render(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: cpoc" in capsys.readouterr().out
