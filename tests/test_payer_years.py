@@ -243,6 +243,50 @@ def test_definitions_carry_one_price_group_per_year() -> None:
     assert "= 893.20 USD" in xx204["description"]
 
 
+@pytest.mark.parametrize(
+    "occurrence",
+    [
+        {"occurrenceDateTime": "2025-12-31"},  # a New Patient item: its visit day
+        {"occurrencePeriod": {"start": "2025-12-20", "end": "2026-01-19"}},  # Dec's month
+        {"occurrencePeriod": {"start": "2026-01-01", "end": "2026-01-31"}},
+        {"occurrenceDateTime": "2026-12-31"},
+    ],
+)
+def test_fhirpath_applicability_selects_the_year_the_engine_prices_by(
+    occurrence: dict[str, Any],
+) -> None:
+    """Evaluated with a FHIRPath engine (fhirpathpy, R4 model) on ChargeItems as capture writes
+    them: exactly one group applies, and its components add up to the engine's amount."""
+    fhirpath = pytest.importorskip("fhirpathpy")
+    from fhirpathpy.models import models
+
+    payer = schedule(
+        years_file(
+            y2025={"new_patient_amount": "1000.00", "gpci": GPCI},
+            y2026={"inflation_update": "0.02", "value_based_adjustment": "0.015"},
+        )
+    )
+    item = {"resourceType": "ChargeItem", "status": "billable", **occurrence}
+    start = occurrence.get("occurrenceDateTime") or occurrence["occurrencePeriod"]["start"]
+    day = date.fromisoformat(start)
+    sign = {"base": 1, "surcharge": 1, "deduction": -1, "informational": 0}
+    for code, definition in zip(CODES, charge_item_definitions(payer, SETTINGS), strict=True):
+        applying = [
+            group
+            for group in groups(definition)
+            if fhirpath.evaluate(
+                item, group["applicability"][0]["expression"], {}, model=models["r4"]
+            )
+            == [True]
+        ]
+        assert len(applying) == 1, (code, occurrence)
+        total = sum(
+            (sign[c["type"]] * c["amount"]["value"] for c in applying[0]["priceComponent"]),
+            Decimal(0),
+        )
+        assert total == payer.amount(code, day), (code, occurrence)
+
+
 def test_one_year_definitions_keep_one_group_without_applicability() -> None:
     data = {"payer": {"id": "a", "name": "A", "new_patient_amount": "1000", "year": 2026}}
     for definition in charge_item_definitions(schedule(data), SETTINGS):
