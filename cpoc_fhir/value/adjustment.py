@@ -23,6 +23,7 @@ from typing import Any
 from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.knowledge.loader import read_data_file
 from cpoc_fhir.value.model import Rating
+from cpoc_fhir.value.ratings import RatingError
 
 TABLE_FILE = "vba-table.toml"
 ROW_SCORES = (3, 1, -1, -3)
@@ -46,7 +47,7 @@ class VbaTable:
     def adjustment(self, participation_year: int, score: int) -> Decimal:
         """The adjustment for a sum of scores (−3…+3) in a participation year (1, 2, …)."""
         if score not in range(-3, 4):
-            raise ValueError(f"a sum of three scores is -3…3, got {score!r}")
+            raise RatingError(f"a sum of three scores is -3…3, got {score!r}")
         if score == 0:
             return Decimal(0)  # the standard payment
         if score in self.rows:
@@ -59,9 +60,9 @@ class VbaTable:
 
 def _column(participation_year: int, years: int) -> int:
     if isinstance(participation_year, bool) or not isinstance(participation_year, int):
-        raise ValueError(f"participation year must be a whole number, got {participation_year!r}")
+        raise RatingError(f"participation year must be a whole number, got {participation_year!r}")
     if participation_year < 1:
-        raise ValueError(f"participation year starts at 1, got {participation_year}")
+        raise RatingError(f"participation year starts at 1, got {participation_year}")
     return min(participation_year, years) - 1
 
 
@@ -72,7 +73,7 @@ def adjustment(
 ) -> Decimal:
     """The adjustment for ratings (pathways, quality, ER): a fraction, 0.015 = +1.5 %."""
     if len(ratings) != 3 or not all(isinstance(r, Rating) for r in ratings):
-        raise ValueError("three ratings are needed: pathways, quality and ER")
+        raise RatingError("three ratings are needed: pathways, quality and ER")
     score = sum(r.score for r in ratings)
     return (table or vba_table()).adjustment(participation_year, score)
 

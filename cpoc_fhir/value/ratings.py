@@ -94,7 +94,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
-from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.errors import CpocError, KnowledgeError
 from cpoc_fhir.value.model import ErBenchmarks, MeasureBenchmark, MeasureTally, Rating
 from cpoc_fhir.value.settings import ValueSettings
 
@@ -102,6 +102,10 @@ QUALITY_PHASES = (1, 2, 3)
 ER_PHASES = (1, 2)
 INCREASE, DECREASE = "increase", "decrease"
 ONE = Fraction(1)
+
+
+class RatingError(CpocError, ValueError):
+    """A phase, measure or participation year the tables have no place for (bad usage)."""
 
 
 class MeasureInfo(Protocol):
@@ -153,14 +157,14 @@ def rate_quality(
 ) -> QualityRating:
     """Per-measure z, the composite and the IV-B rating (module docstring)."""
     if phase not in QUALITY_PHASES:
-        raise ValueError(f"quality phase must be 1, 2 or 3, got {phase!r}")
+        raise RatingError(f"quality phase must be 1, 2 or 3, got {phase!r}")
     improvement = {m.id: m.improvement for m in measures}
     z: dict[str, Fraction | None] = {}
     in_composite: dict[str, bool] = {}
     excluded: dict[str, str] = {}
     for tally in tallies:
         if tally.id not in improvement:
-            raise ValueError(f"measure {tally.id!r} has no improvement notation")
+            raise RatingError(f"measure {tally.id!r} has no improvement notation")
         bench = benchmarks.get(tally.id) if benchmarks is not None else None
         value = measure_z(tally.rate, bench, improvement[tally.id])
         z[tally.id] = value
@@ -179,7 +183,7 @@ def measure_z(
 ) -> Fraction | None:
     """(rate − mean) / sd, sign-corrected so that higher is better; None if not comparable."""
     if improvement not in (INCREASE, DECREASE):
-        raise ValueError(f"improvement must be 'increase' or 'decrease', got {improvement!r}")
+        raise RatingError(f"improvement must be 'increase' or 'decrease', got {improvement!r}")
     if rate is None or benchmark is None or benchmark.sd <= 0:
         return None
     value = (Fraction(rate) - Fraction(benchmark.mean)) / Fraction(benchmark.sd)
@@ -223,7 +227,7 @@ def rate_er(
 ) -> Rating | None:
     """The IV-C rating of a risk-adjusted ER rate (weighted visits per 100 patient-months)."""
     if phase not in ER_PHASES:
-        raise ValueError(f"ER phase must be 1 or 2, got {phase!r}")
+        raise RatingError(f"ER phase must be 1 or 2, got {phase!r}")
     if benchmarks is None:
         return None
     if benchmarks.sd < 0:
