@@ -9,6 +9,7 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     surveillance_horizon_by_cancer = { breast = 120 }
     [billing]
     payer_file = "payer.toml"
+    locality = "01"              # the practice's GPCI locality in the payer file (§13.3)
     [publish]                    # PublishSettings: canonical URLs and the practice's references
     codesystem_url = "https://fhir.example-oncology.org/CodeSystem/cpoc"
     performing_organization = "Organization/our-practice"
@@ -17,7 +18,7 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     replace = false              # true: only the practice's pathways, none of the shipped ones
 
 Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
-``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PATHWAYS_DIR`` and
+``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PAYER_LOCALITY``, ``CPOC_PATHWAYS_DIR`` and
 ``CPOC_PATHWAYS_REPLACE``.
 
 Unknown tables, settings and variables of those prefixes are refused, and so is a value of the
@@ -53,6 +54,7 @@ from cpoc_fhir.settings_values import (
 )
 
 EXAMPLE_PAYER = "payer-example.toml"
+MEI_FILE = "mei.toml"
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,24 @@ class Config:
     publish: PublishSettings = dataclasses.field(default_factory=PublishSettings)
     pathways_dir: Path | None = None  # the practice's pathway files, added to the shipped ones
     pathways_replace: bool = False  # the practice's files replace the shipped pathways
+    payer_locality: str | None = None  # selects the payer file's GPCI (None: the file's own)
 
 
 # The file's tables and the names each accepts (RuleSettings and PublishSettings: their fields).
 _TABLES: dict[str, tuple[str, ...]] = {
     "rules": tuple(f.name for f in dataclasses.fields(RuleSettings)),
-    "billing": ("payer_file",),
+    "billing": ("payer_file", "locality"),
     "publish": tuple(f.name for f in dataclasses.fields(PublishSettings)),
     "pathways": ("dir", "replace"),
 }
 # The variables load_config reads; any other of these prefixes is refused as unknown.
 _ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_")
-_OTHER_TYPES: dict[str, Any] = {"payer_file": str, "dir": str, "replace": bool}
+_OTHER_TYPES: dict[str, Any] = {
+    "payer_file": str,
+    "locality": str,
+    "dir": str,
+    "replace": bool,
+}
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -89,6 +97,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     publish = _section(path, data, "publish", PublishSettings, env)
     billing, pathways = data.get("billing", {}), data.get("pathways", {})
     payer = env.get("CPOC_PAYER_FILE") or billing.get("payer_file")
+    locality = env.get("CPOC_PAYER_LOCALITY") or billing.get("locality")
     directory = _env_value(env, "CPOC_PATHWAYS_DIR", str) or pathways.get("dir")
     replace = _env_value(env, "CPOC_PATHWAYS_REPLACE", bool)
     env.refuse_unknown(_ENV_PREFIXES)
@@ -108,6 +117,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         publish=publish_settings,
         pathways_dir=_beside(path, directory),
         pathways_replace=bool(pathways.get("replace", False)) if replace is None else replace,
+        payer_locality=locality or None,
     )
 
 
@@ -174,10 +184,22 @@ def _beside(path: Path | None, value: str | None) -> Path | None:
     return path.parent / found if path is not None and not found.is_absolute() else found
 
 
-def load_payer(path: Path | None) -> PayerSchedule:
-    """A payer file (TOML or JSON), or the shipped illustrative example."""
+def load_payer(path: Path | None, locality: str | None = None) -> PayerSchedule:
+    """A payer file (TOML or JSON), or the shipped illustrative example; ``locality`` (the
+    setting) selects its GPCI, and years whose base is derived read the MEI (§13.3)."""
+    index = inflation_index()
     if path is None:
-        return PayerSchedule.from_data(read_data_file(EXAMPLE_PAYER), EXAMPLE_PAYER)
+        data = read_data_file(EXAMPLE_PAYER)
+        return PayerSchedule.from_data(data, EXAMPLE_PAYER, locality, index)
+    data = read_payer_data(path)
+    try:
+        return PayerSchedule.from_data(data, str(path), locality, index)
+    except KnowledgeError as exc:
+        raise InputError(str(path), str(exc).removeprefix(f"{path}: ")) from None
+
+
+def read_payer_data(path: Path) -> dict[str, Any]:
+    """A payer file's parsed data (``.json``: JSON, anything else: TOML), decimals exact."""
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
@@ -185,12 +207,19 @@ def load_payer(path: Path | None) -> PayerSchedule:
             raise InputError(str(path), f"cannot read payer file: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
             raise InputError(str(path), f"not valid JSON: {exc}") from None
-    else:
-        data = _read_toml(path)
+        if not isinstance(data, dict):
+            raise InputError(str(path), "a payer file is an object at the top level")
+        return data
+    return _read_toml(path)
+
+
+def inflation_index() -> dict[int, Decimal]:
+    """The Medicare Economic Index by calendar year (knowledge/data/mei.toml, with sources)."""
+    data = read_data_file(MEI_FILE)
     try:
-        return PayerSchedule.from_data(data, str(path))
-    except KnowledgeError as exc:
-        raise InputError(str(path), str(exc).removeprefix(f"{path}: ")) from None
+        return {int(year): Decimal(entry["value"]) for year, entry in data["years"].items()}
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise KnowledgeError(f"knowledge file {MEI_FILE}: years.YYYY.value: {exc}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -131,7 +131,7 @@ def add_parsers(sub: Any) -> None:
 
 def run_fhir_resources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    payer = load_payer(args.payer or config.payer_file)
+    payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     paths = write_resources(payer, config.publish, args.out)
     for path in paths:
         print(path)
@@ -162,7 +162,7 @@ def run_capture(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise InputError("--fhir-base", str(exc)) from None
     config = load_config(args.config)
-    payer = load_payer(args.payer or config.payer_file)
+    payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     evaluator = Evaluator(load_knowledge(), config.rules, payer)
     publish = config.publish
     entered = datetime.now(UTC).replace(microsecond=0)
