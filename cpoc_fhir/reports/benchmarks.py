@@ -117,6 +117,16 @@ class Benchmarks:
         return {"year": self.year, "illustrative": self.illustrative, "source": self.source}
 
 
+EXAMPLE = "benchmarks-example.toml"
+
+
+def example_benchmarks_path() -> Path:
+    """The shipped ILLUSTRATIVE benchmarks file (every section filled, figures made up)."""
+    from importlib import resources
+
+    return Path(str(resources.files("cpoc_fhir.knowledge") / "data" / EXAMPLE))
+
+
 def load_benchmarks(path: Path) -> Benchmarks:
     """Read and check a benchmarks file (``.json``: JSON, anything else: TOML)."""
     return benchmarks_from_data(read_table_file(path, "benchmark file"), str(path))
@@ -150,6 +160,9 @@ def benchmarks_from_data(data: Any, where: str) -> Benchmarks:
     _known(data, _TOP_KEYS, None, where)
     header = _table(data.get("benchmarks", {}), "benchmarks", where)
     _known(header, _HEADER_KEYS, "benchmarks", where)
+    year = _year(header.get("year"), where)
+    illustrative = _bool(header.get("illustrative", False), "benchmarks.illustrative", where)
+    source = _text(header.get("source"), "benchmarks.source", where)
     overall = _pathway(data["overall"], "overall", where) if "overall" in data else None
     pathways_data = _table(data.get("pathways", {}), "pathways", where)
     pathways = {
@@ -174,9 +187,9 @@ def benchmarks_from_data(data: Any, where: str) -> Benchmarks:
         available=tuple(dict.fromkeys(available)),
         quality=quality,
         er=er,
-        year=_year(header.get("year"), where),
-        illustrative=_bool(header.get("illustrative", False), "benchmarks.illustrative", where),
-        header_source=_text(header.get("source"), "benchmarks.source", where),
+        year=year,
+        illustrative=illustrative,
+        header_source=source,
     )
 
 
