@@ -206,10 +206,10 @@ def _benchmarks(reports: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.report == "adherence":
-        from cpoc_fhir.reports import adherence
+        from cpoc_fhir.reports import adherence_output
 
         tz, tz_name = zone(args.tz or os.environ.get("CPOC_TIMEZONE"))
-        return adherence.run(args, tz, tz_name)
+        return adherence_output.run(args, tz, tz_name)
     if args.report == "value":
         from cpoc_fhir.reports import value_cli
 
