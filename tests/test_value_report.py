@@ -272,6 +272,7 @@ def test_out_file_and_as_of(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (["{ex}", "--year", "2025", "--benchmarks", "nope.toml"], "no such benchmark file"),
         (["{ex}", "--year", "2025", "--prior", "nope.json"], "no such value report"),
         (["{ex}", "--year", "2025", "--location", "nowhere"], "--location: no Location/nowhere"),
+        (["{ex}", "--year", "2025", "--submit", "ftp://x"], "--submit: "),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(

@@ -56,6 +56,8 @@ def run(
         raise InputError("cpoc report value", "give an INPUT (file or folder) or --fhir-base URL")
     if args.individual and not (args.measure_reports or args.submit):
         raise InputError("--individual", "goes with --measure-reports DIR or --submit URL")
+    if args.submit:
+        _submit_client(args.submit, args.timeout).close()  # a bad URL fails before the work
     try:
         phases = Phases.parse(args.phase)
     except ValueError as exc:
@@ -117,9 +119,7 @@ def _outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
         if args.measure_reports:
             measure_reports.write_measure_reports(report, args.measure_reports, args.individual)
         if args.submit:
-            from cpoc_fhir.fhir.client import FhirClient
-
-            client = FhirClient(args.submit, timeout=(5, args.timeout))
+            client = _submit_client(args.submit, args.timeout)
             try:
                 measure_reports.submit_measure_reports(report, args.submit, client, args.individual)
             finally:
@@ -128,6 +128,21 @@ def _outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
         write_text(args.out, text)
     else:
         sys.stdout.write(text)
+
+
+def _submit_client(url: str, timeout: float) -> Any:
+    """The registry's client: a bearer token from CPOC_SUBMIT_TOKEN when set (the registry is
+    not the EHR: the --smart-* options are the EHR's)."""
+    from cpoc_fhir.fhir.auth import BearerToken, NoAuth
+    from cpoc_fhir.fhir.client import FhirClient, check_base_url
+
+    try:
+        check_base_url(url)
+        token = os.environ.get("CPOC_SUBMIT_TOKEN")
+        auth = BearerToken(token) if token else NoAuth()
+    except ValueError as exc:
+        raise InputError("--submit", str(exc)) from None
+    return FhirClient(url, auth=auth, timeout=(5, timeout))
 
 
 def _decisions(args: argparse.Namespace, tz: tzinfo | None) -> list[StoredDecision]:
