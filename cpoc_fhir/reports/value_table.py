@@ -69,7 +69,7 @@ def value_table(report: dict[str, Any]) -> str:
             ]
         )
     out.extend(aligned(er_rows, right={1, 2, 3, 4, 5, 6}))
-    out += ["", "Care pathways (switches on pathway; clinical trial deviations excluded):"]
+    out += ["", "Care pathways (rate = on pathway, switches included / decisions):"]
     p = report["pathways"]
     path_rows = [["cancer", "decisions", "deviations", "with reason", "rate", "uses", "rating"]]
     for c in p["byCancer"]:
