@@ -31,7 +31,7 @@ from cpoc_fhir.value.model import (
     PatientYear,
     Rating,
 )
-from cpoc_fhir.value.report import Phases, QualityResult, ValueComponents
+from cpoc_fhir.value.report import Phases, ValueComponents
 from cpoc_fhir.value.settings import ValueSettings
 
 EXAMPLES = bundled_examples()
@@ -94,6 +94,24 @@ class CountingEr:
         return ErResult(len(self.seen), Decimal("5.0000"))
 
 
+@dataclass(frozen=True)
+class QualityResult:
+    """Test quality rating, shaped as the pipeline reads one."""
+
+    z: Mapping[str, Fraction | None]
+    in_composite: Mapping[str, bool]
+    composite: Fraction | None
+    rating: Rating | None
+
+    def z_json(self, measure_id: str) -> float | None:
+        value = self.z.get(measure_id)
+        return None if value is None else round(float(value), 4)
+
+    @property
+    def composite_json(self) -> float | None:
+        return None if self.composite is None else round(float(self.composite), 4)
+
+
 def rate_quality(
     tallies: Sequence[MeasureTally],
     measures: Sequence[Any],
@@ -102,19 +120,19 @@ def rate_quality(
     submitting: bool,
     settings: ValueSettings,
 ) -> QualityResult:
-    z: dict[str, float | None] = {}
-    inside = frozenset(t.id for t in tallies if t.denominator >= settings.minimum_denominator)
+    """z = (rate − mean) / sd; in the composite from the minimum denominator; rating high when
+    submitting, else appropriate (IV-B phase 1)."""
+    z: dict[str, Fraction | None] = {}
+    inside = {t.id: t.denominator >= settings.minimum_denominator for t in tallies}
     for t in tallies:
         b = (benchmarks or {}).get(t.id)
         z[t.id] = (
-            None
-            if b is None or t.rate is None
-            else float((t.rate - Fraction(b.mean)) / Fraction(b.sd))
+            None if b is None or t.rate is None else (t.rate - Fraction(b.mean)) / Fraction(b.sd)
         )
-    zs = [v for k, v in z.items() if v is not None and k in inside]
-    composite = sum(zs) / len(zs) if zs else None
+    zs = [v for k, v in z.items() if v is not None and inside[k]]
+    composite = sum(zs, Fraction(0)) / len(zs) if zs else None
     rating = None if benchmarks is None else (Rating.HIGH if submitting else Rating.APPROPRIATE)
-    return QualityResult(composite, z, inside, rating)
+    return QualityResult(z, inside, composite, rating)
 
 
 def rate_er(rate: Any, prior: Any, bench: Any, phase: int, medical_home: bool) -> Rating | None:

@@ -54,15 +54,18 @@ class ErCollectorLike(Protocol):
     def result(self) -> Any: ...
 
 
-@dataclass(frozen=True)
-class QualityResult:
-    """What the quality rating gives the report: the composite z, each measure's z (None: not
-    in the composite or no benchmark), the measures in the composite and the rating."""
+class QualityRatingLike(Protocol):
+    """What the quality rating gives the report (``value.ratings.QualityRating``): whether each
+    measure is in the composite, its z and the composite as written (4 places), the rating
+    (None without benchmarks)."""
 
-    composite: float | None
-    z: Mapping[str, float | None]
-    in_composite: frozenset[str]
+    in_composite: Mapping[str, bool]
     rating: Rating | None
+
+    @property
+    def composite_json(self) -> float | None: ...
+
+    def z_json(self, measure_id: str) -> float | None: ...
 
 
 RateQuality = Callable[
@@ -74,7 +77,7 @@ RateQuality = Callable[
         bool,
         ValueSettings,
     ],
-    QualityResult,
+    QualityRatingLike,
 ]
 RateEr = Callable[[Decimal | None, Decimal | None, ErBenchmarks | None, int, bool], Rating | None]
 Adjustment = Callable[[int, tuple[Rating, Rating, Rating]], Decimal]
@@ -224,10 +227,7 @@ def value_report(
             _measure_json(m, t, quality, quality_bench)
             for m, t in zip(components.measures, collected.tallies, strict=True)
         ],
-        "quality": {
-            "composite": rate_json(_decimal(quality.composite)),
-            "submitting": inputs.submitting,
-        },
+        "quality": {"composite": quality.composite_json, "submitting": inputs.submitting},
         "er": er_result.as_json(),
         "pathways": pathways.as_json(),
         "ratings": ratings,
@@ -239,7 +239,7 @@ def value_report(
 def _measure_json(
     measure: QualityMeasure,
     tally: MeasureTally,
-    quality: QualityResult,
+    quality: QualityRatingLike,
     benchmarks: Mapping[str, MeasureBenchmark] | None,
 ) -> dict[str, Any]:
     bench = benchmarks.get(measure.id) if benchmarks is not None else None
@@ -254,15 +254,11 @@ def _measure_json(
         "exclusions": tally.exclusions,
         "numerator": tally.numerator,
         "rate": rate_json(tally.rate),
-        "inComposite": measure.id in quality.in_composite,
+        "inComposite": bool(quality.in_composite.get(measure.id, False)),
         "benchmark": None if bench is None else {"mean": str(bench.mean), "sd": str(bench.sd)},
-        "z": rate_json(_decimal(quality.z.get(measure.id))),
+        "z": quality.z_json(measure.id),
         "patients": tally.patients_json(),
     }
-
-
-def _decimal(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(repr(value))
 
 
 def _name(rating: Rating | None) -> str | None:
