@@ -180,6 +180,7 @@ def value_report(
         inputs.settings,
     )
     er_result = collected.er.result()
+    warnings.extend(getattr(er_result, "warnings", ()))  # the ER collector's, when it has some
     er_rating = None
     if bench is not None:
         er_rating = components.rate_er(
