@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cpoc_fhir.cli import build_parser, bundled_examples, main
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports import value_cli
+from cpoc_fhir.reports.value_table import value_table
 from cpoc_fhir.store import open_ledger
 from cpoc_fhir.store.pathways import DecisionFeedback, PathwayDecision, PathwayLog
 from cpoc_fhir.value.model import (
@@ -322,3 +325,50 @@ def test_phases_parse() -> None:
     assert Phases.parse(None) == Phases()
     with pytest.raises(ValueError, match="er: phase 1 to 2"):
         Phases.parse("er=3")
+
+
+TEXT = st.text(min_size=1, max_size=80)
+RATE = st.one_of(st.none(), st.floats(min_value=0, max_value=1))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    titles=st.lists(TEXT, min_size=1, max_size=6),
+    rate=RATE,
+    cancers=st.lists(TEXT, max_size=5),
+    warning=TEXT,
+)
+def test_the_table_never_exceeds_100_columns(
+    titles: list[str], rate: float | None, cancers: list[str], warning: str
+) -> None:
+    report = {
+        "year": 2025, "participationYear": 7, "asOf": "2025-12-31",
+        "practice": {"location": "Location/" + "x" * 64},
+        "benchmarks": {"year": 2024, "illustrative": True, "source": warning * 3},
+        "phases": {"pathways": 2, "quality": 3, "er": 2},
+        "measures": [
+            {"id": f"Q{i}", "title": t, "source": t, "improvement": "decrease",
+             "denominator": 10**6, "exclusions": 10**5, "numerator": 10**6, "rate": rate,
+             "inComposite": False, "benchmark": {"mean": "0.1234", "sd": "0.0567"},
+             "z": -12.3456}
+            for i, t in enumerate(titles)
+        ],
+        "quality": {"composite": -1.2345, "submitting": True},
+        "er": {"visits": 10**5, "weightedVisits": "12345.5", "patientMonths": 10**6,
+               "observedRate": "12.3456", "expectedRate": "12.3456",
+               "riskAdjustedRate": "12.3456",
+               "quarters": [{"quarter": "2025-Q1", "visits": 1, "weightedVisits": "1.0",
+                             "patientMonths": 3, "observedRate": None, "expectedRate": None,
+                             "riskAdjustedRate": None}]},
+        "pathways": {"rate": "0.8125", "decisions": 10**6, "onPathway": 1, "excludedTrial": 3,
+                     "byCancer": [{"cancer": c, "rate": "1.0000", "decisions": 10**6,
+                                   "deviations": 10**6, "withReason": 10**6, "uses": True,
+                                   "rating": "appropriate"} for c in cancers],
+                     "rating": "appropriate"},
+        "ratings": {"pathways": "high", "quality": None, "er": "low"},
+        "adjustment": "-0.0125",
+        "warnings": [warning * 5],
+    }  # fmt: skip
+    text = value_table(report)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "Adjustment: -1.25% (-0.0125)" in text

@@ -28,24 +28,7 @@ def value_table(report: dict[str, Any]) -> str:
         "",
         "Quality measures (rate = numerator / (denominator - exclusions)):",
     ]
-    rows = [["id", "measure", "source", "better", "den", "excl", "num", "rate", "mean/sd", "z"]]
-    for m in report["measures"]:  # widest cells: 28 + 12 characters, the whole ≤ 100
-        b = m["benchmark"]
-        rows.append(
-            [
-                m["id"] + ("" if m["inComposite"] else "*"),
-                _cut(m["title"], 28),
-                _cut(m["source"], 12),
-                "higher" if m["improvement"] == "increase" else "lower",
-                str(m["denominator"]),
-                str(m["exclusions"]),
-                str(m["numerator"]),
-                _rate(m["rate"]),
-                DASH if b is None else f"{b['mean']}/{b['sd']}",
-                DASH if m["z"] is None else f"{m['z']:+.2f}",
-            ]
-        )
-    out.extend(aligned(rows, right={4, 5, 6, 7, 9}))
+    out.extend(_measure_rows(report["measures"]))
     quality = report["quality"]
     composite = quality["composite"]
     out.append(
@@ -100,6 +83,36 @@ def value_table(report: dict[str, Any]) -> str:
     for warning in report["warnings"]:
         out.extend(textwrap.wrap(f"warning: {warning}", WIDTH, subsequent_indent="  "))
     return "\n".join(out)
+
+
+def _measure_rows(measures: list[dict[str, Any]]) -> list[str]:
+    """The measures' table: the title and source columns share what the figures leave of the
+    100 columns (titles cut with "…"); the sources in full below."""
+    header = ["id", "measure", "source", "better", "den", "excl", "num", "rate", "mean/sd", "z"]
+    rows = [header]
+    for m in measures:
+        b = m["benchmark"]
+        rows.append(
+            [
+                m["id"] + ("" if m["inComposite"] else "*"),
+                m["title"],
+                m["source"],
+                "higher" if m["improvement"] == "increase" else "lower",
+                str(m["denominator"]),
+                str(m["exclusions"]),
+                str(m["numerator"]),
+                _rate(m["rate"]),
+                DASH if b is None else f"{b['mean']}/{b['sd']}",
+                DASH if m["z"] is None else f"{m['z']:+.2f}",
+            ]
+        )
+    figures = sum(max(len(r[i]) for r in rows) for i in range(len(header)) if i not in (1, 2))
+    room = max(WIDTH - 2 - 2 * (len(header) - 1) - figures, 12)  # indent and separators
+    source_width = min(max(len(r[2]) for r in rows), max(room // 3, 6))
+    title_width = room - source_width
+    for r in rows[1:]:
+        r[1], r[2] = _cut(r[1], title_width), _cut(r[2], source_width)
+    return aligned(rows, right={4, 5, 6, 7, 9})
 
 
 def _cut(text: str, width: int) -> str:
