@@ -14,6 +14,7 @@ from test_value_report import COMPONENTS, EXAMPLE_PATIENTS
 
 from cds_hooks.embedded_fhir import load_resources
 from cpoc_fhir.cli import build_parser, bundled_examples
+from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports import value_cli
 
 LOCATION = {
@@ -49,6 +50,13 @@ def test_a_fhir_server_gives_the_report_of_the_files(
         named = report(
             ["--fhir-base", server.base_url, "--location", "practice", *common], tmp_path, capsys
         )
+        store = f"sqlite:///{tmp_path}/s.sqlite"
+        args = build_parser().parse_args(
+            ["report", "value", "--store", store, "--fhir-base", server.base_url,
+             "--location", "elsewhere", *common]
+        )  # fmt: skip
+        with pytest.raises(InputError, match="--location: no Location/elsewhere on the FHIR"):
+            value_cli.run(args, UTC, COMPONENTS)
     files = report([str(bundled_examples()), *common], tmp_path, capsys)
     # the only Location on the server is the practice's; no warning about it
     assert served["practice"] == {"location": "Location/practice"} == named["practice"]

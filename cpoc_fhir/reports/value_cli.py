@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, tzinfo
+from itertools import islice
 from typing import Any
 
 from cpoc_fhir.config import Config, load_config, load_payer
@@ -196,18 +197,21 @@ def _practice(args: argparse.Namespace) -> Practice:
 def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
     from cpoc_fhir.capture.cli import fhir_client
     from cpoc_fhir.capture.server import ServerStore
+    from cpoc_fhir.fhir.client import FhirNotFound
     from cpoc_fhir.fhir.write import charge_item_changed
 
     client = fhir_client(args)
+    # Reading only: the ChargeItem identifier system and change test are never used.
     store = ServerStore(client, "", charge_item_changed)
     if args.location:
-        found = {f"Location/{args.location}": client.read("Location", args.location)}
-    else:
-        found = {
-            f"Location/{r.get('id')}": r
-            for r in client.search("Location", {"_count": "2"})
-            if isinstance(r, dict)
-        }
+        wanted = args.location.removeprefix("Location/")
+        try:
+            found = {f"Location/{wanted}": client.read("Location", wanted)}
+        except FhirNotFound:
+            raise InputError("--location", f"no Location/{wanted} on the FHIR server") from None
+    else:  # two are enough to know there is not only one
+        some = islice(client.search("Location", {"_count": "2"}), 2)
+        found = {f"Location/{r.get('id')}": r for r in some if isinstance(r, dict)}
     location, position = _location(args.location, found, args.fhir_base, warnings)
 
     def gathered() -> Iterator[PatientResources]:
