@@ -103,10 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pathways_cli.add_parser(sub)
 
-    report = sub.add_parser("report", help="reports from the store (adherence)")
-    from cpoc_fhir.reports import adherence
+    from cpoc_fhir.reports import cli as reports_cli
 
-    adherence.add_parser(report.add_subparsers(dest="report", required=True))
+    reports_cli.add_parser(sub)
 
     from cpoc_fhir import payer_cli
 
@@ -155,9 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return pathways_cli.run(args)
         if args.command == "report":
-            from cpoc_fhir.reports import adherence
+            from cpoc_fhir.reports import cli as reports_cli
 
-            return adherence.run(args)
+            return reports_cli.run(args)
         if args.command == "vba":
             from cpoc_fhir import payer_cli
 

@@ -16,9 +16,13 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     [pathways]                   # the practice's own pathway files (TOML or PlanDefinition JSON)
     dir = "pathways"
     replace = false              # true: only the practice's pathways, none of the shipped ones
+    [value]                      # ValueSettings fields (value-and-models §12 *(config)* items)
+    minimum_denominator = 10
+    pathway_reason_share = 0.80
 
 Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
-``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PAYER_LOCALITY``, ``CPOC_PATHWAYS_DIR`` and
+``CPOC_PUBLISH_<FIELD>``, ``CPOC_VALUE_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PAYER_LOCALITY``,
+``CPOC_PATHWAYS_DIR`` and
 ``CPOC_PATHWAYS_REPLACE``.
 
 Unknown tables, settings and variables of those prefixes are refused, and so is a value of the
@@ -52,6 +56,7 @@ from cpoc_fhir.settings_values import (
     shown,
     unknown_name,
 )
+from cpoc_fhir.value.settings import ValueSettings
 
 EXAMPLE_PAYER = "payer-example.toml"
 MEI_FILE = "mei.toml"
@@ -65,6 +70,7 @@ class Config:
     pathways_dir: Path | None = None  # the practice's pathway files, added to the shipped ones
     pathways_replace: bool = False  # the practice's files replace the shipped pathways
     payer_locality: str | None = None  # selects the payer file's GPCI (None: the file's own)
+    value: ValueSettings = dataclasses.field(default_factory=ValueSettings)  # §12 (config)
 
 
 # The file's tables and the names each accepts (RuleSettings and PublishSettings: their fields).
@@ -73,9 +79,10 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "billing": ("payer_file", "locality"),
     "publish": tuple(f.name for f in dataclasses.fields(PublishSettings)),
     "pathways": ("dir", "replace"),
+    "value": tuple(f.name for f in dataclasses.fields(ValueSettings)),
 }
 # The variables load_config reads; any other of these prefixes is refused as unknown.
-_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_")
+_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_", "CPOC_VALUE_")
 _OTHER_TYPES: dict[str, Any] = {
     "payer_file": str,
     "locality": str,
@@ -95,6 +102,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     data = _checked_file(path) if path is not None else {}
     rules = _section(path, data, "rules", RuleSettings, env)
     publish = _section(path, data, "publish", PublishSettings, env)
+    value = _section(path, data, "value", ValueSettings, env)
     billing, pathways = data.get("billing", {}), data.get("pathways", {})
     payer = env.get("CPOC_PAYER_FILE") or billing.get("payer_file")
     locality = env.get("CPOC_PAYER_LOCALITY") or billing.get("locality")
@@ -104,6 +112,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     try:
         rule_settings = RuleSettings(**rules)
         publish_settings = PublishSettings(**publish)
+        value_settings = _value_settings(value)
     except (TypeError, ValueError) as exc:
         # What the settings' own checks say (each names its field and the allowed values),
         # under the variable that gave the value, else the file.
@@ -118,7 +127,21 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         pathways_dir=_beside(path, directory),
         pathways_replace=bool(pathways.get("replace", False)) if replace is None else replace,
         payer_locality=locality or None,
+        value=value_settings,
     )
+
+
+def _value_settings(values: dict[str, Any]) -> ValueSettings:
+    """ValueSettings, with the checks the dataclass leaves to its loader: a share is a
+    fraction (0, 1], a weight is ≥ 0."""
+    settings = ValueSettings(**values)
+    share = settings.pathway_reason_share
+    if not 0 < share <= 1:
+        raise ValueError(f"ValueSettings.pathway_reason_share must be in (0, 1], not {share}")
+    for name in ("er_weight_near_treatment", "er_weight_other"):
+        if getattr(settings, name) < 0:
+            raise ValueError(f"ValueSettings.{name} must be 0 or more")
+    return settings
 
 
 def _checked_file(path: Path) -> dict[str, Any]:
