@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.plan import Action, Plan, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
-from cpoc_fhir.engine.ffs import ffs_conflicts
+from cpoc_fhir.engine.ffs import timeline_conflicts
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.errors import CpocError
@@ -122,6 +122,8 @@ class CaptureSummary:
     warning_list: list[CaptureWarning] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # §14.3: patients billed fee-for-service (not a CPOC cancer type for this payer)
+    fee_for_service: list[str] = field(default_factory=list)
     kept_reviewed: list[str] = field(default_factory=list)  # staff-owned items left as they are
     review_conflicts: list[str] = field(default_factory=list)  # lines changed after review
     writes: Counter[str] = field(default_factory=Counter)
@@ -140,6 +142,7 @@ class CaptureSummary:
             "warning_list": [[w.patient, w.resource, w.kind, w.message] for w in self.warning_list],
             "first_month": self.first_month or self.month,
             "conflicts": len(self.conflicts),
+            "fee_for_service": len(self.fee_for_service),
             "kept_reviewed": len(self.kept_reviewed),
             "review_conflicts": len(self.review_conflicts),
             "writes": dict(self.writes),
@@ -218,7 +221,7 @@ class CaptureRun:
             ]
         else:
             outcomes = self.store.apply(patient_id, steps)
-        conflicts = ffs_conflicts(ffs_charges(charges, system), timeline.lines)
+        conflicts = timeline_conflicts(ffs_charges(charges, system), timeline)
         self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]
@@ -237,8 +240,12 @@ class CaptureRun:
         conflicts: list[dict[str, str]],
     ) -> None:
         summary.patients += 1
+        if timeline.fee_for_service is not None:
+            # Counted apart, not as a warning: the notice is the patient's whole timeline.
+            summary.fee_for_service.append(timeline.patient_ref)
         # A line repeats the record's warnings it depends on: each is counted once.
         texts = dict.fromkeys([*timeline.warnings, *(w for x in lines for w in x.warnings)])
+        texts.pop(timeline.fee_for_service or "", None)
         summary.warnings += len(texts)
         summary.warning_list += [capture_warning(timeline.patient_ref, t) for t in texts]
         for line in lines:
