@@ -13,10 +13,12 @@ import pytest
 from fhir.resources.R4B.measurereport import MeasureReport
 from hypothesis import given
 from hypothesis import strategies as st
-from sekmet_server import SekmetServer, sekmet_server
+from sekmet_server import SekmetServer, running_sekmet, sekmet_server
 
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.fhir.client import FhirClient
+from cpoc_fhir.fhir.auth import SmartBackendServices
+from cpoc_fhir.fhir.client import FhirAuthError, FhirClient
+from cpoc_fhir.fhir.keys import generate_private_key_pem, public_jwks
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.value.measure_reports import (
     measure_reports,
@@ -352,3 +354,31 @@ def test_submit_to_a_fhir_server_and_read_back(sekmet_server: SekmetServer) -> N
         assert stored["meta"]["versionId"] == "2"
         identifier = stored["identifier"][0]["value"]
         assert identifier == "practice-1.Q4.2025"
+
+
+def test_submit_with_smart_backend_services(tmp_path: Path) -> None:
+    # A registry that needs SMART Backend Services (as capture uses): the client the caller
+    # builds with its key is the one that submits.
+    key = generate_private_key_pem("ES384")
+    client_id, scope = "cpoc-registry", "system/MeasureReport.cruds"
+    registered = [
+        {"client_id": client_id, "jwks": public_jwks(key, "k1", "ES384"), "scopes": scope}
+    ]
+    settings = {"server_auth": {"types": ["smart"], "smart_clients": registered}}
+    with running_sekmet(tmp_path, settings) as server:
+        base = server.base_url
+        with pytest.raises(FhirAuthError):
+            submit_measure_reports(REPORT, base)  # no credential: 401, nothing written
+        auth = SmartBackendServices(base, client_id, key, "k1", "ES384", scope=scope)
+        with FhirClient(base, auth=auth) as client:
+            # sekmet checks a transaction Bundle against every type ("*"): with MeasureReport
+            # scopes only, one PUT per report.
+            with pytest.raises(FhirAuthError):
+                submit_measure_reports(REPORT, base, client)
+            sent = submit_measure_reports(REPORT, base, client, transaction=False)
+            assert len(sent) == 4 and all(s.status == 201 for s in sent)
+            stored = client.read("MeasureReport", sent[0].id)
+            assert counts(stored["group"][0])["numerator"] == 2
+            again = submit_measure_reports(REPORT, base, client, individual=True, transaction=False)
+            assert len(again) == 8
+            assert [s.status for s in again[:4]] == [200] * 4  # replaced, not added

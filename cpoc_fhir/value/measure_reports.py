@@ -111,10 +111,13 @@ def submit_measure_reports(
     individual: bool = False,
     settings: PublishSettings | None = None,
     auth: TokenProvider | None = None,
+    transaction: bool = True,
 ) -> list[Submitted]:
     """Send the reports to the registry at ``base_url``: one transaction for the summaries,
-    one per patient for individual reports. ``client`` (e.g. with SMART Backend Services, as
-    capture builds it) is used when given, else one is made with ``auth``."""
+    one per patient for individual reports (``transaction=False``: one PUT per report, for a
+    registry that grants ``MeasureReport`` scopes but not transactions). ``client`` (e.g. with
+    SMART Backend Services, as capture builds it) is used when given, else one is made with
+    ``auth``."""
     groups = _report_groups(report_json, individual, settings)
     own = client is None
     if client is None:
@@ -124,6 +127,11 @@ def submit_measure_reports(
     try:
         submitted: list[Submitted] = []
         for reports in groups:
+            if not transaction:
+                for r in reports:
+                    answer = client.update(r)
+                    submitted.append(Submitted(r["id"], answer.status, answer.version))
+                continue
             entries = [
                 {
                     "fullUrl": f"{client.base_url}/MeasureReport/{r['id']}",
