@@ -40,10 +40,10 @@ def export(folder: Path) -> Path:
     return folder
 
 
-def capture(tmp_path: Path, name: str, rules: str) -> tuple[int, Path]:
+def capture(tmp_path: Path, name: str, rules: str, out_name: str = "") -> tuple[int, Path]:
     config = tmp_path / f"{name}.toml"
     config.write_text(rules, encoding="utf-8")
-    out = tmp_path / name
+    out = tmp_path / (out_name or name)
     code = main(
         [
             "--config",
@@ -105,3 +105,29 @@ def test_only_lung_patients_are_captured(
     assert "FFS conflicts       0" in report
     # The notice is the patient's whole timeline, not a warning.
     assert "not a CPOC cancer type" not in report.split("fee-for-service", 1)[1].split("\n", 1)[1]
+
+
+def test_items_written_before_the_setting_are_left_for_billing_staff(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export(tmp_path / "in")
+    assert capture(tmp_path, "all", "")[0] == 0
+    before = {
+        i: x["status"]
+        for x in map(json.loads, (tmp_path / "all" / "ChargeItem.ndjson").read_text().splitlines())
+        for i in [x["identifier"][0]["value"]]
+    }
+    capsys.readouterr()
+    # The payer now bills lung cancer only; the same export and ChargeItem file.
+    code, out = capture(tmp_path, "lung", '[rules]\ncpoc_cancer_types = ["lung"]\n', "all")
+    assert code == 0
+    after = {
+        i: x["status"]
+        for x in map(json.loads, (out / "ChargeItem.ndjson").read_text().splitlines())
+        for i in [x["identifier"][0]["value"]]
+    }
+    assert after == before  # nothing retired by a settings change
+    report = capsys.readouterr().out
+    kept = [x for x in report.splitlines() if "billed fee-for-service (not a CPOC" in x]
+    colon = [i for i in before if i.startswith("appendix-a-folfox.")]
+    assert colon and all(any(f"({i})" in x for x in kept) for i in colon)

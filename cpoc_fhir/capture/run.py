@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
-from cpoc_fhir.capture.plan import Action, Plan, plan
+from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.ffs import timeline_conflicts
 from cpoc_fhir.engine.lines import LineStatus
@@ -149,6 +149,24 @@ class CaptureSummary:
         }
 
 
+def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> Plan:
+    """value-and-models §14.3: a patient billed fee-for-service gets no ChargeItems. CPOC
+    items written before the payer's cancer types were set are left for billing staff, each
+    named in the summary: a settings change never retires billing on its own."""
+    result = Plan()
+    for item in own:
+        ident = identifier_of(item, system)
+        start = occurrence_start(item)
+        if ident is None or item.get("status") == "entered-in-error":
+            continue
+        if start is not None and start <= month_last:
+            result.notices.append(
+                f"ChargeItem/{item.get('id')} ({ident}) left as it is: the patient is billed "
+                "fee-for-service (not a CPOC cancer type for this payer); billing staff decide"
+            )
+    return result
+
+
 def check_writes(steps: Plan) -> None:
     """Validate (R4B model) every ChargeItem the plan will send; items only planned against
     are built unvalidated. Raises ``ResourceValidationError`` naming the item."""
@@ -205,7 +223,11 @@ class CaptureRun:
         charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
-        steps = plan(desired, own, system, self.window_first, self.month.last, charge_item_changed)
+        if timeline.fee_for_service is None:
+            first, last = self.window_first, self.month.last
+            steps = plan(desired, own, system, first, last, charge_item_changed)
+        else:
+            steps = fee_for_service_plan(own, system, self.month.last)
         check_writes(steps)
         if self.dry_run:
             outcomes = [
