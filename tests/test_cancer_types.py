@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.config import load_config, load_payer
@@ -175,3 +177,24 @@ def test_timeline_command_shows_the_notice(
     assert patients["Patient/appendix-b-nsclc"]["lines"]
     folfox = patients["Patient/appendix-a-folfox"]
     assert folfox["lines"] == [] and folfox["feeForService"].startswith(NOT_CPOC_CANCER_TYPE)
+
+
+KNOWN_TYPES = sorted(load_knowledge().conditions.cancer_types)
+RESOURCES = {
+    name: example(name) for name in ("appendix-a-folfox", "appendix-b-nsclc", "declined-treatment")
+}
+UNRESTRICTED = {name: evaluator(None).timeline(r, AS_OF) for name, r in RESOURCES.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sets(st.sampled_from(KNOWN_TYPES), min_size=1), st.sampled_from(sorted(RESOURCES)))
+def test_a_timeline_is_whole_or_fee_for_service(types: set[str], name: str) -> None:
+    # Whatever types are listed, a patient keeps every line of the unrestricted timeline
+    # (one of its types listed) or none, with the notice as its only warning.
+    timeline = evaluator(tuple(sorted(types))).timeline(RESOURCES[name], AS_OF)
+    full = UNRESTRICTED[name]
+    record = evaluator(None).record(RESOURCES[name])
+    if patient_cancer_types(record) & types or not full.lines:
+        assert timeline == full
+    else:
+        assert timeline.lines == () and timeline.warnings == (timeline.fee_for_service,)
