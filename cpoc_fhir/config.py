@@ -7,6 +7,7 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     [rules]                      # RuleSettings fields (cpoc-rules *(config)* items)
     charlson_weights = "quan2011"
     surveillance_horizon_by_cancer = { breast = 120 }
+    cpoc_cancer_types = ["lung", "breast"]   # value-and-models §14.3; default: every type
     [billing]
     payer_file = "payer.toml"
     locality = "01"              # the practice's GPCI locality in the payer file (§13.3)
@@ -47,7 +48,7 @@ from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings
-from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.knowledge.loader import load_knowledge, read_data_file
 from cpoc_fhir.settings_values import (
     ReadEnviron,
     SettingValueError,
@@ -120,6 +121,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         variables = [v for v in env.read if v.endswith(f"_{field.upper()}") and env.get(v)]
         where = variables[0] if variables else str(path or "settings")
         raise InputError(where, f"invalid setting: {exc}") from None
+    _check_cancer_types(rule_settings, env, path)
     return Config(
         rules=rule_settings,
         payer_file=_beside(path, payer),
@@ -142,6 +144,18 @@ def _value_settings(values: dict[str, Any]) -> ValueSettings:
         if getattr(settings, name) < 0:
             raise ValueError(f"ValueSettings.{name} must be 0 or more")
     return settings
+
+
+def _check_cancer_types(rules: RuleSettings, env: ReadEnviron, path: Path | None) -> None:
+    """§14.3: each CPOC cancer type must be one the condition lists produce (a misspelt
+    type would bill its patients fee-for-service)."""
+    known = load_knowledge().conditions.cancer_types
+    for name in rules.cpoc_cancer_types or ():
+        if name not in known:
+            variable = "CPOC_RULES_CPOC_CANCER_TYPES"
+            where = variable if env.get(variable) else str(path or "settings")
+            message = unknown_name(name, known, "cancer type")
+            raise InputError(where, f"[rules] cpoc_cancer_types: {name!r}: {message}")
 
 
 def _checked_file(path: Path) -> dict[str, Any]:

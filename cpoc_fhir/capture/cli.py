@@ -35,6 +35,7 @@ from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import RunInProgress, open_ledger
+from cpoc_fhir.value.measure_definitions import write_measures
 
 EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
 DEFAULT_STORE = "sqlite:///cpoc-ledger.sqlite"
@@ -110,7 +111,8 @@ def add_parsers(sub: Any) -> None:
     add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")
 
     resources = sub.add_parser(
-        "fhir-resources", help="write the CPOC CodeSystem and ChargeItemDefinitions"
+        "fhir-resources",
+        help="write the CPOC CodeSystem, ChargeItemDefinitions and the value measures' Measures",
     )
     resources.add_argument("--payer", type=Path, metavar="FILE")
     resources.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -150,6 +152,7 @@ def run_fhir_resources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     paths = write_resources(payer, config.publish, args.out)
+    paths += write_measures(config.publish, args.out)
     for path in paths:
         print(path)
     return EXIT_OK
