@@ -219,11 +219,11 @@ def test_a_measure_with_a_denominator_under_ten_is_shown_but_left_out(rated_html
 def test_ratings_and_the_signed_adjustment(rated_html: str) -> None:
     ratings = Page(_section(rated_html, "ratings")).text
     assert "Adjustment for payments in 2026: +2.25%" in ratings
-    assert "Pathways (IV-A) 2 pooled adherence 81.3% of 16 decisions high +1" in ratings
-    assert "Quality (IV-B) 2 composite z +0.16, submitting appropriate 0" in ratings
-    assert "Emergency visits (IV-C) 1 risk-adjusted rate 4.0000" in ratings
-    assert "high +1" in ratings.split("Emergency visits")[1]
-    assert "Adjustment (participation year 3, II-C.2 table) +2.25%" in ratings
+    assert "Pathways (IV-A) high +1 2 pooled adherence 81.3% of 16 decisions" in ratings
+    assert "Quality (IV-B) appropriate 0 2 composite z +0.16, submitting" in ratings
+    assert "Emergency visits (IV-C) high +1 1 risk-adjusted rate 4.0000 weighted" in ratings
+    # +1 + 0 + +1 = +2
+    assert "Adjustment +2.25% +2 participation year 3, II-C.2 table (§12.4)" in ratings
 
 
 def test_header_names_the_period_the_source_and_flags_illustrative(rated_html: str) -> None:
@@ -265,6 +265,9 @@ def test_er_by_quarter_table_and_chart(rated_html: str) -> None:
     assert re.search(r'aria-label="[^"]*rate: 5\.5556[^"]*2025-Q1', er) or re.search(
         r'aria-label="[^"]*2025-Q1[^"]*5\.5556', er
     )
+    wide = er[er.index('id="chart-er"') :].split("</svg>")[0]
+    for series in ("observed", "expected", "risk-adjusted"):  # one legend entry each
+        assert wide.count(f">{series}</text>") == 1
     assert "er-p01" in text and "Encounter/er-1, Encounter/er-2" in text
 
 
@@ -293,7 +296,9 @@ def test_the_patients_behind_each_numerator_are_one_click_away(rated_html: str) 
 def test_charts_are_accessible_inline_svg_with_text_as_text(rated_html: str) -> None:
     page = Page(rated_html)
     svgs = page.tags("svg")
-    assert {s["id"] for s in svgs} == {"chart-measures", "chart-er", "chart-pathways"}
+    charts = {"chart-measures", "chart-er", "chart-pathways"}
+    # each drawn for a wide and a narrow screen (CSS shows one)
+    assert {s["id"] for s in svgs} == charts | {f"{c}-narrow" for c in charts}
     ids = set(page.ids())
     for svg in svgs:
         assert svg["role"] == "img"

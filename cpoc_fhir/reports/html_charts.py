@@ -15,7 +15,7 @@ and the economics reports draw; a report with another need passes its own spec t
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,11 @@ SHAPES = ("circle", "square", "triangle-up", "diamond", "cross", "triangle-down"
 DASHES = ((1, 0), (6, 4), (2, 2), (8, 3, 2, 3), (1, 3), (4, 1), (10, 2))
 BAND = "#d6e2f0"
 INK = "#1b1b1b"
-WIDTH = 560  # px; the SVG scales down to the reader's column (max-width: 100 %)
+# Each chart is drawn twice: WIDTH for a desktop column, NARROW for a phone (CSS shows one;
+# the other is display:none, so out of the accessibility tree too). One drawing scaled down
+# to 360 px would shrink its 12-px labels to 6 px.
+WIDTH = 560  # px
+NARROW = 280  # px
 
 _SVG = "http://www.w3.org/2000/svg"
 _XLINK = "http://www.w3.org/1999/xlink"
@@ -71,6 +75,24 @@ def chart_svg(spec: Mapping[str, Any], chart_id: str, title: str, description: s
         {"config": vega_config(), **spec}, vl_version=VEGA_LITE_VERSION
     )
     return Markup(_accessible_svg(svg, element_id(chart_id), title, description))
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart drawn for a wide and a narrow screen (macros.html ``figure`` shows both)."""
+
+    wide: Markup
+    narrow: Markup
+
+
+def responsive_chart(
+    build: Callable[[int], Mapping[str, Any]], chart_id: str, title: str, description: str
+) -> Chart:
+    """The spec ``build(width)`` returns, drawn at WIDTH and at NARROW px."""
+    return Chart(
+        chart_svg(build(WIDTH), chart_id, title, description),
+        chart_svg(build(NARROW), f"{chart_id}-narrow", title, description),
+    )
 
 
 def _accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str:
@@ -130,7 +152,9 @@ class DotBand:
     spread: Decimal | float | None = None  # one standard deviation
 
 
-def dot_band(rows: Sequence[DotBand], axis_title: str, fraction: bool = True) -> dict[str, Any]:
+def dot_band(
+    rows: Sequence[DotBand], axis_title: str, fraction: bool = True, width: int = WIDTH
+) -> dict[str, Any]:
     """Dots (the values), a tick at each mean and a band mean ± spread; rows in the order given.
 
     ``fraction``: values are 0-1, drawn on a 0-100 % axis, the band clipped to it.
@@ -172,11 +196,17 @@ def dot_band(rows: Sequence[DotBand], axis_title: str, fraction: bool = True) ->
     layers.append(
         {
             "data": {"values": dots or [{"label": labels[0] if labels else "", "value": None}]},
-            "mark": {"type": "point", "filled": True, "size": 110, "color": COLOURS[0]},
+            "mark": {
+                "type": "point",
+                "filled": True,
+                "size": 110,
+                "color": COLOURS[0],
+                "opacity": 1,
+            },
             "encoding": {"y": y, "x": {"field": "value", **x}},
         }
     )
-    return {"width": WIDTH, "height": 36 * max(len(rows), 1), "layer": layers}
+    return {"width": width, "height": 36 * max(len(rows), 1), "layer": layers}
 
 
 @dataclass(frozen=True)
@@ -194,6 +224,7 @@ def series_by_period(
     series: Sequence[str],
     axis_title: str,
     fraction: bool = False,
+    width: int = WIDTH,
 ) -> dict[str, Any]:
     """Lines with points, one per series over the periods in order; series differ by colour,
     dash and point shape. Null values leave a gap."""
@@ -204,12 +235,18 @@ def series_by_period(
         if p.value is not None
     ]
     return {
-        "width": WIDTH,
+        "width": width,
         "height": 220,
         "data": {"values": rows},
         "mark": {"type": "line", "point": {"filled": True, "size": 70}, "strokeWidth": 2},
         "encoding": {
-            "x": {"field": "period", "type": "ordinal", "sort": list(periods), "title": None},
+            "x": {
+                "field": "period",
+                "type": "ordinal",
+                "sort": list(periods),
+                "title": None,
+                "axis": {"labelAngle": 0 if len(periods) * 64 <= width else -45},
+            },
             "y": {"field": "value", "type": "quantitative", "axis": _axis(axis_title, fraction)},
             "color": {
                 "field": "series",
@@ -217,10 +254,12 @@ def series_by_period(
                 "title": None,
                 "scale": {"domain": list(series), "range": list(COLOURS[:n])},
             },
+            # one legend: colour, dash and shape of a series share its entry (a legend
+            # turned off on one of them would drop the merged legend)
             "strokeDash": {
                 "field": "series",
                 "type": "nominal",
-                "legend": None,
+                "title": None,
                 "scale": {"domain": list(series), "range": [list(d) for d in DASHES[:n]]},
             },
             "shape": {
@@ -238,6 +277,7 @@ def bars(
     axis_title: str,
     fraction: bool = False,
     rule: Decimal | float | None = None,
+    width: int = WIDTH,
 ) -> dict[str, Any]:
     """Horizontal bars in the order given, each labelled with its value; ``rule`` draws a
     dashed reference line (a pooled rate, a target)."""
@@ -263,9 +303,8 @@ def bars(
                 "encoding": {"x": x},
             }
         )
-    return {"width": WIDTH, "height": 34 * max(len(values), 1), "data": {"values": values}} | {
-        "layer": layers
-    }
+    height = 34 * max(len(values), 1)
+    return {"width": width, "height": height, "data": {"values": values}, "layer": layers}
 
 
 def scatter(
@@ -273,6 +312,7 @@ def scatter(
     x_title: str,
     y_title: str,
     diagonal: bool = True,
+    width: int = 360,
 ) -> dict[str, Any]:
     """A scatter of (x, y) pairs on equal scales from 0; ``diagonal`` draws y = x (dashed), the
     line where both measures agree (CPOC against fee-for-service per patient)."""
@@ -298,4 +338,4 @@ def scatter(
                 "encoding": encoding,
             },
         )
-    return {"width": 360, "height": 360, "data": {"values": values}, "layer": layers}
+    return {"width": width, "height": width, "data": {"values": values}, "layer": layers}

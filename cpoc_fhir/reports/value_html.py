@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from markupsafe import Markup
-
 from cpoc_fhir.reports.html_charts import (
+    Chart,
     DotBand,
     Point,
     bars,
-    chart_svg,
     dot_band,
+    responsive_chart,
     series_by_period,
 )
 from cpoc_fhir.reports.html_page import PageHeader, percent, render_page, to_decimal, unique_ids
@@ -128,6 +127,7 @@ def render_value_html(report_json: Mapping[str, Any]) -> str:
         _fields(_mapping(c, f"pathways.byCancer[{i}]"), CANCER_KEYS)
         for i, c in enumerate(raw_pathways.get("byCancer") or [])
     ]
+    rating_rows = _rating_rows(report, ratings, quality, er, pathways)
     return render_page(
         "value.html",
         _header(report),
@@ -142,7 +142,8 @@ def render_value_html(report_json: Mapping[str, Any]) -> str:
         pathways=pathways,
         by_cancer=by_cancer,
         pathways_chart=_pathways_chart(by_cancer, pathways.get("rate")),
-        rating_rows=_rating_rows(report, ratings, quality, er, pathways),
+        rating_rows=rating_rows,
+        score_sum=_score_sum(rating_rows),
         rated=ratings is not None,
         adjustment=report.get("adjustment"),
         next_year=_next_year(report.get("year")),
@@ -300,6 +301,14 @@ def _rating_rows(
     ]
 
 
+def _score_sum(rows: Sequence[RatingRow]) -> str:
+    """The §12.4 sum of the scores, signed; "—" unless every measure is rated."""
+    if any(row.rating not in SCORES for row in rows):
+        return "—"
+    total = sum(SCORES[str(row.rating)] for row in rows)
+    return f"{total:+d}" if total else "0"
+
+
 def _rating(value: Any) -> str | None:
     return str(value) if value in SCORES else None
 
@@ -313,7 +322,7 @@ def _next_year(year: Any) -> str:
 # --- Charts (Vega-Lite specs, drawn by the page kit) ----------------------------------------
 
 
-def _measures_chart(measures: Sequence[MeasureView]) -> Markup | None:
+def _measures_chart(measures: Sequence[MeasureView]) -> Chart | None:
     """Dot-and-band: the practice's rate (dot), the benchmark mean (tick) and mean ± 1 SD."""
     if not measures:
         return None
@@ -323,15 +332,15 @@ def _measures_chart(measures: Sequence[MeasureView]) -> Markup | None:
         + (f", benchmark {percent(m.mean)} ± {percent(m.sd)}" if m.mean is not None else "")
         for m in measures
     )
-    return chart_svg(
-        dot_band(rows, "rate"),
+    return responsive_chart(
+        lambda width: dot_band(rows, "rate", width=width),
         "chart-measures",
         "Quality measures: rate against the benchmark",
         described,
     )
 
 
-def _er_chart(quarters: Sequence[Mapping[str, Any]]) -> Markup | None:
+def _er_chart(quarters: Sequence[Mapping[str, Any]]) -> Chart | None:
     """Observed, expected and risk-adjusted rates by quarter (§12.3)."""
     keys = dict(zip(ER_SERIES, ("observedRate", "expectedRate", "riskAdjustedRate"), strict=True))
     points = [
@@ -342,12 +351,17 @@ def _er_chart(quarters: Sequence[Mapping[str, Any]]) -> Markup | None:
     if all(p.value is None for p in points):
         return None
     periods = [str(q.get("quarter")) for q in quarters]
-    spec = series_by_period(points, periods, ER_SERIES, "weighted visits per 100 patient-months")
+    axis = "weighted visits per 100 patient-months"
     described = "; ".join(f"{p.period} {p.series} {p.value}" for p in points if p.value is not None)
-    return chart_svg(spec, "chart-er", "Avoidable emergency visits by quarter", described)
+    return responsive_chart(
+        lambda width: series_by_period(points, periods, ER_SERIES, axis, width=width),
+        "chart-er",
+        "Avoidable emergency visits by quarter",
+        described,
+    )
 
 
-def _pathways_chart(by_cancer: Sequence[Mapping[str, Any]], pooled: Any) -> Markup | None:
+def _pathways_chart(by_cancer: Sequence[Mapping[str, Any]], pooled: Any) -> Chart | None:
     """Adherence by cancer type (bars), the practice's pooled rate as a dashed rule."""
     rows = []
     for i, c in enumerate(by_cancer):
@@ -357,11 +371,15 @@ def _pathways_chart(by_cancer: Sequence[Mapping[str, Any]], pooled: Any) -> Mark
     if not rows:
         return None
     pooled_rate = to_decimal(pooled, "pathways.rate")
-    spec = bars(rows, "on-pathway decisions", fraction=True, rule=pooled_rate)
     described = "; ".join(f"{cancer} {percent(rate)}" for cancer, rate in rows)
     if pooled_rate is not None:
         described += f"; pooled {percent(pooled_rate)}"
-    return chart_svg(spec, "chart-pathways", "Pathway adherence by cancer type", described)
+    return responsive_chart(
+        lambda width: bars(rows, "on-pathway decisions", True, pooled_rate, width=width),
+        "chart-pathways",
+        "Pathway adherence by cancer type",
+        described,
+    )
 
 
 # --- Reading the JSON -----------------------------------------------------------------------
