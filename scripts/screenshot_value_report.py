@@ -34,30 +34,35 @@ def example_report() -> dict[str, Any]:
     return report_with_benchmarks()
 
 
-def screenshots(html: str, out: Path) -> list[Path]:
-    """``html`` opened from a file in chromium at each viewport, the whole page captured."""
-    from playwright.sync_api import sync_playwright
+def screenshots(html: str, out: Path, browser: Any = None) -> list[Path]:
+    """``html`` opened from a file in chromium at each viewport, the whole page captured
+    (in ``browser``, a Playwright Browser, when given; else one started here)."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
 
+        with sync_playwright() as playwright:
+            started = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            try:
+                return screenshots(html, out, started)
+            finally:
+                started.close()
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         page_file = Path(tmp) / "value-report.html"
         page_file.write_text(html, encoding="utf-8")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        for name, (width, height) in VIEWPORTS.items():
+            context = browser.new_context(viewport={"width": width, "height": height})
             try:
-                for name, (width, height) in VIEWPORTS.items():
-                    context = browser.new_context(viewport={"width": width, "height": height})
-                    page = context.new_page()
-                    page.goto(page_file.as_uri())
-                    # one drill-down open, to show what a click gives
-                    page.locator("#measure-q4 details summary").first.click()
-                    target = out / f"{name}.png"
-                    page.screenshot(path=str(target), full_page=True)
-                    written.append(target)
-                    context.close()
+                page = context.new_page()
+                page.goto(page_file.as_uri())
+                # one drill-down open, to show what a click gives
+                page.locator("#measure-q4 details summary").first.click()
+                target = out / f"{name}.png"
+                page.screenshot(path=str(target), full_page=True)
+                written.append(target)
             finally:
-                browser.close()
+                context.close()
     return written
 
 

@@ -273,7 +273,9 @@ def test_er_by_quarter_table_and_chart(rated_html: str) -> None:
 
 def test_pathways_by_cancer(rated_html: str) -> None:
     text = Page(_section(rated_html, "pathways")).text
-    assert "13 of 16 decisions on pathway (1 deviations for a clinical trial left out)" in text
+    assert (
+        "13 of 16 decisions on pathway (1 deviation for a clinical trial left out, §12.1)" in text
+    )
     assert "lung 10 80.0% 2 2 yes high" in text
     assert "breast 6 83.3% 1 1 yes appropriate" in text
 

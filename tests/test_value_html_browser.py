@@ -103,7 +103,7 @@ def test_wide_tables_scroll_in_their_own_box_at_360_px(watched: Any, pages: dict
     assert widths[0] > widths[1]  # the table is wider than the phone …
     box.focus()
     w.page.keyboard.press("ArrowRight")  # … and scrolls with the keyboard, inside its box
-    assert box.evaluate("e => e.scrollLeft") > 0
+    w.page.wait_for_function("e => e.scrollLeft > 0", arg=box.element_handle(), timeout=5000)
     assert w.page.evaluate("window.scrollX") == 0
     charts = w.page.locator("svg[role=img]:visible").all()
     assert [c.get_attribute("id") for c in charts] == [
@@ -172,6 +172,22 @@ def test_screenshots(browser: Any) -> None:
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     written = script.screenshots(
-        render_value_html(report_with_benchmarks()), REPO / "docs" / "screenshots"
+        render_value_html(report_with_benchmarks()), REPO / "docs" / "screenshots", browser
     )
     assert [p.name for p in written] == ["value-report.png", "value-report-360.png"]
+
+
+def test_print_shows_the_drill_downs_and_the_wide_charts(
+    watched: Any, pages: dict[str, str]
+) -> None:
+    """Paper cannot be clicked: in print the drill-downs' contents show without opening them
+    (::details-content), the contents list goes, and the desktop drawing of each chart is used."""
+    w = watched(360)
+    w.page.goto(pages["rated"])
+    w.page.emulate_media(media="print")
+    q4 = w.page.locator("#measure-q4 details").first
+    assert not q4.evaluate("e => e.open")
+    sync_api.expect(q4.get_by_role("rowheader", name="q4-p01")).to_be_visible()
+    sync_api.expect(w.page.get_by_role("navigation", name="Sections")).to_be_hidden()
+    sync_api.expect(w.page.locator("#chart-measures")).to_be_visible()
+    sync_api.expect(w.page.locator("#chart-measures-narrow")).to_be_hidden()
