@@ -96,10 +96,7 @@ def fee_schedule_from_data(data: Mapping[str, Any], where: str) -> FeeSchedule:
         if amount < 0:
             raise InputError(where, f"{at}.amount must not be negative, got {amount}")
         system = text_field(entry, "system", where, f"{at}.system")
-        key = (family(system), str(code))
-        if key in entries:
-            raise InputError(where, f"{at}: listed twice (CPT and HCPCS are one namespace)")
-        entries[key] = FeeEntry(
+        entries[(family(system), str(code))] = FeeEntry(
             system, str(code), amount, str(entry.get("display", "")), str(entry.get("unit", ""))
         )
     return FeeSchedule(
