@@ -51,7 +51,7 @@ def collect_charges(
     out = Charges()
     for resources in source.patients():
         pid = patient_id(resources.patient_ref)
-        read = read_claims(pid, resources.resources)
+        read = read_claims(pid, resources.resources, resources.key)
         out.skipped.update(read.skipped)
         out.warnings.extend(resources.warnings)
         out.warnings.extend(read.warnings)

@@ -9,8 +9,10 @@ amount (None when the item carries none) and evidence "Type/id#itemN". Amounts (
 - ExplanationOfBenefit item: what the payer paid, the adjudication whose category is
   ``http://terminology.hl7.org/CodeSystem/adjudication|benefit`` ("Amount payable under the
   coverage"), which CARIN BB's C4BB Adjudication value set includes; when an EOB gives only
-  CARIN's own ``C4BBAdjudication|paidtoprovider``, that. An EOB item's ``net`` is what was
-  billed, not paid: never used.
+  CARIN's own ``C4BBAdjudication|paidtoprovider``, that; failing both, CMS Blue Button 2.0's
+  line provider payment amount (``line_prvdr_pmt_amt``, CCW codebook LINE_PRVDR_PMT_AMT),
+  which Synthea's EOBs carry. An EOB item's ``net`` and ``submitted`` are what was billed,
+  not paid: never used.
 
 Items without an amount are priced later from a fee schedule (``priced``), never guessed.
 Left out, and counted: entered-in-error / cancelled / aborted / not-billable charges, draft
@@ -21,7 +23,7 @@ an ExplanationOfBenefit of the input adjudicates (the EOB's paid amounts stand f
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -37,6 +39,14 @@ from cpoc_fhir.fhir.read.references import reference_key, resource_key
 Resource = Mapping[str, Any]
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 C4BB_ADJUDICATION = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
+BB2_ADJUDICATION = "https://bluebutton.cms.gov/resources/codesystem/adjudication"
+BB2_PROVIDER_PAYMENT = "https://bluebutton.cms.gov/resources/variables/line_prvdr_pmt_amt"
+# The paid amount's categories, the first found wins (module docstring).
+PAID_CATEGORIES = (
+    (ADJUDICATION, "benefit"),
+    (C4BB_ADJUDICATION, "paidtoprovider"),
+    (BB2_ADJUDICATION, BB2_PROVIDER_PAYMENT),
+)
 _SKIPPED_STATUS = {
     "ChargeItem": frozenset({"entered-in-error", "aborted", "not-billable"}),
     "Claim": frozenset({"entered-in-error", "cancelled", "draft"}),
@@ -78,14 +88,22 @@ class ClaimsRead:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_claims(patient_id: str, resources: Iterable[Resource]) -> ClaimsRead:
-    """The FFS lines among one patient's resources (other resource types are ignored)."""
+def read_claims(
+    patient_id: str,
+    resources: Iterable[Resource],
+    key: Callable[[object], str | None] = reference_key,
+) -> ClaimsRead:
+    """The FFS lines among one patient's resources (other resource types are ignored).
+
+    ``key`` turns a reference into "Type/id" (``PatientResources.key`` resolves a Bundle's
+    ``urn:uuid`` fullUrls, as Synthea's EOBs name their Claim)."""
     resources = [r for r in resources if r.get("resourceType") in _SKIPPED_STATUS]
     adjudicated = {
-        key
+        ref
         for r in resources
         if r.get("resourceType") == "ExplanationOfBenefit"
-        and (key := reference_key((r.get("claim") or {}).get("reference"))) is not None
+        and isinstance(r.get("claim"), dict)
+        and (ref := key(r["claim"].get("reference"))) is not None
     }
     out = ClaimsRead()
     for resource in resources:
@@ -176,18 +194,19 @@ def _eob(patient_id: str, eob: Resource, ref: str) -> _Found:
 
 
 def _paid(item: Resource, at: str) -> Decimal | None:
-    """The sum of the item's ``benefit`` adjudications, else of its ``paidtoprovider`` ones."""
-    found: dict[str, Decimal] = {}
+    """The sum of the item's adjudications of the first ``PAID_CATEGORIES`` it has."""
+    found: dict[tuple[str, str], Decimal] = {}
     for index, adjudication in enumerate(access.objects(item, "adjudication", at)):
         where = f"{at}.adjudication[{index}]"
         category = access.concept(adjudication, "category", where) or {}
         for coding in access.objects(category, "coding", f"{where}.category"):
             wanted = (coding.get("system"), coding.get("code"))
-            if wanted in ((ADJUDICATION, "benefit"), (C4BB_ADJUDICATION, "paidtoprovider")):
+            if wanted in PAID_CATEGORIES:
                 amount = _money(adjudication, "amount", where)
                 if amount is not None:
-                    found[wanted[1]] = found.get(wanted[1], Decimal(0)) + amount
-    return found.get("benefit", found.get("paidtoprovider"))
+                    key = (str(wanted[0]), str(wanted[1]))
+                    found[key] = found.get(key, Decimal(0)) + amount
+    return next((found[c] for c in PAID_CATEGORIES if c in found), None)
 
 
 _READERS = {"ChargeItem": _charge_item, "Claim": _claim, "ExplanationOfBenefit": _eob}

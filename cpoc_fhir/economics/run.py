@@ -42,4 +42,9 @@ def run_model(
             f"{no_record_lines} patient(s) have replaced-code FFS charges but no CPOC line in "
             "the period (consult-only, or outside CPOC): their FFS revenue still counts"
         )
+    if charges.by_patient and not any(p.replaced for p in patients):
+        warnings.append(
+            "no priced charge carries a code CPOC replaces (CPT/HCPCS of the II-D table): "
+            "the revenue-neutral base is 0"
+        )
     return ModelResult(options, patients, charges, len(unmatched), warnings)
