@@ -25,7 +25,8 @@ CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.1
 HCPCS_SYSTEMS = frozenset(
     {
         "https://bluebutton.cms.gov/resources/codesystem/hcpcs",
-        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+        "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",  # FHIR R4 terminologies
+        "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",  # CARIN BB Aliases.fsh
         "http://terminology.hl7.org/CodeSystem/HCPCS",
         "urn:oid:2.16.840.1.113883.6.285",
     }
