@@ -12,7 +12,7 @@ from datetime import date
 
 from cpoc_fhir.economics.claims import ClaimLine, read_claims
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
-from cpoc_fhir.fhir.read import RecordSource
+from cpoc_fhir.fhir.read import PatientResources, RecordSource
 from cpoc_fhir.fhir.read.references import patient_id
 
 WARNING_EXAMPLES = 5  # unpriced items named per code in the warnings
@@ -44,23 +44,27 @@ class Charges:
         ]
 
 
-def collect_charges(
-    source: RecordSource, schedule: FeeSchedule | None, start: date, end: date
-) -> Charges:
-    """Every patient's FFS lines with a service date in [start, end], priced."""
-    out = Charges()
-    for resources in source.patients():
+class ChargeCollector:
+    """Reads, prices and keeps the FFS lines of [start, end], one patient's resources at a
+    time (so a source holding both records and claims is parsed once)."""
+
+    def __init__(self, schedule: FeeSchedule | None, start: date, end: date) -> None:
+        self.schedule, self.start, self.end = schedule, start, end
+        self.charges = Charges()
+
+    def add(self, resources: PatientResources) -> list[ClaimLine]:
+        """The patient's priced lines of the period (also kept in ``charges``)."""
+        out = self.charges
         pid = patient_id(resources.patient_ref)
         read = read_claims(pid, resources.resources, resources.key)
         out.skipped.update(read.skipped)
-        out.warnings.extend(resources.warnings)
         out.warnings.extend(read.warnings)
         kept = []
         for line in read.lines:
-            if not start <= line.on <= end:
+            if not self.start <= line.on <= self.end:
                 out.outside_period += 1
                 continue
-            line = line.priced(schedule)
+            line = line.priced(self.schedule)
             if line.amount is None:
                 out.unpriced.append(line)
                 continue
@@ -68,5 +72,16 @@ def collect_charges(
             kept.append(line)
         if kept:
             out.by_patient.setdefault(pid, []).extend(kept)
-    out.warnings[:0] = source.warnings
-    return out
+        return kept
+
+
+def collect_charges(
+    source: RecordSource, schedule: FeeSchedule | None, start: date, end: date
+) -> Charges:
+    """Every patient's FFS lines with a service date in [start, end], priced."""
+    collector = ChargeCollector(schedule, start, end)
+    for resources in source.patients():
+        collector.charges.warnings.extend(resources.warnings)
+        collector.add(resources)
+    collector.charges.warnings[:0] = source.warnings
+    return collector.charges

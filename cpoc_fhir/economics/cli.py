@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.config import load_config, load_payer
-from cpoc_fhir.economics.charges import collect_charges
 from cpoc_fhir.economics.fee_schedule import load_fee_schedule
 from cpoc_fhir.economics.model import ModelOptions
 from cpoc_fhir.economics.payer_side import DEFAULT_REDUCTION
@@ -85,9 +84,8 @@ def run(args: argparse.Namespace) -> int:
     )
     schedule = None if args.fee_schedule is None else load_fee_schedule(args.fee_schedule)
     records = open_source(args.input)
-    ffs = records if args.ffs.resolve() == args.input.resolve() else open_source(args.ffs)
-    charges = collect_charges(ffs, schedule, args.start, args.end)
-    result = run_model(evaluator, records, charges, options)
+    ffs = None if args.ffs.resolve() == args.input.resolve() else open_source(args.ffs)
+    result = run_model(evaluator, records, options, schedule, ffs)
     data = result.as_json()
     data["feeSchedule"] = None if schedule is None else schedule.header()
     if args.format == "json":
