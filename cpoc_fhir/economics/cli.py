@@ -45,8 +45,22 @@ def add_parser(sub: Any) -> None:
         help="FFS charges: ChargeItem, Claim, ExplanationOfBenefit (Bundle, folder, NDJSON)",
     )
     model.add_argument("--fee-schedule", type=Path, metavar="FILE", help="prices items with none")
-    model.add_argument("--from", dest="start", type=_date, required=True, metavar="YYYY-MM-DD")
-    model.add_argument("--to", dest="end", type=_date, required=True, metavar="YYYY-MM-DD")
+    model.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first day: charges served and CPOC billing months starting from this day",
+    )
+    model.add_argument(
+        "--to",
+        dest="end",
+        type=_date,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="last day (inclusive); the timeline is evaluated as of this day",
+    )
     model.add_argument("--payer", type=Path, metavar="FILE", help="CPOC revenue under this file")
     model.add_argument(
         "--margin", type=_rate, metavar="P", help="target margin over FFS: 5%% or 0.05"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -75,11 +76,11 @@ def model_table(data: dict[str, Any]) -> str:
                     f"  variance {row['variance']:>10}"
                 )
             )
-            if codes:
-                out.append(_cut(f"      {codes}"))
+            out += textwrap.wrap(codes, WIDTH, initial_indent="      ", subsequent_indent="      ")
     if data["warnings"]:
         out += ["", f"Warnings ({len(data['warnings'])})"]
-        out += [_cut(f"  - {w}") for w in data["warnings"]]
+        for warning in data["warnings"]:
+            out += textwrap.wrap(warning, WIDTH, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(out)
 
 
