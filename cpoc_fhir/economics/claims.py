@@ -159,38 +159,43 @@ def _charge_item(patient_id: str, item: Resource, ref: str) -> _Found:
 
 
 def _claim(patient_id: str, claim: Resource, ref: str) -> _Found:
-    billable = access.period(claim, "billablePeriod")[0]
-    for index, item in enumerate(access.objects(claim, "item")):
-        at = f"item[{index}]"
-        on = _item_date(item, at, billable)
-        if isinstance(on, _Skip):
-            yield on
-            continue
-        units = _units(item, at)
-        amount = _money(item, "net", at)
-        if amount is None:
-            unit_price = _money(item, "unitPrice", at)
-            factor = access.decimal(item, "factor", at)
-            if unit_price is not None:
-                amount = unit_price * units * (Decimal(1) if factor is None else _dec(factor))
-        codings = _codings(access.concept(item, "productOrService", at), f"{at}.productOrService")
-        yield _line(
-            patient_id, on, codings, units, amount, _item_ref(ref, item, index), "claim", at
-        )
+    return _items(patient_id, claim, ref, _claim_amount, "claim")
 
 
 def _eob(patient_id: str, eob: Resource, ref: str) -> _Found:
-    billable = access.period(eob, "billablePeriod")[0]
-    for index, item in enumerate(access.objects(eob, "item")):
+    return _items(patient_id, eob, ref, lambda item, at, _units: _paid(item, at), "paid")
+
+
+def _items(
+    patient_id: str,
+    resource: Resource,
+    ref: str,
+    amount_of: Callable[[Resource, str, Decimal], Decimal | None],
+    basis: str,
+) -> _Found:
+    """The items of a Claim or an ExplanationOfBenefit (the same item structure)."""
+    billable = access.period(resource, "billablePeriod")[0]
+    for index, item in enumerate(access.objects(resource, "item")):
         at = f"item[{index}]"
         on = _item_date(item, at, billable)
         if isinstance(on, _Skip):
             yield on
             continue
         units = _units(item, at)
-        amount = _paid(item, at)
+        amount = amount_of(item, at, units)
         codings = _codings(access.concept(item, "productOrService", at), f"{at}.productOrService")
-        yield _line(patient_id, on, codings, units, amount, _item_ref(ref, item, index), "paid", at)
+        yield _line(patient_id, on, codings, units, amount, _item_ref(ref, item, index), basis, at)
+
+
+def _claim_amount(item: Resource, at: str, units: Decimal) -> Decimal | None:
+    """Claim.item.net, else unitPrice × quantity × factor."""
+    amount = _money(item, "net", at)
+    if amount is None:
+        unit_price = _money(item, "unitPrice", at)
+        factor = access.decimal(item, "factor", at)
+        if unit_price is not None:
+            amount = unit_price * units * (Decimal(1) if factor is None else _dec(factor))
+    return amount
 
 
 def _paid(item: Resource, at: str) -> Decimal | None:
