@@ -329,7 +329,7 @@ def test_scaling_every_ffs_amount_by_k_scales_the_neutral_base_by_k(
         lines = [
             ClaimLine(
                 PATIENT,
-                date(2025, 1, 1).fromordinal(date(2025, 1, 1).toordinal() + day - 1),
+                date.fromordinal(OPTIONS.start.toordinal() + day - 1),
                 CPT,
                 code,
                 Decimal(1),
