@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -269,3 +270,24 @@ def test_an_element_of_the_wrong_type_names_the_resource_and_element() -> None:
 )
 def test_classification(system: str, code: str, kind: FfsKind) -> None:
     assert classify(system, code) is kind
+
+
+def test_a_folder_of_resource_files_is_read_like_a_bundle(tmp_path) -> None:
+    from cpoc_fhir.economics.charges import collect_charges
+    from cpoc_fhir.fhir.read import open_source
+
+    item = charge_item("c9", "p1", "96413", price=135.71)
+    del item["occurrenceDateTime"]
+    item["occurrencePeriod"] = {"start": "2025-03-03", "end": "2025-03-03"}
+    (tmp_path / "charge.json").write_text(json.dumps(item))
+    (tmp_path / "eob.json").write_text(json.dumps(eob("e9", "p1", eob_item(1, "99213", 92.03))))
+    (tmp_path / "notes.txt").write_text("not FHIR")
+    charges = collect_charges(open_source(tmp_path), None, date(2025, 3, 1), date(2025, 3, 31))
+    assert amounts(charges.by_patient["p1"]) == {
+        "ChargeItem/c9": Decimal("135.71"),
+        "ExplanationOfBenefit/e9#item1": Decimal("92.03"),
+    }
+    assert charges.warnings == []
+    # The same resources dated outside the period are counted apart, not priced.
+    later = collect_charges(open_source(tmp_path), None, date(2025, 4, 1), date(2025, 4, 30))
+    assert later.by_patient == {} and later.outside_period == 2
