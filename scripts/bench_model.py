@@ -56,7 +56,7 @@ def bench(folder: Path) -> dict[str, float]:
     charges = result.charges
     out = json.dumps(result.as_json())
     model_s, model_cpu = time.perf_counter() - t0, time.process_time() - c0
-    items = sum(len(lines) for lines in charges.by_patient.values())
+    items = sum(charges.basis.values())
     return {
         "patients": count,
         "modelled": len(result.patients),

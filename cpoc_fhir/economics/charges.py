@@ -22,7 +22,8 @@ WARNING_EXAMPLES = 5  # unpriced items named per code in the warnings
 class Charges:
     """Priced FFS lines of [start, end] by patient id, and what was left out."""
 
-    by_patient: dict[str, list[ClaimLine]] = field(default_factory=dict)
+    by_patient: dict[str, list[ClaimLine]] = field(default_factory=dict)  # when kept
+    patients: set[str] = field(default_factory=set)  # every patient with priced lines
     unpriced: list[ClaimLine] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     outside_period: int = 0
@@ -48,8 +49,10 @@ class ChargeCollector:
     """Reads, prices and keeps the FFS lines of [start, end], one patient's resources at a
     time (so a source holding both records and claims is parsed once)."""
 
-    def __init__(self, schedule: FeeSchedule | None, start: date, end: date) -> None:
-        self.schedule, self.start, self.end = schedule, start, end
+    def __init__(
+        self, schedule: FeeSchedule | None, start: date, end: date, keep: bool = True
+    ) -> None:
+        self.schedule, self.start, self.end, self.keep = schedule, start, end, keep
         self.charges = Charges()
 
     def add(self, resources: PatientResources) -> list[ClaimLine]:
@@ -71,7 +74,9 @@ class ChargeCollector:
             out.basis[str(line.basis)] += 1
             kept.append(line)
         if kept:
-            out.by_patient.setdefault(pid, []).extend(kept)
+            out.patients.add(pid)
+            if self.keep:
+                out.by_patient.setdefault(pid, []).extend(kept)
         return kept
 
 

@@ -54,7 +54,7 @@ _SKIPPED_STATUS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClaimLine:
     """One FFS item. ``basis``: where ``amount`` came from (charge, claim, paid, fee-schedule)."""
 

@@ -46,7 +46,7 @@ class ModelOptions:
     reduction: Decimal = Decimal("0.03")  # assumed reduction of other spending (§14.2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelLine:
     """A CPOC line of the period, with the replaced FFS revenue of its days."""
 

@@ -24,8 +24,9 @@ def run_model(
     period. The charges are read from ``ffs``, or from ``records`` themselves (one pass) when
     it is None or the same source. Charges of a patient with no Patient resource in
     ``records`` are left out, counted and warned about."""
-    collector = ChargeCollector(schedule, options.start, options.end)
     inline = ffs is None or ffs is records
+    # One pass: each patient's lines are used at once, not kept (memory: 10 000 patients).
+    collector = ChargeCollector(schedule, options.start, options.end, keep=not inline)
     charges = (
         collector.charges
         if ffs is None or inline
@@ -45,7 +46,7 @@ def run_model(
         patient = patient_economics(evaluator.evaluate(record, options.end), record, own, options)
         if patient.lines or own:
             patients.append(patient)
-    unmatched.update(p for p in charges.by_patient if p not in seen)
+    unmatched.update(p for p in charges.patients if p not in seen)
     return ModelResult(
         options, patients, charges, len(unmatched), _warnings(records, charges, unmatched, patients)
     )
@@ -67,7 +68,7 @@ def _warnings(
             f"{without_lines} patient(s) have replaced-code FFS charges but no CPOC line in "
             "the period (consult-only, or outside CPOC): their FFS revenue still counts"
         )
-    if charges.by_patient and not any(p.replaced for p in patients):
+    if charges.patients and not any(p.replaced for p in patients):
         warnings.append(
             "no priced charge carries a code CPOC replaces (CPT/HCPCS of the II-D table): "
             "the revenue-neutral base is 0"
