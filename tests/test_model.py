@@ -347,3 +347,26 @@ def test_scaling_every_ffs_amount_by_k_scales_the_neutral_base_by_k(
     # Exact before rounding; each side is rounded once to cents, so they differ by at most
     # half a cent on the scaled side plus k half-cents on the other.
     assert abs(scaled - k * one) <= Decimal("0.005") * (k + 1)
+
+
+def test_records_holding_their_claims_are_read_in_one_pass(tmp_path, capsys) -> None:
+    # INPUT and --ffs the same Bundle: the Appendix A record with its EOB, and an EOB of a
+    # patient the Bundle has no Patient for. Same figures as with two inputs.
+    record = json.loads(RECORD.read_text())
+    record["entry"] += [
+        {"resource": MARCH},
+        {"resource": eob("x", "someone-else", eob_item(1, "99213", 92.03))},
+    ]
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps(record), encoding="utf-8")
+    code = main(["model", str(both), "--ffs", str(both), "--from", "2025-03-01", "--to",
+                 "2025-03-31", "--format", "json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (out["ffsReplacedRevenue"], out["ffsDrugRevenue"], out["neutralBase"]) == (
+        "257.10",
+        "45.90",
+        "321.38",
+    )
+    assert out["patients"] == 1 and out["ffsItems"]["patientsWithoutRecord"] == 1
+    assert any("Patient/someone-else" in w for w in out["warnings"])
