@@ -272,6 +272,26 @@ def test_bad_input_exits_2_naming_file_and_field(tmp_path, capsys, extra, messag
         assert str(rv) in err
 
 
+def test_unreadable_charges_exit_2_naming_the_file(tmp_path, capsys) -> None:
+    missing = tmp_path / "no-such-claims.ndjson"
+    argv = [
+        "model",
+        str(RECORD),
+        "--ffs",
+        str(missing),
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-03-31",
+    ]
+    assert main(argv) == 2
+    assert f"{missing}: no such file or folder" in capsys.readouterr().err
+    broken = tmp_path / "claims.json"
+    broken.write_text("{not json", encoding="utf-8")
+    assert main([*argv[:3], str(broken), *argv[4:]]) == 2
+    assert f"{broken}: not JSON" in capsys.readouterr().err
+
+
 def test_a_margin_that_is_not_a_rate_is_bad_usage(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as caught:
         main(
