@@ -17,6 +17,7 @@ from test_claims import CPT, HCPCS, eob, eob_item
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.economics.claims import ClaimLine
 from cpoc_fhir.economics.model import ModelOptions, neutral_base, patient_economics
+from cpoc_fhir.economics.payer_side import PayerSide
 from cpoc_fhir.engine.lines import PatientTimeline
 from cpoc_fhir.knowledge import Knowledge
 
@@ -360,6 +361,8 @@ def test_scaling_every_ffs_amount_by_k_scales_the_neutral_base_by_k(
             for n, (code, day, amount) in enumerate(amounts)
         ]
         patient = patient_economics(timeline, record, lines, OPTIONS)
+        # attribution loses nothing: the lines' FFS and the unattributed rest add up
+        assert sum(line.ffs for line in patient.lines) + patient.unattributed == patient.replaced
         return neutral_base(patient.replaced, patient.rv_sum)
 
     one, scaled = base(1), base(k)
@@ -390,3 +393,19 @@ def test_records_holding_their_claims_are_read_in_one_pass(tmp_path, capsys) -> 
     )
     assert out["patients"] == 1 and out["ffsItems"]["patientsWithoutRecord"] == 1
     assert any("Patient/someone-else" in w for w in out["warnings"])
+
+
+money = st.decimals("0", "1000000", places=2)
+
+
+@given(practice_ffs=money, practice_cpoc=money, other=st.decimals("0.01", "1000000", places=2))
+def test_at_the_break_even_reduction_the_payer_neither_saves_nor_loses(
+    practice_ffs: Decimal, practice_cpoc: Decimal, other: Decimal
+) -> None:
+    side = PayerSide(practice_ffs, practice_cpoc, other, Decimal("0.03"))
+    assert side.break_even is not None
+    at_break_even = PayerSide(practice_ffs, practice_cpoc, other, side.break_even)
+    assert abs(at_break_even.savings) < Decimal("1e-15")
+    # a larger reduction saves, a smaller one costs (§14.2)
+    more = PayerSide(practice_ffs, practice_cpoc, other, side.break_even + Decimal("0.01"))
+    assert more.savings > 0
