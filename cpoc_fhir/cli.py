@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pathways_cli.add_parser(sub)
 
+    from cpoc_fhir.economics import cli as economics_cli
+
+    economics_cli.add_parser(sub)
+
     from cpoc_fhir.reports import cli as reports_cli
 
     reports_cli.add_parser(sub)
@@ -153,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cpoc_fhir.pathways import cli as pathways_cli
 
             return pathways_cli.run(args)
+        if args.command == "model":
+            from cpoc_fhir.economics import cli as economics_cli
+
+            return economics_cli.run(args)
         if args.command == "report":
             from cpoc_fhir.reports import cli as reports_cli
 
