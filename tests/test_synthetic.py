@@ -171,6 +171,7 @@ def test_practice_has_each_end_of_life_case(practice: tuple[Path, PracticeTruth]
         return any(0 < (p.death - d).days <= 14 for d in p.treatment_days)
 
     assert any(chemo_last_14(p) and not p.hormonal_only for p in dead)
+    assert any(chemo_last_14(p) and p.hormonal_only for p in dead)  # tamoxifen: not Q4's
     assert any(not chemo_last_14(p) for p in dead)
     assert any(p.hospice_start and (p.death - p.hospice_start).days >= 3 for p in dead)
     assert any(p.hospice_start and (p.death - p.hospice_start).days < 3 for p in dead)
