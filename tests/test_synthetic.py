@@ -171,6 +171,7 @@ def test_practice_has_each_end_of_life_case(practice: tuple[Path, PracticeTruth]
         return any(0 < (p.death - d).days <= 14 for d in p.treatment_days)
 
     assert any(chemo_last_14(p) and not p.hormonal_only for p in dead)
+    assert any(chemo_last_14(p) and p.hormonal_only for p in dead)  # tamoxifen: not Q4's
     assert any(not chemo_last_14(p) for p in dead)
     assert any(p.hospice_start and (p.death - p.hospice_start).days >= 3 for p in dead)
     assert any(p.hospice_start and (p.death - p.hospice_start).days < 3 for p in dead)
@@ -395,3 +396,31 @@ def test_deaths_and_emergency_visits_stay_in_the_year_asked(tmp_path: Path, year
         assert p.death is None or p.death.year == year
         assert all(v.day <= date(year, 12, 31) for v in p.er_visits)
         assert all(d >= date(year - 1, 1, 1) for d in p.treatment_days)
+
+
+def test_codes_fall_in_the_shipped_value_sets() -> None:
+    """The generator's classification agrees with the measures' value sets: each OP-35 pick
+    (ICD-10-CM and SNOMED CT) is in its own category's set and in no other, the fractures in
+    none; hospice, pain and PHQ codes in theirs; the liquid tumour is the haematologic one."""
+    from cpoc_fhir.value.valuesets import value_set
+
+    categories = sorted(c.OP35)
+    for category, (icd, sct, _) in c.OP35.items():
+        for system, code in ((c.ICD, icd), (c.SCT, sct)):
+            hits = [
+                k
+                for k in categories
+                if value_set(f"op35-{k}").matches([{"system": system, "code": code}])
+            ]
+            assert hits == [category], (system, code)
+    for system, code, _ in c.NON_OP35:
+        coding = [{"system": system, "code": code}]
+        assert not any(value_set(f"op35-{k}").matches(coding) for k in categories)
+    for code in (c.HOSPICE_CARE, c.HOSPICE_ADMISSION):
+        assert value_set("hospice-care").matches([{"system": c.SCT, "code": code}])
+    assert value_set("pain-score").matches([{"system": c.LOINC, "code": c.PAIN}])
+    for code in (c.PHQ2, c.PHQ9):
+        assert value_set("depression-screening").matches([{"system": c.LOINC, "code": code}])
+    liquid = value_set("haematologic-malignancy")
+    for icd, _, _, _ in c.REGIMENS:
+        assert liquid.matches([{"system": c.ICD, "code": icd}]) == icd.startswith(c.LIQUID_PREFIXES)
