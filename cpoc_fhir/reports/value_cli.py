@@ -104,7 +104,8 @@ def run(
 
 def _outputs(args: argparse.Namespace, report: dict[str, Any], config: Config) -> None:
     if args.format == "json":
-        text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+        # No indent: the C encoder (a 10 000-patient report is megabytes of evidence).
+        text = json.dumps(report, ensure_ascii=False) + "\n"
     elif args.format == "html":
         from cpoc_fhir.reports.value_html import render_value_html
 
