@@ -218,3 +218,45 @@ def test_statistics_agree_with_the_standard_library(values: list[Decimal], p: in
         n = 100
         cuts = statistics.quantiles(floats, n=n, method="inclusive")
         assert float(q) == pytest.approx(cuts[p - 1], abs=1e-9)
+
+
+def test_the_value_reports_of_two_practices_make_a_file_the_value_report_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cpoc_fhir.synthetic import generate_practice
+
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    example = str(example_benchmarks_path())
+    paths = []
+    for seed in (3, 5):
+        folder = tmp_path / f"practice{seed}"
+        generate_practice(folder, 30, seed=seed, year=2025, claims=False)
+        out = tmp_path / f"value{seed}.json"
+        argv = ["report", "value", str(folder), "--year", "2025", "--format", "json"]
+        assert main([*argv, "--benchmarks", example, "--out", str(out)]) == 0
+        paths.append(out)
+    reports = [json.loads(p.read_text()) for p in paths]
+    next_file = tmp_path / "benchmarks-2025.toml"
+    argv = ["report", "benchmarks", *map(str, paths), "--out", str(next_file)]
+    assert main([*argv, "--factors", example]) == 0
+    capsys.readouterr()
+    b = load_benchmarks(next_file)
+    assert b.year == 2025 and b.quality  # some measures had 10 or more in the denominator
+    for mid, bench in b.quality.items():
+        rates = [
+            Decimal(str(m["rate"]))
+            for r in reports
+            for m in r["measures"]
+            if m["id"] == mid and m["inComposite"]
+        ]
+        assert bench.mean == (sum(rates, Decimal(0)) / len(rates)).quantize(Decimal("0.0001"))
+    er = [Decimal(r["er"]["riskAdjustedRate"]) for r in reports]
+    assert b.er is not None
+    assert b.er.mean == (sum(er, Decimal(0)) / 2).quantize(Decimal("0.0001"))
+    assert b.er.sd == (abs(er[0] - er[1]) / 2).quantize(Decimal("0.0001"))  # n = 2
+    # the next year's report reads it
+    folder = tmp_path / "practice3"
+    argv = ["report", "value", str(folder), "--year", "2025", "--format", "json"]
+    assert main([*argv, "--benchmarks", str(next_file)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["benchmarks"]["year"] == 2025 and again["ratings"] is not None

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from cpoc_fhir.cli import build_parser, bundled_examples, main
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports import value_cli
+from cpoc_fhir.reports.benchmarks import example_benchmarks_path
 from cpoc_fhir.reports.value_table import value_table
 from cpoc_fhir.store import open_ledger
 from cpoc_fhir.store.pathways import DecisionFeedback, PathwayDecision, PathwayLog
@@ -372,3 +373,38 @@ def test_the_table_never_exceeds_100_columns(
     text = value_table(report)
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "Adjustment: -1.25% (-0.0125)" in text
+
+
+# --- the real components, end to end on the bundled examples ---------------------------------
+def test_the_bundled_examples_with_the_real_measures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    argv = ["report", "value", str(EXAMPLES), "--year", "2025", "--format", "json"]
+    assert main([*argv, "--benchmarks", str(example_benchmarks_path())]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [m["id"] for m in report["measures"]] == ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
+    # exposure (§12.3): the Treatment and Active Monitoring months starting in 2025 of
+    # `cpoc timeline` (final or provisional)
+    assert main(["timeline", str(EXAMPLES), "--as-of", "2025-12-31", "--format", "json"]) == 0
+    timelines = json.loads(capsys.readouterr().out)["patients"]
+    months = {
+        (t["patient"], line["start"])
+        for t in timelines
+        for line in t["lines"]
+        if line["component"] in ("treatment-month", "active-monitoring")
+        and line["status"] in ("final", "provisional")
+        and line["start"].startswith("2025-")
+    }
+    assert report["er"]["patientMonths"] == len(months) > 0
+    # four patients, each under the minimum of 10 in every measure: no composite, and the
+    # quality rating of phase 1 without a submission is appropriate (IV-B)
+    assert all(not m["inComposite"] for m in report["measures"])
+    assert report["quality"] == {"composite": None, "submitting": False}
+    assert report["ratings"]["quality"] == "appropriate"
+    # no ER visit in the examples: rate 0, more than 1 SD below the mean 6.0 → high (IV-C)
+    assert report["er"]["visits"] == 0 and report["ratings"]["er"] == "high"
+    # no decision in the store: the available pathways are not used → low (IV-A)
+    assert report["ratings"]["pathways"] == "low"
+    # low, appropriate, high: score 0 → the standard payment
+    assert report["adjustment"] == "0"

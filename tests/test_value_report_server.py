@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sekmet_server import running_sekmet
 from test_value_report import COMPONENTS, EXAMPLE_PATIENTS
 
 from cds_hooks.embedded_fhir import load_resources
-from cpoc_fhir.cli import build_parser, bundled_examples
+from cpoc_fhir.cli import build_parser, bundled_examples, main
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports import value_cli
 
@@ -65,3 +66,22 @@ def test_a_fhir_server_gives_the_report_of_the_files(
     assert m_served["denominator"] == EXAMPLE_PATIENTS == m_files["denominator"]
     assert m_served["patients"] == m_files["patients"]
     assert served["er"] == files["er"]
+
+
+def test_measure_reports_submitted_to_a_registry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CPOC_FHIR_TOKEN", raising=False)
+    monkeypatch.delenv("CPOC_SUBMIT_TOKEN", raising=False)
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    with running_sekmet(tmp_path / "registry") as registry:
+        argv = ["report", "value", str(bundled_examples()), "--year", "2025", "--format",
+                "json", "--submit", registry.base_url]  # fmt: skip
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        report = json.loads(captured.out)
+        assert report["quality"]["submitting"] is True
+        answer = requests.get(f"{registry.base_url}/MeasureReport?_count=100", timeout=30)
+        stored = [e["resource"] for e in answer.json().get("entry", [])]
+    assert f"{len(stored)} MeasureReports submitted to {registry.base_url}" in captured.err
+    assert len(stored) >= 6 and {r["type"] for r in stored} == {"summary"}

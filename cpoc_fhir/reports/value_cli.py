@@ -92,39 +92,46 @@ def run(
     if components is None:
         from cpoc_fhir.value.components import value_components
 
-        components = value_components()
+        components = value_components(evaluator.knowledge, config.rules)
     years = _patient_years(practice, evaluator, args.year, as_of)
     collected = collect(years, components, inputs)
     cancers = pathway_cancers(benchmarks, _library_cancers(config, evaluator))
     measure = pathway_measure(decisions, settings, benchmarks, phases.pathways, cancers)
     report = value_report(collected, measure, components, inputs)
-    _outputs(args, report)
+    _outputs(args, report, config)
     return 0
 
 
-def _outputs(args: argparse.Namespace, report: dict[str, Any]) -> None:
+def _outputs(args: argparse.Namespace, report: dict[str, Any], config: Config) -> None:
     if args.format == "json":
-        text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
+        # No indent: the C encoder (a 10 000-patient report is megabytes of evidence).
+        text = json.dumps(report, ensure_ascii=False) + "\n"
     elif args.format == "html":
         from cpoc_fhir.reports.value_html import render_value_html
 
         text = render_value_html(report)
     else:
         text = value_table(report) + "\n"
-    if args.measure_reports or args.submit:
-        import importlib
+    # The submission (§12.2): MeasureReports written and/or sent; said on stderr, so that
+    # stdout stays the report.
+    if args.measure_reports:
+        from cpoc_fhir.value.measure_reports import write_measure_reports
 
-        # The MeasureReports (value-and-models §12.2 "Submission format").
-        measure_reports: Any = importlib.import_module("cpoc_fhir.value.measure_reports")
+        paths = write_measure_reports(
+            report, args.measure_reports, args.individual, settings=config.publish
+        )
+        print(f"{len(paths)} MeasureReports written to {args.measure_reports}", file=sys.stderr)
+    if args.submit:
+        from cpoc_fhir.value.measure_reports import submit_measure_reports
 
-        if args.measure_reports:
-            measure_reports.write_measure_reports(report, args.measure_reports, args.individual)
-        if args.submit:
-            client = _submit_client(args.submit, args.timeout)
-            try:
-                measure_reports.submit_measure_reports(report, args.submit, client, args.individual)
-            finally:
-                client.close()
+        client = _submit_client(args.submit, args.timeout)
+        try:
+            sent = submit_measure_reports(
+                report, args.submit, client, args.individual, settings=config.publish
+            )
+        finally:
+            client.close()
+        print(f"{len(sent)} MeasureReports submitted to {args.submit}", file=sys.stderr)
     if args.out is not None:
         write_text(args.out, text)
     else:

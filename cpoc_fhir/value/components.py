@@ -1,20 +1,30 @@
-"""The real value components (quality measures, ER collector, ratings, adjustment) bound for
-``cpoc report value``; the pipeline (``value.report``) takes them as a parameter."""
+"""The real value components bound for ``cpoc report value``: the quality measures Q1-Q6
+(§12.2), the emergency visit collector (§12.3), the IV-B / IV-C ratings and the II-C.2
+adjustment (§12.4). The pipeline (``value.report``) takes them as a parameter, so that its
+tests can use measures of their own."""
 
 from __future__ import annotations
 
-import importlib
+from functools import partial
 
-from cpoc_fhir.errors import CpocError
+from cpoc_fhir.engine.settings import RuleSettings
+from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.value.adjustment import adjustment
+from cpoc_fhir.value.er import ErCollector
+from cpoc_fhir.value.quality import QUALITY_MEASURES
+from cpoc_fhir.value.ratings import rate_er, rate_quality
 from cpoc_fhir.value.report import ValueComponents
 
-_MODULES = ("quality", "er", "ratings", "adjustment")
 
-
-def value_components() -> ValueComponents:
-    try:
-        for name in _MODULES:
-            importlib.import_module(f"cpoc_fhir.value.{name}")
-    except ImportError as exc:  # a build without the value measures
-        raise CpocError(f"cpoc report value: the value measures are missing ({exc})") from None
-    raise CpocError("cpoc report value: the value measures are not wired in this build yet")
+def value_components(
+    knowledge: Knowledge | None = None, rules: RuleSettings | None = None
+) -> ValueComponents:
+    """The components; ``knowledge`` and ``rules``: those the report evaluates the patients
+    with, so that the ER collector scores Active Monitoring months the same way."""
+    return ValueComponents(
+        measures=QUALITY_MEASURES,
+        er_collector=partial(ErCollector, knowledge=knowledge, rules=rules),
+        rate_quality=rate_quality,
+        rate_er=rate_er,
+        adjustment=adjustment,
+    )

@@ -33,11 +33,18 @@ PHASE_LIMITS = {"pathways": 2, "quality": 3, "er": 2}  # IV-A, IV-B, IV-C tables
 
 
 class QualityMeasure(Protocol):
-    id: str
-    title: str
-    improvement: str  # "increase" | "decrease"
-    unit: str
-    source: str
+    """A quality measure (``value.quality.QualityMeasure``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def improvement(self) -> str: ...  # "increase" | "decrease"
+    @property
+    def unit(self) -> str: ...
+    @property
+    def source(self) -> str: ...
 
     def evaluate(self, py: PatientYear, settings: ValueSettings) -> Contribution: ...
 
@@ -59,8 +66,10 @@ class QualityRatingLike(Protocol):
     measure is in the composite, its z and the composite as written (4 places), the rating
     (None without benchmarks)."""
 
-    in_composite: Mapping[str, bool]
-    rating: Rating | None
+    @property
+    def in_composite(self) -> Mapping[str, bool]: ...
+    @property
+    def rating(self) -> Rating | None: ...
 
     @property
     def composite_json(self) -> float | None: ...
@@ -153,10 +162,17 @@ def collect(
         [MeasureTally(m.id) for m in components.measures],
         components.er_collector(inputs.settings, er_bench),
     )
+    seen: set[str] = set()
     for py in patients:
         collected.patients += 1
         for measure, tally in zip(components.measures, collected.tallies, strict=True):
-            tally.add(py.patient_id, measure.evaluate(py, inputs.settings))
+            contribution = measure.evaluate(py, inputs.settings)
+            tally.add(py.patient_id, contribution)
+            # a measure's reading problems (resource ids and elements only, never PHI), once
+            for warning in getattr(contribution, "warnings", ()):
+                if warning not in seen:
+                    seen.add(warning)
+                    collected.warnings.append(warning)
         collected.er.add(py)
     return collected
 
