@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpoc_fhir.reports.html_page import number, percent, signed_percent, z_score
@@ -407,3 +408,24 @@ def test_signed_percent_reads_back_as_the_fraction(value: Decimal) -> None:
     assert text.endswith("%")
     assert Decimal(text[:-1]) / 100 == value
     assert text.startswith("+") == (value > 0)
+
+
+def _outside_svg(html: str) -> list[str]:
+    return [tag for tag, _ in Page(re.sub(r"<svg.*?</svg>", "", html, flags=re.S)).elements]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=12))
+def test_any_text_from_a_record_stays_text(title: str, label: str) -> None:
+    """Whatever a title, a measure id or a cancer name holds, the page keeps its structure and
+    every chart still parses as XML with nothing active in it."""
+    report = report_with_benchmarks()
+    report["measures"][0]["title"] = title
+    report["measures"][0]["id"] = label
+    report["pathways"]["byCancer"][0]["cancer"] = label
+    report["warnings"] = [title]
+    html = render_value_html(report)
+    assert _outside_svg(html) == _outside_svg(render_value_html(report_with_benchmarks()))
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+        tree = ET.fromstring(svg)
+        assert not [e for e in tree.iter() if e.tag in {"script", "foreignObject"}]
