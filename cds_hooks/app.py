@@ -49,7 +49,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cpoc: Config = app.config.get("CPOC_CONFIG") or load_config()
     clock: Callable[[], datetime] = app.config.get("CLOCK") or _clock(settings)
     evaluator = Evaluator(
-        load_knowledge(), cpoc.rules, load_payer(cpoc.payer_file), ReaderSettings()
+        load_knowledge(),
+        cpoc.rules,
+        load_payer(cpoc.payer_file, cpoc.payer_locality),
+        ReaderSettings(),
     )
     runtime_args: dict[str, Any] = {}
     if app.config.get("FHIR_CLIENTS"):

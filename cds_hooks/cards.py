@@ -166,6 +166,21 @@ def documentation_card(
     return card
 
 
+def fee_for_service_card(source: CardSource, notice: str) -> Card:
+    """A patient whose cancer type this payer does not bill under CPOC (value-and-models
+    §14.3, Option 1): no CPOC line, no ChargeItem; the practice bills fee-for-service."""
+    detail = _join(
+        [
+            f"**{_inline(notice)}**",
+            "No CPOC line or ChargeItem is produced for this patient: visits, drug "
+            "administration and the other services are billed fee-for-service as usual, and "
+            "those charges are not CPOC conflicts.",
+        ]
+    )
+    summary = "CPOC: billed fee-for-service: not a CPOC cancer type for this payer"
+    return source.card("fee-for-service", summary, "info", detail, None)
+
+
 # --- patient-view -----------------------------------------------------------------------------
 
 

@@ -103,10 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     pathways_cli.add_parser(sub)
 
-    report = sub.add_parser("report", help="reports from the store (adherence)")
-    from cpoc_fhir.reports import adherence
+    from cpoc_fhir.economics import cli as economics_cli
 
-    adherence.add_parser(report.add_subparsers(dest="report", required=True))
+    economics_cli.add_parser(sub)
+
+    from cpoc_fhir.reports import cli as reports_cli
+
+    reports_cli.add_parser(sub)
+
+    from cpoc_fhir import payer_cli
+
+    payer_cli.add_vba_parser(sub)
+    payer_cli.add_payer_parser(sub)
 
     serve = sub.add_parser(
         "serve", help="run the CDS Hooks service (settings from CPOC_CDS_* variables)"
@@ -149,10 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cpoc_fhir.pathways import cli as pathways_cli
 
             return pathways_cli.run(args)
-        if args.command == "report":
-            from cpoc_fhir.reports import adherence
+        if args.command == "model":
+            from cpoc_fhir.economics import cli as economics_cli
 
-            return adherence.run(args)
+            return economics_cli.run(args)
+        if args.command == "report":
+            from cpoc_fhir.reports import cli as reports_cli
+
+            return reports_cli.run(args)
+        if args.command == "vba":
+            from cpoc_fhir import payer_cli
+
+            return payer_cli.run_vba(args)
+        if args.command == "payer":
+            from cpoc_fhir import payer_cli
+
+            return payer_cli.run_payer(args)
         from cds_hooks import demo
         from cds_hooks.logs import configure_logging
 
@@ -173,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _timeline(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    payer = load_payer(args.payer or config.payer_file)
+    payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     evaluator = Evaluator(load_knowledge(), config.rules, payer)
     source = open_source(args.input or bundled_examples())
     as_of = args.as_of or date.today()

@@ -7,17 +7,23 @@ File (``--config FILE`` or ``CPOC_CONFIG``)::
     [rules]                      # RuleSettings fields (cpoc-rules *(config)* items)
     charlson_weights = "quan2011"
     surveillance_horizon_by_cancer = { breast = 120 }
+    cpoc_cancer_types = ["lung", "breast"]   # value-and-models §14.3; default: every type
     [billing]
     payer_file = "payer.toml"
+    locality = "01"              # the practice's GPCI locality in the payer file (§13.3)
     [publish]                    # PublishSettings: canonical URLs and the practice's references
     codesystem_url = "https://fhir.example-oncology.org/CodeSystem/cpoc"
     performing_organization = "Organization/our-practice"
     [pathways]                   # the practice's own pathway files (TOML or PlanDefinition JSON)
     dir = "pathways"
     replace = false              # true: only the practice's pathways, none of the shipped ones
+    [value]                      # ValueSettings fields (value-and-models §12 *(config)* items)
+    minimum_denominator = 10
+    pathway_reason_share = 0.80
 
 Environment: ``CPOC_RULES_<FIELD>`` (e.g. ``CPOC_RULES_PERFORMANCE_LOOKBACK_DAYS=60``),
-``CPOC_PUBLISH_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PATHWAYS_DIR`` and
+``CPOC_PUBLISH_<FIELD>``, ``CPOC_VALUE_<FIELD>``, ``CPOC_PAYER_FILE``, ``CPOC_PAYER_LOCALITY``,
+``CPOC_PATHWAYS_DIR`` and
 ``CPOC_PATHWAYS_REPLACE``.
 
 Unknown tables, settings and variables of those prefixes are refused, and so is a value of the
@@ -42,7 +48,7 @@ from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings
-from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.knowledge.loader import load_knowledge, read_data_file
 from cpoc_fhir.settings_values import (
     ReadEnviron,
     SettingValueError,
@@ -51,8 +57,10 @@ from cpoc_fhir.settings_values import (
     shown,
     unknown_name,
 )
+from cpoc_fhir.value.settings import ValueSettings
 
 EXAMPLE_PAYER = "payer-example.toml"
+MEI_FILE = "mei.toml"
 
 
 @dataclass(frozen=True)
@@ -62,18 +70,26 @@ class Config:
     publish: PublishSettings = dataclasses.field(default_factory=PublishSettings)
     pathways_dir: Path | None = None  # the practice's pathway files, added to the shipped ones
     pathways_replace: bool = False  # the practice's files replace the shipped pathways
+    payer_locality: str | None = None  # selects the payer file's GPCI (None: the file's own)
+    value: ValueSettings = dataclasses.field(default_factory=ValueSettings)  # §12 (config)
 
 
 # The file's tables and the names each accepts (RuleSettings and PublishSettings: their fields).
 _TABLES: dict[str, tuple[str, ...]] = {
     "rules": tuple(f.name for f in dataclasses.fields(RuleSettings)),
-    "billing": ("payer_file",),
+    "billing": ("payer_file", "locality"),
     "publish": tuple(f.name for f in dataclasses.fields(PublishSettings)),
     "pathways": ("dir", "replace"),
+    "value": tuple(f.name for f in dataclasses.fields(ValueSettings)),
 }
 # The variables load_config reads; any other of these prefixes is refused as unknown.
-_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_")
-_OTHER_TYPES: dict[str, Any] = {"payer_file": str, "dir": str, "replace": bool}
+_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_", "CPOC_VALUE_")
+_OTHER_TYPES: dict[str, Any] = {
+    "payer_file": str,
+    "locality": str,
+    "dir": str,
+    "replace": bool,
+}
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -87,14 +103,17 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     data = _checked_file(path) if path is not None else {}
     rules = _section(path, data, "rules", RuleSettings, env)
     publish = _section(path, data, "publish", PublishSettings, env)
+    value = _section(path, data, "value", ValueSettings, env)
     billing, pathways = data.get("billing", {}), data.get("pathways", {})
     payer = env.get("CPOC_PAYER_FILE") or billing.get("payer_file")
+    locality = env.get("CPOC_PAYER_LOCALITY") or billing.get("locality")
     directory = _env_value(env, "CPOC_PATHWAYS_DIR", str) or pathways.get("dir")
     replace = _env_value(env, "CPOC_PATHWAYS_REPLACE", bool)
     env.refuse_unknown(_ENV_PREFIXES)
     try:
         rule_settings = RuleSettings(**rules)
         publish_settings = PublishSettings(**publish)
+        value_settings = _value_settings(value)
     except (TypeError, ValueError) as exc:
         # What the settings' own checks say (each names its field and the allowed values),
         # under the variable that gave the value, else the file.
@@ -102,13 +121,41 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         variables = [v for v in env.read if v.endswith(f"_{field.upper()}") and env.get(v)]
         where = variables[0] if variables else str(path or "settings")
         raise InputError(where, f"invalid setting: {exc}") from None
+    _check_cancer_types(rule_settings, env, path)
     return Config(
         rules=rule_settings,
         payer_file=_beside(path, payer),
         publish=publish_settings,
         pathways_dir=_beside(path, directory),
         pathways_replace=bool(pathways.get("replace", False)) if replace is None else replace,
+        payer_locality=locality or None,
+        value=value_settings,
     )
+
+
+def _value_settings(values: dict[str, Any]) -> ValueSettings:
+    """ValueSettings, with the checks the dataclass leaves to its loader: a share is a
+    fraction (0, 1], a weight is ≥ 0."""
+    settings = ValueSettings(**values)
+    share = settings.pathway_reason_share
+    if not 0 < share <= 1:
+        raise ValueError(f"ValueSettings.pathway_reason_share must be in (0, 1], not {share}")
+    for name in ("er_weight_near_treatment", "er_weight_other"):
+        if getattr(settings, name) < 0:
+            raise ValueError(f"ValueSettings.{name} must be 0 or more")
+    return settings
+
+
+def _check_cancer_types(rules: RuleSettings, env: ReadEnviron, path: Path | None) -> None:
+    """§14.3: each CPOC cancer type must be one the condition lists produce (a misspelt
+    type would bill its patients fee-for-service)."""
+    known = load_knowledge().conditions.cancer_types
+    for name in rules.cpoc_cancer_types or ():
+        if name not in known:
+            variable = "CPOC_RULES_CPOC_CANCER_TYPES"
+            where = variable if env.get(variable) else str(path or "settings")
+            message = unknown_name(name, known, "cancer type")
+            raise InputError(where, f"[rules] cpoc_cancer_types: {name!r}: {message}")
 
 
 def _checked_file(path: Path) -> dict[str, Any]:
@@ -174,10 +221,22 @@ def _beside(path: Path | None, value: str | None) -> Path | None:
     return path.parent / found if path is not None and not found.is_absolute() else found
 
 
-def load_payer(path: Path | None) -> PayerSchedule:
-    """A payer file (TOML or JSON), or the shipped illustrative example."""
+def load_payer(path: Path | None, locality: str | None = None) -> PayerSchedule:
+    """A payer file (TOML or JSON), or the shipped illustrative example; ``locality`` (the
+    setting) selects its GPCI, and years whose base is derived read the MEI (§13.3)."""
+    index = inflation_index()
     if path is None:
-        return PayerSchedule.from_data(read_data_file(EXAMPLE_PAYER), EXAMPLE_PAYER)
+        data = read_data_file(EXAMPLE_PAYER)
+        return PayerSchedule.from_data(data, EXAMPLE_PAYER, locality, index)
+    data = read_payer_data(path)
+    try:
+        return PayerSchedule.from_data(data, str(path), locality, index)
+    except KnowledgeError as exc:
+        raise InputError(str(path), str(exc).removeprefix(f"{path}: ")) from None
+
+
+def read_payer_data(path: Path) -> dict[str, Any]:
+    """A payer file's parsed data (``.json``: JSON, anything else: TOML), decimals exact."""
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
@@ -185,12 +244,19 @@ def load_payer(path: Path | None) -> PayerSchedule:
             raise InputError(str(path), f"cannot read payer file: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
             raise InputError(str(path), f"not valid JSON: {exc}") from None
-    else:
-        data = _read_toml(path)
+        if not isinstance(data, dict):
+            raise InputError(str(path), "a payer file is an object at the top level")
+        return data
+    return _read_toml(path)
+
+
+def inflation_index() -> dict[int, Decimal]:
+    """The Medicare Economic Index by calendar year (knowledge/data/mei.toml, with sources)."""
+    data = read_data_file(MEI_FILE)
     try:
-        return PayerSchedule.from_data(data, str(path))
-    except KnowledgeError as exc:
-        raise InputError(str(path), str(exc).removeprefix(f"{path}: ")) from None
+        return {int(year): Decimal(entry["value"]) for year, entry in data["years"].items()}
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise KnowledgeError(f"knowledge file {MEI_FILE}: years.YYYY.value: {exc}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

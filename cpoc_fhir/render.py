@@ -20,7 +20,9 @@ _COMPONENT_LABEL = {
 def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
     """A patient's month-by-month lines as a fixed-width table."""
     out = [f"{timeline.patient_ref} — lines as of {timeline.as_of.isoformat()}"]
-    if not timeline.lines:
+    if timeline.fee_for_service is not None:
+        out.append(f"  (no CPOC lines: {timeline.fee_for_service})")
+    elif not timeline.lines:
         out.append("  (no CPOC lines)")
     else:
         out.append(
@@ -35,9 +37,10 @@ def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
                 if line.evidence:
                     out.append(f"{'':9}evidence: {', '.join(line.evidence)}")
         out.append("  " + _totals(timeline.lines))
-    if timeline.warnings:
+    warnings = [w for w in timeline.warnings if w != timeline.fee_for_service]
+    if warnings:
         out.append("  warnings:")
-        out.extend(f"    - {w}" for w in timeline.warnings)
+        out.extend(f"    - {w}" for w in warnings)
     return "\n".join(out)
 
 

@@ -13,18 +13,21 @@ from typing import Any
 
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "scripts") not in sys.path:
-    sys.path.append(str(REPO / "scripts"))
-
-from bench_timeline import generate  # noqa: E402
-
-from cds_hooks.embedded_fhir import load_resources  # noqa: E402
+from cds_hooks.embedded_fhir import load_resources
+from cpoc_fhir.synthetic import generate_practice
 
 Resource = dict[str, Any]
 CPOC = str(Path(sys.executable).with_name("cpoc"))
 # Referenced resources first (EpisodeOfCare and Encounter point to the cancer Condition).
-LOAD_ORDER = ["Patient", "Condition", "EpisodeOfCare", "Encounter", "Observation"]
+LOAD_ORDER = [
+    "Organization",
+    "Location",
+    "Patient",
+    "Condition",
+    "EpisodeOfCare",
+    "Encounter",
+    "Observation",
+]
 # A month in which the generated practice has new patients and treatment months to bill.
 MONTH = "2025-03"
 # Fields the product does not own or that differ between runs by design.
@@ -32,8 +35,8 @@ VOLATILE = ("id", "meta", "enteredDate")
 
 
 def load_practice(base: str, directory: Path, patients: int) -> None:
-    """``patients`` generated patients (scripts/bench_timeline.py), PUT so they keep their ids."""
-    generate(directory, patients)
+    """``patients`` generated patients (cpoc_fhir.synthetic), PUT so they keep their ids."""
+    generate_practice(directory, patients, claims=False)
     resources = [
         json.loads(line)
         for path in sorted(directory.glob("*.ndjson"))

@@ -173,7 +173,9 @@ def test_a_second_run_on_the_same_scope_exits_4(
 def test_fhir_resources_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fhir-resources", "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.glob("*.json"))
-    assert len(written) == 12 and "CodeSystem-cpoc.json" in written
+    # The CodeSystem, 11 ChargeItemDefinitions and the value measures' 8 Measures.
+    assert len(written) == 20 and "CodeSystem-cpoc.json" in written
+    assert "Measure-cpoc-q1.json" in written and "Measure-cpoc-er.json" in written
     code_system = json.loads((tmp_path / "CodeSystem-cpoc.json").read_text())
     assert len(code_system["concept"]) == 11
-    assert len(capsys.readouterr().out.splitlines()) == 12
+    assert len(capsys.readouterr().out.splitlines()) == 20

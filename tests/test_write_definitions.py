@@ -156,7 +156,8 @@ def test_illustrative_payer_is_marked_as_not_a_real_fee_schedule(payer: PayerSch
     for definition in charge_item_definitions(payer, PublishSettings()):
         assert "not a real fee schedule" in definition["description"]
         assert definition["experimental"] is True
-        assert definition["effectivePeriod"] == {"start": "2026-01-01", "end": "2026-12-31"}
+        # the example lists 2025 and 2026 (one price group per year)
+        assert definition["effectivePeriod"] == {"start": "2025-01-01", "end": "2026-12-31"}
     for definition in charge_item_definitions(schedule(), PublishSettings()):
         assert "not a real fee schedule" not in definition["description"]
         assert "experimental" not in definition and "effectivePeriod" not in definition

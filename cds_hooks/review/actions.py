@@ -229,7 +229,8 @@ class Reviewer:
             "code": {"coding": cpoc_codings(code, self.payer, self.publish)},
             "definitionCanonical": [self.publish.definition_url(code)],
             "priceOverride": {
-                "value": self.payer.amount(code).quantize(CENT),
+                # the year of the item's own month prices it (a Dec line keeps Dec's year)
+                "value": self.payer.amount(code, item.start).quantize(CENT),
                 "currency": self.payer.currency,
             },
             "enteredDate": now.isoformat(timespec="seconds"),

@@ -12,6 +12,7 @@ from cds_hooks.cards import (
     Card,
     CardSource,
     documentation_card,
+    fee_for_service_card,
     record_of,
     treatment_card,
     triggered_card,
@@ -60,6 +61,9 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     draft_refs = [f"{r['resourceType']}/{r['id']}" for r in drafts.resources]
     assessment = assess_orders(rt.evaluator, resources, drafts.selected, today, draft_refs)
     result = HookResult()
+    notice = assessment.timeline.fee_for_service
+    if notice is not None and assessment.order_refs:
+        _add(result, fee_for_service_card(source, notice))  # §14.3: no lines, no charges
     charges = _charges(rt, assessment) if sign else None
     for month in assessment.months:
         _month_cards(source, month, result, _charge_notes(charges, month))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cds_hooks.assess import current_month
-from cds_hooks.cards import CardSource, month_card, record_of
+from cds_hooks.cards import CardSource, fee_for_service_card, month_card, record_of
 from cds_hooks.gather import gather
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services.base import HookResult, Runtime
@@ -25,6 +25,10 @@ def patient_view(rt: Runtime, request: HookRequest, source: CardSource) -> HookR
         if line.component is Component.NEW_PATIENT and start <= line.start <= end
     ]
     result = HookResult()
+    if timeline.fee_for_service is not None:  # §14.3: the patient has no CPOC lines
+        card = fee_for_service_card(source, timeline.fee_for_service)
+        result.cards.append(card)
+        result.audit_cards.append(record_of(card))
     if lines:
         card = month_card(source, lines)
         result.cards.append(card)

@@ -35,6 +35,7 @@ from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import RunInProgress, open_ledger
+from cpoc_fhir.value.measure_definitions import write_measures
 
 EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
 DEFAULT_STORE = "sqlite:///cpoc-ledger.sqlite"
@@ -107,7 +108,20 @@ def add_parsers(sub: Any) -> None:
         help="wait at most this long for each FHIR answer (default 60; retried)",
     )
     capture.add_argument("--no-progress", action="store_true")
-    auth = capture.add_argument_group(
+    add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")
+
+    resources = sub.add_parser(
+        "fhir-resources",
+        help="write the CPOC CodeSystem, ChargeItemDefinitions and the value measures' Measures",
+    )
+    resources.add_argument("--payer", type=Path, metavar="FILE")
+    resources.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+
+def add_auth_options(parser: Any, scope: str) -> None:
+    """The FHIR server's authorisation options (``--smart-*``), shared by every command that
+    reads a FHIR server (``fhir_client`` builds the client from them)."""
+    auth = parser.add_argument_group(
         "authorisation (SMART Backend Services, or a bearer token in env CPOC_FHIR_TOKEN)"
     )
     auth.add_argument("--smart-client-id", default=os.environ.get("CPOC_SMART_CLIENT_ID"))
@@ -120,19 +134,25 @@ def add_parsers(sub: Any) -> None:
     auth.add_argument("--smart-kid", default=os.environ.get("CPOC_SMART_KID"))
     auth.add_argument("--smart-alg", choices=("RS384", "ES384"), default="RS384")
     auth.add_argument("--smart-token-url", default=os.environ.get("CPOC_SMART_TOKEN_URL"))
-    auth.add_argument("--smart-scope", default="system/ChargeItem.cruds system/*.rs")
+    auth.add_argument("--smart-scope", default=scope)
 
-    resources = sub.add_parser(
-        "fhir-resources", help="write the CPOC CodeSystem and ChargeItemDefinitions"
-    )
-    resources.add_argument("--payer", type=Path, metavar="FILE")
-    resources.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+def fhir_client(args: argparse.Namespace) -> FhirClient:
+    """A client of ``args.fhir_base`` with the ``add_auth_options`` authorisation, after
+    checking that the server answers as a FHIR server (one line naming it otherwise)."""
+    try:
+        check_base_url(args.fhir_base)
+    except ValueError as exc:
+        raise InputError("--fhir-base", str(exc)) from None
+    _check_server(args)
+    return _client(args)
 
 
 def run_fhir_resources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    payer = load_payer(args.payer or config.payer_file)
+    payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     paths = write_resources(payer, config.publish, args.out)
+    paths += write_measures(config.publish, args.out)
     for path in paths:
         print(path)
     return EXIT_OK
@@ -162,7 +182,7 @@ def run_capture(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise InputError("--fhir-base", str(exc)) from None
     config = load_config(args.config)
-    payer = load_payer(args.payer or config.payer_file)
+    payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     evaluator = Evaluator(load_knowledge(), config.rules, payer)
     publish = config.publish
     entered = datetime.now(UTC).replace(microsecond=0)

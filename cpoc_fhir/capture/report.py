@@ -41,6 +41,11 @@ def summary_table(
         total_amount += amount
         out.append(f"  {'':18}  {code:6} {count:>6} {amount:>12}")
     out.append(f"  {'':18}  {'total':6} {total_count:>6} {total_amount:>12}")
+    if summary.fee_for_service:
+        out.append(
+            f"  fee-for-service     {len(summary.fee_for_service)} patient(s): not a CPOC "
+            "cancer type for this payer (no ChargeItems)"
+        )
     out.append(f"  provisional         {summary.provisional}")
     out.append(f"  not billable        {summary.not_billable}")
     out.append(f"  warnings            {summary.warnings}")

@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
-from cpoc_fhir.capture.plan import Action, Plan, plan
+from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
-from cpoc_fhir.engine.ffs import ffs_conflicts
+from cpoc_fhir.engine.ffs import timeline_conflicts
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.errors import CpocError
@@ -122,6 +122,8 @@ class CaptureSummary:
     warning_list: list[CaptureWarning] = field(default_factory=list)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # §14.3: patients billed fee-for-service (not a CPOC cancer type for this payer)
+    fee_for_service: list[str] = field(default_factory=list)
     kept_reviewed: list[str] = field(default_factory=list)  # staff-owned items left as they are
     review_conflicts: list[str] = field(default_factory=list)  # lines changed after review
     writes: Counter[str] = field(default_factory=Counter)
@@ -140,10 +142,29 @@ class CaptureSummary:
             "warning_list": [[w.patient, w.resource, w.kind, w.message] for w in self.warning_list],
             "first_month": self.first_month or self.month,
             "conflicts": len(self.conflicts),
+            "fee_for_service": len(self.fee_for_service),
             "kept_reviewed": len(self.kept_reviewed),
             "review_conflicts": len(self.review_conflicts),
             "writes": dict(self.writes),
         }
+
+
+def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> Plan:
+    """value-and-models §14.3: a patient billed fee-for-service gets no ChargeItems. CPOC
+    items written before the payer's cancer types were set are left for billing staff, each
+    named in the summary: a settings change never retires billing on its own."""
+    result = Plan()
+    for item in own:
+        ident = identifier_of(item, system)
+        start = occurrence_start(item)
+        if ident is None or item.get("status") == "entered-in-error":
+            continue
+        if start is not None and start <= month_last:
+            result.notices.append(
+                f"ChargeItem/{item.get('id')} ({ident}) left as it is: the patient is billed "
+                "fee-for-service (not a CPOC cancer type for this payer); billing staff decide"
+            )
+    return result
 
 
 def check_writes(steps: Plan) -> None:
@@ -202,7 +223,11 @@ class CaptureRun:
         charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
-        steps = plan(desired, own, system, self.window_first, self.month.last, charge_item_changed)
+        if timeline.fee_for_service is None:
+            first, last = self.window_first, self.month.last
+            steps = plan(desired, own, system, first, last, charge_item_changed)
+        else:
+            steps = fee_for_service_plan(own, system, self.month.last)
         check_writes(steps)
         if self.dry_run:
             outcomes = [
@@ -218,7 +243,7 @@ class CaptureRun:
             ]
         else:
             outcomes = self.store.apply(patient_id, steps)
-        conflicts = ffs_conflicts(ffs_charges(charges, system), timeline.lines)
+        conflicts = timeline_conflicts(ffs_charges(charges, system), timeline)
         self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]
@@ -237,8 +262,12 @@ class CaptureRun:
         conflicts: list[dict[str, str]],
     ) -> None:
         summary.patients += 1
+        if timeline.fee_for_service is not None:
+            # Counted apart, not as a warning: the notice is the patient's whole timeline.
+            summary.fee_for_service.append(timeline.patient_ref)
         # A line repeats the record's warnings it depends on: each is counted once.
         texts = dict.fromkeys([*timeline.warnings, *(w for x in lines for w in x.warnings)])
+        texts.pop(timeline.fee_for_service or "", None)
         summary.warnings += len(texts)
         summary.warning_list += [capture_warning(timeline.patient_ref, t) for t in texts]
         for line in lines:

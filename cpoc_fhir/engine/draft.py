@@ -75,7 +75,8 @@ class LineDraft:
             start=self.start,
             end=self.end,
             status=status,
-            amount=NOTHING if status is LineStatus.NOT_BILLABLE else payer.amount(code),
+            # priced by the year of the billing month's start (New Patient: its visit day)
+            amount=NOTHING if status is LineStatus.NOT_BILLABLE else payer.amount(code, self.start),
             explanation=tuple(explanation),
             evidence=tuple(self.evidence),
             score=self.score,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
 
 # The II-D table, by the CPOC component whose months they are folded into.
 _EM_NEW = ("99201", "99202", "99203", "99204", "99205", "99221", "99222", "99223")
@@ -123,3 +123,14 @@ def ffs_conflicts(charges: Iterable[FfsCharge], lines: Iterable[BillingLine]) ->
         if line is not None:
             conflicts.append(FfsConflict(charge, line))
     return conflicts
+
+
+def timeline_conflicts(
+    charges: Iterable[FfsCharge], timeline: PatientTimeline
+) -> list[FfsConflict]:
+    """The conflicts of one patient's timeline. A patient billed fee-for-service because the
+    cancer type is not a CPOC one for this payer (value-and-models §14.3) has none: the FFS
+    charges are how that patient is billed."""
+    if timeline.fee_for_service is not None:
+        return []
+    return ffs_conflicts(charges, timeline.lines)

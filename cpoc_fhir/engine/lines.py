@@ -107,11 +107,17 @@ class PatientTimeline:
     as_of: date
     lines: tuple[BillingLine, ...]
     warnings: tuple[str, ...]
+    # value-and-models §14.3: why the patient is billed fee-for-service (not a CPOC cancer
+    # type for this payer); None for a CPOC patient. Such a timeline has no lines.
+    fee_for_service: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "patient": self.patient_ref,
             "asOf": self.as_of.isoformat(),
             "lines": [line.as_json() for line in self.lines],
             "warnings": list(self.warnings),
         }
+        if self.fee_for_service is not None:
+            out["feeForService"] = self.fee_for_service
+        return out

@@ -40,6 +40,10 @@ class RuleSettings:
     # Ours (§4): with no Encounter marked as oncology, the first face-to-face visit on or after
     # the first cancer diagnosis is taken as the New Patient visit.
     new_patient_visit_after_diagnosis: bool = True
+    # value-and-models §14.3 (Option 1, CPOC by cancer type): the cancer types the payer
+    # bills under CPOC, named as knowledge/data/conditions.toml [cancer] types names them;
+    # None: every cancer type. Other patients are billed fee-for-service (no CPOC lines).
+    cpoc_cancer_types: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.charlson_weights not in CHARLSON_WEIGHTS:
@@ -55,6 +59,21 @@ class RuleSettings:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
+        if self.cpoc_cancer_types is not None:
+            if not self.cpoc_cancer_types:
+                raise ValueError(
+                    "cpoc_cancer_types cannot be empty: list the CPOC cancer types, or leave "
+                    "the setting out to bill every cancer type under CPOC"
+                )
+            # Frozen: a list given by a caller becomes a tuple, so settings stay hashable.
+            object.__setattr__(self, "cpoc_cancer_types", tuple(self.cpoc_cancer_types))
+
+    def is_cpoc_cancer(self, cancer_types: frozenset[str]) -> bool:
+        """§14.3: whether a patient with these cancer types is billed under CPOC (any listed
+        type suffices; see engine/cancer_types.py for the patient with two primaries)."""
+        if self.cpoc_cancer_types is None:
+            return True
+        return not cancer_types.isdisjoint(self.cpoc_cancer_types)
 
     def horizon_for(self, cancer_type: str | None) -> int:
         """Surveillance horizon in months for a cancer type (§6 level 1, config)."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from cpoc_fhir.engine.administration import administration
+from cpoc_fhir.engine.cancer_types import apply_cancer_types
 from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.context import Context, known_on
 from cpoc_fhir.engine.day_regimens import distinct, month_days
@@ -39,8 +40,20 @@ def evaluate(
     payer: PayerSchedule,
     as_of: date,
 ) -> PatientTimeline:
-    """Every CPOC line of one patient from the first visit through the month of ``as_of``."""
+    """Every CPOC line of one patient from the first visit through the month of ``as_of``;
+    none, with a notice, for a patient not of a CPOC cancer type (§14.3)."""
     record = known_on(record, as_of)
+    timeline = _evaluate(record, knowledge, settings, payer, as_of)
+    return apply_cancer_types(timeline, record, settings)
+
+
+def _evaluate(
+    record: PatientRecord,
+    knowledge: Knowledge,
+    settings: RuleSettings,
+    payer: PayerSchedule,
+    as_of: date,
+) -> PatientTimeline:
     exposures = counted_exposures(record)
     lines, line_of = build_lines(exposures, knowledge.regimens, settings)
     starts = [anchor_day(e) for e in exposures] + [t.on for t in record.transplants]

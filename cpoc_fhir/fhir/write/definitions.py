@@ -14,11 +14,19 @@ Price components of a ChargeItemDefinition (R4 ``propertyGroup[0].priceComponent
 So the line amount is exactly base + surcharges − deductions (amounts are magnitudes), and the
 factors give the formula of cpoc-rules §1: round-half-up(New Patient × rv/100 × gpci × (1+vba)).
 
+A payer file with several years (value-and-models §12.4, §13.3) gives one ``propertyGroup`` per
+year, each with its own components and an ``applicability`` (FHIRPath on the ChargeItem, and
+in words) that selects it by the day the line is priced by — its billing month's start, a New
+Patient line's visit day: so a line of year Y+1 is priced with Y+1's base, GPCI and
+value-based adjustment, a line of year Y with Y's. A one-year file keeps one group with no
+applicability. ``effectivePeriod`` spans the years the file lists.
+
 R4 ChargeItemDefinition has no ``name`` element (R5 added it): the title carries the code.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -26,7 +34,7 @@ from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 from fhir.resources.R4B.codesystem import CodeSystem
 
 from cpoc_fhir.engine.codes import CODES, DISPLAY, Component
-from cpoc_fhir.engine.payer import CENT, PayerSchedule
+from cpoc_fhir.engine.payer import CENT, PayerSchedule, PayerYear
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -112,6 +120,8 @@ def charge_item_definitions(payer: PayerSchedule, settings: PublishSettings) -> 
 
 
 def _definition(code: str, payer: PayerSchedule, settings: PublishSettings) -> Resource:
+    years = payer.schedule_years
+    first, last = years[0].year, years[-1].year
     resource = {
         "resourceType": "ChargeItemDefinition",
         "id": f"cpoc-{code}",
@@ -123,23 +133,63 @@ def _definition(code: str, payer: PayerSchedule, settings: PublishSettings) -> R
         "experimental": True if payer.illustrative else None,
         "description": _description(code, payer),
         "effectivePeriod": (
-            {"start": f"{payer.year}-01-01", "end": f"{payer.year}-12-31"} if payer.year else None
+            {"start": f"{first}-01-01", "end": f"{last}-12-31"} if first and last else None
         ),
         "code": {"coding": cpoc_codings(code, payer, settings)},
-        "propertyGroup": [{"priceComponent": price_components(code, payer, settings)}],
+        "propertyGroup": [
+            {
+                "applicability": _applicability(figures.year) if payer.years else None,
+                "priceComponent": year_price_components(code, figures, payer.currency, settings),
+            }
+            for figures in years
+        ],
     }
     return validated(compact(resource), ChargeItemDefinition, f"ChargeItemDefinition {code}")
 
 
+# FHIRPath on the ChargeItem: the day its line is priced by (the billing month's start, or the
+# New Patient visit day), as the engine chooses the year (PayerSchedule.for_date).
+_LINE_DAY = "(occurrence.ofType(Period).start | occurrence.ofType(dateTime)).first()"
+
+
+def _applicability(year: int | None) -> list[Resource]:
+    """When a year's group prices a ChargeItem: its line day falls in that calendar year."""
+    return [
+        {
+            "description": f"Lines whose billing month starts in {year} (New Patient: whose "
+            "visit day is in it) are priced with this group.",
+            "language": "text/fhirpath",
+            "expression": f"{_LINE_DAY} >= @{year}-01-01 and {_LINE_DAY} < @{year + 1}-01-01"
+            if year is not None
+            else "true",
+        }
+    ]
+
+
 def _description(code: str, payer: PayerSchedule) -> str:
     rv = CODES[code][2]
-    year = f" for {payer.year}" if payer.year else ""
+    parts = []
+    for figures in payer.schedule_years:
+        when = f"for {figures.year}: " if figures.year else ""
+        parts.append(
+            f"{when}New Patient amount {_money(figures)} {payer.currency} × relative "
+            f"value {rv} % × GPCI {figures.gpci} × (1 + value-based adjustment {figures.vba}) "
+            f"= {payer.amount(code, _day(figures))} {payer.currency}"
+        )
     text = (
         f"Price of CPOC code {code} ({DISPLAY[code]}) under {payer.name} (payer file "
-        f"'{payer.id}'){year}: New Patient amount {payer.base} {payer.currency} × relative "
-        f"value {rv} % × GPCI {payer.gpci} × (1 + value-based adjustment {payer.vba}) = "
-        f"{payer.amount(code)} {payer.currency}, rounded half up to cents (cpoc-rules §1)."
+        f"'{payer.id}', version {payer.version}"
+        f"{f', locality {payer.locality}' if payer.locality else ''}): "
+        + "; ".join(parts)
+        + ", rounded half up to cents (cpoc-rules §1)."
     )
+    if payer.years:
+        text += (
+            " Each year's price is in its own property group; a line is priced by the year of "
+            "its billing month's start. A date before the first year is priced as the first "
+            "year; a later year not listed takes the latest listed year's base and GPCI, "
+            "with no value-based adjustment."
+        )
     if payer.illustrative:
         text += (
             " ILLUSTRATIVE payer file: these amounts are made up to show the format and are "
@@ -148,35 +198,56 @@ def _description(code: str, payer: PayerSchedule) -> str:
     return text
 
 
+def _day(figures: PayerYear) -> date | None:
+    return date(figures.year, 1, 1) if figures.year else None
+
+
+def _money(figures: PayerYear) -> Decimal:
+    """A derived base (base × (1 + update)) shown to the cent; the amount uses it unrounded."""
+    return figures.base if figures.base_given else _cents(figures.base)
+
+
 def price_components(code: str, payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
+    """The first year's components (a one-year file: its only ones)."""
+    return year_price_components(code, payer.schedule_years[0], payer.currency, settings)
+
+
+def year_price_components(
+    code: str, figures: PayerYear, currency: str, settings: PublishSettings
+) -> list[Resource]:
     """Base, GPCI and value-based adjustment components whose amounts add up to the price."""
     factor = CODES[code][2] / 100
-    raw = payer.base * factor
+    raw = figures.base * factor
     base = _cents(raw)
-    after_gpci = _cents(raw * payer.gpci)
-    total = payer.amount(code)
+    after_gpci = _cents(raw * figures.gpci)
+    total = _cents(raw * figures.gpci * (1 + figures.vba))
     system = settings.price_component_system
     return [
-        _component("base", system, "New Patient amount × relative value", factor, base, payer),
+        _component("base", system, "New Patient amount × relative value", factor, base, currency),
         _adjustment(
-            "gpci", system, "Geographic practice cost index", payer.gpci, after_gpci - base, payer
+            "gpci",
+            system,
+            "Geographic practice cost index",
+            figures.gpci,
+            after_gpci - base,
+            currency,
         ),
         _adjustment(
             "value-based-adjustment",
             system,
             "Value-based adjustment of the practice for the year",
-            1 + payer.vba,
+            1 + figures.vba,
             total - after_gpci,
-            payer,
+            currency,
         ),
     ]
 
 
 def _adjustment(
-    code: str, system: str, display: str, factor: Decimal, delta: Decimal, payer: PayerSchedule
+    code: str, system: str, display: str, factor: Decimal, delta: Decimal, currency: str
 ) -> Resource:
     kind = "surcharge" if factor > 1 else "deduction" if factor < 1 else "informational"
-    return _component(code, system, display, factor, abs(delta), payer, kind)
+    return _component(code, system, display, factor, abs(delta), currency, kind)
 
 
 def _component(
@@ -185,14 +256,14 @@ def _component(
     display: str,
     factor: Decimal,
     amount: Decimal,
-    payer: PayerSchedule,
+    currency: str,
     kind: str = "base",
 ) -> Resource:
     return {
         "type": kind,
         "code": {"coding": [{"system": system, "code": code, "display": display}]},
         "factor": factor,
-        "amount": {"value": amount, "currency": payer.currency},
+        "amount": {"value": amount, "currency": currency},
     }
 
 

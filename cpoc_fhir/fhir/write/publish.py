@@ -50,6 +50,9 @@ class PublishSettings:
     performer_practitioner: str | None = None  # "Practitioner/<id>" (or PractitionerRole)
     version: str = __version__
     product_tag_system: str = "http://example.org/fhir/CodeSystem/cpoc-fhir-tag"
+    # The Measures of the value-based adjustment (§12) and their MeasureReports' identifiers;
+    # unset: "Measure" beside definition_base (…/fhir/ChargeItemDefinition → …/fhir/Measure).
+    measure_base: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,7 +63,7 @@ class PublishSettings:
             "version",
         ):
             _require_token(name, getattr(self, name))
-        for name in ("performing_organization", "performer_practitioner"):
+        for name in ("performing_organization", "performer_practitioner", "measure_base"):
             value = getattr(self, name)
             if value is not None:
                 _require_token(name, value)
@@ -68,6 +71,26 @@ class PublishSettings:
     def definition_url(self, code: str) -> str:
         """The canonical URL of the ChargeItemDefinition of one CPOC code."""
         return f"{self.definition_base.rstrip('/')}/cpoc-{code}"
+
+    @property
+    def canonical_root(self) -> str:
+        """The base the canonical URLs share: definition_base without its last segment."""
+        return self.definition_base.rstrip("/").rpartition("/")[0] or self.definition_base
+
+    def measure_url(self, measure_id: str) -> str:
+        """The canonical URL of one Measure (value-and-models §12.2 submission)."""
+        base = self.measure_base or f"{self.canonical_root}/Measure"
+        return f"{base.rstrip('/')}/{measure_id}"
+
+    @property
+    def measure_report_identifier_system(self) -> str:
+        """The identifier system of the MeasureReports a practice submits (one per measure,
+        year and practice, and per patient for individual reports)."""
+        return self.measure_url("cpoc-measure-report")
+
+    def extension_url(self, name: str) -> str:
+        """A product extension's URL, under the canonical root."""
+        return f"{self.canonical_root}/StructureDefinition/{name}"
 
     @property
     def price_component_system(self) -> str:

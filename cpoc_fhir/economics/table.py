@@ -1,0 +1,131 @@
+"""``cpoc model --format table``: the model's figures for people, at most 100 columns."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+WIDTH = 100
+
+
+def model_table(data: dict[str, Any]) -> str:
+    """Summary, by component, by cancer, by month, the payer's side, the furthest below."""
+    period = data["period"]
+    scenario = data["scenario"]
+    out = [
+        f"CPOC against fee-for-service, {period['from']} to {period['to']} "
+        f"({data['patients']} patients, {data['cpocLines']} CPOC lines)",
+        "",
+        f"  FFS revenue of the codes CPOC replaces  {data['ffsReplacedRevenue']:>14}"
+        f"   (in no CPOC line: {data['ffsReplacedOutsideCpocLines']})",
+        f"  FFS drug payments (same under CPOC)     {data['ffsDrugRevenue']:>14}",
+        f"  other FFS services                      {data['ffsOtherRevenue']:>14}",
+        f"  CPOC relative-value sum                 {data['cpocRelativeValueSum']:>14}",
+        f"  revenue-neutral New Patient base        {_text(data['neutralBase']):>14}",
+    ]
+    if data["margin"] is not None:
+        label = f"base for a {_pct(data['margin']['rate'])} margin"
+        out.append(f"  {label:<40}{_text(data['margin']['base']):>14}")
+    if scenario is not None:
+        label = {"payer": f"payer file {scenario['payer']}", "margin": "the margin's base"}.get(
+            scenario["basis"], "the neutral base"
+        )
+        note = " (illustrative)" if scenario["illustrative"] else ""
+        out.append(
+            f"  CPOC revenue at {label}{note}: {scenario['revenue']} "
+            f"(base {scenario['base']}, gpci {scenario['gpci']}, vba {scenario['vba']})"
+        )
+    unpriced = data["ffsItems"]["unpriced"]["items"]
+    if unpriced:
+        out.append(f"  FFS items without a price (left out): {unpriced}")
+    out += ["", "By component and level"]
+    out += _rows(
+        ("code", "lines", "rv", "FFS replaced", "CPOC", "variance"),
+        [
+            (r["code"], r["lines"], r["relativeValues"], r["ffsReplaced"], r["cpoc"], r["variance"])
+            for r in data["byComponent"]
+        ],
+    )
+    out += ["", "By cancer type"]
+    out += _rows(
+        ("cancer", "patients", "FFS replaced", "CPOC", "variance"),
+        [
+            (r["cancer"], r["patients"], r["ffsReplaced"], r["cpoc"], r["variance"])
+            for r in data["byCancer"]
+        ],
+    )
+    out += ["", "By month (FFS by service date, CPOC by line start)"]
+    out += _rows(
+        ("month", "lines", "FFS replaced", "CPOC", "variance"),
+        [
+            (r["month"], r["lines"], r["ffsReplaced"], r["cpoc"], r["variance"])
+            for r in data["byMonth"]
+        ],
+    )
+    out += ["", *_payer_lines(data["payer"])]
+    below = data["furthestBelow"]
+    if below:
+        out += ["", f"The {len(below)} patients furthest below FFS"]
+        for row in below:
+            codes = " ".join(f"{line['code']}@{line['start']}" for line in row["cpocLines"])
+            out.append(
+                _cut(
+                    f"  {row['patient']:<28} FFS {row['ffsReplaced']:>10}  CPOC {row['cpoc']:>10}"
+                    f"  variance {row['variance']:>10}"
+                )
+            )
+            out += textwrap.wrap(codes, WIDTH, initial_indent="      ", subsequent_indent="      ")
+    if data["warnings"]:
+        out += ["", f"Warnings ({len(data['warnings'])})"]
+        for warning in data["warnings"]:
+            out += textwrap.wrap(warning, WIDTH, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(out)
+
+
+def _payer_lines(payer: dict[str, Any]) -> list[str]:
+    ffs, cpoc = payer["ffs"], payer["cpoc"]
+    return [
+        f"The payer's side (other spending reduced by {_pct(payer['reduction'])} under CPOC)",
+        *_rows(
+            ("", "practice", "other spending", "total"),
+            [
+                ("continued FFS", ffs["practicePayments"], ffs["otherSpending"], ffs["total"]),
+                ("CPOC", cpoc["practicePayments"], cpoc["otherSpending"], cpoc["total"]),
+            ],
+        ),
+        f"  payer saves {payer['savings']}"
+        + (f" ({_pct(payer['savingsRate'])})" if payer["savingsRate"] is not None else "")
+        + ("; budget neutral" if payer["budgetNeutral"] else "; NOT budget neutral")
+        + (
+            f"; break-even reduction {_pct(payer['breakEvenReduction'])}"
+            if payer["breakEvenReduction"] is not None
+            else ""
+        ),
+    ]
+
+
+def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    cells = [list(header)] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for number, row in enumerate(cells):
+        first = row[0].ljust(widths[0])
+        rest = "  ".join(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
+        lines.append(_cut(f"  {first}  {rest}"))
+        if number == 0:
+            lines.append(_cut("  " + "-" * (sum(widths) + 2 * (len(widths) - 1))))
+    return lines
+
+
+def _pct(rate: str) -> str:
+    return f"{(Decimal(rate) * 100).normalize():f}%"
+
+
+def _text(value: str | None) -> str:
+    return "n/a" if value is None else value
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

@@ -1,0 +1,256 @@
+"""``cpoc report …``: adherence, value, benchmarks — the options and the wiring, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cpoc_fhir.errors import InputError
+from cpoc_fhir.store import DEFAULT_URL
+
+ADHERENCE_PHASES = ("1", "2", "both")
+ADHERENCE_FORMATS = ("table", "json", "csv")
+VALUE_FORMATS = ("table", "json", "html")
+DEFAULT_PERCENTILE = 75
+
+
+def add_parser(sub: Any) -> None:
+    """``cpoc report`` and its subcommands (``sub``: the top-level subparsers)."""
+    report = sub.add_parser(
+        "report", help="reports: pathway adherence, the value report, benchmarks"
+    )
+    reports = report.add_subparsers(dest="report", required=True)
+    _adherence(reports)
+    _value(reports)
+    _benchmarks(reports)
+
+
+def _store_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help=f"store (SQLAlchemy URL; env CPOC_STORE_URL; default {DEFAULT_URL})",
+    )
+
+
+def _tz_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone of the dates (IANA name, e.g. America/New_York; default CPOC_TIMEZONE, "
+        "the practice zone the CDS service uses, else this host's)",
+    )
+
+
+def _adherence(reports: Any) -> None:
+    p = reports.add_parser(
+        "adherence",
+        help="care pathway adherence per pathway and overall, rated per proposal IV-A",
+    )
+    p.add_argument("--from", dest="start", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="end", type=iso_date, required=True, metavar="YYYY-MM-DD")
+    p.add_argument(
+        "--benchmarks",
+        type=Path,
+        metavar="FILE",
+        help="prior-year mean, sd, minimum_expected (TOML or JSON, fractions 0-1)",
+    )
+    p.add_argument("--format", choices=ADHERENCE_FORMATS, default="table")
+    p.add_argument(
+        "--deviations",
+        type=Path,
+        metavar="OUT",
+        help="off-pathway orders: OUT.csv (with Patient ids) or OUT.json (de-identified FHIR "
+        "Bundle of GuidanceResponses)",
+    )
+    p.add_argument("--phase", choices=ADHERENCE_PHASES, default="both")
+    _tz_option(p)
+    _store_option(p)
+
+
+def _value(reports: Any) -> None:
+    from cpoc_fhir.capture.cli import add_auth_options
+
+    p = reports.add_parser(
+        "value",
+        help="the value measures of a performance year (pathways, quality, emergency visits), "
+        "their ratings and the adjustment (value-and-models §12)",
+    )
+    p.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        metavar="INPUT",
+        help="Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON",
+    )
+    p.add_argument("--fhir-base", metavar="URL", help="read the patients from this FHIR server")
+    p.add_argument("--year", type=_year, required=True, metavar="YYYY", help="the performance year")
+    p.add_argument(
+        "--as-of",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="the record as known on this date (default: the year's last day)",
+    )
+    p.add_argument(
+        "--benchmarks",
+        type=Path,
+        metavar="FILE",
+        help="prior-year benchmarks (without: measures only, nothing rated)",
+    )
+    p.add_argument(
+        "--participation-year",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="the practice's year in CPOC (1…7, later years as 7; default 1)",
+    )
+    p.add_argument(
+        "--phase",
+        metavar="pathways=1,quality=2,er=1",
+        help="the phase of each measure (default 1 each)",
+    )
+    p.add_argument(
+        "--medical-home",
+        action="store_true",
+        help="the practice is an accredited oncology medical home (ER phase 1)",
+    )
+    p.add_argument(
+        "--prior",
+        type=Path,
+        metavar="FILE",
+        help="last year's value report JSON (its ER rate, §12.3)",
+    )
+    p.add_argument(
+        "--location",
+        metavar="ID",
+        help="the practice Location (default: the only Location in the input)",
+    )
+    p.add_argument("--format", choices=VALUE_FORMATS, default="table")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument(
+        "--measure-reports",
+        type=Path,
+        metavar="DIR",
+        help="write one FHIR MeasureReport per measure into DIR",
+    )
+    p.add_argument(
+        "--individual",
+        action="store_true",
+        help="with --measure-reports/--submit: individual MeasureReports too",
+    )
+    p.add_argument("--submit", metavar="URL", help="POST the MeasureReports to this FHIR base")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait at most this long for each FHIR answer (default 60)",
+    )
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    _tz_option(p)
+    _store_option(p)
+    add_auth_options(p, "system/*.rs")
+
+
+def _benchmarks(reports: Any) -> None:
+    p = reports.add_parser(
+        "benchmarks",
+        help="the benchmarks file of the next year from practices' value reports",
+    )
+    p.add_argument(
+        "reports",
+        nargs="+",
+        type=Path,
+        metavar="VALUE_JSON",
+        help="value reports (cpoc report value --format json) of the practices",
+    )
+    p.add_argument(
+        "--year",
+        type=_year,
+        metavar="YYYY",
+        help="only the reports of this performance year (default: all, one year)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the benchmarks file to write (TOML)",
+    )
+    p.add_argument(
+        "--factors",
+        type=Path,
+        metavar="FILE",
+        help="a benchmarks file whose ER factors and distance bands are carried over "
+        "(the previous year's)",
+    )
+    p.add_argument(
+        "--minimum-percentile",
+        type=_percentile,
+        default=DEFAULT_PERCENTILE,
+        metavar="P",
+        help="pathway minimum expected level: the P-th percentile of "
+        f"the practices' pooled rates (default {DEFAULT_PERCENTILE})",
+    )
+    p.add_argument("--source", metavar="TEXT", help="where the figures come from (header)")
+    p.add_argument(
+        "--illustrative",
+        action="store_true",
+        help="mark the file illustrative (figures not from real practices)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.report == "adherence":
+        from cpoc_fhir.reports import adherence_output
+
+        tz, tz_name = zone(args.tz or os.environ.get("CPOC_TIMEZONE"))
+        return adherence_output.run(args, tz, tz_name)
+    if args.report == "value":
+        from cpoc_fhir.reports import value_cli
+
+        tz, _name = zone(args.tz or os.environ.get("CPOC_TIMEZONE"))
+        return value_cli.run(args, tz)
+    from cpoc_fhir.reports import benchmarks_cli
+
+    return benchmarks_cli.run(args)
+
+
+# --- option values ----------------------------------------------------------------------------
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _year(text: str) -> int:
+    if text.isdigit() and len(text) == 4:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"not a year (YYYY): {text!r}")
+
+
+def _positive(text: str) -> int:
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"not a whole number ≥ 1: {text!r}")
+
+
+def _percentile(text: str) -> int:
+    if text.isdigit() and 0 <= int(text) <= 100:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"not a percentile 0-100: {text!r}")
+
+
+def zone(name: str | None) -> tuple[tzinfo | None, str]:
+    if not name:
+        local = datetime.now().astimezone()
+        return None, f"this host's time zone ({local.tzname()})"
+    try:
+        return ZoneInfo(name), name
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError("--tz", f"not a known time zone: {name!r}") from None
