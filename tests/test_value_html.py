@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpoc_fhir.reports.html_page import number, percent, signed_percent, z_score
@@ -38,6 +39,17 @@ def _patients(measure: str, numerator: int, others: int = 0, excluded: int = 0) 
     return out
 
 
+def _er_visit(eid: str, day: str, category: str, weight: str, near: bool) -> dict[str, Any]:
+    """A counted visit as the ER result lists it (§12.3)."""
+    evidence = [f"Encounter/{eid}", f"Condition/{eid}-dx"]
+    return {
+        "encounter": f"Encounter/{eid}", "date": day, "category": category,
+        "categories": [category], "weight": weight, "nearTreatment": near,
+        "month": day[:8] + "01", "quarter": (int(day[5:7]) - 1) // 3 + 1,
+        "evidence": evidence + ([f"MedicationAdministration/{eid}-rx"] if near else []),
+    }  # fmt: skip
+
+
 def _measure(
     mid: str, title: str, source: str, improvement: str, unit: str,
     denominator: int, numerator: int, rate: float, mean: str, sd: str, z: float,
@@ -63,7 +75,8 @@ def report_with_benchmarks() -> dict[str, Any]:
     0.6667)/5 = 0.1583 → Phase 2, submitting, ≤ +1 → appropriate.
     ER: 7.5 weighted visits / 150 patient-months × 100 = 5.0 observed; expected 7.5; risk-adjusted
     5.0/7.5 × 6.0 (reference) = 4.0, more than 1 SD (1.5) below the mean 6.0 → high (Phase 1).
-    Quarters: 2.5/36, 2.0/38, 1.5/38, 1.5/38 (sum 7.5/150), each expected 7.5:
+    Quarters: 2.5/36, 2.0/38, 1.5/38, 1.5/38 (sum 7.5/150), each expected 7.5 per 100
+    patient-months (2.7, 2.85, 2.85, 2.85 expected visits; 11.25 in the year):
     Q1 6.9444 → 6.9444/7.5 × 6 = 5.5556; Q2 5.2632 → 4.2105; Q3 and Q4 3.9474 → 3.1579.
     Pathways: 13 of 16 decisions on pathway (one clinical-trial deviation left out) = 0.8125;
     lung 8/10 = 0.8, breast 5/6 = 0.8333; rated high.
@@ -98,22 +111,43 @@ def report_with_benchmarks() -> dict[str, Any]:
             "observedRate": "5.0000", "expectedRate": "7.5000", "riskAdjustedRate": "4.0000",
             "quarters": [
                 {"quarter": "2025-Q1", "visits": 3, "weightedVisits": "2.5", "patientMonths": 36,
-                 "observedRate": "6.9444", "expectedRate": "7.5000",
+                 "expectedVisits": "2.7000", "observedRate": "6.9444", "expectedRate": "7.5000",
                  "riskAdjustedRate": "5.5556"},
                 {"quarter": "2025-Q2", "visits": 2, "weightedVisits": "2.0", "patientMonths": 38,
-                 "observedRate": "5.2632", "expectedRate": "7.5000",
+                 "expectedVisits": "2.8500", "observedRate": "5.2632", "expectedRate": "7.5000",
                  "riskAdjustedRate": "4.2105"},
                 {"quarter": "2025-Q3", "visits": 2, "weightedVisits": "1.5", "patientMonths": 38,
-                 "observedRate": "3.9474", "expectedRate": "7.5000",
+                 "expectedVisits": "2.8500", "observedRate": "3.9474", "expectedRate": "7.5000",
                  "riskAdjustedRate": "3.1579"},
                 {"quarter": "2025-Q4", "visits": 2, "weightedVisits": "1.5", "patientMonths": 38,
-                 "observedRate": "3.9474", "expectedRate": "7.5000",
+                 "expectedVisits": "2.8500", "observedRate": "3.9474", "expectedRate": "7.5000",
                  "riskAdjustedRate": "3.1579"},
             ],
             "distance": {"known": 120, "unknown": 30},
+            "expectedVisits": "11.2500",
+            "referenceRate": "6.0",
+            "excluded": {"notOncologyRelated": 3, "outsideCpocMonths": 1},
+            "weights": {"nearTreatment": "1.0", "other": "0.5", "windowDays": 30},
             "patients": {
-                "er-p01": {"visits": ["Encounter/er-1", "Encounter/er-2"], "weighted": "1.5"},
-                "er-p02": {"visits": ["Encounter/er-3"], "weighted": "1.0"},
+                # er-p01: one visit 5 days after a treatment day (1.0), one 60 days after (0.5)
+                "er-p01": {
+                    "patientMonths": 12, "weightedVisits": "1.5", "months": [],
+                    "visits": [
+                        _er_visit("er-1", "2025-02-03", "neutropenia", "1.0", True),
+                        _er_visit("er-2", "2025-05-10", "pain", "0.5", False),
+                    ],
+                    "distanceKm": "12.4", "distanceBand": 0, "distanceFactor": "1.0",
+                },
+                "er-p02": {
+                    "patientMonths": 10, "weightedVisits": "1.0", "months": [],
+                    "visits": [_er_visit("er-3", "2025-08-01", "fever", "1.0", True)],
+                    "distanceKm": None, "distanceBand": None, "distanceFactor": "1",
+                },
+                # exposure months, no visit: not behind the numerator
+                "er-p03": {
+                    "patientMonths": 12, "weightedVisits": "0", "months": [], "visits": [],
+                    "distanceKm": "3.0", "distanceBand": 0, "distanceFactor": "1.0",
+                },
             },
         },
         "pathways": {
@@ -258,9 +292,16 @@ def test_an_empty_er_year_says_so_and_draws_nothing(unrated_html: str) -> None:
 def test_er_by_quarter_table_and_chart(rated_html: str) -> None:
     er = _section(rated_html, "er")
     text = Page(er).text
-    assert "2025-Q1 3 2.5 36 6.9444 7.5000 5.5556" in text
-    assert "Year 9 7.5 150 5.0000 7.5000 4.0000" in text
-    assert "known for 120 patient-months, unknown (factor 1) for 30" in text
+    # expected visits: 7.5 per 100 patient-months × 36 = 2.7 in Q1, × 150 = 11.25 in the year
+    assert "2025-Q1 3 2.5 36 2.7000 6.9444 7.5000 5.5556" in text
+    assert "Year 9 7.5 150 11.2500 5.0000 7.5000 4.0000" in text
+    assert "known for 120 patients, unknown (factor 1) for 30" in text
+    assert "weigh 1.0 within 30 days after a treatment day, 0.5 otherwise" in text
+    assert "against the reference rate 6.0" in text
+    assert (
+        "Not counted: 3 visits without an OP-35 diagnosis; "
+        "1 visits outside a Treatment or Active Monitoring month."
+    ) in text
     # the chart's risk-adjusted point of 2025-Q1 is drawn with its value
     assert re.search(r'aria-label="[^"]*rate: 5\.5556[^"]*2025-Q1', er) or re.search(
         r'aria-label="[^"]*2025-Q1[^"]*5\.5556', er
@@ -268,7 +309,16 @@ def test_er_by_quarter_table_and_chart(rated_html: str) -> None:
     wide = er[er.index('id="chart-er"') :].split("</svg>")[0]
     for series in ("observed", "expected", "risk-adjusted"):  # one legend entry each
         assert wide.count(f">{series}</text>") == 1
-    assert "er-p01" in text and "Encounter/er-1, Encounter/er-2" in text
+    # the patients with a counted visit (er-p03 has months only), each visit and its evidence
+    assert "Patients with counted emergency visits (2)" in text
+    assert re.findall(r'<th scope="row" class="ref">([^<]+)</th>', er) == ["er-p01", "er-p02"]
+    assert (
+        "Encounter/er-1 on 2025-02-03: neutropenia, weight 1.0 "
+        "(within the window after a treatment day)"
+    ) in text
+    assert "Encounter/er-2 on 2025-05-10: pain, weight 0.5 Encounter/er-1" in text
+    assert "MedicationAdministration/er-1-rx" in text
+    assert "12.4 km, factor 1.0" in text and "er-p02 Encounter/er-3" in text
 
 
 def test_pathways_by_cancer(rated_html: str) -> None:
@@ -407,3 +457,42 @@ def test_signed_percent_reads_back_as_the_fraction(value: Decimal) -> None:
     assert text.endswith("%")
     assert Decimal(text[:-1]) / 100 == value
     assert text.startswith("+") == (value > 0)
+
+
+def _outside_svg(html: str) -> list[str]:
+    return [tag for tag, _ in Page(re.sub(r"<svg.*?</svg>", "", html, flags=re.S)).elements]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=12))
+def test_any_text_from_a_record_stays_text(title: str, label: str) -> None:
+    """Whatever a title, a measure id or a cancer name holds, the page keeps its structure and
+    every chart still parses as XML with nothing active in it."""
+    report = report_with_benchmarks()
+    report["measures"][0]["title"] = title
+    report["measures"][0]["id"] = label
+    report["pathways"]["byCancer"][0]["cancer"] = label
+    report["warnings"] = [title]
+    html = render_value_html(report)
+    assert _outside_svg(html) == _outside_svg(render_value_html(report_with_benchmarks()))
+    for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S):
+        tree = ET.fromstring(svg)
+        assert not [e for e in tree.iter() if e.tag in {"script", "foreignObject"}]
+
+
+def test_pathways_without_decisions_still_show_why_they_are_rated() -> None:
+    """No decision for a cancer type that has a pathway: not "used", so low (§12.1); the page
+    says so and lists the cancer types, with no chart (no rate to draw)."""
+    report = report_with_benchmarks()
+    report["pathways"] = {
+        "rate": None, "decisions": 0, "onPathway": 0, "excludedTrial": 0, "rating": "low",
+        "byCancer": [
+            {"cancer": "lung", "rate": None, "decisions": 0, "deviations": 0, "withReason": 0,
+             "uses": False, "rating": "low"},
+        ],
+    }  # fmt: skip
+    section = _section(render_value_html(report), "pathways")
+    text = Page(section).text
+    assert "No pathway decisions in the year; rating low" in text
+    assert "lung 0 — 0 0 no low" in text
+    assert "<svg" not in section

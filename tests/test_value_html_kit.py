@@ -120,3 +120,29 @@ def test_scatter_on_equal_scales_with_the_diagonal() -> None:
     found = re.search(r'aria-label="FFS: 100; CPOC: 50"[^>]*translate\(([\d.]+),([\d.]+)\)', svg)
     assert found and (float(found.group(1)), float(found.group(2))) == (100, 150)
     assert re.search(r'aria-roledescription="line mark" d="M0,200L200,0"', svg)  # y = x
+
+
+def test_text_no_page_may_hold_is_replaced_not_fatal() -> None:
+    """A NUL made vl-convert abort the whole process, a lone surrogate (json.loads accepts
+    "\\ud800") made it raise and the page unwritable as UTF-8, and a long emoji label cut by
+    Vega mid surrogate pair failed the conversion: each label is now drawn, marked U+FFFD."""
+    for label in ("a\x00b", "a\ud800b", "\U0001f600" * 40, "x" * 500):
+        for spec in (
+            bars([(label, 1)], "n"),
+            dot_band([DotBand(label, 0.5, 0.5, 0.1)], "r"),
+            series_by_period([Point(label, label, 1)], [label], [label], "n"),
+        ):
+            svg = str(chart_svg(spec, "c", label, label))
+            svg.encode("utf-8")
+            assert "\x00" not in svg
+    page = render_page("page.html", PageHeader("a\x00b\ud800c", "2025", "s"))
+    page.encode("utf-8")
+    assert "a\ufffdb\ufffdc" in page
+
+
+def test_long_labels_are_cut_with_an_ellipsis() -> None:
+    from cpoc_fhir.reports.html_charts import short_label
+
+    assert short_label("non-small cell lung cancer") == "non-small cell lung cancer"
+    assert short_label("x" * 40) == "x" * 31 + "…"
+    assert len(short_label("\U0001f600" * 40)) == 32

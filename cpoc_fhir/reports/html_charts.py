@@ -24,7 +24,7 @@ from typing import Any
 import vl_convert
 from markupsafe import Markup
 
-from cpoc_fhir.reports.html_page import element_id
+from cpoc_fhir.reports.html_page import clean_text, element_id
 
 # The Vega-Lite version the specs are written for, pinned so that a vl-convert update cannot
 # silently change the drawing (vl-convert bundles several: vl_convert.get_vegalite_versions()).
@@ -60,8 +60,15 @@ def vega_config() -> dict[str, Any]:
         "font": "DejaVu Sans, Bitstream Vera Sans, Helvetica, Arial, sans-serif",
         "padding": {"left": 12, "right": 12, "top": 6, "bottom": 6},
         "view": {"stroke": None},
-        "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelColor": INK, "titleColor": INK},
-        "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom"},
+        # labelLimit 0: labels are cut by short_label, never by Vega (see there)
+        "axis": {
+            "labelFontSize": 12,
+            "titleFontSize": 12,
+            "labelColor": INK,
+            "titleColor": INK,
+            "labelLimit": 0,
+        },
+        "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom", "labelLimit": 0},
         "background": "white",
     }
 
@@ -72,9 +79,10 @@ def chart_svg(spec: Mapping[str, Any], chart_id: str, title: str, description: s
     The SVG gets ``role="img"`` labelled by its ``<title>`` and ``<desc>`` (say what it shows;
     the numbers belong in the table beside every chart).
     """
-    svg = vl_convert.vegalite_to_svg(
-        {"config": vega_config(), **spec}, vl_version=VEGA_LITE_VERSION
-    )
+    # Strings cleaned first: vl-convert aborts the whole process (a Rust panic) on a NUL in
+    # the spec and raises on a lone surrogate; a record's text may hold either.
+    full = _cleaned({"config": vega_config(), **spec})
+    svg = vl_convert.vegalite_to_svg(full, vl_version=VEGA_LITE_VERSION)
     return Markup(_accessible_svg(svg, element_id(chart_id), title, description))
 
 
@@ -96,6 +104,16 @@ def responsive_chart(
     )
 
 
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    return value
+
+
 def _accessible_svg(svg: str, chart_id: str, title: str, description: str) -> str:
     root = ET.fromstring(svg)
     _strip_active_content(root)
@@ -106,7 +124,7 @@ def _accessible_svg(svg: str, chart_id: str, title: str, description: str) -> st
     root.set("id", chart_id)
     for tag, text in (("desc", description), ("title", title)):
         element = ET.Element(tag, {"id": f"{chart_id}-{tag}"})
-        element.text = text
+        element.text = clean_text(text)
         root.insert(0, element)
     return ET.tostring(root, encoding="unicode")
 
@@ -135,6 +153,18 @@ def _strip_active_content(element: ET.Element) -> None:
             del element.attrib[name]
 
 
+LABEL_CHARS = 32
+
+
+def short_label(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with "…" (the table beside the chart has it whole).
+
+    Labels are cut here, and Vega's own pixel limit is off: Vega cuts by UTF-16 unit, so a cut
+    through an emoji leaves half a surrogate pair, which vl-convert (1.9) fails to convert.
+    """
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _number(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
@@ -160,11 +190,11 @@ def dot_band(
 
     ``fraction``: values are 0-1, drawn on a 0-100 % axis, the band clipped to it.
     """
-    labels = [r.label for r in rows]
+    labels = [short_label(r.label) for r in rows]
     lo, hi = (0.0, 1.0) if fraction else (float("-inf"), float("inf"))
     bands = [
         {
-            "label": r.label,
+            "label": short_label(r.label),
             "lo": max(float(r.mean) - float(r.spread), lo),
             "hi": min(float(r.mean) + float(r.spread), hi),
             "mean": float(r.mean),
@@ -172,9 +202,13 @@ def dot_band(
         for r in rows
         if r.mean is not None and r.spread is not None
     ]
-    dots = [{"label": r.label, "value": _number(r.value)} for r in rows if r.value is not None]
+    dots = [
+        {"label": short_label(r.label), "value": _number(r.value)}
+        for r in rows
+        if r.value is not None
+    ]
     y: dict[str, Any] = {"field": "label", "type": "nominal", "sort": labels, "title": None}
-    y |= {"scale": {"domain": labels}, "axis": {"labelLimit": 200}}
+    y |= {"scale": {"domain": labels}}
     x: dict[str, Any] = {"type": "quantitative", "axis": _axis(axis_title, fraction)}
     if fraction:
         x["scale"] = {"domain": [0, 1]}
@@ -230,8 +264,14 @@ def series_by_period(
     """Lines with points, one per series over the periods in order; series differ by colour,
     dash and point shape. Null values leave a gap."""
     n = len(series)
+    series = [short_label(name) for name in series]
+    periods = [short_label(period) for period in periods]
     rows = [
-        {"period": p.period, "series": p.series, "value": _number(p.value)}
+        {
+            "period": short_label(p.period),
+            "series": short_label(p.series),
+            "value": _number(p.value),
+        }
         for p in points
         if p.value is not None
     ]
@@ -282,7 +322,7 @@ def bars(
 ) -> dict[str, Any]:
     """Horizontal bars in the order given, each labelled with its value; ``rule`` draws a
     dashed reference line (a pooled rate, a target)."""
-    values = [{"label": label, "value": float(value)} for label, value in rows]
+    values = [{"label": short_label(label), "value": float(value)} for label, value in rows]
     x: dict[str, Any] = {"field": "value", "type": "quantitative"}
     x["axis"] = _axis(axis_title, fraction)
     if fraction:

@@ -18,8 +18,13 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
+# Characters no HTML or SVG text may hold (XML 1.0 Char; HTML parse errors): control characters
+# but tab, newline and carriage return, lone surrogates (json.loads accepts "\ud800"; UTF-8
+# cannot encode it) and the two non-characters. They are shown as U+FFFD.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 MISSING = "—"
 
@@ -39,6 +44,7 @@ class PageHeader:
     illustrative: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     sections: tuple[tuple[str, str], ...] = ()
+    source_label: str = "Benchmarks"  # "Payer file", "Fee schedule" …
     footer: str = (
         "Written by cpoc-fhir. Resource ids only: this page names no patient. "
         "It needs no network and no script; the drill-downs open with a click or Enter."
@@ -54,9 +60,23 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_printable,
     )
     env.filters.update(percent=percent, signed_percent=signed_percent, number=number, z=z_score)
     return env
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints, with NOT_TEXT characters replaced (charts, already
+    Markup, were cleaned when drawn)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean_text(value)
+    return value
+
+
+def clean_text(text: str) -> str:
+    """``text`` with the characters no page may hold replaced by U+FFFD."""
+    return NOT_TEXT.sub("\ufffd", text)
 
 
 def render_page(template: str, header: PageHeader, **context: Any) -> str:

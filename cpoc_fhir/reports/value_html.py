@@ -40,12 +40,16 @@ ER_KEYS = (
     "visits",
     "weightedVisits",
     "patientMonths",
+    "expectedVisits",
     "observedRate",
     "expectedRate",
     "riskAdjustedRate",
+    "referenceRate",
     "distance",
+    "weights",
+    "excluded",
 )
-QUARTER_KEYS = ("quarter", *ER_KEYS[:-1])
+QUARTER_KEYS = ("quarter", *ER_KEYS[:7])
 PATHWAY_KEYS = ("rate", "decisions", "onPathway", "excludedTrial", "rating")
 CANCER_KEYS = ("cancer", "rate", "decisions", "deviations", "withReason", "uses", "rating")
 
@@ -57,6 +61,17 @@ class PatientRow:
     patient: str
     cases: tuple[str, ...]
     evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErPatientRow:
+    """A patient behind the emergency-visit numerator (§12.3)."""
+
+    patient: str
+    visits: tuple[str, ...]
+    evidence: tuple[str, ...]
+    patient_months: Any
+    distance: str
 
 
 @dataclass(frozen=True)
@@ -238,31 +253,47 @@ def _patients_in(
     return tuple(rows)
 
 
-def _er_patients(raw: Any) -> list[PatientRow]:
-    """The ER figure's patients: whatever the ER result lists per patient, flattened to
-    "key: values" lines of resource ids (cases) — the page shows them, it does not count."""
+def _er_patients(raw: Any) -> list[ErPatientRow]:
+    """The patients with a counted emergency visit, each visit with its weight and evidence
+    (the ER result lists every patient with exposure months; those without a visit add
+    nothing to the numerator and are left out here)."""
     if not isinstance(raw, Mapping):
         return []
     rows = []
-    for pid, value in sorted(raw.items()):
-        lines: list[str] = []
-        _flatten(value, "", lines)
-        rows.append(PatientRow(str(pid), tuple(lines), ()))
+    for pid, entry in sorted(raw.items()):
+        entry = _mapping(entry, f"er.patients.{pid}")
+        visits = [_mapping(v, f"er.patients.{pid}.visits") for v in entry.get("visits") or []]
+        if not visits:
+            continue
+        evidence: list[str] = []
+        for visit in visits:
+            evidence += [e for e in _strings(visit.get("evidence")) if e not in evidence]
+        rows.append(
+            ErPatientRow(
+                patient=str(pid),
+                visits=tuple(_visit_text(v) for v in visits),
+                evidence=tuple(evidence),
+                patient_months=entry.get("patientMonths"),
+                distance=_distance_text(entry),
+            )
+        )
     return rows
 
 
-def _flatten(value: Any, prefix: str, out: list[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            _flatten(inner, f"{prefix}{key}: " if not prefix else f"{prefix[:-2]} {key}: ", out)
-    elif isinstance(value, list | tuple):
-        if all(not isinstance(v, Mapping | list | tuple) for v in value):
-            out.append(f"{prefix}{', '.join(str(v) for v in value)}" if value else f"{prefix}—")
-        else:
-            for inner in value:
-                _flatten(inner, prefix, out)
-    else:
-        out.append(f"{prefix}{value}")
+def _visit_text(visit: Mapping[str, Any]) -> str:
+    near = " (within the window after a treatment day)" if visit.get("nearTreatment") else ""
+    return (
+        f"{visit.get('encounter')} on {visit.get('date')}: {visit.get('category')}, "
+        f"weight {visit.get('weight')}{near}"
+    )
+
+
+def _distance_text(entry: Mapping[str, Any]) -> str:
+    km = entry.get("distanceKm")
+    if km is None:
+        return "unknown"
+    factor = entry.get("distanceFactor")  # the band's factor; null without benchmarks
+    return f"{km} km" + (f", factor {factor}" if factor is not None else "")
 
 
 def _rating_rows(
