@@ -253,7 +253,6 @@ def test_table_fits_100_columns(tmp_path, capsys) -> None:
             ("--from", "2025-03-01", "--to", "2025-03-31", "--relative-values", "{rv}"),
             "codes.xx999 is not a CPOC code",
         ),
-        (("--from", "2025-03-01", "--to", "2025-03-31", "--format", "html"), "not available"),
     ],
 )
 def test_bad_input_exits_2_naming_file_and_field(tmp_path, capsys, extra, message) -> None:
