@@ -99,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     ffs = None if args.ffs.resolve() == args.input.resolve() else open_source(args.ffs)
     result = run_model(evaluator, records, options, schedule, ffs)
     data = result.as_json()
-    data["feeSchedule"] = None if schedule is None else schedule.header()
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
     elif args.format == "html":

@@ -40,6 +40,7 @@ class ModelResult:
     charges: Charges
     unmatched_patients: int  # charges of patients with no record in INPUT (left out)
     warnings: list[str]
+    fee_schedule: dict[str, Any] | None = None  # the --fee-schedule file's header
 
     @property
     def replaced(self) -> Decimal:
@@ -94,6 +95,7 @@ class ModelResult:
             "byMonth": self._by_month(at),
             "furthestBelow": self._furthest_below(at, cpoc),
             "payer": side.as_json(),
+            "feeSchedule": self.fee_schedule,
             "warnings": self.warnings,
         }
 

@@ -47,9 +47,9 @@ def run_model(
         if patient.lines or own:
             patients.append(patient)
     unmatched.update(p for p in charges.patients if p not in seen)
-    return ModelResult(
-        options, patients, charges, len(unmatched), _warnings(records, charges, unmatched, patients)
-    )
+    warnings = _warnings(records, charges, unmatched, patients)
+    header = None if schedule is None else schedule.header()
+    return ModelResult(options, patients, charges, len(unmatched), warnings, header)
 
 
 def _warnings(
