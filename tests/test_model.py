@@ -408,3 +408,13 @@ def test_at_the_break_even_reduction_the_payer_neither_saves_nor_loses(
     # a larger reduction saves, a smaller one costs (§14.2)
     more = PayerSide(practice_ffs, practice_cpoc, other, side.break_even + Decimal("0.01"))
     assert more.savings > 0
+
+
+def test_no_charge_in_the_period_says_the_ffs_side_is_empty(tmp_path, capsys) -> None:
+    out = run(tmp_path, capsys, MARCH, args=("--from", "2025-05-01", "--to", "2025-05-31"))
+    assert out["ffsReplacedRevenue"] == "0.00" and out["ffsItems"]["outsidePeriod"] == 4
+    assert out["neutralBase"] == "0.00"  # xx204 of 2025-05-03 (rv 80) against no FFS revenue
+    assert out["warnings"] == [
+        "no priced FFS charge (ChargeItem, Claim, ExplanationOfBenefit) in the period: the FFS "
+        "side is empty and the revenue-neutral base is 0"
+    ]

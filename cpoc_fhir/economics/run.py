@@ -68,7 +68,12 @@ def _warnings(
             f"{without_lines} patient(s) have replaced-code FFS charges but no CPOC line in "
             "the period (consult-only, or outside CPOC): their FFS revenue still counts"
         )
-    if charges.patients and not any(p.replaced for p in patients):
+    if not charges.patients:
+        warnings.append(
+            "no priced FFS charge (ChargeItem, Claim, ExplanationOfBenefit) in the period: "
+            "the FFS side is empty and the revenue-neutral base is 0"
+        )
+    elif not any(p.replaced for p in patients):
         warnings.append(
             "no priced charge carries a code CPOC replaces (CPT/HCPCS of the II-D table): "
             "the revenue-neutral base is 0"
