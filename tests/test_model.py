@@ -253,7 +253,6 @@ def test_table_fits_100_columns(tmp_path, capsys) -> None:
             ("--from", "2025-03-01", "--to", "2025-03-31", "--relative-values", "{rv}"),
             "codes.xx999 is not a CPOC code",
         ),
-        (("--from", "2025-03-01", "--to", "2025-03-31", "--format", "html"), "not available"),
     ],
 )
 def test_bad_input_exits_2_naming_file_and_field(tmp_path, capsys, extra, message) -> None:
@@ -409,3 +408,13 @@ def test_at_the_break_even_reduction_the_payer_neither_saves_nor_loses(
     # a larger reduction saves, a smaller one costs (§14.2)
     more = PayerSide(practice_ffs, practice_cpoc, other, side.break_even + Decimal("0.01"))
     assert more.savings > 0
+
+
+def test_no_charge_in_the_period_says_the_ffs_side_is_empty(tmp_path, capsys) -> None:
+    out = run(tmp_path, capsys, MARCH, args=("--from", "2025-05-01", "--to", "2025-05-31"))
+    assert out["ffsReplacedRevenue"] == "0.00" and out["ffsItems"]["outsidePeriod"] == 4
+    assert out["neutralBase"] == "0.00"  # xx204 of 2025-05-03 (rv 80) against no FFS revenue
+    assert out["warnings"] == [
+        "no priced FFS charge (ChargeItem, Claim, ExplanationOfBenefit) in the period: the FFS "
+        "side is empty and the revenue-neutral base is 0"
+    ]

@@ -81,8 +81,6 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.start > args.end:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
-    if args.format == "html":
-        raise InputError("--format html", "the HTML report is not available in this version")
     config = load_config(args.config)
     evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file))
     payer = None if args.payer is None else load_payer(args.payer)
@@ -101,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
     ffs = None if args.ffs.resolve() == args.input.resolve() else open_source(args.ffs)
     result = run_model(evaluator, records, options, schedule, ffs)
     data = result.as_json()
-    data["feeSchedule"] = None if schedule is None else schedule.header()
     if args.format == "json":
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
+    elif args.format == "html":
+        from cpoc_fhir.economics.html import model_html  # the page kit loads Jinja2, vl-convert
+
+        sys.stdout.write(model_html(data))
     else:
         sys.stdout.write(model_table(data) + "\n")
     return 0

@@ -22,17 +22,17 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from cpoc_fhir.economics.claims import ClaimLine
 from cpoc_fhir.economics.codes import FfsKind
+from cpoc_fhir.economics.money import cents
 from cpoc_fhir.economics.relative_values import RelativeValues
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
 from cpoc_fhir.engine.ffs import FfsCharge, ffs_conflicts
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
 from cpoc_fhir.engine.payer import PayerSchedule
 
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 
@@ -143,14 +143,14 @@ class Scenario:
     def amount(self, rv: Decimal) -> Decimal:
         """cpoc-rules §1, as ``engine.payer.PayerSchedule.amount`` computes it, for any rv."""
         raw = self.base * rv / 100 * self.gpci * (1 + self.vba)
-        return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+        return cents(raw)
 
 
 def neutral_base(replaced: Decimal, rv_sum: Decimal, margin: Decimal = ZERO) -> Decimal | None:
     """ffs replaced revenue × (1 + margin) / (Σ rv / 100), rounded once to cents."""
     if rv_sum == 0:
         return None
-    return (replaced * (1 + margin) * 100 / rv_sum).quantize(CENT, rounding=ROUND_HALF_UP)
+    return cents(replaced * (1 + margin) * 100 / rv_sum)
 
 
 def scenario(

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-CENT = Decimal("0.01")
+from cpoc_fhir.economics.money import money
+
 RATE = Decimal("0.0001")
 DEFAULT_REDUCTION = Decimal("0.03")
 
@@ -56,24 +57,20 @@ class PayerSide:
         return {
             "reduction": _rate(self.reduction),
             "ffs": {
-                "practicePayments": _money(self.practice_ffs),
-                "otherSpending": _money(self.other),
-                "total": _money(total_ffs),
+                "practicePayments": money(self.practice_ffs),
+                "otherSpending": money(self.other),
+                "total": money(total_ffs),
             },
             "cpoc": {
-                "practicePayments": _money(self.practice_cpoc),
-                "otherSpending": _money(self.other_cpoc),
-                "total": _money(self.total_cpoc),
+                "practicePayments": money(self.practice_cpoc),
+                "otherSpending": money(self.other_cpoc),
+                "total": money(self.total_cpoc),
             },
-            "savings": _money(self.savings),
+            "savings": money(self.savings),
             "savingsRate": None if total_ffs == 0 else _rate(self.savings / total_ffs),
             "budgetNeutral": self.total_cpoc <= total_ffs,
             "breakEvenReduction": None if self.break_even is None else _rate(self.break_even),
         }
-
-
-def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def _rate(value: Decimal) -> str:

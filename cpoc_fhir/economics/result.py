@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from cpoc_fhir.economics.charges import Charges
 from cpoc_fhir.economics.model import (
-    CENT,
     ZERO,
     ModelOptions,
     PatientEconomics,
@@ -22,15 +21,12 @@ from cpoc_fhir.economics.model import (
     scenario,
     sum_of,
 )
+from cpoc_fhir.economics.money import money
 from cpoc_fhir.economics.payer_side import PayerSide
 from cpoc_fhir.engine.codes import CODES, DISPLAY
 
 FURTHEST_BELOW = 20  # V-A step 2: the patients whose CPOC payment falls furthest below FFS
 NO_LINE = "none"  # byComponent row of replaced-code revenue in no CPOC line of the period
-
-
-def money(value: Decimal) -> str:
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 @dataclass
@@ -40,6 +36,7 @@ class ModelResult:
     charges: Charges
     unmatched_patients: int  # charges of patients with no record in INPUT (left out)
     warnings: list[str]
+    fee_schedule: dict[str, Any] | None = None  # the --fee-schedule file's header
 
     @property
     def replaced(self) -> Decimal:
@@ -94,6 +91,7 @@ class ModelResult:
             "byMonth": self._by_month(at),
             "furthestBelow": self._furthest_below(at, cpoc),
             "payer": side.as_json(),
+            "feeSchedule": self.fee_schedule,
             "warnings": self.warnings,
         }
 

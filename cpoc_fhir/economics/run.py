@@ -47,9 +47,9 @@ def run_model(
         if patient.lines or own:
             patients.append(patient)
     unmatched.update(p for p in charges.patients if p not in seen)
-    return ModelResult(
-        options, patients, charges, len(unmatched), _warnings(records, charges, unmatched, patients)
-    )
+    warnings = _warnings(records, charges, unmatched, patients)
+    header = None if schedule is None else schedule.header()
+    return ModelResult(options, patients, charges, len(unmatched), warnings, header)
 
 
 def _warnings(
@@ -68,7 +68,12 @@ def _warnings(
             f"{without_lines} patient(s) have replaced-code FFS charges but no CPOC line in "
             "the period (consult-only, or outside CPOC): their FFS revenue still counts"
         )
-    if charges.patients and not any(p.replaced for p in patients):
+    if not charges.patients:
+        warnings.append(
+            "no priced FFS charge (ChargeItem, Claim, ExplanationOfBenefit) in the period: "
+            "the FFS side is empty and the revenue-neutral base is 0"
+        )
+    elif not any(p.replaced for p in patients):
         warnings.append(
             "no priced charge carries a code CPOC replaces (CPT/HCPCS of the II-D table): "
             "the revenue-neutral base is 0"
