@@ -153,10 +153,17 @@ def collect(
         [MeasureTally(m.id) for m in components.measures],
         components.er_collector(inputs.settings, er_bench),
     )
+    seen: set[str] = set()
     for py in patients:
         collected.patients += 1
         for measure, tally in zip(components.measures, collected.tallies, strict=True):
-            tally.add(py.patient_id, measure.evaluate(py, inputs.settings))
+            contribution = measure.evaluate(py, inputs.settings)
+            tally.add(py.patient_id, contribution)
+            # what a measure could not count (quality.QualityContribution.warnings), once each
+            for warning in getattr(contribution, "warnings", ()):
+                if warning not in seen:
+                    seen.add(warning)
+                    collected.warnings.append(warning)
         collected.er.add(py)
     return collected
 
