@@ -159,7 +159,7 @@ def collect(
         for measure, tally in zip(components.measures, collected.tallies, strict=True):
             contribution = measure.evaluate(py, inputs.settings)
             tally.add(py.patient_id, contribution)
-            # what a measure could not count (quality.QualityContribution.warnings), once each
+            # a measure's reading problems (resource ids and elements only, never PHI), once
             for warning in getattr(contribution, "warnings", ()):
                 if warning not in seen:
                     seen.add(warning)
