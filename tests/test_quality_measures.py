@@ -378,3 +378,11 @@ def test_the_six_measures_share_one_derivation_per_patient_year() -> None:
     py = patient_year(dead(given("m1", "2025-06-10")))
     assert facts_for(py) is facts_for(py)
     assert counts(measure("Q4").evaluate(py, ValueSettings())) == (1, 1, 0, 1)
+
+
+def test_patient_years_evaluated_in_any_order_keep_their_own_facts() -> None:
+    late = patient_year(dead(given("m1", "2025-06-10")))  # Q4 met
+    early = patient_year(dead(given("m1", "2025-05-10")))  # Q4 not met
+    q4 = measure("Q4")
+    order = [late, early, late, late, early]
+    assert [counts(q4.evaluate(py, ValueSettings()))[3] for py in order] == [1, 0, 1, 1, 0]
