@@ -64,9 +64,9 @@ def test_mcode_stage_before_first_treatment_and_liquid_tumour(external: Path) ->
         "Observation/tnm-clinical-stage-group-jenny-m",
         "Condition/primary-cancer-condition-jenny-m",
     ]
-    # brian-l: acute lymphoblastic leukaemia, a liquid tumour → not in Q3's denominator
+    # brian-l: acute lymphoblastic leukaemia, a liquid tumour → not in Q3
     brian = evaluate_all(folder, "Patient/cancer-patient-brian-l", 2024)["Q3"]
-    assert counts(brian) == (1, 0, 0, 0)
+    assert counts(brian) == (0, 0, 0, 0)
 
 
 def test_mcode_performance_status_on_the_first_day_of_the_first_line(external: Path) -> None:

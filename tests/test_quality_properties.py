@@ -93,3 +93,32 @@ def test_populations_nest_and_rates_are_proportions(
         assert all(count >= 0 for count in tally.counts.values())
         rate = tally.rate
         assert rate is None or 0 <= rate <= 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records(), st.sampled_from([2024, 2025]))
+def test_more_documentation_never_lowers_a_numerator(resources: list[Resource], year: int) -> None:
+    """A pain score, an ECOG and a PHQ on every visit day and first-dose day only add
+    numerator cases (Q1, Q2, Q6), never remove any case of any population."""
+    before = patient_year(resources, year)
+    days = sorted(
+        {r["period"]["start"][:10] for r in resources if r["resourceType"] == "Encounter"}
+        | {
+            r["effectiveDateTime"][:10]
+            for r in resources
+            if r["resourceType"] == "MedicationAdministration"
+        }
+    )
+    extra: list[Resource] = []
+    for n, day in enumerate(days):
+        extra += [pain(f"xo{n}", day), ecog(f"xe{n}", day), phq(f"xq{n}", day)]
+    after = patient_year([*resources, *extra], year)
+    for m in QUALITY_MEASURES:
+        old = m.evaluate(before, ValueSettings())
+        new = m.evaluate(after, ValueSettings())
+        for population in (INITIAL_POPULATION, DENOMINATOR, EXCLUSION):
+            assert new.cases.get(population, []) == old.cases.get(population, []), m.id
+        assert set(old.cases.get(NUMERATOR, [])) <= set(new.cases.get(NUMERATOR, [])), m.id
+        if m.id in ("Q1", "Q2", "Q6"):  # documented on the day: every eligible case is met
+            eligible = set(new.cases.get(DENOMINATOR, [])) - set(new.cases.get(EXCLUSION, []))
+            assert set(new.cases.get(NUMERATOR, [])) == eligible, m.id

@@ -171,6 +171,9 @@ QUALITY_SPECS: tuple[MeasureSpec, ...] = (
         "Patients with a face-to-face visit with the practice in the performance year.",
         "Patients with a PHQ-2 or PHQ-9 Observation (LOINC 55757-9, 73831-0, 44249-1, "
         "44261-6) in the performance year.",
+        exclusion="Patients with depression or bipolar disorder diagnosed before their first "
+        "visit of the year (CMS 2 denominator exclusion), and patients who declined the screen "
+        "(dataAbsentReason asked-declined) and had none (CMS 2 denominator exception).",
     ),
 )
 

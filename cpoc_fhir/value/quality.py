@@ -114,9 +114,9 @@ def _q2(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
 
 
 def _q3(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
-    """Patients whose first anti-cancer drug falls in the year (initial population: with a
-    cancer on record); solid tumours (denominator); a stage group dated on or before it (a
-    stage group Observation, or a cancer Condition's ``stage.summary``).
+    """Patients with a solid tumour whose first anti-cancer drug falls in the year (initial
+    population = denominator, as the published Measure says); a stage group dated on or
+    before it (a stage group Observation, or a cancer Condition's ``stage.summary``).
     **Interpretation:** the tumour is solid unless a haematologic malignancy is among the
     cancers diagnosed by the first treatment (all cancers when none is dated by then)."""
     first = facts.first_treatment
@@ -124,10 +124,10 @@ def _q3(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
         return
     known = [c for c in facts.cancers if c.onset is None or c.onset <= first.day]
     cancers = known or list(facts.cancers)
-    case = facts.patient
-    out.add(INITIAL_POPULATION, case, *first.refs, *(c.ref for c in cancers))
     if any(is_liquid(c) for c in cancers):
         return
+    case = facts.patient
+    out.add(INITIAL_POPULATION, case, *first.refs, *(c.ref for c in cancers))
     out.add(DENOMINATOR, case, *first.refs, *(c.ref for c in cancers))
     stages = [s.ref for s in facts.record.stages if s.on <= first.day]
     cancer_refs = {c.ref for c in facts.cancers}
@@ -141,18 +141,17 @@ def _q3(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> None:
 
 
 def _died_in_care(facts: QualityFacts, py: PatientYear, out: QualityContribution) -> date | None:
-    """Q4/Q5's populations: a cancer on record and death in the year (initial population),
-    under the practice's care (denominator). The day of death when in the denominator."""
+    """Q4/Q5's population (initial population = denominator, as the published Measure
+    says): a cancer on record, death in the year, under the practice's care. The day of death
+    when the patient is in it."""
     death = facts.record.death
     if death is None or not facts.in_year(death):
         return None
     cancers = [c.ref for c in facts.cancers if c.onset is None or c.onset <= death]
-    if not cancers:
-        return None
-    out.add(INITIAL_POPULATION, facts.patient, facts.patient, *cancers)
-    care = _under_care(facts, py, death)
+    care = _under_care(facts, py, death) if cancers else None
     if care is None:
         return None
+    out.add(INITIAL_POPULATION, facts.patient, facts.patient, *cancers)
     out.add(DENOMINATOR, facts.patient, facts.patient, *care)
     return death
 
