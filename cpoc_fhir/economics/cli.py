@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "html":
         raise InputError("--format html", "the HTML report is not available in this version")
     config = load_config(args.config)
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file))
-    payer = None if args.payer is None else load_payer(args.payer)
+    locality = config.payer_locality
+    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file, locality))
+    payer = None if args.payer is None else load_payer(args.payer, locality)
     options = ModelOptions(
         start=args.start,
         end=args.end,
