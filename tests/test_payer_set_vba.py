@@ -316,3 +316,53 @@ def test_order_sign_card_charges_the_same_amounts(with_vba: Path, tmp_path: Path
 
     assert charge(dec) == ("xx203", 610.00)  # 2025: no adjustment
     assert charge(jan) == ("xx203", 619.15)  # 2026: 610 × 1.015 = 619.15
+
+
+# --- cpoc report value … --payer FILE --write-payer NEW_FILE --------------------------------
+def _real_components() -> Any:
+    """The measures, the ER collector, the ratings and the adjustment of this build."""
+    from cpoc_fhir.value.adjustment import adjustment
+    from cpoc_fhir.value.er import ErCollector
+    from cpoc_fhir.value.quality import QUALITY_MEASURES
+    from cpoc_fhir.value.ratings import rate_er, rate_quality
+    from cpoc_fhir.value.report import ValueComponents
+
+    return ValueComponents(QUALITY_MEASURES, ErCollector, rate_quality, rate_er, adjustment)
+
+
+BENCHMARKS = EXAMPLE.parent / "benchmarks-example.toml"
+
+
+def test_the_value_report_writes_the_next_years_payer_file(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC
+
+    from cpoc_fhir.cli import build_parser, bundled_examples
+    from cpoc_fhir.reports import value_cli
+
+    out = tmp_path / "payer-v2.toml"
+    argv = [
+        "report", "value", str(bundled_examples()), "--year", "2025", "--format", "json",
+        "--benchmarks", str(BENCHMARKS), "--participation-year", "3", "--medical-home",
+        "--measure-reports", str(tmp_path / "mr"), "--store", f"sqlite:///{tmp_path}/s.sqlite",
+        "--payer", str(example), "--write-payer", str(out),
+    ]  # fmt: skip
+    assert value_cli.run(build_parser().parse_args(argv), UTC, _real_components()) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    # Phase 1 everywhere: quality submitting (MeasureReports written) → high; ER medical home
+    # → high; pathways: shipped pathways with no decision in the year → low (not used).
+    # +1 + 1 − 1 = +1 → the "high on two, low on one" row, participation year 3: +1.5 %.
+    assert report["ratings"] == {"pathways": "low", "quality": "high", "er": "high"}
+    assert report["adjustment"] == "0.015"
+    assert captured.err.startswith(f"wrote {out}: years.2026.value_based_adjustment: 0.00 → 0.015")
+    payer = load_payer(out)
+    assert payer.amount("xx203", date(2026, 1, 1)) == Decimal("619.15")
+    assert payer.amount("xx203", date(2025, 12, 31)) == Decimal("610.00")
+    [entry] = tomllib.loads(out.read_text(encoding="utf-8"))["history"]
+    assert entry["source"].startswith("value report cpoc report value (performance year 2025")
+    # no payer file of the practice's: refused before any work
+    argv_no_payer = [a for a in argv if a not in ("--payer", str(example))]
+    with pytest.raises(InputError, match="needs --payer"):
+        value_cli.run(build_parser().parse_args(argv_no_payer), UTC, _real_components())

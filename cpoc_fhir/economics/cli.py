@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if args.start > args.end:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
     config = load_config(args.config)
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file))
-    payer = None if args.payer is None else load_payer(args.payer)
+    locality = config.payer_locality
+    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file, locality))
+    payer = None if args.payer is None else load_payer(args.payer, locality)
     options = ModelOptions(
         start=args.start,
         end=args.end,

@@ -159,7 +159,9 @@ def scenario(
     """The ``--payer`` file, else the margin's base, else the neutral base (None: no lines)."""
     payer = options.payer
     if payer is not None:
-        return Scenario("payer", payer.base, payer.gpci, payer.vba, payer.id, payer.illustrative)
+        # a per-year payer file: the figures of the period's first day (§13.3)
+        at = payer.for_date(options.start)
+        return Scenario("payer", at.base, at.gpci, at.vba, payer.id, payer.illustrative)
     if margin_base is not None:
         return Scenario("margin", margin_base)
     if neutral is not None:

@@ -132,6 +132,18 @@ def _value(reports: Any) -> None:
     p.add_argument("--format", choices=VALUE_FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument(
+        "--payer",
+        type=Path,
+        metavar="FILE",
+        help="the payer file (default: the settings' billing.payer_file)",
+    )
+    p.add_argument(
+        "--write-payer",
+        type=Path,
+        metavar="NEW_FILE",
+        help="write a new payer file version with the adjustment for the next year (§12.4)",
+    )
+    p.add_argument(
         "--measure-reports",
         type=Path,
         metavar="DIR",

@@ -74,7 +74,14 @@ def run(
     prior = None
     if args.prior is not None:
         prior = prior_er_rate(read_table_file(args.prior, "value report"), str(args.prior))
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file))
+    payer_file = getattr(args, "payer", None) or config.payer_file
+    write_payer_to = getattr(args, "write_payer", None)
+    if write_payer_to is not None and payer_file is None:
+        raise InputError(
+            "--write-payer", "needs --payer FILE (or billing.payer_file): the practice's payer file"
+        )
+    payer = load_payer(payer_file, config.payer_locality)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer)
     decisions = _decisions(args, tz)
     practice = _practice(args)
     inputs = ValueInputs(
@@ -98,6 +105,15 @@ def run(
     cancers = pathway_cancers(benchmarks, _library_cancers(config, evaluator))
     measure = pathway_measure(decisions, settings, benchmarks, phases.pathways, cancers)
     report = value_report(collected, measure, components, inputs)
+    if write_payer_to is not None and payer_file is not None:
+        # Before the outputs: a refusal (no adjustment, an existing file) writes nothing.
+        from cpoc_fhir.payer_file import write_payer
+
+        name = args.out.name if args.out is not None else "cpoc report value"
+        path, change = write_payer(
+            payer_file, report, write_payer_to, name, locality=config.payer_locality
+        )
+        sys.stderr.write(f"wrote {path}: {change}\n")
     _outputs(args, report, config)
     return 0
 
