@@ -261,28 +261,10 @@ class _Builder:
         excluded = count(pathways, "excludedTrial", "pathways", 0)
         if on_pathway > decisions:
             raise fail("pathways", "onPathway is larger than decisions")
-        strata = []
-        for i, entry in enumerate(items(pathways.get("byCancer"), "pathways.byCancer")):
-            where = f"pathways.byCancer[{i}]"
-            entry = table(entry, where)
-            cancer_decisions = count(entry, "decisions", where)
-            deviations = count(entry, "deviations", where, 0)
-            if deviations > cancer_decisions:
-                raise fail(where, "deviations are more than decisions")
-            on = cancer_decisions - deviations
-            strata.append(
-                {
-                    "value": {"text": text(entry, "cancer", where)},
-                    "population": _populations(
-                        {
-                            "initial-population": cancer_decisions,
-                            "denominator": cancer_decisions,
-                            "numerator": on,
-                        }
-                    ),
-                    "measureScore": _score(proportion(on, cancer_decisions)),
-                }
-            )
+        strata = [
+            self._cancer_stratum(table(entry, f"pathways.byCancer[{i}]"), f"pathways.byCancer[{i}]")
+            for i, entry in enumerate(items(pathways.get("byCancer"), "pathways.byCancer"))
+        ]
         return {
             "population": _populations(
                 {
@@ -294,6 +276,38 @@ class _Builder:
             ),
             "measureScore": _score(proportion(on_pathway, decisions)),
             "stratifier": [{"code": [{"text": "cancer"}], "stratum": strata}] if strata else None,
+        }
+
+    def _cancer_stratum(self, entry: Mapping[str, Any], where: str) -> Resource:
+        """One cancer type's decisions. Its ``deviations`` include the clinical-trial ones
+        left out of ``decisions``, so the on-pathway count is ``onPathway`` when the entry
+        has it, else rate × decisions (the rate's 4 places make that exact below 5 000
+        decisions)."""
+        decisions = count(entry, "decisions", where)
+        rate = decimal_or_none(entry, "rate", where)
+        if "onPathway" in entry:
+            on = count(entry, "onPathway", where)
+        else:
+            on = int((rate or 0) * decisions + Decimal("0.5"))
+        if on > decisions:
+            raise fail(where, "more decisions on the pathway than decisions")
+        populations: dict[str, int] = {
+            "initial-population": decisions,
+            "denominator": decisions,
+            "numerator": on,
+        }
+        if "excludedTrial" in entry:
+            excluded = count(entry, "excludedTrial", where)
+            populations = {
+                "initial-population": decisions + excluded,
+                "denominator": decisions + excluded,
+                "denominator-exclusion": excluded,
+                "numerator": on,
+            }
+        return {
+            "value": {"text": text(entry, "cancer", where)},
+            "population": _populations(populations),
+            "measureScore": _score(proportion(on, decisions)),
         }
 
     def _summary(self, spec: MeasureSpec, groups: list[Resource]) -> Resource:
@@ -315,6 +329,11 @@ class _Builder:
             counts = _patient_counts(spec, table(entry, place), place)
             refs = tuple(dict.fromkeys(references(entry)))
             group = {"population": _populations(counts)}
+            if spec.key == ER and isinstance(entry, dict) and "weightedVisits" in entry:
+                weighted = decimal_or_none(entry, "weightedVisits", place)
+                group["population"] = self._er_populations(
+                    counts["numerator"], counts["denominator"], weighted
+                )
             subject = f"Patient/{patient_id}"
             resource = self._resource(spec, "individual", [group], subject, refs)
             by_patient.setdefault(patient_id, []).append(resource)
