@@ -48,6 +48,7 @@ from cpoc_fhir.value.measure_input import (
     decimal_or_none,
     fail,
     items,
+    patient_counts,
     practice_id,
     proportion,
     references,
@@ -326,7 +327,7 @@ class _Builder:
             return
         for patient_id, entry in table(patients, where).items():
             place = f"{where}.{patient_id}"
-            counts = _patient_counts(spec, table(entry, place), place)
+            counts = patient_counts(spec, table(entry, place), place)
             refs = tuple(dict.fromkeys(references(entry)))
             group = {"population": _populations(counts)}
             if spec.key == ER and isinstance(entry, dict) and "weightedVisits" in entry:
@@ -373,30 +374,6 @@ class _Builder:
         }
         what = f"MeasureReport {spec.key} {kind}" + (f" {subject}" if subject else "")
         return validated(compact(resource), MeasureReport, what)
-
-
-def _patient_counts(spec: MeasureSpec, entry: Mapping[str, Any], where: str) -> dict[str, int]:
-    """A patient's count per population: the number of cases the value report lists under
-    each measure-population code; for the emergency-visit measure also its own figures
-    (``visits``, ``patientMonths``) when the entry has them."""
-    codes = [code for code, _ in spec.populations]
-    counts = dict.fromkeys(codes, 0)
-    for code in codes:
-        population = entry.get(code)
-        if population is None:
-            continue
-        cases = table(population, f"{where}.{code}").get("cases")
-        counts[code] = len(items(cases, f"{where}.{code}.cases"))
-    if spec.key == ER:
-        if "patientMonths" in entry:
-            months = count(entry, "patientMonths", where)
-            counts["initial-population"] = counts["denominator"] = months
-        if "visits" in entry:
-            visits = entry["visits"]
-            counts["numerator"] = (
-                len(visits) if isinstance(visits, list) else count(entry, "visits", where)
-            )
-    return counts
 
 
 def _populations(counts: Mapping[str, int]) -> list[Resource]:
