@@ -18,6 +18,7 @@ from cpoc_fhir.value.measure_definitions import (
     measures,
     write_measures,
 )
+from cpoc_fhir.value.quality import QUALITY_MEASURES
 
 SETTINGS = PublishSettings(
     codesystem_url="https://billing.example-practice.org/fhir/CodeSystem/cpoc",
@@ -73,7 +74,7 @@ def test_quality_measures_follow_the_12_2_table() -> None:
     sources = {k: v["relatedArtifact"][0]["display"] for k, v in found.items()}
     assert sources["cpoc-q2"] == "NQF 0384 / CMS 157"
     assert sources["cpoc-q4"] == "NQF 0210"
-    assert sources["cpoc-q6"] == "CMS 2, OCM-5"
+    assert sources["cpoc-q6"] == "CMS 2 / OCM-5"
     for key in (f"cpoc-q{i}" for i in range(1, 7)):
         resource = found[key]
         assert resource["scoring"]["coding"][0] == {
@@ -90,6 +91,26 @@ def test_quality_measures_follow_the_12_2_table() -> None:
             assert population["code"]["coding"][0]["system"] == POPULATION_SYSTEM
             assert population["criteria"]["language"] == "text/plain"
     assert "14 days before death" in found["cpoc-q4"]["group"][0]["population"][3]["description"]
+    # Q3's denominator is narrower than its initial population (solid tumours only), Q6 has
+    # CMS 2's exclusions, Q4 none (NQF 0210).
+    q3 = [p["description"] for p in found["cpoc-q3"]["group"][0]["population"]]
+    assert "solid tumour" in q3[1] and "solid" not in q3[0]
+    assert "bipolar" in found["cpoc-q6"]["group"][0]["population"][2]["description"]
+    assert (
+        "NQF 0210 lists no exclusions"
+        in found["cpoc-q4"]["group"][0]["population"][2]["description"]
+    )
+
+
+def test_quality_measures_are_those_the_value_report_computes() -> None:
+    # Title, source, improvement and unit come from quality.QUALITY_MEASURES, one list.
+    found = by_id(measures(PublishSettings()))
+    for q in QUALITY_MEASURES:
+        resource = found[f"cpoc-{q.id.lower()}"]
+        assert resource["title"] == q.title
+        assert resource["relatedArtifact"][0]["display"] == q.source
+        assert resource["improvementNotation"]["coding"][0]["code"] == q.improvement
+        assert f"Unit of measurement: {q.unit}." in resource["description"]
     assert "72514-3" in found["cpoc-q2"]["group"][0]["population"][3]["description"]
 
 

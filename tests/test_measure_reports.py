@@ -139,7 +139,18 @@ REPORT: dict[str, Any] = {
                 "withReason": 2,
                 "uses": True,
                 "rating": None,
-            }
+            },
+            {
+                # 1 on pathway, 3 deviations of which 1 for a clinical trial (left out of
+                # decisions): 1 + 3 − 1 = 3 decisions, rate 1/3.
+                "cancer": "breast",
+                "rate": "0.3333",
+                "decisions": 3,
+                "deviations": 3,
+                "withReason": 3,
+                "uses": True,
+                "rating": None,
+            },
         ],
         "rating": None,
     },
@@ -216,6 +227,9 @@ def test_pathway_summary_adds_the_trial_exclusion_back_to_the_denominator() -> N
     lung = pathways["stratifier"][0]["stratum"][0]
     assert lung["value"]["text"] == "lung"
     assert counts(lung)["numerator"] == 8 and lung["measureScore"]["value"] == Decimal("0.8000")
+    breast = pathways["stratifier"][0]["stratum"][1]
+    assert counts(breast) == {"initial-population": 3, "denominator": 3, "numerator": 1}
+    assert breast["measureScore"]["value"] == Decimal("0.3333")
 
 
 def test_individual_reports_per_patient_with_evaluated_resources() -> None:
@@ -271,7 +285,7 @@ def test_reporter_is_the_practice_organization_when_set() -> None:
         (lambda r: r["measures"][0].update(numerator=13), "measures[0]"),
         (lambda r: r["er"].update(patientMonths=-1), "er.patientMonths"),
         (lambda r: r["er"]["quarters"][0].update(quarter=None), "er.quarters[0].quarter"),
-        (lambda r: r["pathways"]["byCancer"][0].update(deviations=11), "pathways.byCancer[0]"),
+        (lambda r: r["pathways"]["byCancer"][0].update(rate="1.5"), "pathways.byCancer[0]"),
         (lambda r: r.update(practice={"location": "x y"}), "practice.location"),
     ],
 )

@@ -27,6 +27,7 @@ from pathlib import Path
 from fhir.resources.R4B.measure import Measure
 
 from cpoc_fhir.fhir.write.publish import PublishSettings, Resource, compact, to_json, validated
+from cpoc_fhir.value.quality import QUALITY_MEASURES
 
 # The date these definitions were last changed (Measure.date): the text below, not a run.
 DEFINITIONS_DATE = "2026-12-02"
@@ -65,115 +66,107 @@ class MeasureSpec:
         return f"cpoc-{self.key.lower()}"
 
 
+_SAME = "Equals the initial population."
+
+
+def _none(source: str) -> str:
+    return f"None: {source} lists no exclusions (the count is 0)."
+
+
 def _q(
     key: str,
     name: str,
-    title: str,
-    source: str,
-    improvement: str,
-    unit: str,
+    initial: str,
     denominator: str,
+    exclusion: str,
     numerator: str,
-    exclusion: str = "",
     kind: str = "process",
 ) -> MeasureSpec:
-    populations = [
-        ("initial-population", denominator),
-        (
-            "denominator",
-            f"Equals the initial population: {denominator[0].lower()}{denominator[1:]}",
-        ),
-    ]
-    populations.append(
-        (
-            "denominator-exclusion",
-            exclusion
-            or "Cases the computation excludes from the denominator; value-and-models §12.2 "
-            "defines none for this measure, so the count is normally 0.",
-        )
+    """A quality measure's spec: title, source, improvement and unit are those of
+    ``quality.QUALITY_MEASURES`` (what the value report computes), the criteria its rules'."""
+    q = next(m for m in QUALITY_MEASURES if m.id == key)
+    populations = (
+        ("initial-population", initial),
+        ("denominator", denominator),
+        ("denominator-exclusion", exclusion),
+        ("numerator", numerator),
     )
-    populations.append(("numerator", numerator))
-    return MeasureSpec(key, name, title, source, improvement, kind, unit, tuple(populations))
+    return MeasureSpec(key, name, q.title, q.source, q.improvement, kind, q.unit, populations)
 
 
-_LIFE_END = "Patients with cancer who died in the performance year while under the practice's care."
+_DIED = "Patients with a cancer on record who died in the performance year (one case per patient)."
+_IN_CARE = (
+    "Of them, those under the practice's care at death: care not transferred before death, "
+    "and an oncology EpisodeOfCare open on the day of death or, in the 180 days up to death, "
+    "a final CPOC line, a face-to-face oncology visit or a treatment the practice gave."
+)
 
-# §12.2's table, row by row. The criteria are those of value-and-models §12.2 (the rules
-# the product computes); "source" names the published measure each follows.
+# §12.2's table, row by row, with the choices cpoc_fhir/value/quality.py makes where the
+# table leaves them open (its docstrings and docs/notes/quality.md).
 QUALITY_SPECS: tuple[MeasureSpec, ...] = (
     _q(
         "Q1",
         "CPOCPerformanceStatusBeforeChemotherapy",
-        "Performance status documented before chemotherapy",
-        "QOPI core",
-        "increase",
-        "line starts",
-        "Starts of a new line of anti-cancer therapy in the performance year (the first dose "
-        "of each line; one case per line start).",
+        "Starts of a new line of anti-cancer therapy in the performance year, every line the "
+        "engine starts (first and later, hormonal included); one case per line start, its "
+        "first dose being the line's first day.",
+        _SAME,
+        "None (the count is 0).",
         "Line starts with an ECOG (LOINC 89247-1) or Karnofsky (LOINC 89243-0) performance "
         "status Observation in the 30 days up to and including the first dose.",
     ),
     _q(
         "Q2",
         "CPOCPainIntensityQuantified",
-        "Pain intensity quantified at visits during chemotherapy",
-        "NQF 0384 / CMS 157",
-        "increase",
-        "visits",
-        "Face-to-face visits in the performance year of patients with an anti-cancer drug "
-        "given within 30 days before or after the visit (one case per visit).",
-        "Visits with a pain score Observation (LOINC 72514-3, 38208-5 or 75893-0) on the "
-        "visit day.",
+        "The practice's face-to-face visits in the performance year of patients with an "
+        "anti-cancer drug given within 30 days before or after the visit (one case per visit).",
+        _SAME,
+        _none("CMS 157"),
+        "Visits with a pain score with a value (LOINC 72514-3, 38208-5 or 75893-0) on the "
+        "visit day or recorded in the visit.",
     ),
     _q(
         "Q3",
         "CPOCStageBeforeTreatment",
-        "Stage documented before first treatment",
-        "QOPI core",
-        "increase",
-        "patients",
-        "Patients with a solid tumour whose first anti-cancer treatment falls in the "
-        "performance year.",
-        "Patients with a stage group on record (LOINC 21908-9, 21902-2, SNOMED CT 399537006 or "
-        "399588009) on or before the first treatment.",
+        "Patients with a cancer on record whose first anti-cancer drug falls in the "
+        "performance year (one case per patient).",
+        "Of them, patients with a solid tumour: no haematologic malignancy among the cancers "
+        "diagnosed by the first treatment.",
+        "None (the count is 0).",
+        "Patients with a stage group on record on or before the first treatment (a stage "
+        "group Observation, or the cancer Condition's stage.summary).",
     ),
     _q(
         "Q4",
         "CPOCChemotherapyLast14Days",
-        "Chemotherapy in the last 14 days of life",
-        "NQF 0210",
-        "decrease",
-        "patients",
-        _LIFE_END,
-        "Patients given systemic anti-cancer therapy (not hormonal therapy only) in the 14 "
-        "days before death.",
+        _DIED,
+        _IN_CARE,
+        _none("NQF 0210"),
+        "Patients given systemic anti-cancer therapy (not hormonal therapy only) on a day "
+        "from 14 days before death to the day of death.",
         kind="outcome",
     ),
     _q(
         "Q5",
         "CPOCHospice3DaysBeforeDeath",
-        "Hospice care for 3 days or more before death",
-        "OCM-3, EOM-2",
-        "increase",
-        "patients",
-        _LIFE_END,
+        _DIED,
+        _IN_CARE,
+        "None (the count is 0).",
         "Patients whose hospice care (an EpisodeOfCare or Encounter of a hospice type) "
-        "started 3 days or more before death.",
+        "started 3 days or more before death and had not ended before death.",
         kind="outcome",
     ),
     _q(
         "Q6",
         "CPOCDepressionScreening",
-        "Depression screening",
-        "CMS 2, OCM-5",
-        "increase",
-        "patients",
-        "Patients with a face-to-face visit with the practice in the performance year.",
-        "Patients with a PHQ-2 or PHQ-9 Observation (LOINC 55757-9, 73831-0, 44249-1, "
-        "44261-6) in the performance year.",
-        exclusion="Patients with depression or bipolar disorder diagnosed before their first "
-        "visit of the year (CMS 2 denominator exclusion), and patients who declined the screen "
-        "(dataAbsentReason asked-declined) and had none (CMS 2 denominator exception).",
+        "Patients with a face-to-face visit of the practice in the performance year (one "
+        "case per patient).",
+        _SAME,
+        "As CMS 2: depression or bipolar disorder diagnosed before the first visit of the "
+        "year; and a screen the patient declined with no screen done (CMS 2's denominator "
+        "exception, counted as an exclusion).",
+        "Patients with a PHQ-2 or PHQ-9 result (LOINC 55757-9, 73831-0, 44249-1, 44261-6) "
+        "in the performance year.",
     ),
 )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from cpoc_fhir.engine.lines import is_resource_reference
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.value.measure_definitions import ER, MeasureSpec
 
 FOUR_PLACES = Decimal("0.0001")
 WHAT = "value report"
@@ -114,6 +115,30 @@ def references(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from references(item)
+
+
+def patient_counts(spec: MeasureSpec, entry: Mapping[str, Any], where: str) -> dict[str, int]:
+    """A patient's count per population: the number of cases the value report lists under
+    each measure-population code; for the emergency-visit measure also its own figures
+    (``visits``, ``patientMonths``) when the entry has them."""
+    codes = [code for code, _ in spec.populations]
+    counts = dict.fromkeys(codes, 0)
+    for code in codes:
+        population = entry.get(code)
+        if population is None:
+            continue
+        cases = table(population, f"{where}.{code}").get("cases")
+        counts[code] = len(items(cases, f"{where}.{code}.cases"))
+    if spec.key == ER:
+        if "patientMonths" in entry:
+            months = count(entry, "patientMonths", where)
+            counts["initial-population"] = counts["denominator"] = months
+        if "visits" in entry:
+            visits = entry["visits"]
+            counts["numerator"] = (
+                len(visits) if isinstance(visits, list) else count(entry, "visits", where)
+            )
+    return counts
 
 
 def _kind(value: Any) -> str:

@@ -48,6 +48,7 @@ from cpoc_fhir.value.measure_input import (
     decimal_or_none,
     fail,
     items,
+    patient_counts,
     practice_id,
     proportion,
     references,
@@ -261,28 +262,10 @@ class _Builder:
         excluded = count(pathways, "excludedTrial", "pathways", 0)
         if on_pathway > decisions:
             raise fail("pathways", "onPathway is larger than decisions")
-        strata = []
-        for i, entry in enumerate(items(pathways.get("byCancer"), "pathways.byCancer")):
-            where = f"pathways.byCancer[{i}]"
-            entry = table(entry, where)
-            cancer_decisions = count(entry, "decisions", where)
-            deviations = count(entry, "deviations", where, 0)
-            if deviations > cancer_decisions:
-                raise fail(where, "deviations are more than decisions")
-            on = cancer_decisions - deviations
-            strata.append(
-                {
-                    "value": {"text": text(entry, "cancer", where)},
-                    "population": _populations(
-                        {
-                            "initial-population": cancer_decisions,
-                            "denominator": cancer_decisions,
-                            "numerator": on,
-                        }
-                    ),
-                    "measureScore": _score(proportion(on, cancer_decisions)),
-                }
-            )
+        strata = [
+            self._cancer_stratum(table(entry, f"pathways.byCancer[{i}]"), f"pathways.byCancer[{i}]")
+            for i, entry in enumerate(items(pathways.get("byCancer"), "pathways.byCancer"))
+        ]
         return {
             "population": _populations(
                 {
@@ -294,6 +277,38 @@ class _Builder:
             ),
             "measureScore": _score(proportion(on_pathway, decisions)),
             "stratifier": [{"code": [{"text": "cancer"}], "stratum": strata}] if strata else None,
+        }
+
+    def _cancer_stratum(self, entry: Mapping[str, Any], where: str) -> Resource:
+        """One cancer type's decisions. Its ``deviations`` include the clinical-trial ones
+        left out of ``decisions``, so the on-pathway count is ``onPathway`` when the entry
+        has it, else rate × decisions (the rate's 4 places make that exact below 5 000
+        decisions)."""
+        decisions = count(entry, "decisions", where)
+        rate = decimal_or_none(entry, "rate", where)
+        if "onPathway" in entry:
+            on = count(entry, "onPathway", where)
+        else:
+            on = int((rate or 0) * decisions + Decimal("0.5"))
+        if on > decisions:
+            raise fail(where, "more decisions on the pathway than decisions")
+        populations: dict[str, int] = {
+            "initial-population": decisions,
+            "denominator": decisions,
+            "numerator": on,
+        }
+        if "excludedTrial" in entry:
+            excluded = count(entry, "excludedTrial", where)
+            populations = {
+                "initial-population": decisions + excluded,
+                "denominator": decisions + excluded,
+                "denominator-exclusion": excluded,
+                "numerator": on,
+            }
+        return {
+            "value": {"text": text(entry, "cancer", where)},
+            "population": _populations(populations),
+            "measureScore": _score(proportion(on, decisions)),
         }
 
     def _summary(self, spec: MeasureSpec, groups: list[Resource]) -> Resource:
@@ -312,9 +327,14 @@ class _Builder:
             return
         for patient_id, entry in table(patients, where).items():
             place = f"{where}.{patient_id}"
-            counts = _patient_counts(spec, table(entry, place), place)
+            counts = patient_counts(spec, table(entry, place), place)
             refs = tuple(dict.fromkeys(references(entry)))
             group = {"population": _populations(counts)}
+            if spec.key == ER and isinstance(entry, dict) and "weightedVisits" in entry:
+                weighted = decimal_or_none(entry, "weightedVisits", place)
+                group["population"] = self._er_populations(
+                    counts["numerator"], counts["denominator"], weighted
+                )
             subject = f"Patient/{patient_id}"
             resource = self._resource(spec, "individual", [group], subject, refs)
             by_patient.setdefault(patient_id, []).append(resource)
@@ -354,30 +374,6 @@ class _Builder:
         }
         what = f"MeasureReport {spec.key} {kind}" + (f" {subject}" if subject else "")
         return validated(compact(resource), MeasureReport, what)
-
-
-def _patient_counts(spec: MeasureSpec, entry: Mapping[str, Any], where: str) -> dict[str, int]:
-    """A patient's count per population: the number of cases the value report lists under
-    each measure-population code; for the emergency-visit measure also its own figures
-    (``visits``, ``patientMonths``) when the entry has them."""
-    codes = [code for code, _ in spec.populations]
-    counts = dict.fromkeys(codes, 0)
-    for code in codes:
-        population = entry.get(code)
-        if population is None:
-            continue
-        cases = table(population, f"{where}.{code}").get("cases")
-        counts[code] = len(items(cases, f"{where}.{code}.cases"))
-    if spec.key == ER:
-        if "patientMonths" in entry:
-            months = count(entry, "patientMonths", where)
-            counts["initial-population"] = counts["denominator"] = months
-        if "visits" in entry:
-            visits = entry["visits"]
-            counts["numerator"] = (
-                len(visits) if isinstance(visits, list) else count(entry, "visits", where)
-            )
-    return counts
 
 
 def _populations(counts: Mapping[str, int]) -> list[Resource]:
