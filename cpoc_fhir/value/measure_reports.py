@@ -266,17 +266,15 @@ class _Builder:
             where = f"pathways.byCancer[{i}]"
             entry = table(entry, where)
             cancer_decisions = count(entry, "decisions", where)
-            deviations = count(entry, "deviations", where, 0)
-            if deviations > cancer_decisions:
-                raise fail(where, "deviations are more than decisions")
-            on = cancer_decisions - deviations
+            on, cancer_excluded = self._cancer_on_pathway(entry, cancer_decisions, where)
             strata.append(
                 {
                     "value": {"text": text(entry, "cancer", where)},
                     "population": _populations(
                         {
-                            "initial-population": cancer_decisions,
-                            "denominator": cancer_decisions,
+                            "initial-population": cancer_decisions + cancer_excluded,
+                            "denominator": cancer_decisions + cancer_excluded,
+                            "denominator-exclusion": cancer_excluded,
                             "numerator": on,
                         }
                     ),
@@ -295,6 +293,23 @@ class _Builder:
             "measureScore": _score(proportion(on_pathway, decisions)),
             "stratifier": [{"code": [{"text": "cancer"}], "stratum": strata}] if strata else None,
         }
+
+    @staticmethod
+    def _cancer_on_pathway(entry: Mapping[str, Any], decisions: int, where: str) -> tuple[int, int]:
+        """A cancer type's on-pathway count and clinical-trial exclusions. Its ``deviations``
+        include the trial deviations that left ``decisions`` (§12.1), so on pathway is not
+        decisions − deviations when there are some: the report's own ``onPathway`` is read.
+        A report without it (written before it carried one) falls back to that difference."""
+        excluded = count(entry, "excludedTrial", where, 0)
+        if "onPathway" in entry:
+            on = count(entry, "onPathway", where)
+            if on > decisions:
+                raise fail(where, "onPathway is larger than decisions")
+            return on, excluded
+        deviations = count(entry, "deviations", where, 0)
+        if deviations > decisions:
+            raise fail(where, "deviations are more than decisions")
+        return decisions - deviations, excluded
 
     def _summary(self, spec: MeasureSpec, groups: list[Resource]) -> Resource:
         return self._resource(spec, "summary", groups, None, ())
