@@ -4,19 +4,30 @@ between the value report JSON, its MeasureReports, the benchmarks file and the t
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 from test_measure_reports import REPORT, counts, summaries
 
-from cpoc_fhir.reports.benchmarks import Benchmark, Benchmarks
+from cpoc_fhir.cli import main
+from cpoc_fhir.reports.benchmarks import (
+    Benchmark,
+    Benchmarks,
+    example_benchmarks_path,
+    load_benchmarks,
+)
+from cpoc_fhir.reports.benchmarks_cli import standardised_rate
 from cpoc_fhir.store.pathways import DecisionFeedback, StoredDecision
 from cpoc_fhir.value.measure_reports import measure_reports
 from cpoc_fhir.value.pathway_measure import pathway_measure
 from cpoc_fhir.value.settings import ValueSettings
 
 WHEN = datetime(2025, 5, 1, 12, tzinfo=UTC)
+PLACES = Decimal("0.0001")
 BENCH = Benchmarks(
     "bench.toml", overall=Benchmark(Decimal("0.80"), Decimal("0.10"), Decimal("0.90"))
 )
@@ -96,3 +107,75 @@ def test_a_report_without_per_cancer_on_pathway_counts_keeps_the_old_reading() -
     # deviations → 8 on pathway.
     lung = strata(REPORT)["lung"]
     assert counts(lung)["numerator"] == 8
+
+
+# --- the first benchmarks file: from reports written before any benchmarks existed ----------
+
+
+def first_year_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Two generated practices' value reports of 2024, written without --benchmarks (none
+    exist yet: the issue's "a practice checking its own figures before benchmarks exist")."""
+    from cpoc_fhir.synthetic import generate_practice
+
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    paths = []
+    for seed in (3, 5):
+        folder = tmp_path / f"practice{seed}"
+        generate_practice(folder, 40, seed=seed, year=2024, claims=False)
+        out = tmp_path / f"value{seed}.json"
+        argv = ["report", "value", str(folder), "--year", "2024", "--format", "json"]
+        assert main([*argv, "--out", str(out)]) == 0
+        paths.append(out)
+    return paths
+
+
+def test_the_first_benchmarks_come_from_reports_written_without_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = first_year_reports(tmp_path, monkeypatch)
+    reports = [json.loads(p.read_text()) for p in paths]
+    assert all(r["quality"]["minimumDenominator"] == 10 for r in reports)
+    assert not any(m["inComposite"] for r in reports for m in r["measures"])  # no benchmark
+    assert all(r["er"]["riskAdjustedRate"] is None for r in reports)  # no factors
+    out = tmp_path / "benchmarks-2024.toml"
+    assert main(["report", "benchmarks", *map(str, paths), "--out", str(out)]) == 0
+    capsys.readouterr()
+    b = load_benchmarks(out)
+    # Every measure with a denominator of 10 or more in a practice and a rate: the practices'
+    # mean. The file used to have no [quality] and no [er] at all (nothing "in the composite").
+    expected: dict[str, list[Decimal]] = {}
+    for r in reports:
+        for m in r["measures"]:
+            if m["denominator"] >= 10 and m["rate"] is not None:
+                expected.setdefault(m["id"], []).append(Decimal(str(m["rate"])))
+    assert expected  # the generated practices have such measures
+    assert set(b.quality) == set(expected)
+    for mid, rates in expected.items():
+        assert b.quality[mid].mean == (sum(rates, Decimal(0)) / len(rates)).quantize(PLACES)
+    # ER without factors: every factor 1, the risk-adjusted rate is the observed rate (§12.3),
+    # weighted visits × 100 / patient-months (unrounded: the report's observedRate is rounded)
+    observed = [
+        Decimal(r["er"]["weightedVisits"]) * 100 / r["er"]["patientMonths"] for r in reports
+    ]
+    assert [o.quantize(PLACES) for o in observed] == [
+        Decimal(r["er"]["observedRate"]) for r in reports
+    ]
+    assert b.er is not None
+    assert b.er.mean == (sum(observed, Decimal(0)) / 2).quantize(PLACES)
+
+
+def test_a_report_without_a_risk_adjusted_rate_is_standardised_with_the_given_factors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = first_year_reports(tmp_path, monkeypatch)
+    example = load_benchmarks(example_benchmarks_path())
+    assert example.er is not None
+    for path in paths:
+        plain = json.loads(path.read_text())
+        # The same practice's report with the example's factors: its own risk-adjusted rate.
+        folder = tmp_path / path.stem.replace("value", "practice")
+        argv = ["report", "value", str(folder), "--year", "2024", "--format", "json"]
+        assert main([*argv, "--benchmarks", str(example_benchmarks_path())]) == 0
+        rated = json.loads(capsys.readouterr().out)
+        computed = standardised_rate(plain["er"], example.er, str(path))
+        assert computed.quantize(PLACES) == Decimal(rated["er"]["riskAdjustedRate"])

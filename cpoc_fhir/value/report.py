@@ -244,7 +244,12 @@ def value_report(
             _measure_json(m, t, quality, quality_bench)
             for m, t in zip(components.measures, collected.tallies, strict=True)
         ],
-        "quality": {"composite": quality.composite_json, "submitting": inputs.submitting},
+        "quality": {
+            "composite": quality.composite_json,
+            "submitting": inputs.submitting,
+            # what "under the minimum" meant (§12.2), for `cpoc report benchmarks`
+            "minimumDenominator": inputs.settings.minimum_denominator,
+        },
         "er": er_result.as_json(),
         "pathways": pathways.as_json(),
         "ratings": ratings,
