@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_measure_reports import REPORT, counts, summaries
 
-from cpoc_fhir.cli import main
+from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.reports.benchmarks import (
     Benchmark,
     Benchmarks,
@@ -179,3 +179,22 @@ def test_a_report_without_a_risk_adjusted_rate_is_standardised_with_the_given_fa
         rated = json.loads(capsys.readouterr().out)
         computed = standardised_rate(plain["er"], example.er, str(path))
         assert computed.quantize(PLACES) == Decimal(rated["er"]["riskAdjustedRate"])
+
+
+# --- the prior year's report (§12.3 "reduced") --------------------------------------------------
+
+
+def test_the_prior_report_must_be_of_the_year_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The ER rating's "reduced" compares this year's rate with the prior year's (§12.3): a
+    # report of the same year (or any other) was read as the prior one without a word.
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    prior = tmp_path / "prior.json"
+    for year, code in ((2025, 2), (2023, 2), (2024, 0)):
+        prior.write_text(json.dumps({"year": year, "er": {"riskAdjustedRate": "9.0000"}}))
+        argv = ["report", "value", str(bundled_examples()), "--year", "2025", "--format", "json"]
+        assert main([*argv, "--prior", str(prior)]) == code
+        err = capsys.readouterr().err
+        if code:
+            assert f"prior.json: year: {year}, expected 2024 (the year before 2025)" in err

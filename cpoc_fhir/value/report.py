@@ -287,11 +287,19 @@ def _name(rating: Rating | None) -> str | None:
     return None if rating is None else rating.value
 
 
-def prior_er_rate(report: Mapping[str, Any], where: str) -> Decimal | None:
+def prior_er_rate(report: Mapping[str, Any], where: str, year: int | None = None) -> Decimal | None:
     """Last year's risk-adjusted ER rate from its value report JSON (§12.3 "fell by at least
-    half the gap between the prior year's rate and the mean")."""
+    half the gap between the prior year's rate and the mean"). With ``year`` (the performance
+    year), the report must be of the year before: another year's rate would decide "reduced"
+    against the wrong year."""
     from cpoc_fhir.errors import InputError
 
+    if year is not None:
+        found = report.get("year") if isinstance(report, Mapping) else None
+        if found != year - 1:
+            raise InputError(
+                where, f"year: {found!r}, expected {year - 1} (the year before {year})"
+            )
     er = report.get("er") if isinstance(report, Mapping) else None
     if not isinstance(er, Mapping):
         raise InputError(where, 'er: missing (expected a value report with an "er" object)')
