@@ -198,3 +198,27 @@ def test_the_prior_report_must_be_of_the_year_before(
         err = capsys.readouterr().err
         if code:
             assert f"prior.json: year: {year}, expected 2024 (the year before 2025)" in err
+
+
+def test_benchmarks_of_another_year_than_the_one_before_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # §12: payments of Y+1 carry the adjustment of Y "rated against benchmarks of year Y−1".
+    # The example file holds 2024's figures: right for 2025, not for 2024 or 2026.
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    example = str(example_benchmarks_path())
+    said = {}
+    for year in (2024, 2025, 2026):
+        argv = ["report", "value", str(bundled_examples()), "--year", str(year)]
+        assert main([*argv, "--format", "json", "--benchmarks", example]) == 0
+        warnings = json.loads(capsys.readouterr().out)["warnings"]
+        said[year] = [w for w in warnings if "§12 rates" in w]
+    assert said[2025] == []
+    assert said[2024] == [
+        "the benchmarks (cpoc-fhir illustrative example (made-up figures), 2025-12-01) are of "
+        "2024: §12 rates 2024 against the practices' figures of 2023"
+    ]
+    assert (
+        len(said[2026]) == 1
+        and "§12 rates 2026 against the practices' figures of 2025" in (said[2026][0])
+    )

@@ -226,6 +226,12 @@ def value_report(
                 f"no adjustment: {', '.join(missing)} not rated (the benchmarks file lacks "
                 "its figures, or there is nothing to rate)"
             )
+        if bench.year is not None and bench.year != inputs.year - 1:
+            # §12: year Y is rated against the figures of Y−1, known before Y began.
+            warnings.append(
+                f"the benchmarks ({bench.source}) are of {bench.year}: §12 rates {inputs.year} "
+                f"against the practices' figures of {inputs.year - 1}"
+            )
         if bench.illustrative:
             warnings.append(
                 f"the benchmarks ({bench.source}) are illustrative: the ratings and the "
