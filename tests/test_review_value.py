@@ -222,3 +222,24 @@ def test_benchmarks_of_another_year_than_the_one_before_are_said(
         len(said[2026]) == 1
         and "§12 rates 2026 against the practices' figures of 2025" in (said[2026][0])
     )
+
+
+def test_the_table_says_the_adjustment_as_cpoc_vba_does_and_why_a_measure_is_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The bundled examples rated in participation year 3 with the example benchmarks: pathways
+    # low (available pathways without a decision), quality low (phase 3, not submitting), ER
+    # high (no visit: 0 is more than one SD below the mean 6.0) → −1 → II-C.2 year 3: −1 %.
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    argv = ["report", "value", str(bundled_examples()), "--year", "2025"]
+    argv += ["--benchmarks", str(example_benchmarks_path()), "--participation-year", "3"]
+    assert main([*argv, "--phase", "pathways=2,quality=3,er=2"]) == 0
+    table = capsys.readouterr().out
+    assert "Ratings: pathways low, quality low, er high" in table
+    assert "Adjustment: -1% (-0.01)" in table  # was "-1.00%"; `cpoc vba` says "-1%"
+    vba = ["vba", "--participation-year", "3", "--pathways", "low", "--quality", "low"]
+    assert main([*vba, "--er", "high"]) == 0
+    assert capsys.readouterr().out.strip() == "-1%"
+    # every measure is out of the composite, here for its small denominator; the footnote no
+    # longer gives that as the only reason (no benchmark, no rate are the others)
+    assert "* not in the composite (§12.2): denominator under 10, no rate, or no benchmark" in table
