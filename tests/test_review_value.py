@@ -23,7 +23,10 @@ from cpoc_fhir.reports.benchmarks import (
 from cpoc_fhir.reports.benchmarks_cli import standardised_rate
 from cpoc_fhir.store.pathways import DecisionFeedback, StoredDecision
 from cpoc_fhir.value.measure_reports import measure_reports
+from cpoc_fhir.value.model import DENOMINATOR, POPULATIONS, MeasureTally, Rating
 from cpoc_fhir.value.pathway_measure import pathway_measure
+from cpoc_fhir.value.quality import QUALITY_MEASURES
+from cpoc_fhir.value.ratings import rate_quality
 from cpoc_fhir.value.settings import ValueSettings
 
 WHEN = datetime(2025, 5, 1, 12, tzinfo=UTC)
@@ -243,3 +246,38 @@ def test_the_table_says_the_adjustment_as_cpoc_vba_does_and_why_a_measure_is_out
     # every measure is out of the composite, here for its small denominator; the footnote no
     # longer gives that as the only reason (no benchmark, no rate are the others)
     assert "* not in the composite (§12.2): denominator under 10, no rate, or no benchmark" in table
+
+
+# --- a benchmarks file without quality figures --------------------------------------------------
+
+
+def test_no_quality_figures_leave_a_submitting_practice_unrated_in_phases_2_and_3() -> None:
+    # Used to be "appropriate" (score 0) without any comparison, silently; a file without
+    # [er] leaves ER unrated, and the value report says so and writes no adjustment.
+    tallies = [MeasureTally("Q1", {**dict.fromkeys(POPULATIONS, 0), DENOMINATOR: 20})]
+    for phase, submitting, expected in (
+        (1, True, Rating.HIGH),  # Phase 1: submitting is enough
+        (2, False, Rating.LOW),  # not submitting: no figure needed
+        (3, False, Rating.LOW),
+        (2, True, None),
+        (3, True, None),
+    ):
+        result = rate_quality(tallies, QUALITY_MEASURES, {}, phase, submitting, ValueSettings())
+        assert result.rating is expected, (phase, submitting)
+
+
+def test_the_value_report_writes_no_adjustment_without_quality_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CPOC_STORE_URL", f"sqlite:///{tmp_path}/s.sqlite")
+    text = example_benchmarks_path().read_text()
+    start, end = text.index("[quality.Q1]"), text.index("# Avoidable emergency visits")
+    no_quality = tmp_path / "no-quality.toml"
+    no_quality.write_text(text[:start] + text[end:])
+    assert not load_benchmarks(no_quality).quality
+    argv = ["report", "value", str(bundled_examples()), "--year", "2025", "--format", "json"]
+    argv += ["--benchmarks", str(no_quality), "--phase", "quality=3"]
+    assert main([*argv, "--measure-reports", str(tmp_path / "mr")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ratings"]["quality"] is None and report["adjustment"] is None
+    assert any(w.startswith("no adjustment: quality not rated") for w in report["warnings"])
