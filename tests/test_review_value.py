@@ -281,3 +281,20 @@ def test_the_value_report_writes_no_adjustment_without_quality_figures(
     report = json.loads(capsys.readouterr().out)
     assert report["ratings"]["quality"] is None and report["adjustment"] is None
     assert any(w.startswith("no adjustment: quality not rated") for w in report["warnings"])
+
+
+def test_the_html_rating_row_names_the_cancer_type_whose_pathway_is_not_used() -> None:
+    # lung 3 on pathway (100 %); prostate 1 deviation without a reason: not used → the
+    # practice is low (§12.1) although its pooled rate is 75 %. The row gave only the pooled
+    # rate, which reads as if adherence had made it low.
+    from cpoc_fhir.reports.value_html import render_value_html
+
+    decisions = [decision(i, "lung", "on-pathway") for i in range(3)]
+    decisions.append(decision(3, "prostate", "off-pathway"))
+    report = with_pathways(decisions)
+    report["ratings"] = {"pathways": "low", "quality": "high", "er": "appropriate"}
+    report["adjustment"] = "0"
+    report["er"]["patients"] = {}  # the hand-written REPORT's ER patients are not the real shape
+    assert report["pathways"]["rating"] == "low"
+    page = render_value_html(report)
+    assert "pooled adherence 75.0% of 4 decisions; a pathway not used for prostate" in page
