@@ -7,6 +7,7 @@ import copy
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from cpoc_fhir.reports.benchmarks import (
     load_benchmarks,
 )
 from cpoc_fhir.reports.benchmarks_cli import standardised_rate
+from cpoc_fhir.reports.render import decimal_text, rate_json
 from cpoc_fhir.store.pathways import DecisionFeedback, StoredDecision
+from cpoc_fhir.value.measure_input import proportion
 from cpoc_fhir.value.measure_reports import measure_reports
 from cpoc_fhir.value.model import DENOMINATOR, POPULATIONS, MeasureTally, Rating
 from cpoc_fhir.value.pathway_measure import pathway_measure
@@ -298,3 +301,26 @@ def test_the_html_rating_row_names_the_cancer_type_whose_pathway_is_not_used() -
     assert report["pathways"]["rating"] == "low"
     page = render_value_html(report)
     assert "pooled adherence 75.0% of 4 decisions; a pathway not used for prostate" in page
+
+
+# --- one rounding rule for a rate, wherever it is written ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "expected"),
+    [
+        (1, 32, "0.0313"),  # 0.03125: a tie; float round() gave 0.0312
+        (5, 32, "0.1563"),  # 0.15625: float round() gave 0.1562
+        (1, 160, "0.0063"),  # 0.00625: decimal_text (half-even) gave 0.0062
+        (7, 160, "0.0438"),  # 0.04375: float round() gave 0.0437
+        (2, 3, "0.6667"),
+        (1, 3, "0.3333"),
+    ],
+)
+def test_a_rate_reads_the_same_in_the_json_and_in_its_measure_report(
+    numerator: int, denominator: int, expected: str
+) -> None:
+    rate = Fraction(numerator, denominator)
+    assert rate_json(rate) == float(expected)
+    assert decimal_text(rate) == expected
+    assert proportion(numerator, denominator) == Decimal(expected)  # measureScore
