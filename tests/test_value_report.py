@@ -400,7 +400,7 @@ def test_the_bundled_examples_with_the_real_measures(
     # four patients, each under the minimum of 10 in every measure: no composite, and the
     # quality rating of phase 1 without a submission is appropriate (IV-B)
     assert all(not m["inComposite"] for m in report["measures"])
-    assert report["quality"] == {"composite": None, "submitting": False}
+    assert report["quality"] == {"composite": None, "submitting": False, "minimumDenominator": 10}
     assert report["ratings"]["quality"] == "appropriate"
     # no ER visit in the examples: rate 0, more than 1 SD below the mean 6.0 → high (IV-C)
     assert report["er"]["visits"] == 0 and report["ratings"]["er"] == "high"

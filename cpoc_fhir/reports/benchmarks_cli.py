@@ -7,12 +7,18 @@ Interpretations (README "Value-based adjustment"):
 - SD is the **population** standard deviation: the reports are every participating practice
   of the payer or registry for the year, the whole population rated against, not a sample.
 - A quality measure's figures use the practices where it was in the composite (denominator at
-  least the minimum, §12.2): a rate of 3 patients would widen the SD for everyone.
+  least the minimum, §12.2): a rate of 3 patients would widen the SD for everyone. A report
+  written without a benchmark for the measure (the first year: no benchmarks exist yet) has
+  it out of the composite for that reason only: its rate counts when the denominator is at
+  least the report's ``quality.minimumDenominator`` (default 10).
 - Pathways: mean and SD of the practices' pooled rates (``[overall]``); minimum expected level
   = the P-th percentile (``--minimum-percentile``, default 75, linear between ranks).
 - ER: mean and SD of the risk-adjusted rates; reference rate = the pooled observed rate of all
   practices (Σ weighted visits / Σ patient-months × 100), the reference of indirect
   standardisation; factors and distance bands are carried over from ``--factors FILE``.
+  A report without a risk-adjusted rate (written without benchmarks, so without factors) has
+  its rate standardised here from its own patient-months (points, distance) with the factors
+  of ``--factors`` (without it every factor is 1 and the rate is the observed rate, §12.3).
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from typing import Any
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports.benchmarks import ER_FACTORS, Benchmarks, load_benchmarks
 from cpoc_fhir.reports.render import os_reason, write_text
+from cpoc_fhir.value.er import factor as er_factor
+from cpoc_fhir.value.er_distance import band_of
+from cpoc_fhir.value.model import ErBenchmarks
+from cpoc_fhir.value.settings import ValueSettings
 
 PLACES = Decimal("0.0001")
 
@@ -47,8 +57,8 @@ class Pooled:
 
 def run(args: argparse.Namespace) -> int:
     reports = [(str(p), _read(p)) for p in args.reports]
-    pooled = pool(reports, args.year)
     factors = load_benchmarks(args.factors) if args.factors else None
+    pooled = pool(reports, args.year, factors.er if factors is not None else None)
     text = benchmarks_toml(pooled, args.minimum_percentile, factors, args.source, args.illustrative)
     write_text(args.out, text)
     print(f"{args.out}: benchmarks of {pooled.year} from {pooled.practices} practices")
@@ -69,7 +79,11 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def pool(reports: Iterable[tuple[str, Mapping[str, Any]]], year: int | None) -> Pooled:
+def pool(
+    reports: Iterable[tuple[str, Mapping[str, Any]]],
+    year: int | None,
+    factors: ErBenchmarks | None = None,
+) -> Pooled:
     pooled = Pooled(year)
     for where, report in reports:
         if year is not None and report["year"] != year:
@@ -81,8 +95,9 @@ def pool(reports: Iterable[tuple[str, Mapping[str, Any]]], year: int | None) -> 
                 where, f"year {report['year']}, the others {pooled.year} (choose one: --year)"
             )
         pooled.practices += 1
+        minimum = _minimum_denominator(report, where)
         for m in _list(report, "measures", where):
-            if m.get("inComposite") and m.get("rate") is not None:
+            if m.get("rate") is not None and _comparable(m, minimum, where):
                 pooled.quality.setdefault(str(m["id"]), []).append(_dec(m["rate"], where, "rate"))
         pathways = report.get("pathways") or {}
         if pathways.get("rate") is not None:
@@ -90,12 +105,59 @@ def pool(reports: Iterable[tuple[str, Mapping[str, Any]]], year: int | None) -> 
         er = report.get("er") or {}
         if er.get("riskAdjustedRate") is not None:
             pooled.er.append(_dec(er["riskAdjustedRate"], where, "er.riskAdjustedRate"))
+        elif er.get("patientMonths"):
+            pooled.er.append(standardised_rate(er, factors, where))
         if er.get("patientMonths"):
             pooled.er_weighted += _dec(er.get("weightedVisits", 0), where, "er.weightedVisits")
             pooled.er_months += _dec(er["patientMonths"], where, "er.patientMonths")
     if pooled.practices == 0:
         raise InputError("VALUE_JSON", f"no value report of the year {year}")
     return pooled
+
+
+def _minimum_denominator(report: Mapping[str, Any], where: str) -> int:
+    quality = report.get("quality")
+    value = quality.get("minimumDenominator") if isinstance(quality, Mapping) else None
+    if value is None:
+        return ValueSettings().minimum_denominator
+    return int(_dec(value, where, "quality.minimumDenominator"))
+
+
+def _comparable(measure: Mapping[str, Any], minimum: int, where: str) -> bool:
+    """In the composite, or out of it only because no z could be had (no benchmark yet, or a
+    benchmark sd of 0) with a denominator at least the minimum (§12.2)."""
+    if measure.get("inComposite"):
+        return True
+    if measure.get("z") is not None or measure.get("denominator") is None:
+        return False
+    return _dec(measure["denominator"], where, "denominator") >= minimum
+
+
+def standardised_rate(er: Mapping[str, Any], factors: ErBenchmarks | None, where: str) -> Decimal:
+    """§12.3's risk-adjusted rate of a report that has none: observed / expected × reference
+    rate = weighted visits × 100 / Σ factors of its patient-months (the reference rate cancels
+    out), the factors from ``factors`` by each month's points and its patient's distance."""
+    weighted = _dec(er.get("weightedVisits", 0), where, "er.weightedVisits")
+    months = _dec(er["patientMonths"], where, "er.patientMonths")
+    if factors is None:
+        total = months  # every factor 1: the observed rate
+    else:
+        total = Decimal(0)
+        for pid, patient in (er.get("patients") or {}).items():
+            km = patient.get("distanceKm") if isinstance(patient, Mapping) else None
+            at = f"er.patients.{pid}"
+            _, distance = band_of(factors.distance, None if km is None else _dec(km, where, at))
+            for month in patient.get("months") or ():
+                points = month.get("points") or {}
+                total += (
+                    er_factor(factors.comorbidity, int(points.get("comorbidity", 0)))
+                    * er_factor(factors.performance, int(points.get("performance", 0)))
+                    * er_factor(factors.toxicity, int(points.get("toxicity", 0)))
+                    * distance
+                )
+        if not total:
+            raise InputError(where, "er.patients: no patient-month to standardise the rate with")
+    return weighted * 100 / total
 
 
 def _list(report: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -41,20 +41,25 @@ def pct(value: Fraction | Decimal | float | None, places: int = 1) -> str:
 
 
 def rate_json(value: Fraction | Decimal | None) -> float | None:
-    """A rate in JSON: a float rounded to 4 places (the value report's shape), or null."""
-    return None if value is None else round(float(value), 4)
+    """A rate in JSON: a float of the rate rounded once, exactly, to 4 places half up (as
+    ``decimal_text``, the ER rates and the MeasureReports' measureScore round), or null.
+    ``round(float(…))`` rounded a tie such as 1/32 down (0.0312) where the MeasureReport
+    says 0.0313, and 1/160 up but 7/160 down, by the float's binary error."""
+    return None if value is None else float(_rounded(value, 4))
 
 
 def decimal_text(value: Fraction | Decimal | None, places: int = 4) -> str | None:
-    """A rate as a decimal string, rounded once to ``places`` (half-even), or None."""
-    if value is None:
-        return None
+    """A rate as a decimal string, rounded once to ``places`` (half up), or None."""
+    return None if value is None else str(_rounded(value, places))
+
+
+def _rounded(value: Fraction | Decimal, places: int) -> Decimal:
     number = (
         Decimal(value.numerator) / Decimal(value.denominator)
         if isinstance(value, Fraction)
         else Decimal(value)
     )
-    return str(number.quantize(Decimal(1).scaleb(-places)))
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:

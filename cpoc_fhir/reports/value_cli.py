@@ -73,7 +73,8 @@ def run(
     benchmarks = load_benchmarks(args.benchmarks) if args.benchmarks else None
     prior = None
     if args.prior is not None:
-        prior = prior_er_rate(read_table_file(args.prior, "value report"), str(args.prior))
+        report = read_table_file(args.prior, "value report")
+        prior = prior_er_rate(report, str(args.prior), args.year)
     payer_file = getattr(args, "payer", None) or config.payer_file
     write_payer_to = getattr(args, "write_payer", None)
     if write_payer_to is not None and payer_file is None:

@@ -314,12 +314,24 @@ def _rating_rows(
         if er_rate is None
         else f"risk-adjusted rate {er_rate} weighted visits per 100 patient-months"
     )
+    pathway_text = (
+        f"pooled adherence {percent(pathways.get('rate'))} of "
+        f"{pathways.get('decisions', 0)} decisions"
+    )
+    # §12.1: low when any cancer type with a pathway is not used, whatever the pooled rate.
+    by_cancer = (report.get("pathways") or {}).get("byCancer") or []
+    unused = [
+        str(c.get("cancer"))
+        for c in by_cancer
+        if isinstance(c, Mapping) and c.get("rating") == "low" and c.get("uses") is False
+    ]
+    if unused:
+        pathway_text += f"; a pathway not used for {', '.join(unused)}"
     return [
         RatingRow(
             "Pathways (IV-A)",
             phases.get("pathways"),
-            f"pooled adherence {percent(pathways.get('rate'))} of "
-            f"{pathways.get('decisions', 0)} decisions",
+            pathway_text,
             _rating(rated.get("pathways")),
         ),
         RatingRow(

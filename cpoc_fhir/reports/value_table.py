@@ -31,8 +31,11 @@ def value_table(report: dict[str, Any]) -> str:
     out.extend(_measure_rows(report["measures"]))
     quality = report["quality"]
     composite = quality["composite"]
+    minimum = quality.get("minimumDenominator")
+    under = f"under {minimum}" if minimum is not None else "under the minimum"
+    out.append(f"  * not in the composite (§12.2): denominator {under}, no rate, or no benchmark")
     out.append(
-        "  * not in the composite (denominator under the minimum); composite z: "
+        "  composite z: "
         + (DASH if composite is None else f"{composite:+.2f}")
         + ("; submitting" if quality["submitting"] else "; not submitting")
     )
@@ -128,9 +131,11 @@ def _text(value: Any) -> str:
 
 
 def _signed_pct(adjustment: str | None) -> str:
+    """As ``cpoc vba`` prints it (the proposal's way: ``+1.5%``, ``0%``, ``-10%``)."""
     if adjustment is None:
         return "none"
     from decimal import Decimal
 
-    value = Decimal(adjustment) * 100
-    return f"{value:+.2f}% ({adjustment})"
+    from cpoc_fhir.value.adjustment import percent_text
+
+    return f"{percent_text(Decimal(adjustment))} ({adjustment})"

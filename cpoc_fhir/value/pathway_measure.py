@@ -107,6 +107,8 @@ class PathwayMeasure:
                     "cancer": c.cancer,
                     "rate": decimal_text(c.rate),
                     "decisions": c.decisions,
+                    "onPathway": c.on,
+                    "excludedTrial": c.excluded_trial,
                     "deviations": c.deviations,
                     "withReason": c.with_reason,
                     "uses": c.uses(self.reason_share),

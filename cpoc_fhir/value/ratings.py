@@ -78,9 +78,10 @@ How this implementation reads them ("typical" = appropriate):
   Note: the proposal's II-B.1 says "one standard deviation or more below the mean" for ER
   use, IV-C.2 and §12.3 say "more than": this follows §12.3.
 - Without a benchmarks file nothing is rated (None), even where a phase needs no figure:
-  the value report's ratings and adjustment are null then. Without an ER rate (no CPOC
-  Treatment or Active Monitoring month in the year) ER is not rated, except a Phase 1
-  medical home, which is High whatever its rate.
+  the value report's ratings and adjustment are null then. A benchmarks file with no quality
+  figure at all leaves a submitting practice unrated in Phases 2 and 3 (None). Without an
+  ER rate (no CPOC Treatment or Active Monitoring month in the year) ER is not rated, except
+  a Phase 1 medical home, which is High whatever its rate.
 
 Every comparison is exact: rates, means and SDs become ``Fraction`` (a Decimal converts
 exactly), never float.
@@ -174,7 +175,14 @@ def rate_quality(
             excluded[tally.id] = reason
     used = [value for mid, value in z.items() if in_composite[mid] and value is not None]
     composite = sum(used, Fraction(0)) / len(used) if used else None
-    rating = None if benchmarks is None else quality_rating(composite, phase, submitting)
+    rating = None
+    # A benchmarks file without any quality figure (no [quality] section) cannot rate a
+    # submitting practice in Phases 2 and 3: only the composite decides there, and there is
+    # nothing to compare with (as a file without [er] leaves ER unrated). Phase 1, and "not
+    # submitting" in Phases 2-3, need no figure.
+    no_figures = benchmarks is not None and not benchmarks and phase > 1 and submitting
+    if benchmarks is not None and not no_figures:
+        rating = quality_rating(composite, phase, submitting)
     return QualityRating(phase, submitting, z, in_composite, excluded, composite, rating)
 
 

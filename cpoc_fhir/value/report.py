@@ -226,6 +226,12 @@ def value_report(
                 f"no adjustment: {', '.join(missing)} not rated (the benchmarks file lacks "
                 "its figures, or there is nothing to rate)"
             )
+        if bench.year is not None and bench.year != inputs.year - 1:
+            # §12: year Y is rated against the figures of Y−1, known before Y began.
+            warnings.append(
+                f"the benchmarks ({bench.source}) are of {bench.year}: §12 rates {inputs.year} "
+                f"against the practices' figures of {inputs.year - 1}"
+            )
         if bench.illustrative:
             warnings.append(
                 f"the benchmarks ({bench.source}) are illustrative: the ratings and the "
@@ -244,7 +250,12 @@ def value_report(
             _measure_json(m, t, quality, quality_bench)
             for m, t in zip(components.measures, collected.tallies, strict=True)
         ],
-        "quality": {"composite": quality.composite_json, "submitting": inputs.submitting},
+        "quality": {
+            "composite": quality.composite_json,
+            "submitting": inputs.submitting,
+            # what "under the minimum" meant (§12.2), for `cpoc report benchmarks`
+            "minimumDenominator": inputs.settings.minimum_denominator,
+        },
         "er": er_result.as_json(),
         "pathways": pathways.as_json(),
         "ratings": ratings,
@@ -282,11 +293,19 @@ def _name(rating: Rating | None) -> str | None:
     return None if rating is None else rating.value
 
 
-def prior_er_rate(report: Mapping[str, Any], where: str) -> Decimal | None:
+def prior_er_rate(report: Mapping[str, Any], where: str, year: int | None = None) -> Decimal | None:
     """Last year's risk-adjusted ER rate from its value report JSON (§12.3 "fell by at least
-    half the gap between the prior year's rate and the mean")."""
+    half the gap between the prior year's rate and the mean"). With ``year`` (the performance
+    year), the report must be of the year before: another year's rate would decide "reduced"
+    against the wrong year."""
     from cpoc_fhir.errors import InputError
 
+    if year is not None:
+        found = report.get("year") if isinstance(report, Mapping) else None
+        if found != year - 1:
+            raise InputError(
+                where, f"year: {found!r}, expected {year - 1} (the year before {year})"
+            )
     er = report.get("er") if isinstance(report, Mapping) else None
     if not isinstance(er, Mapping):
         raise InputError(where, 'er: missing (expected a value report with an "er" object)')
