@@ -437,8 +437,8 @@ def test_bad_report_json_names_the_field(path: tuple[Any, ...], value: Any, mess
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("0.015", "+1.5%"), ("0.0225", "+2.25%"), ("-0.0075", "-0.75%"), ("0", "0.0%"),
-     ("-0.1", "-10.0%"), (None, "—")],
+    [("0.015", "+1.5%"), ("0.0225", "+2.25%"), ("-0.0075", "-0.75%"), ("0", "0%"),
+     ("-0.1", "-10%"), (None, "—")],
 )  # fmt: skip
 def test_signed_percent(value: Any, text: str) -> None:
     assert signed_percent(value) == text

@@ -20,6 +20,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from cpoc_fhir.value.adjustment import percent_text
+
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
 # Characters no HTML or SVG text may hold (XML 1.0 Char; HTML parse errors): control characters
 # but tab, newline and carriage return, lone surrogates (json.loads accepts "\ud800"; UTF-8
@@ -135,19 +137,12 @@ def percent(value: Any, places: int = 1) -> str:
 
 
 def signed_percent(value: Any) -> str:
-    """An adjustment fraction as a signed percentage ("0.015" → "+1.5%", "-0.0075" → "-0.75%").
-
-    As many places as the figure has (the §12.4 midpoints give quarter points), at least one.
-    """
+    """An adjustment fraction as a signed percentage, written as `cpoc vba` and the table write
+    it ("0.015" → "+1.5%", "-0.0075" → "-0.75%", "-0.01" → "-1%", "0" → "0%")."""
     fraction = to_decimal(value, "adjustment")
     if fraction is None:
         return MISSING
-    points = (fraction * 100).normalize()
-    exponent = points.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent > -1:
-        points = points.quantize(Decimal("0.1"))
-    sign = "+" if points > 0 else ""
-    return f"{sign}{points}%"
+    return percent_text(fraction)
 
 
 def number(value: Any) -> str:
