@@ -97,6 +97,11 @@ def add_payer_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(default: the payer file's index, MEI)",
     )
     set_vba.add_argument(
+        "--accept-illustrative",
+        action="store_true",
+        help="write the adjustment of a report rated against illustrative benchmarks",
+    )
+    set_vba.add_argument(
         "--out",
         type=Path,
         required=True,
@@ -118,7 +123,13 @@ def run_payer(args: argparse.Namespace) -> int:
     locality = load_config(args.config).payer_locality
     if args.from_value is not None:
         path, change = set_vba_from_value(
-            args.payer, args.year, args.from_value, args.out, args.inflation_update, locality
+            args.payer,
+            args.year,
+            args.from_value,
+            args.out,
+            args.inflation_update,
+            locality,
+            accept_illustrative=args.accept_illustrative,
         )
     else:
         path, change = set_vba(

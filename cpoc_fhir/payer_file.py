@@ -110,6 +110,7 @@ def set_vba_from_value(
     inflation_update: Decimal | None = None,
     locality: str | None = None,
     today: date | None = None,
+    accept_illustrative: bool = False,
 ) -> tuple[Path, str]:
     """``set_vba`` with the adjustment of a value report file (``cpoc report value`` JSON) of
     the year before ``year``."""
@@ -123,7 +124,7 @@ def set_vba_from_value(
         raise InputError(where, f"cannot read the value report: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(where, f"not a JSON value report: {exc}") from None
-    adjustment = value_adjustment(report, where, year)
+    adjustment = value_adjustment(report, where, year, accept_illustrative)
     source = _report_source(report, value_path.name, raw)
     return set_vba(payer_path, year, adjustment, out, source, inflation_update, locality, today)
 
@@ -136,28 +137,39 @@ def write_payer(
     inflation_update: Decimal | None = None,
     locality: str | None = None,
     today: date | None = None,
+    accept_illustrative: bool = False,
 ) -> tuple[Path, str]:
     """For ``cpoc report value … --payer FILE --write-payer NEW_FILE``: the report just built
     (its JSON object) sets the adjustment of the year after its performance year."""
     year = report.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
         raise InputError(report_name, "the value report has no performance year")
-    adjustment = value_adjustment(report, report_name, year + 1)
+    adjustment = value_adjustment(report, report_name, year + 1, accept_illustrative)
     raw = (to_json(dict(report)) + "\n").encode("utf-8")
     source = _report_source(report, report_name, raw)
     return set_vba(payer_path, year + 1, adjustment, out, source, inflation_update, locality, today)
 
 
 def _report_source(report: Mapping[str, Any], name: str, raw: bytes) -> str:
+    rated = ", rated against ILLUSTRATIVE benchmarks" if _illustrative(report) else ""
     return (
         f"value report {name} (performance year {report['year']}, participation year "
-        f"{report.get('participationYear')}, as of {report.get('asOf')}, sha256 "
+        f"{report.get('participationYear')}, as of {report.get('asOf')}{rated}, sha256 "
         f"{hashlib.sha256(raw).hexdigest()})"
     )
 
 
-def value_adjustment(report: Any, where: str, year: int) -> Decimal:
-    """The adjustment a value report of year ``year`` − 1 earned, checked."""
+def _illustrative(report: Mapping[str, Any]) -> bool:
+    benchmarks = report.get("benchmarks")
+    return isinstance(benchmarks, Mapping) and benchmarks.get("illustrative") is True
+
+
+def value_adjustment(
+    report: Any, where: str, year: int, accept_illustrative: bool = False
+) -> Decimal:
+    """The adjustment a value report of year ``year`` − 1 earned, checked. A report rated
+    against illustrative benchmarks earned an example, not a payment: refused unless
+    ``accept_illustrative`` (a payer trying the file format), and then named in the history."""
     if not isinstance(report, Mapping) or "adjustment" not in report or "year" not in report:
         raise InputError(where, "not a value report: no 'year' and 'adjustment'")
     if report["year"] != year - 1:
@@ -167,6 +179,12 @@ def value_adjustment(report: Any, where: str, year: int) -> Decimal:
             f"{report['year'] + 1 if isinstance(report['year'], int) else '?'}, not {year}",
         )
     text = report["adjustment"]
+    if text is not None and _illustrative(report) and not accept_illustrative:
+        raise InputError(
+            where,
+            "the report was rated against ILLUSTRATIVE benchmarks: its adjustment is an example, "
+            "not one a payer set (--accept-illustrative writes it anyway, named in the history)",
+        )
     if text is None:
         raise InputError(
             where, "adjustment is null (no benchmarks, or a measure not rated): nothing to write"

@@ -348,6 +348,13 @@ def test_the_value_report_writes_the_next_years_payer_file(
         "--measure-reports", str(tmp_path / "mr"), "--store", f"sqlite:///{tmp_path}/s.sqlite",
         "--payer", str(example), "--write-payer", str(out),
     ]  # fmt: skip
+    # The shipped benchmarks are illustrative: an adjustment rated against them is an example
+    # and is not written into a payer file unless asked for, and nothing is written then.
+    with pytest.raises(InputError, match="ILLUSTRATIVE benchmarks"):
+        value_cli.run(build_parser().parse_args(argv), UTC, _real_components())
+    assert not out.exists()
+    capsys.readouterr()
+    argv.append("--accept-illustrative")
     assert value_cli.run(build_parser().parse_args(argv), UTC, _real_components()) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
@@ -362,6 +369,7 @@ def test_the_value_report_writes_the_next_years_payer_file(
     assert payer.amount("xx203", date(2025, 12, 31)) == Decimal("610.00")
     [entry] = tomllib.loads(out.read_text(encoding="utf-8"))["history"]
     assert entry["source"].startswith("value report cpoc report value (performance year 2025")
+    assert "rated against ILLUSTRATIVE benchmarks" in entry["source"]
     # no payer file of the practice's: refused before any work
     argv_no_payer = [a for a in argv if a not in ("--payer", str(example))]
     with pytest.raises(InputError, match="needs --payer"):

@@ -144,6 +144,11 @@ def _value(reports: Any) -> None:
         help="write a new payer file version with the adjustment for the next year (§12.4)",
     )
     p.add_argument(
+        "--accept-illustrative",
+        action="store_true",
+        help="--write-payer even when the benchmarks are illustrative (an example file)",
+    )
+    p.add_argument(
         "--measure-reports",
         type=Path,
         metavar="DIR",

@@ -112,7 +112,12 @@ def run(
 
         name = args.out.name if args.out is not None else "cpoc report value"
         path, change = write_payer(
-            payer_file, report, write_payer_to, name, locality=config.payer_locality
+            payer_file,
+            report,
+            write_payer_to,
+            name,
+            locality=config.payer_locality,
+            accept_illustrative=getattr(args, "accept_illustrative", False),
         )
         sys.stderr.write(f"wrote {path}: {change}\n")
     _outputs(args, report, config)
