@@ -8,8 +8,9 @@ priced them (the payer file's). Two periods:
   start (a billing month starts on a treatment day, cpoc-rules §2) to the day before the same
   day six months later; one per patient.
 - ``line``: a whole line of therapy (``engine.treatment.build_lines``: the engine's own lines,
-  with the practice's rule settings) — from its first day to the end of the billing month that
-  holds its last treatment day; one per line.
+  with the practice's rule settings) — from the start of the billing month that holds its first
+  day to the end of the one that holds its last treatment day; a billing month both lines touch
+  (a switch inside a month) belongs to the later line, whose start it holds. One per line.
 
 **Interpretations** (docs/notes/savings.md repeats them):
 
@@ -136,13 +137,14 @@ def patient_episodes(
         ]
     out = []
     gap = timedelta(days=rules.new_line_gap_days)
+    starts = [_month_of(treatment, line.start, start=True) for line in therapy]
     for index, therapy_line in enumerate(therapy):
-        start = therapy_line.start
-        holding = next((m for m in treatment if m.start <= therapy_line.end <= m.end), None)
-        end = max(therapy_line.end, holding.end if holding is not None else therapy_line.end)
+        start = starts[index]
+        end = _month_of(treatment, therapy_line.end, start=False)
         followed = index + 1 < len(therapy)
+        if followed:  # a billing month belongs to one line: the latest begun by its start
+            end = min(end, starts[index + 1] - timedelta(days=1))
         complete = end <= as_of and (followed or therapy_line.end + gap < as_of)
-        first = index == 0
         out.append(
             _episode(
                 pid,
@@ -154,10 +156,18 @@ def patient_episodes(
                 complete,
                 billable,
                 treatment_only,
-                with_new_patient=first,
+                with_new_patient=index == 0,
             )
         )
     return out
+
+
+def _month_of(treatment: Sequence[BillingLine], day: date, start: bool) -> date:
+    """The start (or end) of the Treatment Month holding ``day``; ``day`` when none does."""
+    holding = next((m for m in treatment if m.start <= day <= m.end), None)
+    if holding is None:
+        return day
+    return holding.start if start else holding.end
 
 
 def _line_at(therapy: Sequence[TherapyLine], day: date) -> int:

@@ -139,7 +139,8 @@ def episodes_table(report: dict[str, Any]) -> str:
     )
     scope = "treatment only" if report["treatmentOnly"] else "all CPOC lines"
     lines = [
-        f"Episode prices: {what}, {scope} (value-and-models §14.5), as of {report['asOf']}",
+        f"Episode prices (value-and-models §14.5): {what}, {scope}",
+        f"history as of {report['asOf']}",
         f"complete episodes {report['episodes']}, incomplete (left out) {report['incomplete']}",
         "",
         f"{'cancer':<18}{'stage':<8}{'line':>5}{'n':>6}{'mean':>12}{'sd':>12}"
