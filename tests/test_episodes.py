@@ -72,8 +72,9 @@ def test_six_months_from_the_first_treatment(two: Path, capsys) -> None:
         "total": "11630.00",
         "meanTreatmentMonths": "6.00",
     }
-    assert [(g["cancer"], g["stage"], g["line"], g["count"], g["mean"], g["sd"])
-            for g in out["groups"]] == [
+    assert [
+        (g["cancer"], g["stage"], g["line"], g["count"], g["mean"], g["sd"]) for g in out["groups"]
+    ] == [
         ("colorectal", "III", 1, 1, "5800.00", None),
         ("lung", "IV", 1, 1, "5830.00", None),
     ]
@@ -162,8 +163,16 @@ def test_price_row_bounds(cents: list[int]) -> None:
 
     def episode(amount: Decimal) -> Episode:
         line = BillingLine(
-            "xx204", Component.TREATMENT_MONTH, 4, 1, date(2025, 1, 1), date(2025, 1, 31),
-            LineStatus.FINAL, amount, (), (),
+            "xx204",
+            Component.TREATMENT_MONTH,
+            4,
+            1,
+            date(2025, 1, 1),
+            date(2025, 1, 31),
+            LineStatus.FINAL,
+            amount,
+            (),
+            (),
         )
         return Episode("p", "lung", "IV", 1, date(2025, 1, 1), date(2025, 6, 30), True, (line,))
 

@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     benchmarks = None if args.benchmarks is None else load_benchmarks(args.benchmarks).er
     prices = None if args.prices is None else load_fee_schedule(args.prices)
     records = open_source(args.input)
-    position, location_warnings = _position(records, args)
+    # The distance band only matters when the baseline is risk-adjusted (§12.3).
+    position, location_warnings = (None, []) if benchmarks is None else _position(records, args)
     inputs = SpendInputs(evaluator, config.value, settings.categories, benchmarks, prices, position)
     claims = None if args.claims.resolve() == args.input.resolve() else open_source(args.claims)
     as_of = args.as_of or date(args.year, 12, 31)
