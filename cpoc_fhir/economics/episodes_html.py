@@ -55,7 +55,10 @@ def _header(data: Mapping[str, Any]) -> PageHeader:
             f"The payer file {payer.get('id')} is illustrative: the CPOC amounts are examples.",
         )
     start, end = data.get("from"), data.get("to")
-    period = f"episodes starting {start or 'any time'} to {end or 'any time'}"
+    if start is None and end is None:
+        period = "every episode"
+    else:
+        period = f"episodes starting {start or 'any day'} to {end or 'any day'}"
     return PageHeader(
         title="Episode prices from CPOC history",
         period=f"{period} (history as of {data['asOf']})",

@@ -63,7 +63,6 @@ def _header(data: Mapping[str, Any]) -> PageHeader:
         expected = f"baseline {data['baselineYear']}, {adjusted}"
     priced = "as paid" if not table else f"standardised prices of {table.get('id')}"
     facts = (
-        ("Expected spending", expected),
         ("Actual spending", f"the claims, {priced}"),
         ("Minimum savings rate", str(data["minimumSavingsRate"])),
         ("Practice's share", str(data["share"])),
