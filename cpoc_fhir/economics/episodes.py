@@ -48,7 +48,6 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.treatment import TherapyLine, build_lines, counted_exposures
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
 
-PERIODS = ("six-months", "line")
 BILLABLE = frozenset({LineStatus.FINAL, LineStatus.PROVISIONAL})
 OUTSIDE_TREATMENT = frozenset({Component.NEW_PATIENT, Component.ACTIVE_MONITORING})
 _STAGE = re.compile(r"^\s*(?:stage\s*)?(IV|III|II|I|[0-4])(?![IV0-9])", re.IGNORECASE)

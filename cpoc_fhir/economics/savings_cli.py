@@ -15,12 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cpoc_fhir.economics.fee_schedule import load_fee_schedule
-from cpoc_fhir.economics.savings import savings_report
-from cpoc_fhir.economics.savings_inputs import load_expected, load_settings
-from cpoc_fhir.economics.savings_spend import SpendInputs, year_spend
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.fhir.read import open_source
 
 FORMATS = ("table", "json", "html")
 
@@ -70,7 +65,13 @@ def add_parser(reports: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every ``cpoc`` command builds this parser, few run it.
     from cpoc_fhir.config import load_config, load_payer
+    from cpoc_fhir.economics.fee_schedule import load_fee_schedule
+    from cpoc_fhir.economics.savings import savings_report
+    from cpoc_fhir.economics.savings_inputs import load_expected, load_settings
+    from cpoc_fhir.economics.savings_spend import SpendInputs, year_spend
+    from cpoc_fhir.fhir.read import open_source
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.reports.benchmarks import load_benchmarks
     from cpoc_fhir.service import Evaluator
