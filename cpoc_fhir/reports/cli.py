@@ -27,6 +27,10 @@ def add_parser(sub: Any) -> None:
     _adherence(reports)
     _value(reports)
     _benchmarks(reports)
+    from cpoc_fhir.economics import episodes_cli, savings_cli
+
+    savings_cli.add_parser(reports)
+    episodes_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:
@@ -222,6 +226,8 @@ def _benchmarks(reports: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if hasattr(args, "report_run"):  # a subcommand whose module runs itself
+        return int(args.report_run(args))
     if args.report == "adherence":
         from cpoc_fhir.reports import adherence_output
 
