@@ -193,8 +193,8 @@ def test_without_benchmarks_the_measures_are_reported_and_nothing_is_rated(
 ) -> None:
     report = run_value([str(EXAMPLES), "--year", "2025", "--format", "json"], tmp_path, capsys)
     assert set(report) == {
-        "year", "participationYear", "asOf", "practice", "benchmarks", "phases", "measures",
-        "quality", "er", "pathways", "ratings", "adjustment", "warnings",
+        "year", "participationYear", "asOf", "practice", "benchmarks", "phases", "patients",
+        "measures", "quality", "er", "pathways", "ratings", "adjustment", "warnings",
     }  # fmt: skip
     assert (report["year"], report["participationYear"], report["asOf"]) == (2025, 1, "2025-12-31")
     assert report["benchmarks"] is None and report["ratings"] is None
@@ -408,3 +408,23 @@ def test_the_bundled_examples_with_the_real_measures(
     assert report["ratings"]["pathways"] == "low"
     # low, appropriate, high: score 0 → the standard payment
     assert report["adjustment"] == "0"
+
+
+def test_option_1_patients_billed_fee_for_service_are_counted_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """§14.3: with CPOC for lung cancer only, the bundled examples' colorectal patients
+    (appendix-a-folfox, oral-capecitabine-trial) and declined-treatment (colorectal, no
+    treatment) have no CPOC lines: 3 of the 4 are counted apart, and only the lung patient's
+    months are ER exposure (hand-read from the four example records)."""
+    config = tmp_path / "option1.toml"
+    config.write_text('[rules]\ncpoc_cancer_types = ["lung"]\n', encoding="utf-8")
+    report = run_value(
+        [str(EXAMPLES), "--year", "2025", "--format", "json", "--config", str(config)],
+        tmp_path,
+        capsys,
+    )
+    assert report["patients"] == {"evaluated": 4, "feeForService": 3}
+    assert set(report["er"]["patients"]) <= {"appendix-b-nsclc"}
+    table = run_value([str(EXAMPLES), "--year", "2025", "--config", str(config)], tmp_path, capsys)
+    assert "Patients: 4 (3 billed fee-for-service: not a CPOC cancer type, §14.3)" in table["text"]

@@ -25,6 +25,7 @@ def value_table(report: dict[str, Any]) -> str:
         f"Practice: {report['practice']['location'] or 'no Location'}",
         *textwrap.wrap(f"Benchmarks: {bench_text}", WIDTH, subsequent_indent="  "),
         f"Phases: pathways {phases['pathways']}, quality {phases['quality']}, er {phases['er']}",
+        *_patients_line(report.get("patients")),
         "",
         "Quality measures (rate = numerator / (denominator - exclusions)):",
     ]
@@ -86,6 +87,14 @@ def value_table(report: dict[str, Any]) -> str:
     for warning in report["warnings"]:
         out.extend(textwrap.wrap(f"warning: {warning}", WIDTH, subsequent_indent="  "))
     return "\n".join(out)
+
+
+def _patients_line(patients: dict[str, Any] | None) -> list[str]:
+    if not patients:
+        return []
+    ffs = patients["feeForService"]
+    apart = f" ({ffs} billed fee-for-service: not a CPOC cancer type, §14.3)" if ffs else ""
+    return [f"Patients: {patients['evaluated']}{apart}"]
 
 
 def _measure_rows(measures: list[dict[str, Any]]) -> list[str]:

@@ -150,6 +150,10 @@ class Collected:
     tallies: list[MeasureTally]
     er: ErCollectorLike
     patients: int = 0
+    # §14.3 (Option 1): patients billed fee-for-service, not of a CPOC cancer type; still in
+    # the quality measures (their care is the practice's), never in the ER exposure (no CPOC
+    # month), and counted apart
+    fee_for_service: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
@@ -165,6 +169,8 @@ def collect(
     seen: set[str] = set()
     for py in patients:
         collected.patients += 1
+        if py.timeline.fee_for_service is not None:
+            collected.fee_for_service += 1
         for measure, tally in zip(components.measures, collected.tallies, strict=True):
             contribution = measure.evaluate(py, inputs.settings)
             tally.add(py.patient_id, contribution)
@@ -246,6 +252,7 @@ def value_report(
         "practice": {"location": inputs.location},
         "benchmarks": bench.header_json() if bench is not None else None,
         "phases": inputs.phases.as_json(),
+        "patients": {"evaluated": collected.patients, "feeForService": collected.fee_for_service},
         "measures": [
             _measure_json(m, t, quality, quality_bench)
             for m, t in zip(components.measures, collected.tallies, strict=True)
