@@ -55,7 +55,7 @@ def corridors_html(data: Mapping[str, Any]) -> str:
 
 
 def _rate(corridor: Any) -> str:
-    return "none" if corridor is None else f"{Decimal(str(corridor)) * 100:g} %"
+    return "none" if corridor is None else f"{(Decimal(str(corridor)) * 100).normalize():f} %"
 
 
 def _header(data: Mapping[str, Any]) -> PageHeader:
