@@ -373,3 +373,19 @@ def test_quarter_periods() -> None:
     assert quarter_of(date(2025, 12, 31)) == "2025-Q4"
     assert quarter_period("2025-Q1") == (date(2025, 1, 1), date(2025, 3, 31))
     assert quarter_period("2024-Q4") == (date(2024, 10, 1), date(2024, 12, 31))
+
+
+def test_the_html_page(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "corridors.html"
+    record = two_payers(tmp_path)
+    argv = ["report", "corridors", str(record), "--year", "2025", "--format", "html"]
+    assert main([*argv, "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == ""
+    # one band chart per payer (wide and narrow), the settlement bars, no script
+    assert 'id="chart-band-organization-payer-a"' in page
+    assert 'id="chart-band-organization-payer-b-narrow"' in page
+    assert 'id="chart-settlement"' in page and "<script" not in page
+    assert "Supplements <strong>626.90</strong>" in page  # 140.00 + 340.00 + 146.90
+    assert "recoveries <strong>426.50</strong>" in page  # 336.50 + 90.00
+    assert "the payer recovers" in page and "corridor 3 %" in page
