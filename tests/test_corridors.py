@@ -389,3 +389,11 @@ def test_the_html_page(tmp_path: Path, capsys) -> None:
     assert "Supplements <strong>626.90</strong>" in page  # 140.00 + 340.00 + 146.90
     assert "recoveries <strong>426.50</strong>" in page  # 336.50 + 90.00
     assert "the payer recovers" in page and "corridor 3 %" in page
+
+
+def test_charges_of_a_patient_not_in_the_records_are_named(tmp_path: Path, capsys) -> None:
+    stranger = eob("stranger", "someone-else", eob_item(1, "99213", 80.0, on="2025-03-03"))
+    ffs = write_bundle(tmp_path / "ffs.json", [*claims(), stranger])
+    data = corridors(capsys, "--year", "2025", "--ffs", str(ffs))
+    assert by_quarter(data)["2025-Q1 example-illustrative"]["ffs"] == "2000.00"
+    assert any("Patient/someone-else" in w for w in data["warnings"])

@@ -96,10 +96,12 @@ def run_corridors(
         else collect_charges(ffs, options.fee_schedule, start, end)
     )
     lines: list[CorridorLine] = []
+    seen: set[str] = set()
     for resources in records.patients():
         if resources.patient is None:
             continue
         pid = patient_id(resources.patient_ref)
+        seen.add(pid)
         own = collector.add(resources) if charges is None else charges.by_patient.get(pid, [])
         timeline = evaluator.evaluate(evaluator.record(resources), end)
         payer_of = PayerOf(resources.resources, options.payer.id)
@@ -107,6 +109,13 @@ def run_corridors(
         lines.extend(corridor_lines(timeline, own, payer_of, options.payer, start, end))
     read = collector.charges if charges is None else charges
     warnings[:0] = list(records.warnings) + read.warnings + read.unpriced_warnings()
+    unmatched = sorted(read.patients - seen)
+    if unmatched:
+        examples = ", ".join(f"Patient/{p}" for p in unmatched[:EXAMPLES])
+        warnings.append(
+            f"{len(unmatched)} patient(s) have FFS charges but no Patient record in the input; "
+            f"their charges are left out (e.g. {examples})"
+        )
     quarters = payer_quarters(lines, table)
     warnings.extend(_quarter_warnings(quarters, options))
     return CorridorResult(options, quarters, base, warnings)
