@@ -177,5 +177,6 @@ def test_fhir_resources_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert len(written) == 20 and "CodeSystem-cpoc.json" in written
     assert "Measure-cpoc-q1.json" in written and "Measure-cpoc-er.json" in written
     code_system = json.loads((tmp_path / "CodeSystem-cpoc.json").read_text())
-    assert len(code_system["concept"]) == 11
+    # the 11 CPOC codes and the two risk-corridor settlement codes (value-and-models §14.4)
+    assert len(code_system["concept"]) == 13
     assert len(capsys.readouterr().out.splitlines()) == 20

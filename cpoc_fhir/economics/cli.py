@@ -1,8 +1,11 @@
 """``cpoc model``: CPOC against fee-for-service for a practice's patients (§14.1, §14.2).
 
-    cpoc model INPUT --ffs CHARGES [--fee-schedule FILE] --from YYYY-MM-DD --to YYYY-MM-DD
-               [--payer FILE] [--margin P] [--relative-values FILE] [--reduction P]
-               [--format table|json|html]
+    cpoc model [INPUT | --fhir-base URL [--group ID]] [--ffs CHARGES] [--fee-schedule FILE]
+               --from YYYY-MM-DD --to YYYY-MM-DD [--payer FILE] [--margin P]
+               [--relative-values FILE] [--reduction P] [--format table|json|html]
+
+Without ``--ffs`` the charges are read with the records (the same files, or the server's
+ChargeItems, Claims and ExplanationOfBenefits: ``economics.server_source``).
 
 Exit codes as for every command: 0; 2 bad usage or input (a file named with the problem).
 """
@@ -23,6 +26,7 @@ from cpoc_fhir.economics.model import ModelOptions
 from cpoc_fhir.economics.payer_side import DEFAULT_REDUCTION
 from cpoc_fhir.economics.relative_values import RelativeValues, load_relative_values
 from cpoc_fhir.economics.run import run_model
+from cpoc_fhir.economics.server_source import open_records
 from cpoc_fhir.economics.table import model_table
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import open_source
@@ -34,15 +38,22 @@ def add_parser(sub: Any) -> None:
     model = sub.add_parser(
         "model", help="CPOC against fee-for-service: neutral base, variance, payer's side"
     )
+    from cpoc_fhir.capture.cli import add_auth_options
+
     model.add_argument(
-        "input", type=Path, help="the practice's FHIR records (Bundle, folder, NDJSON)"
+        "input",
+        nargs="?",
+        type=Path,
+        help="the practice's FHIR records (Bundle, folder, NDJSON)",
     )
+    model.add_argument("--fhir-base", metavar="URL", help="read records and charges from a server")
+    model.add_argument("--group", metavar="ID", help="with --fhir-base: the Group's members only")
     model.add_argument(
         "--ffs",
         type=Path,
-        required=True,
         metavar="CHARGES",
-        help="FFS charges: ChargeItem, Claim, ExplanationOfBenefit (Bundle, folder, NDJSON)",
+        help="FFS charges: ChargeItem, Claim, ExplanationOfBenefit (Bundle, folder, NDJSON; "
+        "default: with the records)",
     )
     model.add_argument("--fee-schedule", type=Path, metavar="FILE", help="prices items with none")
     model.add_argument(
@@ -76,9 +87,13 @@ def add_parser(sub: Any) -> None:
         help="assumed reduction of other spending under CPOC (default 3%%)",
     )
     model.add_argument("--format", choices=("table", "json", "html"), default="table")
+    model.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
+    add_auth_options(model, "system/*.rs")
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.input is None) == (args.fhir_base is None):
+        raise InputError("INPUT", "give the records as INPUT or --fhir-base URL (one of them)")
     if args.start > args.end:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
     config = load_config(args.config)
@@ -96,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
         reduction=args.reduction,
     )
     schedule = None if args.fee_schedule is None else load_fee_schedule(args.fee_schedule)
-    records = open_source(args.input)
-    ffs = None if args.ffs.resolve() == args.input.resolve() else open_source(args.ffs)
+    records = open_records(args)
+    same = args.ffs is None or (
+        args.input is not None and args.ffs.resolve() == args.input.resolve()
+    )
+    ffs = None if same else open_source(args.ffs)
     result = run_model(evaluator, records, options, schedule, ffs)
     data = result.as_json()
     if args.format == "json":

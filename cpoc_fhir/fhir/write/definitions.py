@@ -64,9 +64,29 @@ _EARNS = {
 }
 
 
+# Codes of settlements beside the monthly lines, no relative value (value-and-models §14.4).
+SETTLEMENT_CODES = {
+    "corridor-supplement": (
+        "Risk corridor supplement",
+        "What the payer adds for a calendar quarter when the practice's CPOC payments P fall "
+        "below F × (1 − c), F being what fee-for-service would have paid and c the "
+        "participation year's corridor: F × (1 − c) − P (V-B.2, Option 2).",
+    ),
+    "corridor-recovery": (
+        "Risk corridor recovery",
+        "What the payer recovers for a calendar quarter when the practice's CPOC payments P "
+        "exceed F × (1 + c): P − F × (1 + c) (V-B.2, Option 2).",
+    ),
+}
+
+
 def code_system(settings: PublishSettings) -> Resource:
-    """The CodeSystem of the 11 CPOC codes, with component, level and relative value."""
-    concepts = [_concept(code) for code in CODES]
+    """The CodeSystem of the 11 CPOC codes, with component, level and relative value, and
+    the settlement codes (``SETTLEMENT_CODES``)."""
+    concepts = [_concept(code) for code in CODES] + [
+        {"code": code, "display": display, "definition": definition}
+        for code, (display, definition) in SETTLEMENT_CODES.items()
+    ]
     resource = {
         "resourceType": "CodeSystem",
         "id": "cpoc",
@@ -80,7 +100,8 @@ def code_system(settings: PublishSettings) -> Resource:
             "The 11 billing codes of ASCO's Consolidated Payments for Oncology Care. The code "
             "strings (xx100 ... xx500) are the proposal's placeholders: a payer maps them to "
             "its own billing codes, sent as a second coding on each ChargeItem. Relative values "
-            f"are percentages of the New Patient payment (II-C). Source: {SOURCE}."
+            f"are percentages of the New Patient payment (II-C). Source: {SOURCE}. Also the "
+            "quarterly risk-corridor settlement codes (V-B.2, Option 2)."
         ),
         "caseSensitive": True,
         "content": "complete",
