@@ -54,8 +54,9 @@ def _value_phase2(folder: Path, work: Path) -> list[str]:
 def _model_margin(folder: Path, work: Path) -> list[str]:
     # Records and charges in one folder (one pass), a fee schedule and a margin.
     fees = KNOWLEDGE / "fee-schedule-example.toml"
-    return ["model", str(folder), "--ffs", str(folder), *PERIOD, "--fee-schedule", str(fees)] + [
-        "--margin=5%"
+    return [
+        *("model", str(folder), "--ffs", str(folder), *PERIOD),
+        *("--fee-schedule", str(fees), "--margin=5%"),
     ]
 
 
