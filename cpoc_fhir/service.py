@@ -12,6 +12,7 @@ from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read import PatientResources, ReaderSettings, RecordSource, read_record
+from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.knowledge import Knowledge
 
 
@@ -40,5 +41,6 @@ class Evaluator:
     def timelines(
         self, source: RecordSource, as_of: date, patient_ids: set[str] | None = None
     ) -> Iterator[PatientTimeline]:
-        for resources in source.patients(patient_ids):
-            yield self.timeline(resources, as_of)
+        with relaxed_gc():  # one pass over many patients (fhir/read/gc_pass.py: why)
+            for resources in source.patients(patient_ids):
+                yield self.timeline(resources, as_of)

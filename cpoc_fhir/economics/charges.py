@@ -13,6 +13,7 @@ from datetime import date
 from cpoc_fhir.economics.claims import ClaimLine, read_claims
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
 from cpoc_fhir.fhir.read import PatientResources, RecordSource
+from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.fhir.read.references import patient_id
 
 WARNING_EXAMPLES = 5  # unpriced items named per code in the warnings
@@ -85,8 +86,9 @@ def collect_charges(
 ) -> Charges:
     """Every patient's FFS lines with a service date in [start, end], priced."""
     collector = ChargeCollector(schedule, start, end)
-    for resources in source.patients():
-        collector.charges.warnings.extend(resources.warnings)
-        collector.add(resources)
+    with relaxed_gc():  # one pass over thousands of patients (gc_pass: why)
+        for resources in source.patients():
+            collector.charges.warnings.extend(resources.warnings)
+            collector.add(resources)
     collector.charges.warnings[:0] = source.warnings
     return collector.charges

@@ -29,6 +29,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from cpoc_fhir.economics.claims_fast import plain_lines
 from cpoc_fhir.economics.codes import NDC_SYSTEM, PROCEDURE_SYSTEMS, FfsKind, classify
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
 from cpoc_fhir.engine.codes import CODES
@@ -114,6 +115,16 @@ def read_claims(
         if kind == "Claim" and ref in adjudicated:
             out.skipped["Claim adjudicated by an ExplanationOfBenefit of the input"] += 1
             continue
+        if kind != "ChargeItem":  # most items are plain: read in one go (claims_fast)
+            eob = kind == "ExplanationOfBenefit"
+            plain = plain_lines(resource, ref, PAID_CATEGORIES if eob else None)
+            if plain is not None:
+                basis = "paid" if eob else "claim"
+                out.lines.extend(
+                    ClaimLine(patient_id, *line, None if line[4] is None else basis)
+                    for line in plain
+                )
+                continue
         try:
             found = list(_READERS[kind](patient_id, resource, ref))
         except UnreadableElement as exc:

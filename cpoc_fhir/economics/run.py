@@ -7,6 +7,7 @@ from cpoc_fhir.economics.fee_schedule import FeeSchedule
 from cpoc_fhir.economics.model import ModelOptions, PatientEconomics, patient_economics
 from cpoc_fhir.economics.result import ModelResult
 from cpoc_fhir.fhir.read import RecordSource
+from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.service import Evaluator
 
@@ -35,17 +36,19 @@ def run_model(
     patients: list[PatientEconomics] = []
     seen: set[str] = set()
     unmatched: set[str] = set()
-    for resources in records.patients():
-        pid = patient_id(resources.patient_ref)
-        own = collector.add(resources) if inline else charges.by_patient.get(pid, [])
-        if resources.patient is None:
-            unmatched.update([pid] if own else [])
-            continue
-        seen.add(pid)
-        record = evaluator.record(resources)
-        patient = patient_economics(evaluator.evaluate(record, options.end), record, own, options)
-        if patient.lines or own:
-            patients.append(patient)
+    with relaxed_gc():  # one pass over thousands of patients (gc_pass: why)
+        for resources in records.patients():
+            pid = patient_id(resources.patient_ref)
+            own = collector.add(resources) if inline else charges.by_patient.get(pid, [])
+            if resources.patient is None:
+                unmatched.update([pid] if own else [])
+                continue
+            seen.add(pid)
+            record = evaluator.record(resources)
+            timeline = evaluator.evaluate(record, options.end)
+            patient = patient_economics(timeline, record, own, options)
+            if patient.lines or own:
+                patients.append(patient)
     unmatched.update(p for p in charges.patients if p not in seen)
     warnings = _warnings(records, charges, unmatched, patients)
     header = None if schedule is None else schedule.header()

@@ -30,7 +30,6 @@ from typing import Any
 
 from cpoc_fhir.engine import scoring
 from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.context import known_on
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
 from cpoc_fhir.engine.months import BillingMonth
@@ -201,6 +200,7 @@ class ErCollector:
         self.known = self.unknown = self.unrelated = self.outside = 0
         self.patients: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
+        self._risks: dict[tuple[int, int, int], Decimal] = {}
 
     @property
     def knowledge(self) -> Knowledge:
@@ -215,7 +215,7 @@ class ErCollector:
             self.year = py.year
         elif py.year != self.year:
             raise ValueError(f"Patient/{py.patient_id}: year {py.year}, collecting {self.year}")
-        record = known_on(py.record, py.as_of)
+        record = py.known
         lines = [
             line
             for line in py.timeline.lines
@@ -268,15 +268,9 @@ class ErCollector:
             figures.months += 1
             figures.treatment_months += treatment
         if self.benchmarks is not None:
-            b = self.benchmarks
-            expected = (
-                b.reference_rate
-                / HUNDRED
-                * factor(b.comorbidity, c)
-                * factor(b.performance, p)
-                * factor(b.toxicity, t)
-                * distance
-            )
+            # (reference rate / 100 × the three factors) × distance: the same operations in
+            # the same order as written out, the left part looked up once per (c, p, t)
+            expected = self._risk(c, p, t) * distance
             self.total.expected += expected
             self.quarters[q - 1].expected += expected
         return {
@@ -289,6 +283,21 @@ class ErCollector:
             "points": {"comorbidity": c, "performance": p, "toxicity": t},
             "expected": rate(expected),
         }
+
+    def _risk(self, c: int, p: int, t: int) -> Decimal:
+        found = self._risks.get((c, p, t))
+        if found is None:
+            b = self.benchmarks
+            assert b is not None
+            found = (
+                b.reference_rate
+                / HUNDRED
+                * factor(b.comorbidity, c)
+                * factor(b.performance, p)
+                * factor(b.toxicity, t)
+            )
+            self._risks[(c, p, t)] = found
+        return found
 
     def _points(self, record: PatientRecord, line: BillingLine) -> tuple[int, int, int]:
         if line.component is Component.TREATMENT_MONTH and line.score is not None:

@@ -12,8 +12,10 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
+from cpoc_fhir.engine.context import known_on
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import PatientTimeline
 from cpoc_fhir.fhir.read.resources import PatientResources
@@ -57,6 +59,12 @@ class PatientYear:
     year: int
     as_of: date
     practice_position: Position | None = None  # the practice Location's position
+
+    @cached_property
+    def known(self) -> PatientRecord:
+        """The record as known on ``as_of`` (``engine.context.known_on``): derived once, read
+        by the quality measures and the ER collector alike."""
+        return known_on(self.record, self.as_of)
 
     @property
     def start(self) -> date:

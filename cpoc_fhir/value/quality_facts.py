@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from cpoc_fhir.engine.context import known_on
 from cpoc_fhir.engine.facts import (
     CancerRole,
     Diagnosis,
@@ -96,7 +95,7 @@ def facts_for(py: PatientYear) -> QualityFacts:
 
 
 def _derive(py: PatientYear) -> QualityFacts:
-    record = known_on(py.record, py.as_of)
+    record = py.known
     reading = read_quality(py.resources) if py.resources.patient is not None else QualityReading()
     _known_by(reading, py.as_of)
     patient = py.record.patient_ref or f"Patient/{py.patient_id}"

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
+from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.reports.benchmarks import Benchmarks
 from cpoc_fhir.reports.render import rate_json
 from cpoc_fhir.value.model import (
@@ -167,19 +168,20 @@ def collect(
         components.er_collector(inputs.settings, er_bench),
     )
     seen: set[str] = set()
-    for py in patients:
-        collected.patients += 1
-        if py.timeline.fee_for_service is not None:
-            collected.fee_for_service += 1
-        for measure, tally in zip(components.measures, collected.tallies, strict=True):
-            contribution = measure.evaluate(py, inputs.settings)
-            tally.add(py.patient_id, contribution)
-            # a measure's reading problems (resource ids and elements only, never PHI), once
-            for warning in getattr(contribution, "warnings", ()):
-                if warning not in seen:
-                    seen.add(warning)
-                    collected.warnings.append(warning)
-        collected.er.add(py)
+    with relaxed_gc():  # one pass over thousands of patients (gc_pass: why)
+        for py in patients:
+            collected.patients += 1
+            if py.timeline.fee_for_service is not None:
+                collected.fee_for_service += 1
+            for measure, tally in zip(components.measures, collected.tallies, strict=True):
+                contribution = measure.evaluate(py, inputs.settings)
+                tally.add(py.patient_id, contribution)
+                # a measure's reading problems (resource ids and elements only, never PHI), once
+                for warning in getattr(contribution, "warnings", ()):
+                    if warning not in seen:
+                        seen.add(warning)
+                        collected.warnings.append(warning)
+            collected.er.add(py)
     return collected
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,7 @@ from cpoc_fhir.errors import KnowledgeError
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 _DATA = "cpoc_fhir.knowledge"
+MEMO_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,25 @@ class ValueSet:
     date: str
     exact: frozenset[tuple[str, str]]  # (system, normalised code)
     prefixes: tuple[tuple[str, str], ...]
+    # contains() per (system, code) already asked: the measures ask the same few codes of
+    # every Encounter and Condition of the practice, and the prefix scan is the slow part.
+    _seen: dict[tuple[str, str], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def contains(self, system: object, code: object) -> bool:
         if not isinstance(system, str) or not isinstance(code, str):
             return False
+        seen = self._seen
+        found = seen.get((system, code))
+        if found is None:
+            found = self._contains(system, code)
+            if len(seen) >= MEMO_LIMIT:
+                seen.clear()  # bounded, as fhir.read.memo
+            seen[(system, code)] = found
+        return found
+
+    def _contains(self, system: str, code: str) -> bool:
         key = _normal(system, code)
         if (system, key) in self.exact:
             return True
