@@ -27,7 +27,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -71,22 +71,6 @@ def stage_timeline(folder: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "patients": count}
 
 
-def components() -> Any:
-    """The real quality measures, ER collector, ratings and adjustment, bound as
-    ``cpoc report value`` binds them (``value.components``; passed in while that binding is
-    not wired on this build)."""
-    from cpoc_fhir.value.adjustment import adjustment
-    from cpoc_fhir.value.er import ErCollector
-    from cpoc_fhir.value.quality import QUALITY_MEASURES
-    from cpoc_fhir.value.ratings import rate_er, rate_quality
-    from cpoc_fhir.value.report import ValueComponents
-
-    # cast: the frozen measures and the rating's narrower protocol do not type-check against
-    # the report's protocols yet, though they are what the report calls at run time
-    measures, rate = cast(Any, QUALITY_MEASURES), cast(Any, rate_quality)
-    return ValueComponents(measures, ErCollector, rate, rate_er, adjustment)
-
-
 def stage_value(folder: Path) -> dict[str, Any]:
     from cpoc_fhir.cli import build_parser
     from cpoc_fhir.reports import value_cli
@@ -96,9 +80,8 @@ def stage_value(folder: Path) -> dict[str, Any]:
         argv = ["report", "value", "--year", str(YEAR), "--format", "json", "--out", str(out)]
         argv += ["--store", f"sqlite:///{tmp}/store.sqlite", str(folder)]  # no decisions
         args = build_parser().parse_args(argv)
-        bound = components()
         t0, c0 = time.perf_counter(), time.process_time()
-        value_cli.run(args, None, bound)
+        value_cli.run(args, None)  # the components `cpoc report value` binds itself
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         report = json.loads(out.read_text(encoding="utf-8"))
     measures = {m["id"]: m.get("denominator") for m in report.get("measures", [])}
