@@ -35,6 +35,10 @@ from fhir.resources.R4B.codesystem import CodeSystem
 
 from cpoc_fhir.engine.codes import CODES, DISPLAY, Component
 from cpoc_fhir.engine.payer import CENT, PayerSchedule, PayerYear
+from cpoc_fhir.fhir.write.enhanced_care_definition import (
+    enhanced_care_concept,
+    enhanced_care_definition,
+)
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -64,9 +68,12 @@ _EARNS = {
 }
 
 
-def code_system(settings: PublishSettings) -> Resource:
-    """The CodeSystem of the 11 CPOC codes, with component, level and relative value."""
+def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resource:
+    """The CodeSystem of the 11 CPOC codes, with component, level and relative value; with
+    ``enhanced_care`` (an opted-in payer, value-and-models §13.1) also xx600."""
     concepts = [_concept(code) for code in CODES]
+    if enhanced_care:
+        concepts.append(enhanced_care_concept())
     resource = {
         "resourceType": "CodeSystem",
         "id": "cpoc",
@@ -115,8 +122,12 @@ def _concept(code: str) -> Resource:
 
 
 def charge_item_definitions(payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
-    """One ChargeItemDefinition per CPOC code, priced from the payer file."""
-    return [_definition(code, payer, settings) for code in CODES]
+    """One ChargeItemDefinition per CPOC code, priced from the payer file (xx600 too for an
+    opted-in payer, §13.1)."""
+    definitions = [_definition(code, payer, settings) for code in CODES]
+    if payer.enhanced_opt_in:
+        definitions.append(enhanced_care_definition(payer, settings))
+    return definitions
 
 
 def _definition(code: str, payer: PayerSchedule, settings: PublishSettings) -> Resource:
@@ -274,7 +285,10 @@ def _cents(value: Decimal) -> Decimal:
 def write_resources(payer: PayerSchedule, settings: PublishSettings, out_dir: Path) -> list[Path]:
     """Write CodeSystem-cpoc.json and ChargeItemDefinition-cpoc-<code>.json; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    resources = [code_system(settings), *charge_item_definitions(payer, settings)]
+    resources = [
+        code_system(settings, payer.enhanced_opt_in),
+        *charge_item_definitions(payer, settings),
+    ]
     paths = []
     for resource in resources:
         path = out_dir / f"{resource['resourceType']}-{resource['id']}.json"
