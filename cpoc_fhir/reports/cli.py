@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cpoc_fhir.economics import enhanced_care_cli
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.store import DEFAULT_URL
 
@@ -27,6 +28,7 @@ def add_parser(sub: Any) -> None:
     _adherence(reports)
     _value(reports)
     _benchmarks(reports)
+    enhanced_care_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:
@@ -227,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
 
         tz, _name = zone(args.tz or os.environ.get("CPOC_TIMEZONE"))
         return value_cli.run(args, tz)
+    if args.report == "enhanced-care":
+        return enhanced_care_cli.run(args)
     from cpoc_fhir.reports import benchmarks_cli
 
     return benchmarks_cli.run(args)
