@@ -72,8 +72,14 @@ def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resou
     """The CodeSystem of the 11 CPOC codes, with component, level and relative value; with
     ``enhanced_care`` (an opted-in payer, value-and-models §13.1) also xx600."""
     concepts = [_concept(code) for code in CODES]
+    described = ""
     if enhanced_care:
         concepts.append(enhanced_care_concept())
+        described = (
+            " With them, xx600, the supplemental payment for enhanced patient-centred care of a "
+            "payer the practice is opted in with (II-B.2; the code is this product's): priced "
+            "by the payer file, it has no relative value."
+        )
     resource = {
         "resourceType": "CodeSystem",
         "id": "cpoc",
@@ -87,7 +93,7 @@ def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resou
             "The 11 billing codes of ASCO's Consolidated Payments for Oncology Care. The code "
             "strings (xx100 ... xx500) are the proposal's placeholders: a payer maps them to "
             "its own billing codes, sent as a second coding on each ChargeItem. Relative values "
-            f"are percentages of the New Patient payment (II-C). Source: {SOURCE}."
+            f"are percentages of the New Patient payment (II-C).{described} Source: {SOURCE}."
         ),
         "caseSensitive": True,
         "content": "complete",
