@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Blueprint, Flask, render_template
+from jinja2 import ChoiceLoader, DictLoader, FileSystemLoader
 from sekmet_server import SekmetServer, running_sekmet
 from test_enhanced_care import opted_in_payer_file
 
@@ -32,6 +34,25 @@ SYSTEM = PUBLISH.practice_identifier_system
 # 10-05, tests/data/golden): the one Treatment Month of September among the examples (the
 # others bill monitoring, a transition and a trial line) → exactly one xx600.
 SUPPLEMENT = "appendix-b-nsclc.enhanced-care.2025-09-01"
+TEMPLATES = Path(__file__).parents[1] / "cds_hooks" / "review" / "templates"
+
+
+def rendered(page: Any) -> str:
+    """The review app's patient page (its real template; a stand-in base and endpoints)."""
+    app = Flask(__name__)
+    app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
+        [
+            DictLoader({"base.html": "{% block content %}{% endblock %}"}),
+            FileSystemLoader(TEMPLATES),
+        ]
+    )
+    stub = Blueprint("review", __name__, url_prefix="/review")
+    stub.add_url_rule("/patient/<patient_id>", "patient", lambda patient_id: "")
+    stub.add_url_rule("/queue", "queue", lambda: "")
+    stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
+    app.register_blueprint(stub)
+    with app.test_request_context():
+        return render_template("patient.html", page=page, csrf_token=lambda: "tok")
 
 
 def examples() -> list[dict[str, Any]]:
@@ -90,6 +111,9 @@ def test_capture_writes_the_supplement_once_and_the_review_shows_it(
         # the treatment months before September were not captured: their xx600 are missing
         earlier = [r for m in page.months for r in m.rows if r.line and r.line.code == "xx600"]
         assert [r.match for r in earlier].count(Match.MATCHED) == 1
+        html = rendered(page)
+        month_html = html[html.index(">Month 6<") :]
+        assert "xx600" in month_html and "II-B.2" in month_html
 
 
 def test_not_opted_in_capture_is_unchanged(
