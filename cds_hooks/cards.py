@@ -117,7 +117,7 @@ def treatment_card(
     if before is not None and before.code != line.code:
         parts.append(f"Without this order the month would bill **{_label(before)}**.")
     if others:
-        parts.append("Also billed this month: " + "; ".join(_label(o) for o in others) + ".")
+        parts.append("Also billed this month: " + "; ".join(_also(o) for o in others) + ".")
     parts += [_pending(line), _evidence(line), *extra]
     indicator = "warning" if line.status is LineStatus.NOT_BILLABLE else "info"
     return source.card("treatment-month", summary, indicator, _join(parts), line.start.isoformat())
@@ -217,6 +217,14 @@ def _listed(head: str, items: Sequence[str]) -> str:
 
 def _label(line: BillingLine) -> str:
     return f"{line.code} {DISPLAY[line.code]}"
+
+
+def _also(line: BillingLine) -> str:
+    """Another line of the month; the enhanced-care supplement (§13.1) with its amount, the
+    one thing the clinician would not otherwise see for it (it has no card of its own)."""
+    if line.component is Component.ENHANCED_CARE:
+        return f"{_label(line)} ({_status(line)}; payer opted in, II-B.2)"
+    return _label(line)
 
 
 def _status(line: BillingLine) -> str:

@@ -14,6 +14,7 @@ _COMPONENT_LABEL = {
     "active-monitoring": "Active Monitoring",
     "transition": "Transition",
     "clinical-trial": "Clinical Trial",
+    "enhanced-care": "Enhanced Care",
 }
 
 

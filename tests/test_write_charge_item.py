@@ -82,7 +82,11 @@ def context(payer: PayerSchedule, **changes: Any) -> ChargeContext:
 
 @pytest.fixture(scope="module")
 def examples(knowledge: Knowledge, payer: PayerSchedule) -> list[Example]:
-    """Every line of the bundled example patients with its context and ChargeItem."""
+    """Every line of the bundled example patients with its context and ChargeItem; the payer
+    opted in to the enhanced-care supplement (value-and-models §13.1), so xx600 lines too."""
+    assert payer.enhanced_care is not None
+    care = dataclasses.replace(payer.enhanced_care, opted_in=True)
+    payer = dataclasses.replace(payer, enhanced_care=care)
     evaluator = Evaluator(knowledge, RuleSettings(), payer)
     out: list[Example] = []
     for resources in open_source(bundled_examples()).patients():

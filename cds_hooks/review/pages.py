@@ -15,7 +15,7 @@ from typing import Any
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
 from cds_hooks.review.record import patient_record, report_foreign
-from cpoc_fhir.engine.codes import CODES
+from cpoc_fhir.engine.codes import CODES, LINE_CODES
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.service import Evaluator
@@ -152,7 +152,7 @@ class QueueFilters:
                 raise ValueError(f"month: not YYYY-MM: {month!r}") from None
         if status and status not in QUEUE_STATUSES:
             raise ValueError(f"status: one of {', '.join(QUEUE_STATUSES)}")
-        if code and code not in CODES:
+        if code and code not in LINE_CODES:
             raise ValueError(f"code: not a CPOC code: {code!r}")
         return cls(month, status, code, (args.get("provider") or "").strip())
 

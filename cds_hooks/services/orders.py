@@ -23,6 +23,7 @@ from cds_hooks.gather import gather
 from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
 from cds_hooks.pathway_cards import pathway_card
 from cds_hooks.services.base import HookResult, Runtime
+from cpoc_fhir.engine.codes import Component
 from cpoc_fhir.engine.lines import BillingLine
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.pathways.assess import assess_pathway
@@ -91,7 +92,15 @@ def _month_cards(
 ) -> None:
     line = month.treatment
     assert line is not None  # months are found by their Treatment line
-    triggered = [o for o in month.lines if o is not line and _changed(o, month.previous(o))]
+    # The enhanced-care supplement (§13.1) goes with its Treatment Month: a line on its card,
+    # never a card of its own.
+    triggered = [
+        o
+        for o in month.lines
+        if o is not line
+        and o.component is not Component.ENHANCED_CARE
+        and _changed(o, month.previous(o))
+    ]
     others = [o for o in month.lines if o is not line and o not in triggered]
     _add(result, treatment_card(source, line, month.base_before(), others, notes), line)
     for other in triggered:

@@ -32,7 +32,7 @@ from typing import Any
 from cpoc_fhir.economics.claims_fast import plain_lines
 from cpoc_fhir.economics.codes import NDC_SYSTEM, PROCEDURE_SYSTEMS, FfsKind, classify
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
-from cpoc_fhir.engine.codes import CODES
+from cpoc_fhir.engine.codes import LINE_CODES
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.fhir.read.references import reference_key, resource_key
@@ -156,7 +156,7 @@ _Found = Iterator["ClaimLine | _Skip"]
 
 def _charge_item(patient_id: str, item: Resource, ref: str) -> _Found:
     codings = _codings(access.concept(item, "code"), "code")
-    if any(c.get("code") in CODES for c in codings):
+    if any(c.get("code") in LINE_CODES for c in codings):
         yield _Skip("CPOC ChargeItem (a CPOC line, not an FFS charge)", warning=False)
         return
     on = access.date(item, "occurrenceDateTime") or access.period(item, "occurrencePeriod")[0]

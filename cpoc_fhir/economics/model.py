@@ -28,6 +28,7 @@ from cpoc_fhir.economics.claims import ClaimLine
 from cpoc_fhir.economics.codes import FfsKind
 from cpoc_fhir.economics.money import cents
 from cpoc_fhir.economics.relative_values import RelativeValues
+from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
 from cpoc_fhir.engine.ffs import FfsCharge, ffs_conflicts
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
@@ -84,7 +85,12 @@ def patient_economics(
     """One patient's lines of the period and FFS charges, attributed."""
     pid = timeline.patient_ref.removeprefix("Patient/")
     billable = [line for line in timeline.lines if line.status is not LineStatus.NOT_BILLABLE]
-    in_period = [line for line in billable if options.start <= line.start <= options.end]
+    # The enhanced-care supplement (xx600, §13.1) has no relative value: no part of Σ rv.
+    in_period = [
+        line
+        for line in billable
+        if options.start <= line.start <= options.end and line.code in CODES
+    ]
     out = PatientEconomics(pid, cancer_type(record))
     replaced: dict[FfsCharge, Decimal] = {}
     for charge in charges:

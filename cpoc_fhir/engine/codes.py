@@ -1,6 +1,11 @@
-"""The 11 CPOC codes and their relative values (proposal II-C, II-D; cpoc-rules §1).
+"""The 11 CPOC codes and their relative values (proposal II-C, II-D; cpoc-rules §1), and the
+supplemental ``xx600`` line of an opted-in payer (value-and-models §13.1).
 
 The code strings are the proposal's placeholders; a payer maps them to its own (payer file).
+``CODES`` holds the codes priced by relative value; ``xx600`` is not among them: its amount is
+the payer file's agreed monthly supplement (``[enhanced_care]``), not a share of the New
+Patient payment, so nothing that sums or prices relative values can meet it by accident.
+``LINE_CODES`` is every code a line may carry.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ class Component(Enum):
     ACTIVE_MONITORING = "active-monitoring"
     TRANSITION = "transition"
     CLINICAL_TRIAL = "clinical-trial"
+    ENHANCED_CARE = "enhanced-care"  # §13.1, opted-in payers only
 
 
 # code → (component, level, relative value as % of the New Patient payment)
@@ -32,12 +38,23 @@ CODES: dict[str, tuple[Component, int | None, Decimal]] = {
     "xx500": (Component.CLINICAL_TRIAL, None, Decimal(5)),
 }
 
+# §13.1 Interpretation: the proposal names no code for the supplement; xx600 follows the
+# placeholders' numbering. Priced from the payer file (engine/enhanced_care.py).
+ENHANCED_CARE_CODE = "xx600"
+
+# code → (component, level): every code a billing line may carry
+LINE_CODES: dict[str, tuple[Component, int | None]] = {
+    **{code: (component, level) for code, (component, level, _) in CODES.items()},
+    ENHANCED_CARE_CODE: (Component.ENHANCED_CARE, None),
+}
+
 _PREFIX = {
     Component.NEW_PATIENT: "xx10",
     Component.TREATMENT_MONTH: "xx20",
     Component.ACTIVE_MONITORING: "xx30",
     Component.TRANSITION: "xx40",
     Component.CLINICAL_TRIAL: "xx50",
+    Component.ENHANCED_CARE: "xx60",
 }
 
 # Display names, for tables, cards and the published CodeSystem.
@@ -53,12 +70,13 @@ DISPLAY = {
     "xx401": "Transition of Treatment Payment, level 1",
     "xx402": "Transition of Treatment Payment, level 2",
     "xx500": "Clinical Trial Payment",
+    "xx600": "Supplemental Payment for Enhanced Patient-Centered Care",
 }
 
 
 def code_for(component: Component, level: int | None = None) -> str:
-    """The CPOC code of a component at a level ("xx100" and "xx500" have none)."""
+    """The CPOC code of a component at a level ("xx100", "xx500", "xx600" have none)."""
     code = _PREFIX[component] + str(level if level is not None else 0)
-    if code not in CODES or CODES[code][1] != level:
+    if code not in LINE_CODES or LINE_CODES[code][1] != level:
         raise ValueError(f"{component.value} has no level {level}")
     return code

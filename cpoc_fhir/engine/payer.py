@@ -22,6 +22,9 @@ Two file forms (TOML or JSON, same structure):
 
 ``gpci`` given per locality is selected by the practice's locality: the ``locality`` setting,
 else ``[payer] locality``. The derived base is kept unrounded (the amount is rounded once).
+
+``[enhanced_care]`` (value-and-models §13.1): the supplemental payment, read by
+``engine/enhanced_care.py``; it prices ``xx600``, which has no relative value.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from cpoc_fhir.engine.codes import CODES
+from cpoc_fhir.engine.codes import CODES, ENHANCED_CARE_CODE, LINE_CODES
+from cpoc_fhir.engine.enhanced_care import EnhancedCare
 from cpoc_fhir.errors import KnowledgeError
 
 CENT = Decimal("0.01")
@@ -74,6 +78,7 @@ class PayerSchedule:
     years: tuple[PayerYear, ...] = ()  # per-year files: sorted by year; () = one year
     locality: str | None = None  # the locality whose GPCI was selected
     version: int = 1
+    enhanced_care: EnhancedCare | None = None  # §13.1: the [enhanced_care] table, if any
 
     # (code, year) → amount, computed once per schedule (every line of every patient asks)
     _amounts: dict[tuple[str, int | None], Decimal] = field(
@@ -121,6 +126,11 @@ class PayerSchedule:
 
         ``on`` is the line's billing month start (New Patient: the visit day); without it, the
         first year's figures (a one-year file has only those)."""
+        if code == ENHANCED_CARE_CODE:
+            if not self.enhanced_opt_in:
+                raise ValueError(f"payer {self.id} is not opted in to {code} (§13.1)")
+            assert self.enhanced_care is not None
+            return self.enhanced_care.amount_on(on)
         figures = self.for_date(on)
         key = (code, figures.year)
         hit = self._amounts.get(key)
@@ -129,6 +139,11 @@ class PayerSchedule:
             raw = figures.base * relative_value / 100 * figures.gpci * (1 + figures.vba)
             hit = self._amounts[key] = raw.quantize(CENT, rounding=ROUND_HALF_UP)
         return hit
+
+    @property
+    def enhanced_opt_in(self) -> bool:
+        """§13.1: the practice takes the enhanced-care supplement with this payer."""
+        return self.enhanced_care is not None and self.enhanced_care.opted_in
 
     @classmethod
     def from_data(
@@ -157,6 +172,11 @@ class PayerSchedule:
             "illustrative": bool(payer.get("illustrative", False)),
             "codes": codes,
             "version": version,
+            "enhanced_care": (
+                EnhancedCare.from_data(data["enhanced_care"], where)
+                if "enhanced_care" in data
+                else None
+            ),
         }
         if "years" in data:
             if "new_patient_amount" in payer:
@@ -180,7 +200,7 @@ class PayerSchedule:
 def _codes(data: Mapping[str, Any], where: str) -> dict[str, PayerCode]:
     codes: dict[str, PayerCode] = {}
     for cpoc_code, entry in (data.get("codes") or {}).items():
-        if cpoc_code not in CODES:
+        if cpoc_code not in LINE_CODES:
             raise KnowledgeError(f"{where}: codes.{cpoc_code} is not a CPOC code")
         if not isinstance(entry, Mapping) or not entry.get("system") or not entry.get("code"):
             raise KnowledgeError(f"{where}: codes.{cpoc_code} needs 'system' and 'code'")

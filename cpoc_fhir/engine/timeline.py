@@ -181,7 +181,25 @@ def _month_lines(ctx: Context, month: BillingMonth) -> list[LineDraft]:
     trial = _clinical_trial(ctx, month, base)
     if trial is not None:
         drafts.append(trial)
+    if ctx.payer.enhanced_opt_in and base.component is Component.TREATMENT_MONTH:
+        drafts.append(_enhanced_care(month, base))
     return drafts
+
+
+def _enhanced_care(month: BillingMonth, base: LineDraft) -> LineDraft:
+    """value-and-models §13.1: the supplement, once per Treatment Month of an opted-in payer,
+    resting on the month's Treatment line (its status follows it, as the trial line's does)."""
+    draft = LineDraft(Component.ENHANCED_CARE, None, month.index, month.start, month.end)
+    draft.cite(*base.evidence)
+    draft.explanation.append(
+        f"Supplemental Payment for Enhanced Patient-Centered Care: Treatment Month "
+        f"{month.index} with a payer the practice is opted in with (II-B.2)"
+    )
+    if base.status is LineStatus.NOT_BILLABLE:
+        draft.failures.append("the month's treatment-month line is not billable")
+    elif base.status is LineStatus.PROVISIONAL:
+        draft.pending.append("follows the month's provisional treatment-month line")
+    return draft
 
 
 def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cpoc_fhir.economics import corridors_cli
+from cpoc_fhir.economics import corridors_cli, enhanced_care_cli
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.store import DEFAULT_URL
 
@@ -33,6 +33,7 @@ def add_parser(sub: Any) -> None:
     savings_cli.add_parser(reports)
     episodes_cli.add_parser(reports)
     corridors_cli.add_parser(reports)
+    enhanced_care_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:
@@ -242,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         return value_cli.run(args, tz)
     if args.report == "corridors":
         return corridors_cli.run(args)
+    if args.report == "enhanced-care":
+        return enhanced_care_cli.run(args)
     from cpoc_fhir.reports import benchmarks_cli
 
     return benchmarks_cli.run(args)

@@ -35,6 +35,10 @@ from fhir.resources.R4B.codesystem import CodeSystem
 
 from cpoc_fhir.engine.codes import CODES, DISPLAY, Component
 from cpoc_fhir.engine.payer import CENT, PayerSchedule, PayerYear
+from cpoc_fhir.fhir.write.enhanced_care_definition import (
+    enhanced_care_concept,
+    enhanced_care_definition,
+)
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -80,10 +84,20 @@ SETTLEMENT_CODES = {
 }
 
 
-def code_system(settings: PublishSettings) -> Resource:
-    """The CodeSystem of the 11 CPOC codes, with component, level and relative value, and
-    the settlement codes (``SETTLEMENT_CODES``)."""
-    concepts = [_concept(code) for code in CODES] + [
+def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resource:
+    """The CodeSystem of the 11 CPOC codes, with component, level and relative value; with
+    ``enhanced_care`` (an opted-in payer, value-and-models §13.1) also xx600; and the
+    settlement codes (``SETTLEMENT_CODES``)."""
+    concepts = [_concept(code) for code in CODES]
+    described = ""
+    if enhanced_care:
+        concepts.append(enhanced_care_concept())
+        described = (
+            " With them, xx600, the supplemental payment for enhanced patient-centred care of a "
+            "payer the practice is opted in with (II-B.2; the code is this product's): priced "
+            "by the payer file, it has no relative value."
+        )
+    concepts += [
         {"code": code, "display": display, "definition": definition}
         for code, (display, definition) in SETTLEMENT_CODES.items()
     ]
@@ -100,8 +114,8 @@ def code_system(settings: PublishSettings) -> Resource:
             "The 11 billing codes of ASCO's Consolidated Payments for Oncology Care. The code "
             "strings (xx100 ... xx500) are the proposal's placeholders: a payer maps them to "
             "its own billing codes, sent as a second coding on each ChargeItem. Relative values "
-            f"are percentages of the New Patient payment (II-C). Source: {SOURCE}. Also the "
-            "quarterly risk-corridor settlement codes (V-B.2, Option 2)."
+            f"are percentages of the New Patient payment (II-C).{described} Source: {SOURCE}. "
+            "Also the quarterly risk-corridor settlement codes (V-B.2, Option 2)."
         ),
         "caseSensitive": True,
         "content": "complete",
@@ -136,8 +150,12 @@ def _concept(code: str) -> Resource:
 
 
 def charge_item_definitions(payer: PayerSchedule, settings: PublishSettings) -> list[Resource]:
-    """One ChargeItemDefinition per CPOC code, priced from the payer file."""
-    return [_definition(code, payer, settings) for code in CODES]
+    """One ChargeItemDefinition per CPOC code, priced from the payer file (xx600 too for an
+    opted-in payer, §13.1)."""
+    definitions = [_definition(code, payer, settings) for code in CODES]
+    if payer.enhanced_opt_in:
+        definitions.append(enhanced_care_definition(payer, settings))
+    return definitions
 
 
 def _definition(code: str, payer: PayerSchedule, settings: PublishSettings) -> Resource:
@@ -295,7 +313,10 @@ def _cents(value: Decimal) -> Decimal:
 def write_resources(payer: PayerSchedule, settings: PublishSettings, out_dir: Path) -> list[Path]:
     """Write CodeSystem-cpoc.json and ChargeItemDefinition-cpoc-<code>.json; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    resources = [code_system(settings), *charge_item_definitions(payer, settings)]
+    resources = [
+        code_system(settings, payer.enhanced_opt_in),
+        *charge_item_definitions(payer, settings),
+    ]
     paths = []
     for resource in resources:
         path = out_dir / f"{resource['resourceType']}-{resource['id']}.json"
