@@ -9,7 +9,7 @@ service wrote is not proposed again: an EHR auto-applying the create would make 
 
 A hook sees only what its prefetch holds, so it plans in ``WriteMode.HOOK``: it creates missing
 lines and raises planned items, and never retires or lowers one (only the month-end run, over
-the whole record, does; docs/notes/capture.md).
+the whole record, does; docs/exactly-once.md).
 """
 
 from __future__ import annotations

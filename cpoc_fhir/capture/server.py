@@ -1,6 +1,6 @@
 """Capture against a FHIR server: find the practice's patients, read their records, write the plan.
 
-Exactly once whatever the server does (docs/notes/capture.md):
+Exactly once whatever the server does (docs/exactly-once.md):
 - a create is ``PUT ChargeItem/<deterministic id>`` (``capture.ids``) when the server's
   CapabilityStatement says ``updateCreate`` for ChargeItem: atomic by id, so racing runs meet
   on one resource; otherwise a conditional create (``If-None-Exist: identifier=…``), and a

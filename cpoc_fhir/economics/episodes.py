@@ -12,7 +12,7 @@ priced them (the payer file's). Two periods:
   day to the end of the one that holds its last treatment day; a billing month both lines touch
   (a switch inside a month) belongs to the later line, whose start it holds. One per line.
 
-**Interpretations** (docs/notes/savings.md repeats them):
+**Interpretations** (docs/economics.md repeats them):
 
 - Without ``treatment_only`` the patient's New Patient line belongs to the first episode (the
   six months, or the first line of therapy) when it is dated on or before the episode's start:

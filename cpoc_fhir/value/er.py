@@ -1,7 +1,7 @@
 """Avoidable emergency visits (value-and-models §12.3; proposal IV-C): the weighted count,
 its exposure in CPOC months, indirect standardisation, and the calendar quarters.
 
-Readings the rules leave open, each decided here (docs/notes/er.md repeats them):
+Readings the rules leave open, each decided here (docs/value-based-adjustment.md repeats them):
 
 - **Exposure months**: the patient's Treatment Month and Active Monitoring lines with status
   ``final`` or ``provisional`` (lines that are or will be billed); ``not-billable`` lines are no

@@ -102,7 +102,7 @@ _IN_CARE = (
 )
 
 # §12.2's table, row by row, with the choices cpoc_fhir/value/quality.py makes where the
-# table leaves them open (its docstrings and docs/notes/quality.md).
+# table leaves them open (its docstrings and docs/value-based-adjustment.md).
 QUALITY_SPECS: tuple[MeasureSpec, ...] = (
     _q(
         "Q1",

@@ -6,7 +6,7 @@ face-to-face visits of the year, the anti-cancer drugs given, the engine's lines
 and what ``quality_fhir`` reads (pain scores, depression screens, hospice care).
 
 Every choice the table of §12.2 leaves open is marked **Interpretation** here or in
-``quality`` and listed in docs/notes/quality.md.
+``quality`` and listed in docs/value-based-adjustment.md.
 """
 
 from __future__ import annotations
