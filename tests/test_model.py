@@ -418,3 +418,28 @@ def test_no_charge_in_the_period_says_the_ffs_side_is_empty(tmp_path, capsys) ->
         "no priced FFS charge (ChargeItem, Claim, ExplanationOfBenefit) in the period: the FFS "
         "side is empty and the revenue-neutral base is 0"
     ]
+
+
+def test_option_1_patients_billed_fee_for_service_are_counted_apart(tmp_path, capsys) -> None:
+    """§14.3: with CPOC for lung cancer only, the Appendix A patient (colon cancer) keeps FFS:
+    her March charges (99213 92.03 + 96413 135.71 + 96415 29.36 = 257.10 replaced, J9263
+    45.90 drug, as in the first test) are counted apart and are no part of neutrality."""
+    config = tmp_path / "option1.toml"
+    config.write_text('[rules]\ncpoc_cancer_types = ["lung"]\n', encoding="utf-8")
+    ffs = tmp_path / "ffs.json"
+    ffs.write_text(json.dumps(bundle(MARCH)), encoding="utf-8")
+    argv = ["--config", str(config), "model", str(RECORD), "--ffs", str(ffs)]
+    argv += ["--from", "2025-03-01", "--to", "2025-03-31"]
+    assert main([*argv, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["feeForService"] == {
+        "patients": 1,
+        "replaced": "257.10",
+        "drug": "45.90",
+        "other": "0.00",
+    }
+    assert (out["patients"], out["ffsReplacedRevenue"], out["cpocLines"]) == (0, "0.00", 0)
+    assert main(argv) == 0
+    assert "billed fee-for-service (not a CPOC cancer type, §14.3): 1 patient(s)" in (
+        capsys.readouterr().out
+    )

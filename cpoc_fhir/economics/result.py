@@ -37,6 +37,9 @@ class ModelResult:
     unmatched_patients: int  # charges of patients with no record in INPUT (left out)
     warnings: list[str]
     fee_schedule: dict[str, Any] | None = None  # the --fee-schedule file's header
+    # §14.3 (Option 1): patients not of a CPOC cancer type stay fee-for-service; their charges
+    # are neither CPOC's to replace nor part of revenue neutrality: counted apart
+    fee_for_service: Sequence[PatientEconomics] = ()
 
     @property
     def replaced(self) -> Decimal:
@@ -77,6 +80,12 @@ class ModelResult:
             "ffsDrugRevenue": money(drug),
             "ffsOtherRevenue": money(other),
             "ffsItems": self._items_json(),
+            "feeForService": {
+                "patients": len(self.fee_for_service),
+                "replaced": money(sum_of(p.replaced for p in self.fee_for_service)),
+                "drug": money(sum_of(p.drug for p in self.fee_for_service)),
+                "other": money(sum_of(p.other for p in self.fee_for_service)),
+            },
             "cpocLines": sum(len(p.lines) for p in self.patients),
             "cpocRelativeValueSum": str(self.rv_sum),
             "neutralBase": None if neutral is None else str(neutral),

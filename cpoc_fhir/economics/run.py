@@ -34,6 +34,7 @@ def run_model(
         else collect_charges(ffs, schedule, options.start, options.end)
     )
     patients: list[PatientEconomics] = []
+    fee_for_service: list[PatientEconomics] = []
     seen: set[str] = set()
     unmatched: set[str] = set()
     with relaxed_gc():  # one pass over thousands of patients (gc_pass: why)
@@ -47,12 +48,16 @@ def run_model(
             record = evaluator.record(resources)
             timeline = evaluator.evaluate(record, options.end)
             patient = patient_economics(timeline, record, own, options)
-            if patient.lines or own:
+            if timeline.fee_for_service is not None:  # Option 1 (§14.3): billed FFS, apart
+                fee_for_service.append(patient)
+            elif patient.lines or own:
                 patients.append(patient)
     unmatched.update(p for p in charges.patients if p not in seen)
     warnings = _warnings(records, charges, unmatched, patients)
     header = None if schedule is None else schedule.header()
-    return ModelResult(options, patients, charges, len(unmatched), warnings, header)
+    return ModelResult(
+        options, patients, charges, len(unmatched), warnings, header, fee_for_service
+    )
 
 
 def _warnings(

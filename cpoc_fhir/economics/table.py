@@ -25,6 +25,12 @@ def model_table(data: dict[str, Any]) -> str:
         f"  CPOC relative-value sum                 {data['cpocRelativeValueSum']:>14}",
         f"  revenue-neutral New Patient base        {_text(data['neutralBase']):>14}",
     ]
+    ffs_only = data["feeForService"]
+    if ffs_only["patients"]:
+        out.append(
+            f"  billed fee-for-service (not a CPOC cancer type, §14.3): {ffs_only['patients']} "
+            f"patient(s), replaced codes {ffs_only['replaced']} (left out of the figures above)"
+        )
     if data["margin"] is not None:
         label = f"base for a {_pct(data['margin']['rate'])} margin"
         out.append(f"  {label:<40}{_text(data['margin']['base']):>14}")

@@ -4,9 +4,9 @@ Why Vega-Lite through vl-convert (rather than matplotlib's SVG backend): one whe
 dependency (84 MB installed, against 176 MB for matplotlib with numpy, Pillow, fontTools and
 the rest), SVG with text as ``<text>`` by default, byte-identical output for the same input,
 ARIA roles on the marks, no network (data inline, no web font), and specs that are plain data a
-test can read (docs/value-based-adjustment.md has the comparison). Every chart here is re-serialised from
-its parsed SVG tree with a ``<title>`` and ``<desc>`` and without scripts, event attributes or
-outgoing links.
+test can read (docs/value-based-adjustment.md has the comparison). Every chart here is
+re-serialised from its parsed SVG tree with a ``<title>`` and ``<desc>`` and without scripts,
+event attributes or outgoing links.
 
 The builders below (dot-and-band, series by period, bars, scatter) are what the value report
 and the economics reports draw; a report with another need passes its own spec to

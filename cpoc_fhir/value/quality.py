@@ -7,8 +7,8 @@ carries ``warnings`` (``QualityContribution``): what could not be counted and wh
 resources by id only.
 
 Windows count calendar days as the record writes them (no time-zone shift), both ends
-included. Each choice the table leaves open is marked **Interpretation** (docs/value-based-adjustment.md
-lists them all).
+included. Each choice the table leaves open is marked **Interpretation**
+(docs/value-based-adjustment.md lists them all).
 """
 
 from __future__ import annotations
