@@ -1,6 +1,7 @@
-"""The HTML reports in a real browser: Debian's chromium driven by Playwright, each page opened
-from a file as a user opens it. A test module calls :func:`require_chromium` at import (skipped
-without /usr/bin/chromium, a failure when CI=true) and binds ``browser = browser_fixture()``."""
+"""Pages in a real browser: Debian's chromium driven by Playwright (the HTML reports opened from
+a file as a user opens them, the review app). A test module calls :func:`require_chromium` at
+import (skipped without /usr/bin/chromium, a failure when CI=true) and binds
+``browser = browser_fixture()``, for the report pages ``watched = watched_fixture()`` too."""
 
 from __future__ import annotations
 
