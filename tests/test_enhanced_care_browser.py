@@ -7,24 +7,23 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from html_browser_support import (
+    SCREENSHOTS,
+    browser_fixture,
+    require_chromium,
+    screenshots_requested,
+    watched_fixture,
+)
 from test_enhanced_care import BASELINE_ER, YEAR_ER, opted_in_payer_file
 
 from cpoc_fhir.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing (scripts/ci-chromium.sh)")
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
+browser = browser_fixture()
+watched = watched_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -45,44 +44,20 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return out.as_uri()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.mark.parametrize("width", [1100, 360])
 def test_loads_offline_without_errors_and_fits_the_screen(
-    browser: Any, page_url: str, width: int
+    watched: Any, page_url: str, width: int
 ) -> None:
-    context = browser.new_context(viewport={"width": width, "height": 800})
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        requests: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_url)
-        assert errors == [] and requests == [page_url]
-        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
-        name = "Supplemental payment for enhanced patient-centred care"
-        sync_api.expect(page.get_by_role("heading", name=name)).to_be_visible()
-        suffix = "-narrow" if width < 600 else ""
-        shown = [c.get_attribute("id") for c in page.locator("svg[role=img]:visible").all()]
-        assert shown == [f"chart-rates{suffix}", f"chart-amounts{suffix}"]
-        for chart in page.locator("svg[role=img]:visible").all():
-            box = chart.bounding_box()
-            assert box is not None and box["width"] <= width
-        # the quarter table: Q4's rate 6 sets 2027-Q1's amount 62.50 (test_enhanced_care)
-        row = page.locator("#quarters tbody tr").nth(3)
-        sync_api.expect(row).to_contain_text("2027-Q1")
-        sync_api.expect(row).to_contain_text("62.50")
-        if os.environ.get("CPOC_SCREENSHOTS") == "1" and width > 600:
-            page.screenshot(path=str(SCREENSHOTS / "enhanced-care-report.png"), full_page=True)
-    finally:
-        context.close()
+    w = watched(width)
+    w.open_offline(page_url)
+    w.assert_fits()
+    name = "Supplemental payment for enhanced patient-centred care"
+    sync_api.expect(w.page.get_by_role("heading", name=name)).to_be_visible()
+    suffix = "-narrow" if width < 600 else ""
+    assert w.visible_chart_ids() == [f"chart-rates{suffix}", f"chart-amounts{suffix}"]
+    # the quarter table: Q4's rate 6 sets 2027-Q1's amount 62.50 (test_enhanced_care)
+    row = w.page.locator("#quarters tbody tr").nth(3)
+    sync_api.expect(row).to_contain_text("2027-Q1")
+    sync_api.expect(row).to_contain_text("62.50")
+    if screenshots_requested() and width > 600:
+        w.page.screenshot(path=str(SCREENSHOTS / "enhanced-care-report.png"), full_page=True)

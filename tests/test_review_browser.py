@@ -5,13 +5,17 @@ CPOC_SCREENSHOTS=1 the tests write docs/screenshots/*.png (shown in the README).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from html_browser_support import (
+    SCREENSHOTS,
+    browser_fixture,
+    require_chromium,
+    screenshots_requested,
+)
 from review_support import (
     items_of,
     provenances_of,
@@ -23,15 +27,8 @@ from sekmet_server import SekmetServer, free_port
 from smart_mock import SmartMock
 from werkzeug.serving import make_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing (scripts/ci-chromium.sh)")
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
+browser = browser_fixture()
 Page = Any
 
 
@@ -63,16 +60,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, smart: SmartMock) -> Itera
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
@@ -83,7 +70,7 @@ def page(browser: Any) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
-    if os.environ.get("CPOC_SCREENSHOTS") == "1":
+    if screenshots_requested():
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))  # the viewport
 

@@ -6,25 +6,24 @@ scripts/screenshot_value_report.py."""
 from __future__ import annotations
 
 import importlib.util
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from html_browser_support import (
+    browser_fixture,
+    require_chromium,
+    screenshots_requested,
+    watched_fixture,
+)
 from test_value_html import report_with_benchmarks, report_without_benchmarks
 
 from cpoc_fhir.reports.value_html import render_value_html
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).parents[1]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing (scripts/ci-chromium.sh)")
-    pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
+browser = browser_fixture()
+watched = watched_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -41,56 +40,14 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return urls
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Watched:
-    """A page with its console errors, uncaught errors and every request it made."""
-
-    def __init__(self, browser: Any, width: int, height: int = 800) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def watched(browser: Any) -> Iterator[Any]:
-    opened: list[Watched] = []
-
-    def open_page(width: int) -> Watched:
-        opened.append(Watched(browser, width))
-        return opened[-1]
-
-    yield open_page
-    for w in opened:
-        w.close()
-
-
 @pytest.mark.parametrize("name", ["rated", "unrated"])
 @pytest.mark.parametrize("width", [1100, 360])
 def test_loads_offline_without_errors_and_fits_the_screen(
     watched: Any, pages: dict[str, str], name: str, width: int
 ) -> None:
     w = watched(width)
-    w.page.goto(pages[name])
-    assert w.errors == []
-    assert w.requests == [pages[name]]  # nothing but the file itself: no font, CDN or image
-    scroll_width = w.page.evaluate("document.scrollingElement.scrollWidth")
-    assert scroll_width <= width, (name, width, scroll_width)
+    w.open_offline(pages[name])  # nothing but the file itself: no font, CDN or image
+    w.assert_fits()
     heading = w.page.get_by_role("heading", name="Value-based adjustment report")
     sync_api.expect(heading).to_be_visible()
 
@@ -163,7 +120,7 @@ def test_charts_are_named_images(watched: Any, pages: dict[str, str], width: int
 
 def test_screenshots(browser: Any) -> None:
     """The README's screenshots, written only on request (CPOC_SCREENSHOTS=1)."""
-    if os.environ.get("CPOC_SCREENSHOTS") != "1":
+    if not screenshots_requested():
         pytest.skip("CPOC_SCREENSHOTS=1 writes docs/screenshots/value-report*.png")
     spec = importlib.util.spec_from_file_location(
         "screenshot_value_report", REPO / "scripts" / "screenshot_value_report.py"

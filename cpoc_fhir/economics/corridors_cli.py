@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
 
 FORMATS = ("table", "json", "html")
@@ -24,6 +24,7 @@ FORMATS = ("table", "json", "html")
 
 def add_parser(reports: Any) -> None:
     from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.reports.cli import _positive, _year
 
     p = reports.add_parser(
         "corridors",
@@ -105,26 +106,8 @@ def run(args: argparse.Namespace, today: date | None = None) -> int:
         )
         data["settlementFiles"] = [p.name for p in written]
     text = _render(data, args.format)
-    if args.out is not None:
-        try:
-            args.out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(str(args.out), f"cannot be written ({exc.strerror})") from None
-    else:
-        sys.stdout.write(text)
+    write_report(args.out, text)
     return 0
-
-
-def _year(text: str) -> int:
-    if text.isdigit() and len(text) == 4:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a year (YYYY): {text!r}")
-
-
-def _positive(text: str) -> int:
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a whole number ≥ 1: {text!r}")
 
 
 def _other(path: Path, records: Path | None, open_source: Any) -> Any:

@@ -50,7 +50,7 @@ def corridors_html(data: Mapping[str, Any]) -> str:
         settlement_chart=_settlement_chart(data["quarters"]),
         outcome=OUTCOME,
         rate=_rate(data.get("corridor")),
-        warnings=[str(w) for w in data.get("warnings") or []],
+        warnings=data.get("warnings"),
     )
 
 

@@ -34,6 +34,8 @@ FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
+    from cpoc_fhir.reports.cli import _year
+
     p = reports.add_parser(
         "enhanced-care",
         help="the enhanced-care supplement: target rate and quarterly amounts (§13.1)",
@@ -242,12 +244,6 @@ def table(report: Mapping[str, Any]) -> str:
     if report.get("wrotePayer"):
         lines.append(f"wrote {report['wrotePayer']['file']}: {report['wrotePayer']['change']}")
     return "\n".join(lines) + "\n"
-
-
-def _year(text: str) -> int:
-    if text.isdigit() and len(text) == 4:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a year (YYYY): {text!r}")
 
 
 def _decimal(text: str) -> Decimal:

@@ -22,7 +22,7 @@ def enhanced_care_html(data: Mapping[str, Any]) -> str:
         data=data,
         rates_chart=_rates_chart(data),
         amounts_chart=_amounts_chart(data),
-        warnings=[str(w) for w in data.get("warnings") or []],
+        warnings=data.get("warnings"),
     )
 
 

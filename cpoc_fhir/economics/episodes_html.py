@@ -29,7 +29,7 @@ def episodes_html(data: Mapping[str, Any]) -> str:
         data=data,
         what=_what(data),
         cancers_chart=_cancers_chart(data["byCancer"]),
-        warnings=[str(w) for w in data.get("warnings") or []],
+        warnings=data.get("warnings"),
     )
 
 

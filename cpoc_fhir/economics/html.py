@@ -49,7 +49,7 @@ def model_html(data: Mapping[str, Any]) -> str:
         months_chart=_months_chart(months),
         patients_chart=_patients_chart(data["byPatient"]),
         components_chart=_components_chart(data["byComponent"]),
-        warnings=[str(w) for w in data.get("warnings") or []],
+        warnings=data.get("warnings"),
     )
 
 

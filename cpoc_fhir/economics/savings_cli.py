@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
 
 FORMATS = ("table", "json", "html")
@@ -132,13 +132,7 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
         text = savings_html(report)
     else:
         text = savings_table(report) + "\n"
-    if args.out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        args.out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(args.out), f"cannot be written ({exc.strerror})") from None
+    write_report(args.out, text)
 
 
 def savings_table(report: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ def savings_html(data: Mapping[str, Any]) -> str:
         data=data,
         spending_chart=_spending_chart(included),
         savings_chart=_savings_chart(included, data),
-        warnings=[str(w) for w in data.get("warnings") or []],
+        warnings=data.get("warnings"),
     )
 
 

@@ -81,9 +81,13 @@ def clean_text(text: str) -> str:
     return NOT_TEXT.sub("\ufffd", text)
 
 
-def render_page(template: str, header: PageHeader, **context: Any) -> str:
-    """The page ``template`` (a file under templates/ extending page.html), autoescaped."""
-    return _environment().get_template(template).render(header=header, **context)
+def render_page(
+    template: str, header: PageHeader, warnings: Iterable[Any] | None = None, **context: Any
+) -> str:
+    """The page ``template`` (a file under templates/ extending page.html), autoescaped; page.html
+    lists the ``warnings`` (a report's "warnings", None for none) before the page's content."""
+    listed = [str(w) for w in warnings or ()]
+    return _environment().get_template(template).render(header=header, warnings=listed, **context)
 
 
 # --- Ids ------------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def render_value_html(report_json: Mapping[str, Any]) -> str:
         rated=ratings is not None,
         adjustment=report.get("adjustment"),
         next_year=_next_year(report.get("year")),
-        warnings=[str(w) for w in report.get("warnings") or []],
+        warnings=report.get("warnings"),
     )
 
 
