@@ -326,6 +326,8 @@ def test_phases_parse() -> None:
     assert Phases.parse(None) == Phases()
     with pytest.raises(ValueError, match="er: phase 1 to 2"):
         Phases.parse("er=3")
+    with pytest.raises(ValueError, match="quality: given twice"):
+        Phases.parse("quality=1,quality=3")
 
 
 TEXT = st.text(min_size=1, max_size=80)

@@ -119,6 +119,8 @@ class Phases:
             name = name.strip()
             if name not in PHASE_LIMITS:
                 raise ValueError(f"unknown measure {name!r} (expected pathways, quality, er)")
+            if name in values:  # "quality=1,quality=3": which one was meant is not ours to pick
+                raise ValueError(f"{name}: given twice")
             if not number.strip().isdigit() or not 1 <= int(number) <= PHASE_LIMITS[name]:
                 raise ValueError(f"{name}: phase 1 to {PHASE_LIMITS[name]}, not {number!r}")
             values[name] = int(number)
