@@ -18,14 +18,13 @@ Oral drugs are pharmacy claims and not generated.
 from __future__ import annotations
 
 import random
-import tomllib
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.economics.fee_schedule import FeeEntry, load_fee_schedule
 from cpoc_fhir.engine.ffs import REPLACED_CODES
 from cpoc_fhir.synthetic import codes as c
 from cpoc_fhir.synthetic.patients import Plan
@@ -47,24 +46,15 @@ PLACE_OF_SERVICE = (
 CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class Fee:
-    system: str
-    amount: Decimal
+# The fee schedule is read by cpoc model's own loader (one format, one set of checks): the
+# claims the generator writes are priced exactly as the model would price them.
+Fee = FeeEntry
 
 
 @cache
 def fee_schedule(path: Path = FEE_SCHEDULE) -> dict[str, Fee]:
-    """code → (system, amount per unit) from a fee-schedule TOML (format: the example file)."""
-    with path.open("rb") as handle:
-        data = tomllib.load(handle)
-    try:
-        return {
-            code: Fee(entry["system"], Decimal(entry["amount"]))
-            for code, entry in data["codes"].items()
-        }
-    except (KeyError, TypeError, ArithmeticError) as error:
-        raise ValueError(f"{path}: [codes] entries need system and amount ({error})") from None
+    """code → its entry (system, amount per unit) in a fee-schedule file."""
+    return {entry.code: entry for entry in load_fee_schedule(path).entries.values()}
 
 
 def kind_of(code: str) -> ClaimKind:
