@@ -58,9 +58,7 @@ def set_vba(
         schedule = PayerSchedule.from_data(old, str(payer_path), locality, inflation_index())
     except KnowledgeError as exc:
         raise InputError(str(payer_path), str(exc).removeprefix(f"{payer_path}: ")) from None
-    text = payer_path.read_text(encoding="utf-8")
-    is_json = payer_path.suffix.lower() == ".json"
-    doc: Any = json.loads(text, parse_float=Decimal) if is_json else tomlkit.parse(text)
+    doc, is_json = _parse(payer_path)
     before = _current_vba(schedule, year)
     change = f"years.{year}.value_based_adjustment: {before} → {adjustment}"
     if "years" not in doc:
@@ -84,14 +82,42 @@ def set_vba(
             change += f"; years.{year}.inflation_update {inflation_update}"
     else:
         entry["value_based_adjustment"] = str(adjustment)
-    version = schedule.version + 1
-    doc["payer"]["version"] = version
+    write_version(
+        doc, is_json, payer_path, out, change, source or "given on the command line", locality,
+        today,
+    )  # fmt: skip
+    return out, change
+
+
+def open_version(payer_path: Path, out: Path) -> tuple[Any, bool]:
+    """The payer file to edit into a new version at ``out`` (both paths checked first): its
+    document (tomlkit keeps TOML comments and layout; JSON a plain object) and whether it is
+    JSON."""
+    _check_paths(payer_path, out)
+    return _parse(payer_path)
+
+
+def write_version(
+    doc: Any,
+    is_json: bool,
+    payer_path: Path,
+    out: Path,
+    change: str,
+    source: str,
+    locality: str | None = None,
+    today: date | None = None,
+) -> None:
+    """Write ``doc`` as the next version of ``payer_path``: ``[payer] version`` + 1, a
+    ``[[history]]`` entry (version, date, change, source, from), every payer-file check on the
+    result, then ``out`` created — never replaced."""
+    previous = int(doc["payer"].get("version", 1))
+    doc["payer"]["version"] = previous + 1
     history = {
-        "version": version,
+        "version": previous + 1,
         "date": (today or date.today()).isoformat(),
         "change": change,
-        "source": source or "given on the command line",
-        "from": f"{payer_path.name} version {schedule.version}",
+        "source": source,
+        "from": f"{payer_path.name} version {previous}",
     }
     _append_history(doc, history, is_json)
     new_text = to_json(doc, indent=2) + "\n" if is_json else tomlkit.dumps(doc)
@@ -99,7 +125,12 @@ def set_vba(
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("x", encoding="utf-8") as handle:  # "x": never replace a file
         handle.write(new_text)
-    return out, change
+
+
+def _parse(payer_path: Path) -> tuple[Any, bool]:
+    text = payer_path.read_text(encoding="utf-8")
+    is_json = payer_path.suffix.lower() == ".json"
+    return (json.loads(text, parse_float=Decimal) if is_json else tomlkit.parse(text)), is_json
 
 
 def set_vba_from_value(

@@ -9,10 +9,8 @@ refused.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import tomlkit
 from cpoc_fhir.config import read_payer_data
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.write.publish import to_json
-from cpoc_fhir.payer_file import _append_history, _check_paths, _validate
+from cpoc_fhir.payer_file import open_version, write_version
 
 
 def write_amounts(
@@ -33,11 +31,8 @@ def write_amounts(
     today: date | None = None,
 ) -> tuple[Path, str]:
     """Write ``out``: ``payer_path`` with the report's quarterly amounts and its target."""
-    _check_paths(payer_path, out)
+    doc, is_json = open_version(payer_path, out)
     old = read_payer_data(payer_path)
-    text = payer_path.read_text(encoding="utf-8")
-    is_json = payer_path.suffix.lower() == ".json"
-    doc: Any = json.loads(text, parse_float=Decimal) if is_json else tomlkit.parse(text)
     if "enhanced_care" not in doc:
         raise InputError(str(payer_path), "has no [enhanced_care] table to update")
     care = doc["enhanced_care"]
@@ -58,25 +53,11 @@ def write_amounts(
         if target.get("baselineYear") is not None:
             care["baseline_year"] = target["baselineYear"]
         changes.append(f"enhanced_care.target: {before} → {target['value']} ({target['how']})")
-    version = int(doc["payer"].get("version", 1)) + 1
-    doc["payer"]["version"] = version
     raw = (to_json(dict(report)) + "\n").encode("utf-8")
     change = "; ".join(changes)
-    _append_history(
-        doc,
-        {
-            "version": version,
-            "date": (today or date.today()).isoformat(),
-            "change": change,
-            "source": f"enhanced-care reconciliation {report['year']} from {report_name} "
-            f"(as of {report['asOf']}, sha256 {hashlib.sha256(raw).hexdigest()})",
-            "from": f"{payer_path.name} version {version - 1}",
-        },
-        is_json,
+    source = (
+        f"enhanced-care reconciliation {report['year']} from {report_name} "
+        f"(as of {report['asOf']}, sha256 {hashlib.sha256(raw).hexdigest()})"
     )
-    new_text = to_json(doc, indent=2) + "\n" if is_json else tomlkit.dumps(doc)
-    _validate(new_text, is_json, out, locality)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("x", encoding="utf-8") as handle:  # "x": never replace a file
-        handle.write(new_text)
+    write_version(doc, is_json, payer_path, out, change, source, locality, today)
     return out, change
