@@ -115,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _position(records: Any, args: argparse.Namespace) -> tuple[Any, list[str]]:
     # The practice Location as the value report finds it (§12.3's distance band).
-    from cpoc_fhir.reports.value_cli import _location
+    from cpoc_fhir.reports.value_cli import practice_location
 
     warnings: list[str] = []
     locations = {k: v for k, v in records.shared.items() if k.startswith("Location/")}
-    _key, position = _location(args.location, locations, str(args.input), warnings)
+    _key, position = practice_location(args.location, locations, str(args.input), warnings)
     return position, warnings
 
 

@@ -213,7 +213,7 @@ def _practice(args: argparse.Namespace) -> Practice:
         return _server_practice(args, warnings)
     source = open_source(args.input)
     locations = {k: v for k, v in source.shared.items() if k.startswith("Location/")}
-    location, position = _location(args.location, locations, str(args.input), warnings)
+    location, position = practice_location(args.location, locations, str(args.input), warnings)
     patients = source.patients()
 
     def gathered() -> Iterator[PatientResources]:
@@ -241,7 +241,7 @@ def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
     else:  # two are enough to know there is not only one
         some = islice(client.search("Location", {"_count": "2"}), 2)
         found = {f"Location/{r.get('id')}": r for r in some if isinstance(r, dict)}
-    location, position = _location(args.location, found, args.fhir_base, warnings)
+    location, position = practice_location(args.location, found, args.fhir_base, warnings)
 
     def gathered() -> Iterator[PatientResources]:
         try:
@@ -253,7 +253,7 @@ def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
     return Practice(gathered(), location, position, warnings)
 
 
-def _location(
+def practice_location(
     wanted: str | None, locations: dict[str, Resource], where: str, warnings: list[str]
 ) -> tuple[str | None, Position | None]:
     """The practice Location and its position (§12.3 distance band)."""
