@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.draft import draft_evidence
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
 from cpoc_fhir.fhir.read import PatientResources
+from cpoc_fhir.packs.cpoc.draft import draft_evidence
 from cpoc_fhir.service import Evaluator
 
 
@@ -106,7 +106,7 @@ def current_month(timeline: PatientTimeline, today: date) -> tuple[BillingLine, 
 
 
 def _drafts_marked(timeline: PatientTimeline, drafts: frozenset[str]) -> PatientTimeline:
-    """The timeline with its lines' draft evidence marked (cpoc_fhir.engine.draft)."""
+    """The timeline with its lines' draft evidence marked (cpoc_fhir.packs.cpoc.draft)."""
 
     def marked(line: BillingLine) -> BillingLine:
         if not any(ref in drafts for ref in line.evidence):

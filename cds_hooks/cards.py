@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cpoc_fhir.engine.codes import DISPLAY, Component
-from cpoc_fhir.engine.draft import draft_target, is_draft_evidence
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.packs.cpoc.codes import DISPLAY, Component
+from cpoc_fhir.packs.cpoc.draft import draft_target, is_draft_evidence
 from cpoc_fhir.store.hooks import CardRecord
 
 Card = dict[str, Any]

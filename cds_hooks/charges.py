@@ -23,10 +23,8 @@ from cds_hooks.settings import WriteTarget
 from cpoc_fhir.capture.plan import WriteMode, plan
 from cpoc_fhir.capture.run import WriteOutcome, check_writes
 from cpoc_fhir.capture.server import ServerStore, allows_update_create
-from cpoc_fhir.engine.codes import DISPLAY
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import (
@@ -37,6 +35,8 @@ from cpoc_fhir.fhir.write import (
     charge_item_changed,
     charge_item_identifier,
 )
+from cpoc_fhir.packs.cpoc.codes import DISPLAY
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 Resource = dict[str, Any]
 

@@ -44,11 +44,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge, read_data_file
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.settings_values import (
     ReadEnviron,
     SettingValueError,

@@ -32,9 +32,9 @@ from typing import Any
 import tomlkit
 
 from cpoc_fhir.config import inflation_index, read_payer_data
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write.publish import to_json
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 ONE_YEAR_KEYS = ("new_patient_amount", "gpci", "value_based_adjustment")
 

@@ -8,12 +8,12 @@ from datetime import date
 
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read import PatientResources, ReaderSettings, RecordSource, read_record
 from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 
 
 @dataclass(frozen=True)

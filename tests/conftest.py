@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.store.db import make_engine, parse_url
 
 REPO = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ from cpoc_fhir.engine.facts import (
     Route,
     Visit,
 )
-from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 # Regimens given by infusion/injection (catalog drug ids), with their maintenance subsets.
 PARENTERAL = (

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.config import load_config, load_payer
-from cpoc_fhir.engine.cancer_types import NOT_CPOC_CANCER_TYPE, patient_cancer_types
 from cpoc_fhir.engine.facts import CancerRole, Diagnosis
-from cpoc_fhir.engine.ffs import FfsCharge, ffs_conflicts, timeline_conflicts
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import patient_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.cancer_types import NOT_CPOC_CANCER_TYPE, patient_cancer_types
+from cpoc_fhir.packs.cpoc.ffs import FfsCharge, ffs_conflicts, timeline_conflicts
 from cpoc_fhir.render import timeline_table
 from cpoc_fhir.service import Evaluator
 

@@ -17,10 +17,10 @@ from cds_hooks.embedded_fhir import load_resources as load
 from cds_hooks.review import actions, compare, provenance
 from cds_hooks.review.actions import Reviewer
 from cpoc_fhir.capture.plan import KEPT_REVIEWED, Action, plan
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.fhir.write import review_marks as marks
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 SYSTEM = "http://example.org/fhir/sid/cpoc-charge"
 SEPT = (date(2025, 9, 1), date(2025, 9, 30))

@@ -15,11 +15,11 @@ from typing import Any
 
 from cds_support import full_prefetch, hook_body, make_app, medication_order, record_on
 
-from cpoc_fhir.engine.codes import CODES
-from cpoc_fhir.engine.draft import draft_evidence, is_draft_evidence
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.write import ChargeContext, ChargeDiagnosis, PublishSettings, build_charge_item
+from cpoc_fhir.packs.cpoc.codes import CODES
+from cpoc_fhir.packs.cpoc.draft import draft_evidence, is_draft_evidence
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 PID = "appendix-a-folfox"
 DAY = "2025-03-03"

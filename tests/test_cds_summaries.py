@@ -19,8 +19,8 @@ from cds_hooks.cards import (
     treatment_card,
     triggered_card,
 )
-from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, Score
+from cpoc_fhir.packs.cpoc.codes import CODES
 
 SOURCE = CardSource("CPOC", "https://cds.example/about", None, "p1")
 LIMIT = 139

@@ -21,7 +21,7 @@ import pytest
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.economics.corridors import quarter_of, settle
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source

@@ -12,14 +12,14 @@ import pytest
 from conftest import Runner, lines_of
 from factories import cancer, cycles, ecog, given, oral, record, status, visit
 
-from cpoc_fhir.engine import tables
 from cpoc_fhir.engine.facts import DiseaseState, DrugRole
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.regimens import RegimenCatalog, ToxicityFigure
+from cpoc_fhir.packs.cpoc import tables
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 
 CPP = ("carboplatin", "pemetrexed", "pembrolizumab")
 PP = ("pemetrexed", "pembrolizumab")

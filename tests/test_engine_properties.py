@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 from cpoc_fhir.engine.facts import DrugRole, EpisodeKind, PatientRecord, Route
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read.sources import ResourceListSource
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.service import Evaluator
 
 KNOWLEDGE: Knowledge = load_knowledge()  # module level: hypothesis re-runs without fixtures

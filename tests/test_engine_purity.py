@@ -85,7 +85,7 @@ CLOSURE = _engine_closure()
 
 
 def test_the_closure_covers_the_engine_and_knowledge_models() -> None:
-    assert "cpoc_fhir.engine.timeline" in CLOSURE
+    assert "cpoc_fhir.packs.cpoc.timeline" in CLOSURE
     assert "cpoc_fhir.knowledge.regimens" in CLOSURE
     assert "cpoc_fhir.knowledge.loader" not in CLOSURE  # loading is I/O, outside the engine
 

@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from cpoc_fhir.cli import bundled_examples, main
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.economics.enhanced_care import compute_target, quarter_amount, reconcile
-from cpoc_fhir.engine.codes import CODES, Component
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.fhir.write.definitions import charge_item_definitions, code_system
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.codes import CODES, Component
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 EXAMPLE = Path(__file__).parents[1] / "cpoc_fhir" / "knowledge" / "data" / "payer-example.toml"

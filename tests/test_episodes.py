@@ -158,7 +158,7 @@ def test_add_months_keeps_the_day_or_the_month_end() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=30))
 def test_price_row_bounds(cents: list[int]) -> None:
     from cpoc_fhir.economics.episodes import Episode
-    from cpoc_fhir.engine.codes import Component
+    from cpoc_fhir.engine.components import Component
     from cpoc_fhir.engine.lines import BillingLine, LineStatus
 
     def episode(amount: Decimal) -> Episode:

@@ -39,10 +39,10 @@ import pytest
 
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read.record import read_record
 from cpoc_fhir.fhir.read.resources import PatientResources
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.value.er import ErCollector, factor
 from cpoc_fhir.value.er_distance import GEOLOCATION, band_of, distance_km, haversine_km
 from cpoc_fhir.value.er_visits import OP35_CATEGORIES, Op35, emergency_visits

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, PatientRecord, Route
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
 from cpoc_fhir.engine.months import billing_month

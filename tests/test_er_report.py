@@ -20,11 +20,11 @@ import pytest
 from cpoc_fhir.cli import build_parser
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read.record import read_record
 from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.fhir.read.sources import NdjsonSource
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.reports import value_cli
 from cpoc_fhir.reports.benchmarks import load_benchmarks
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from cpoc_fhir.config import load_payer
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read.record import read_record
 from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.fhir.read.sources import NdjsonSource
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice
 from cpoc_fhir.value.er import ErCollector
 from cpoc_fhir.value.model import DistanceBand, ErBenchmarks, PatientYear, Position

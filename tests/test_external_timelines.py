@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cpoc_fhir.engine.lines import PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 AS_OF = date(2026, 11, 23)

@@ -8,7 +8,7 @@ import pytest
 from conftest import Runner
 from factories import cancer, cycles, record, visit
 
-from cpoc_fhir.engine.ffs import CONSULTATION_CODES, REPLACED_CODES, FfsCharge, ffs_conflicts
+from cpoc_fhir.packs.cpoc.ffs import CONSULTATION_CODES, REPLACED_CODES, FfsCharge, ffs_conflicts
 
 
 def test_the_ii_d_table_lists_16_em_and_43_other_codes() -> None:

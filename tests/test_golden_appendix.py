@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cpoc_fhir.cli import bundled_examples
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

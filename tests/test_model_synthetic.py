@@ -12,11 +12,11 @@ import pytest
 
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import load_payer
-from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.codes import CODES
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 
 def schedule(**payer: object) -> PayerSchedule:

@@ -22,9 +22,9 @@ from cds_hooks.settings import CdsSettings
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import EXAMPLE_PAYER, Config, load_payer
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.payer_file import set_vba, set_vba_from_value, write_payer
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "cpoc_fhir" / "knowledge" / "data" / EXAMPLE_PAYER

@@ -13,10 +13,10 @@ import pytest
 from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 
 from cpoc_fhir.config import inflation_index, load_config, load_payer
-from cpoc_fhir.engine.codes import CODES
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import CpocError, InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings, charge_item_definitions
+from cpoc_fhir.packs.cpoc.codes import CODES
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 MEI = {2025: Decimal("0.035"), 2026: Decimal("0.027")}  # test index, not the shipped one
 

@@ -12,9 +12,9 @@ from test_quality_fhir import counts
 
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read import open_source, read_record
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.value.model import DENOMINATOR, NUMERATOR, Contribution, PatientYear
 from cpoc_fhir.value.quality import QUALITY_MEASURES
 from cpoc_fhir.value.settings import ValueSettings

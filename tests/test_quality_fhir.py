@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.fhir.read import PatientResources, read_record
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.value.model import POPULATIONS, Contribution, PatientYear
 from cpoc_fhir.value.quality import QUALITY_MEASURES, QualityContribution
 from cpoc_fhir.value.quality_fhir import read_quality

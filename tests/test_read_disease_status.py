@@ -15,7 +15,6 @@ from test_read_support import FAKE_KNOWLEDGE
 
 from cpoc_fhir.cli import bundled_examples
 from cpoc_fhir.engine.facts import DiseaseState, PatientRecord
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.fhir.read import patient_resources, read_record
@@ -23,6 +22,7 @@ from cpoc_fhir.fhir.read.disease_status import disease_status_knowledge, text_re
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.knowledge.disease_status import DiseaseStatusKnowledge
 from cpoc_fhir.knowledge.loader import read_data_file
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 SCT = "http://snomed.info/sct"

@@ -17,11 +17,11 @@ from test_read_support import FAKE_KNOWLEDGE
 
 from cpoc_fhir.cli import bundled_examples
 from cpoc_fhir.engine.facts import PatientRecord
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source, patient_resources, read_record
 from cpoc_fhir.fhir.read.pathway_facts import read_pathway_facts
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"

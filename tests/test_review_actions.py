@@ -22,9 +22,9 @@ from cds_hooks.review.actions import (
     ReviewRefused,
 )
 from cds_hooks.review.compare import HOLD_EXTENSION, hold_reason
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings, cpoc_codings
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.store import open_ledger
 from cpoc_fhir.store.hooks import HookLog
 

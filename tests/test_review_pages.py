@@ -29,13 +29,13 @@ from cds_hooks.review.pages import (
 )
 from cds_hooks.review.record import own_resources
 from cpoc_fhir.cli import bundled_examples, main
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 PUBLISH = PublishSettings()

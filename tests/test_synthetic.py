@@ -16,8 +16,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpoc_fhir.engine.ffs import REPLACED_CODES
 from cpoc_fhir.fhir.read import open_source
+from cpoc_fhir.packs.cpoc.ffs import REPLACED_CODES
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice
 from cpoc_fhir.synthetic import codes as c
 from cpoc_fhir.synthetic.claims import fee_schedule

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from cpoc_fhir.engine import tables
+from cpoc_fhir.packs.cpoc import tables
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,8 @@ import pytest
 from fhir.resources.R4B.chargeitem import ChargeItem
 
 from cpoc_fhir.cli import bundled_examples
-from cpoc_fhir.engine.codes import CODES, Component
 from cpoc_fhir.engine.facts import CancerRole, CareEpisode, Diagnosis, EpisodeKind, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
-from cpoc_fhir.engine.payer import PayerCode, PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source, read_record
 from cpoc_fhir.fhir.write import (
@@ -33,6 +31,8 @@ from cpoc_fhir.fhir.write import (
     to_json,
 )
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.codes import CODES, Component
+from cpoc_fhir.packs.cpoc.payer import PayerCode, PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 # A run at 09:30 in New York: enteredDate must keep the offset, never shift to UTC.

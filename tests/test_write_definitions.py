@@ -11,8 +11,6 @@ import pytest
 from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 from fhir.resources.R4B.codesystem import CodeSystem
 
-from cpoc_fhir.engine.codes import CODES, DISPLAY
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.write import (
     PublishSettings,
     charge_item_definitions,
@@ -22,6 +20,8 @@ from cpoc_fhir.fhir.write import (
     write_resources,
 )
 from cpoc_fhir.fhir.write.definitions import SETTLEMENT_CODES
+from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 SETTINGS = PublishSettings(
     codesystem_url="https://billing.example-practice.org/fhir/CodeSystem/cpoc",

@@ -27,12 +27,12 @@ from typing import Any, Protocol
 from cds_hooks.review.compare import HOLD_EXTENSION, ServerItem, base_identifier, server_item
 from cds_hooks.review.compare import correction_number as _correction_number
 from cds_hooks.review.provenance import REVIEW_ACTION, Change, build_provenance
-from cpoc_fhir.engine.codes import CODES
-from cpoc_fhir.engine.payer import CENT, PayerSchedule
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.write import PublishSettings, cpoc_codings, validate_charge_item
 from cpoc_fhir.fhir.write.review_marks import REPLACES_EXTENSION, REVIEWED_CODE
+from cpoc_fhir.packs.cpoc.codes import CODES
+from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule
 from cpoc_fhir.store.hooks import Invocation
 
 Resource = dict[str, Any]

@@ -20,7 +20,6 @@ from enum import Enum
 from typing import Any
 
 from cpoc_fhir.capture.plan import identifier_of, occurrence_start
-from cpoc_fhir.engine.codes import CODES, DISPLAY
 from cpoc_fhir.engine.lines import BillingLine
 from cpoc_fhir.fhir.write import CHARGE_STATUS, charge_item_identifier
 from cpoc_fhir.fhir.write.review_marks import (  # the marks capture also reads
@@ -28,6 +27,7 @@ from cpoc_fhir.fhir.write.review_marks import (  # the marks capture also reads
     base_identifier,
     correction_number,
 )
+from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY
 
 Resource = dict[str, Any]
 

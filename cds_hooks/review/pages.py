@@ -15,9 +15,9 @@ from typing import Any
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
 from cds_hooks.review.record import patient_record, report_foreign
-from cpoc_fhir.engine.codes import CODES, LINE_CODES
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
+from cpoc_fhir.packs.cpoc.codes import CODES, LINE_CODES
 from cpoc_fhir.service import Evaluator
 
 PAGE = "200"

@@ -23,7 +23,7 @@ from cds_hooks.gather import gather
 from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
 from cds_hooks.pathway_cards import pathway_card
 from cds_hooks.services.base import HookResult, Runtime
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.pathways.assess import assess_pathway

@@ -7,7 +7,7 @@ from cds_hooks.cards import CardSource, fee_for_service_card, month_card, record
 from cds_hooks.gather import gather
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services.base import HookResult, Runtime
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.fhir.read import patient_resources
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cpoc_fhir.engine.ffs import REPLACED_CODES, FfsCharge, FfsConflict
+from cpoc_fhir.packs.cpoc.ffs import REPLACED_CODES, FfsCharge, FfsConflict
 
 CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
 IGNORED_STATUSES = frozenset({"entered-in-error", "cancelled", "aborted"})

@@ -20,9 +20,7 @@ from typing import Any, Protocol
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
-from cpoc_fhir.engine.ffs import timeline_conflicts
 from cpoc_fhir.engine.lines import LineStatus
-from cpoc_fhir.engine.timeline import evaluate
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read import PatientResources, read_record
 from cpoc_fhir.fhir.write import (
@@ -32,6 +30,8 @@ from cpoc_fhir.fhir.write import (
     charge_item_changed,
     validate_charge_item,
 )
+from cpoc_fhir.packs.cpoc.ffs import timeline_conflicts
+from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.service import Evaluator
 
 Resource = dict[str, Any]

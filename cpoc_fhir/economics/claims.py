@@ -32,10 +32,10 @@ from typing import Any
 from cpoc_fhir.economics.claims_fast import plain_lines
 from cpoc_fhir.economics.codes import NDC_SYSTEM, PROCEDURE_SYSTEMS, FfsKind, classify
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
-from cpoc_fhir.engine.codes import LINE_CODES
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.fhir.read.references import reference_key, resource_key
+from cpoc_fhir.packs.cpoc.codes import LINE_CODES
 
 Resource = Mapping[str, Any]
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"

@@ -1,7 +1,7 @@
 """Procedure code systems and the three FFS classes the model reports (§14.1).
 
 - **replaced**: the codes CPOC replaces (cpoc-rules §10, the II-D table) — the list is
-  ``cpoc_fhir.engine.ffs.REPLACED_CODES``, used as is;
+  ``cpoc_fhir.packs.cpoc.ffs.REPLACED_CODES``, used as is;
 - **drug**: payments for drugs, the same under CPOC and FFS (proposal III-F): HCPCS Level II
   J-codes (J0120–J9999: drugs administered other than orally, J8xxx oral anti-cancer and
   anti-emetic drugs, J9xxx chemotherapy drugs), Q5101–Q5199 (biosimilars), and items coded
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from cpoc_fhir.engine.ffs import REPLACED_CODES
+from cpoc_fhir.packs.cpoc.ffs import REPLACED_CODES
 
 # https://hl7.org/fhir/R4/terminologies-systems.html (CPT, HCPCS), CARIN BB C4BBEOBProfessional
 # item.productOrService bindings, and CMS Blue Button 2.0's own HCPCS system.

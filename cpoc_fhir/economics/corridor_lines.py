@@ -27,9 +27,9 @@ from cpoc_fhir.economics.corridor_payers import PayerOf
 from cpoc_fhir.economics.corridors import CorridorLine
 from cpoc_fhir.economics.model import ModelLine
 from cpoc_fhir.economics.money import cents, money
-from cpoc_fhir.engine.ffs import FfsCharge, timeline_conflicts
 from cpoc_fhir.engine.lines import LineStatus, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.ffs import FfsCharge, timeline_conflicts
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 ZERO = Decimal(0)
 

@@ -22,9 +22,9 @@ from cpoc_fhir.economics.corridors import CorridorLine, PayerQuarter, payer_quar
 from cpoc_fhir.economics.fee_schedule import FeeSchedule
 from cpoc_fhir.economics.model import ModelOptions, patient_economics
 from cpoc_fhir.economics.money import money
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.read import RecordSource
 from cpoc_fhir.fhir.read.references import patient_id
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 
 ZERO = Decimal(0)

@@ -26,9 +26,9 @@ from cpoc_fhir.economics.enhanced_care import (
     compute_target,
     reconcile,
 )
-from cpoc_fhir.engine.enhanced_care import EnhancedCare
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.packs.cpoc.enhanced_care import EnhancedCare
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 FORMATS = ("table", "json", "html")
 

@@ -41,12 +41,12 @@ from typing import Any
 
 from cpoc_fhir.economics.model import cancer_type
 from cpoc_fhir.economics.money import money
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.treatment import TherapyLine, build_lines, counted_exposures
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.packs.cpoc.treatment import TherapyLine, build_lines, counted_exposures
 
 BILLABLE = frozenset({LineStatus.FINAL, LineStatus.PROVISIONAL})
 OUTSIDE_TREATMENT = frozenset({Component.NEW_PATIENT, Component.ACTIVE_MONITORING})

@@ -28,11 +28,11 @@ from cpoc_fhir.economics.claims import ClaimLine
 from cpoc_fhir.economics.codes import FfsKind
 from cpoc_fhir.economics.money import cents
 from cpoc_fhir.economics.relative_values import RelativeValues
-from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
-from cpoc_fhir.engine.ffs import FfsCharge, ffs_conflicts
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
-from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.codes import CODES
+from cpoc_fhir.packs.cpoc.ffs import FfsCharge, ffs_conflicts
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 ZERO = Decimal(0)
 

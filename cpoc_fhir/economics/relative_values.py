@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.economics.files import decimal_field, read_table_file
-from cpoc_fhir.engine.codes import CODES
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.packs.cpoc.codes import CODES
 
 
 @dataclass(frozen=True)

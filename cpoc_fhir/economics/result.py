@@ -23,7 +23,7 @@ from cpoc_fhir.economics.model import (
 )
 from cpoc_fhir.economics.money import money
 from cpoc_fhir.economics.payer_side import PayerSide
-from cpoc_fhir.engine.codes import CODES, DISPLAY
+from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY
 
 FURTHEST_BELOW = 20  # V-A step 2: the patients whose CPOC payment falls furthest below FFS
 NO_LINE = "none"  # byComponent row of replaced-code revenue in no CPOC line of the period

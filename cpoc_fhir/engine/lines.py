@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 
 # A literal relative reference "Type/id" (FHIR R4 Reference.reference, ids of 1-64 characters).
 # Evidence may also hold what was looked for and not found, as a relative search URL

@@ -70,7 +70,7 @@ class RuleSettings:
 
     def is_cpoc_cancer(self, cancer_types: frozenset[str]) -> bool:
         """§14.3: whether a patient with these cancer types is billed under CPOC (any listed
-        type suffices; see engine/cancer_types.py for the patient with two primaries)."""
+        type suffices; see packs/cpoc/cancer_types.py for the patient with two primaries)."""
         if self.cpoc_cancer_types is None:
             return True
         return not cancer_types.isdisjoint(self.cpoc_cancer_types)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cpoc_fhir.engine.facts import DrugRole, Route
-from cpoc_fhir.engine.tables import toxicity_points
+from cpoc_fhir.packs.cpoc.tables import toxicity_points
 
 # A FHIR Coding reduced to (system, code, display); any part may be None.
 Coding = tuple[str | None, str | None, str | None]

@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from cpoc_fhir.engine.facts import CancerRole, Diagnosis, PatientRecord
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.treatment import TherapyLine, build_lines, counted_exposures
 from cpoc_fhir.fhir.read.pathway_facts import (
     condition_histology,
     condition_site,
@@ -24,6 +23,7 @@ from cpoc_fhir.fhir.read.pathway_facts import (
 )
 from cpoc_fhir.fhir.read.resources import PatientResources
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.packs.cpoc.treatment import TherapyLine, build_lines, counted_exposures
 from cpoc_fhir.pathways.model import Answer
 
 _MAJOR_STAGE = re.compile(r"^(IV|III|II|I|0|[1-4])", re.I)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.economics.fee_schedule import FeeEntry, load_fee_schedule
-from cpoc_fhir.engine.ffs import REPLACED_CODES
+from cpoc_fhir.packs.cpoc.ffs import REPLACED_CODES
 from cpoc_fhir.synthetic import codes as c
 from cpoc_fhir.synthetic.patients import Plan
 from cpoc_fhir.synthetic.truth import ClaimKind, ClaimLineTruth, VisitTruth

@@ -28,13 +28,13 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from cpoc_fhir.engine import scoring
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc import scoring
 from cpoc_fhir.value.er_distance import band_of, distance_km, home_position
 from cpoc_fhir.value.er_visits import EmergencyVisit, Op35, emergency_visits
 from cpoc_fhir.value.model import ErBenchmarks, PatientYear

@@ -15,10 +15,10 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
-from cpoc_fhir.engine.context import known_on
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import PatientTimeline
 from cpoc_fhir.fhir.read.resources import PatientResources
+from cpoc_fhir.packs.cpoc.context import known_on
 
 # FHIR R4 measure-population codes (http://terminology.hl7.org/CodeSystem/measure-population)
 INITIAL_POPULATION = "initial-population"

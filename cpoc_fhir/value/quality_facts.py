@@ -25,11 +25,11 @@ from cpoc_fhir.engine.facts import (
     Visit,
 )
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.treatment import build_lines, counted_exposures
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.access import UnreadableElement
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.packs.cpoc.treatment import build_lines, counted_exposures
 from cpoc_fhir.value.model import PatientYear
 from cpoc_fhir.value.quality_fhir import QualityReading, read_quality
 from cpoc_fhir.value.valuesets import ICD10CM, value_set
@@ -169,7 +169,7 @@ def _systemic(drug_id: str) -> bool:
 
 
 def _line_starts(record: PatientRecord, as_of: date) -> tuple[LineStart, ...]:
-    """The engine's lines of therapy (cpoc_fhir.engine.treatment.build_lines), each with the
+    """The engine's lines of therapy (cpoc_fhir.packs.cpoc.treatment.build_lines), each with the
     exposures that start it. **Interpretation:** the lines are grouped with the default rule
     settings (regimen window 28 days, new line after a 90-day gap): ValueSettings does not
     carry the practice's RuleSettings."""

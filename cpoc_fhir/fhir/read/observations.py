@@ -10,13 +10,13 @@ import math
 from datetime import date
 
 from cpoc_fhir.engine.facts import DiseaseStatus, PerformanceStatus, StageGroup
-from cpoc_fhir.engine.tables import karnofsky_to_ecog
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext, Resource
 from cpoc_fhir.fhir.read.disease_status import value_state
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.stages import is_stage_group, stage_of
 from cpoc_fhir.fhir.read.values import LOINC, SNOMED_SYSTEMS, codes
+from cpoc_fhir.packs.cpoc.tables import karnofsky_to_ecog
 
 ECOG = "89247-1"
 KARNOFSKY = "89243-0"

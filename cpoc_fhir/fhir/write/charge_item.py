@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from fhir.resources.R4B.chargeitem import ChargeItem
 
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import (
     CancerRole,
     CareEpisode,
@@ -33,7 +33,6 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
 )
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, is_resource_reference
-from cpoc_fhir.engine.payer import CENT, PayerSchedule
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -41,6 +40,7 @@ from cpoc_fhir.fhir.write.publish import (
     cpoc_codings,
     validated,
 )
+from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule
 
 ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED_CT = "http://snomed.info/sct"

@@ -33,8 +33,6 @@ from pathlib import Path
 from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 from fhir.resources.R4B.codesystem import CodeSystem
 
-from cpoc_fhir.engine.codes import CODES, DISPLAY, Component
-from cpoc_fhir.engine.payer import CENT, PayerSchedule, PayerYear
 from cpoc_fhir.fhir.write.enhanced_care_definition import (
     enhanced_care_concept,
     enhanced_care_definition,
@@ -47,6 +45,8 @@ from cpoc_fhir.fhir.write.publish import (
     to_json,
     validated,
 )
+from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY, Component
+from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule, PayerYear
 
 SOURCE = "ASCO, Consolidated Payments for Oncology Care, May 2014"
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 
-from cpoc_fhir.engine.codes import DISPLAY, ENHANCED_CARE_CODE, Component
-from cpoc_fhir.engine.enhanced_care import EnhancedCare
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -22,6 +19,9 @@ from cpoc_fhir.fhir.write.publish import (
     cpoc_codings,
     validated,
 )
+from cpoc_fhir.packs.cpoc.codes import DISPLAY, ENHANCED_CARE_CODE, Component
+from cpoc_fhir.packs.cpoc.enhanced_care import EnhancedCare
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 EARNS = (
     "A Treatment Month of a patient whose payer the practice is opted in with for the "

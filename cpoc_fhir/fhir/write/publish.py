@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from cpoc_fhir import __version__
-from cpoc_fhir.engine.codes import DISPLAY
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.json_text import dumps
+from cpoc_fhir.packs.cpoc.codes import DISPLAY
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 Resource = dict[str, Any]
 

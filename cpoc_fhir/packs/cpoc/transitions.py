@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.context import Context, Disease
-from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import CancerRole, DiseaseState
-from cpoc_fhir.engine.monitoring import position
 from cpoc_fhir.engine.months import BillingMonth
+from cpoc_fhir.packs.cpoc.context import Context, Disease
+from cpoc_fhir.packs.cpoc.draft import LineDraft
+from cpoc_fhir.packs.cpoc.monitoring import position
 
 
 @dataclass(frozen=True)

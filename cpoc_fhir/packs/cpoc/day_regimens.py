@@ -19,8 +19,8 @@ from itertools import pairwise
 from typing import Any
 
 from cpoc_fhir.engine.facts import DrugRole, MedicationExposure, Route
-from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine, drug_key
 from cpoc_fhir.knowledge.regimens import Regimen, RegimenCatalog
+from cpoc_fhir.packs.cpoc.treatment import MonthTreatment, TherapyLine, drug_key
 
 
 @dataclass(frozen=True)

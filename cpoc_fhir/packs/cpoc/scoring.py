@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from cpoc_fhir.engine import tables
-from cpoc_fhir.engine.day_regimens import DayRegimen, MonthDays, distinct
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc import tables
+from cpoc_fhir.packs.cpoc.day_regimens import DayRegimen, MonthDays, distinct
 
 _LAST = 1 << 30  # ranks after every line of therapy
 # What a month with no documented performance status looked for (§11: it cites the search).

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.context import Context, Disease
-from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import EpisodeKind
 from cpoc_fhir.engine.months import BillingMonth
+from cpoc_fhir.packs.cpoc.context import Context, Disease
+from cpoc_fhir.packs.cpoc.draft import LineDraft
 
 # Level 2 and 3 lines in the first 6 months after treatment need a visit in those months.
 POST_TREATMENT_VISIT_MONTHS = 6

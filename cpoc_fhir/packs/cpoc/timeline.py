@@ -8,29 +8,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from cpoc_fhir.engine.administration import administration
-from cpoc_fhir.engine.cancer_types import apply_cancer_types
-from cpoc_fhir.engine.codes import Component
-from cpoc_fhir.engine.context import Context, known_on
-from cpoc_fhir.engine.day_regimens import distinct, month_days
-from cpoc_fhir.engine.draft import LineDraft
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import CancerRole, EpisodeKind, MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline, Score
-from cpoc_fhir.engine.monitoring import monitoring_line
 from cpoc_fhir.engine.months import BillingMonth, billing_months, month_index
-from cpoc_fhir.engine.payer import PayerSchedule
-from cpoc_fhir.engine.scoring import comorbidity, performance, toxicity
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.tables import treatment_level
-from cpoc_fhir.engine.transitions import transition_line
-from cpoc_fhir.engine.treatment import (
+from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.administration import administration
+from cpoc_fhir.packs.cpoc.cancer_types import apply_cancer_types
+from cpoc_fhir.packs.cpoc.context import Context, known_on
+from cpoc_fhir.packs.cpoc.day_regimens import distinct, month_days
+from cpoc_fhir.packs.cpoc.draft import LineDraft
+from cpoc_fhir.packs.cpoc.monitoring import monitoring_line
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.scoring import comorbidity, performance, toxicity
+from cpoc_fhir.packs.cpoc.tables import treatment_level
+from cpoc_fhir.packs.cpoc.transitions import transition_line
+from cpoc_fhir.packs.cpoc.treatment import (
     MonthTreatment,
     add_exposure,
     anchor_day,
     build_lines,
     counted_exposures,
 )
-from cpoc_fhir.knowledge import Knowledge
 
 
 def evaluate(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from cpoc_fhir.engine.codes import Component
+from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
 
 # The II-D table, by the CPOC component whose months they are folded into.

@@ -11,17 +11,8 @@ Patient payment, so nothing that sums or prices relative values can meet it by a
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
 
-
-class Component(Enum):
-    NEW_PATIENT = "new-patient"
-    TREATMENT_MONTH = "treatment-month"
-    ACTIVE_MONITORING = "active-monitoring"
-    TRANSITION = "transition"
-    CLINICAL_TRIAL = "clinical-trial"
-    ENHANCED_CARE = "enhanced-care"  # §13.1, opted-in payers only
-
+from cpoc_fhir.engine.components import Component
 
 # code → (component, level, relative value as % of the New Patient payment)
 CODES: dict[str, tuple[Component, int | None, Decimal]] = {
@@ -39,7 +30,7 @@ CODES: dict[str, tuple[Component, int | None, Decimal]] = {
 }
 
 # §13.1 Interpretation: the proposal names no code for the supplement; xx600 follows the
-# placeholders' numbering. Priced from the payer file (engine/enhanced_care.py).
+# placeholders' numbering. Priced from the payer file (packs/cpoc/enhanced_care.py).
 ENHANCED_CARE_CODE = "xx600"
 
 # code → (component, level): every code a billing line may carry
@@ -76,6 +67,8 @@ DISPLAY = {
 
 def code_for(component: Component, level: int | None = None) -> str:
     """The CPOC code of a component at a level ("xx100", "xx500", "xx600" have none)."""
+    if component not in _PREFIX:
+        raise ValueError(f"{component.value} is not a CPOC component")
     code = _PREFIX[component] + str(level if level is not None else 0)
     if code not in LINE_CODES or LINE_CODES[code][1] != level:
         raise ValueError(f"{component.value} has no level {level}")

@@ -22,10 +22,10 @@ from cpoc_fhir.engine.facts import (
     Visit,
 )
 from cpoc_fhir.engine.months import BillingMonth, billing_month, month_index
-from cpoc_fhir.engine.payer import PayerSchedule
 from cpoc_fhir.engine.settings import RuleSettings
-from cpoc_fhir.engine.treatment import MonthTreatment, TherapyLine
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.treatment import MonthTreatment, TherapyLine
 
 
 class Disease(Enum):

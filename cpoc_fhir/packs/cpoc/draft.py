@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from cpoc_fhir.engine.codes import Component, code_for
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, Score
-from cpoc_fhir.engine.payer import PayerSchedule
+from cpoc_fhir.packs.cpoc.codes import Component, code_for
+from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
 NOTHING = Decimal("0.00")
 # Evidence that is a hook's draft order, not a resource of the record's server (cpoc-rules §11):

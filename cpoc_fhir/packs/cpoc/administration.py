@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cpoc_fhir.engine import tables
-from cpoc_fhir.engine.day_regimens import DayRegimen, MonthDays, TreatmentDay
 from cpoc_fhir.engine.facts import DrugRole, MedicationExposure
 from cpoc_fhir.engine.months import BillingMonth
-from cpoc_fhir.engine.scoring import Factor
-from cpoc_fhir.engine.treatment import MonthTreatment, drug_key
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.cpoc import tables
+from cpoc_fhir.packs.cpoc.day_regimens import DayRegimen, MonthDays, TreatmentDay
+from cpoc_fhir.packs.cpoc.scoring import Factor
+from cpoc_fhir.packs.cpoc.treatment import MonthTreatment, drug_key
 
 # A parenteral drug the catalog does not know: Table 4's lowest category ("any injection"),
 # the most conservative the rules allow (cpoc-rules §5: "most conservative points").

@@ -24,7 +24,7 @@ Two file forms (TOML or JSON, same structure):
 else ``[payer] locality``. The derived base is kept unrounded (the amount is rounded once).
 
 ``[enhanced_care]`` (value-and-models §13.1): the supplemental payment, read by
-``engine/enhanced_care.py``; it prices ``xx600``, which has no relative value.
+``packs/cpoc/enhanced_care.py``; it prices ``xx600``, which has no relative value.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from cpoc_fhir.engine.codes import CODES, ENHANCED_CARE_CODE, LINE_CODES
-from cpoc_fhir.engine.enhanced_care import EnhancedCare
 from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.packs.cpoc.codes import CODES, ENHANCED_CARE_CODE, LINE_CODES
+from cpoc_fhir.packs.cpoc.enhanced_care import EnhancedCare
 
 CENT = Decimal("0.01")
 MEI = "mei"
