@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         cpoc.rules,
         load_payer(cpoc.payer_file, cpoc.payer_locality),
         ReaderSettings(),
+        models=cpoc.models,
     )
     runtime_args: dict[str, Any] = {}
     if app.config.get("FHIR_CLIENTS"):

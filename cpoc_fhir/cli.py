@@ -25,6 +25,7 @@ from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.knowledge.regimen_check import check_catalog, check_failed, check_json, check_text
 from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
+from cpoc_fhir.packs.registry import load_pack
 from cpoc_fhir.render import timeline_table
 from cpoc_fhir.service import Evaluator
 
@@ -78,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--format", choices=("table", "json"), default="table")
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
+    )
+    timeline.add_argument(
+        "--model",
+        metavar="PACK",
+        help="bill every patient under this payment-model pack (cpoc, ocm, eom, cpcplus, …), "
+        "whatever their Coverage says: for analysis (value-and-models §15)",
     )
     # Also after the subcommand (``cpoc timeline … --config FILE``); SUPPRESS keeps one given
     # before it.
@@ -194,7 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _timeline(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    if args.model:
+        load_pack(args.model, config.models)  # an unknown pack: an error naming the known ones
+    evaluator = Evaluator(
+        load_knowledge(), config.rules, payer, models=config.models, forced_model=args.model
+    )
     source = open_source(args.input or bundled_examples())
     as_of = args.as_of or date.today()
     wanted = set(args.patient) if args.patient else None

@@ -49,6 +49,8 @@ from cpoc_fhir.errors import InputError, KnowledgeError
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge, read_data_file
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.registry import check_settings
+from cpoc_fhir.packs.settings import ModelSettings
 from cpoc_fhir.settings_values import (
     ReadEnviron,
     SettingValueError,
@@ -72,6 +74,7 @@ class Config:
     pathways_replace: bool = False  # the practice's files replace the shipped pathways
     payer_locality: str | None = None  # selects the payer file's GPCI (None: the file's own)
     value: ValueSettings = dataclasses.field(default_factory=ValueSettings)  # §12 (config)
+    models: ModelSettings = dataclasses.field(default_factory=ModelSettings)  # §15 payer → pack
 
 
 # The file's tables and the names each accepts (RuleSettings and PublishSettings: their fields).
@@ -81,9 +84,10 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "publish": tuple(f.name for f in dataclasses.fields(PublishSettings)),
     "pathways": ("dir", "replace"),
     "value": tuple(f.name for f in dataclasses.fields(ValueSettings)),
+    "models": tuple(f.name for f in dataclasses.fields(ModelSettings)),
 }
 # The variables load_config reads; any other of these prefixes is refused as unknown.
-_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_", "CPOC_VALUE_")
+_ENV_PREFIXES = ("CPOC_RULES_", "CPOC_PUBLISH_", "CPOC_PATHWAYS_", "CPOC_VALUE_", "CPOC_MODELS_")
 _OTHER_TYPES: dict[str, Any] = {
     "payer_file": str,
     "locality": str,
@@ -104,6 +108,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
     rules = _section(path, data, "rules", RuleSettings, env)
     publish = _section(path, data, "publish", PublishSettings, env)
     value = _section(path, data, "value", ValueSettings, env)
+    models = _section(path, data, "models", ModelSettings, env)
     billing, pathways = data.get("billing", {}), data.get("pathways", {})
     payer = env.get("CPOC_PAYER_FILE") or billing.get("payer_file")
     locality = env.get("CPOC_PAYER_LOCALITY") or billing.get("locality")
@@ -114,6 +119,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         rule_settings = RuleSettings(**rules)
         publish_settings = PublishSettings(**publish)
         value_settings = _value_settings(value)
+        model_settings = _model_settings(models, path)
     except (TypeError, ValueError) as exc:
         # What the settings' own checks say (each names its field and the allowed values),
         # under the variable that gave the value, else the file.
@@ -130,7 +136,20 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         pathways_replace=bool(pathways.get("replace", False)) if replace is None else replace,
         payer_locality=locality or None,
         value=value_settings,
+        models=model_settings,
     )
+
+
+def _model_settings(values: dict[str, Any], path: Path | None) -> ModelSettings:
+    """§15: the packs named exist, and each data file is read beside the settings file."""
+    files = values.get("data_files", {})
+    values["data_files"] = {k: str(_beside(path, v)) for k, v in files.items()}
+    settings = ModelSettings(**values)
+    try:
+        check_settings(settings)
+    except InputError as exc:
+        raise ValueError(f"ModelSettings: {exc}") from None
+    return settings
 
 
 def _value_settings(values: dict[str, Any]) -> ValueSettings:

@@ -1,4 +1,8 @@
-"""One way from a FHIR record to CPOC lines, used by the CLI, the hooks and the capture run."""
+"""One way from a FHIR record to billing lines, used by the CLI, the hooks and the capture run.
+
+Each patient is billed under the payment-model pack their payer selects (value-and-models
+§15; packs/selection.py): CPOC unless the ``[models]`` settings say otherwise.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import PatientResources, ReaderSettings, RecordSource, read_record
 from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.base import PackEnvironment
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
-from cpoc_fhir.packs.cpoc.timeline import evaluate
+from cpoc_fhir.packs.evaluate import ModelEvaluation
+from cpoc_fhir.packs.settings import ModelSettings
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,19 @@ class Evaluator:
     rules: RuleSettings
     payer: PayerSchedule
     reader: ReaderSettings = field(default_factory=ReaderSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)  # payer → pack (§15)
+    forced_model: str | None = None  # one pack for every patient (``--model``)
+    _models: list[ModelEvaluation] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def model_evaluation(self) -> ModelEvaluation:
+        """The packs, each bound on first use (built once per evaluator)."""
+        if not self._models:
+            env = PackEnvironment(
+                self.knowledge, self.rules, self.payer, locality=self.payer.locality
+            )
+            self._models.append(ModelEvaluation(env, self.models, self.forced_model))
+        return self._models[0]
 
     def timeline(
         self, resources: PatientResources, as_of: date, include_drafts: bool = False
@@ -36,7 +55,7 @@ class Evaluator:
 
     def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
         """The patient's lines as known on ``as_of``."""
-        return evaluate(record, self.knowledge, self.rules, self.payer, as_of)
+        return self.model_evaluation.evaluate(record, as_of)
 
     def timelines(
         self, source: RecordSource, as_of: date, patient_ids: set[str] | None = None

@@ -1,7 +1,9 @@
 """The engine does no I/O and reads no clock (engineering.md: "a pure core").
 
-Walks every module the engine imports from this project, transitively, and checks that none
-imports an I/O, network, web, database or environment module, or calls a clock or open().
+Walks every module the engine and the payment-model packs' rules import from this project,
+transitively, and checks that none imports an I/O, network, web, database or environment
+module, or calls a clock or open(). In a pack's folder only ``pack.py`` (its PACK, which
+binds the pack and loads its data file) may do I/O; every other module is rules.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def _project_imports(tree: ast.AST, module: str) -> list[str]:
 def _engine_closure() -> dict[str, ast.AST]:
     engine_dir = ROOT / "cpoc_fhir" / "engine"
     todo = [f"cpoc_fhir.engine.{p.stem}" for p in engine_dir.glob("*.py")]
+    todo += [
+        f"cpoc_fhir.packs.{p.parent.name}.{p.stem}"
+        for p in (ROOT / "cpoc_fhir" / "packs").glob("*/*.py")
+        if p.stem not in ("pack", "__init__")
+    ]
     seen: dict[str, ast.AST] = {}
     while todo:
         name = todo.pop()
@@ -87,6 +94,7 @@ CLOSURE = _engine_closure()
 def test_the_closure_covers_the_engine_and_knowledge_models() -> None:
     assert "cpoc_fhir.packs.cpoc.timeline" in CLOSURE
     assert "cpoc_fhir.knowledge.regimens" in CLOSURE
+    assert "cpoc_fhir.packs.cpoc.payer" in CLOSURE
     assert "cpoc_fhir.knowledge.loader" not in CLOSURE  # loading is I/O, outside the engine
 
 

@@ -183,7 +183,7 @@ def run_capture(args: argparse.Namespace) -> int:
             raise InputError("--fhir-base", str(exc)) from None
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     publish = config.publish
     entered = datetime.now(UTC).replace(microsecond=0)
     as_of = args.as_of or min(month.last, entered.date())

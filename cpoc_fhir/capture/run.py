@@ -31,7 +31,6 @@ from cpoc_fhir.fhir.write import (
     validate_charge_item,
 )
 from cpoc_fhir.packs.cpoc.ffs import timeline_conflicts
-from cpoc_fhir.packs.cpoc.timeline import evaluate
 from cpoc_fhir.service import Evaluator
 
 Resource = dict[str, Any]
@@ -215,7 +214,7 @@ class CaptureRun:
         resources = self.store.patient_resources(patient_id)
         ev = self.evaluator
         record = read_record(resources, ev.knowledge, ev.reader)
-        timeline = evaluate(record, ev.knowledge, ev.rules, ev.payer, self.as_of)
+        timeline = ev.evaluate(record, self.as_of)
         context = charge_context(record, ev.payer, self.publish, self.entered)
         lines = [line for line in timeline.lines if line.start <= self.month.last]
         # Built unvalidated to plan; only what is sent is validated (check_writes).

@@ -98,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
     config = load_config(args.config)
     locality = config.payer_locality
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file, locality))
+    evaluator = Evaluator(
+        load_knowledge(),
+        config.rules,
+        load_payer(config.payer_file, locality),
+        models=config.models,
+    )
     payer = None if args.payer is None else load_payer(args.payer, locality)
     options = ModelOptions(
         start=args.start,

@@ -22,9 +22,7 @@ from typing import Any
 
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.access import UnreadableElement
-from cpoc_fhir.fhir.read.references import reference_key
-
-_OUT_OF_FORCE = frozenset({"cancelled", "draft", "entered-in-error"})
+from cpoc_fhir.fhir.read.coverages import OUT_OF_FORCE, payer_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +56,7 @@ class PayerOf:
             return None
         rid = str(resource.get("id", "?"))
         try:
-            if access.code(resource, "status") in _OUT_OF_FORCE:
+            if access.code(resource, "status") in OUT_OF_FORCE:
                 return None
             start, end = access.period(resource, "period")
             payors = access.references(resource, "payor")
@@ -66,20 +64,8 @@ class PayerOf:
         except UnreadableElement as exc:
             self.warnings.append(f"Coverage/{rid}: {exc.problem}; its payer is not used")
             return None
-        payer = _payer_name(payors[0]) if payors else None
+        payer = payer_name(payors[0]) if payors else None
         if payer is None:
             self.warnings.append(f"Coverage/{rid}: no payor named; its payer is not used")
             return None
         return CoverageSpan(payer, start, end, order if order is not None else 1 << 30, rid)
-
-
-def _payer_name(reference: Mapping[str, Any]) -> str | None:
-    key = reference_key(reference.get("reference"))
-    if key is not None:
-        return key
-    identifier = reference.get("identifier")
-    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
-        system = identifier.get("system")
-        return f"{system}|{identifier['value']}" if isinstance(system, str) else identifier["value"]
-    display = reference.get("display")
-    return display if isinstance(display, str) and display else None

@@ -84,7 +84,12 @@ def run(args: argparse.Namespace, today: date | None = None) -> int:
         raise InputError("--baseline-year", f"{args.baseline_year} is not before --year")
     config = load_config(args.config)
     locality = config.payer_locality
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(config.payer_file, locality))
+    evaluator = Evaluator(
+        load_knowledge(),
+        config.rules,
+        load_payer(config.payer_file, locality),
+        models=config.models,
+    )
     payer = load_payer(args.payer or config.payer_file, locality)
     options = CorridorOptions(
         year=args.year,

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
     config = load_config(getattr(args, "config", None))
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     as_of = args.as_of or date.today()
     source = open_source(args.input)
     episodes: list[Episode] = []

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     config = load_config(getattr(args, "config", None))
     payer = load_payer(config.payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     expected = None if args.expected is None else load_expected(args.expected, settings, args.year)
     benchmarks = None if args.benchmarks is None else load_benchmarks(args.benchmarks).er
     prices = None if args.prices is None else load_fee_schedule(args.prices)

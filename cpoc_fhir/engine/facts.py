@@ -204,6 +204,30 @@ class Transplant:
 
 
 @dataclass(frozen=True)
+class CoverageFact:
+    """A Coverage in force for some days (status active, or absent): who pays, when.
+
+    ``payer`` names the first ``payor``: its reference ("Organization/x"), else its
+    identifier ("system|value"), else its display. ``order`` is the coordination-of-benefits
+    rank (lower first; none = last). ``type_codes`` are Coverage.type's codings as
+    "system|code" (e.g. the PHDSC Source of Payment Typology: 1 Medicare, 2 Medicaid), from
+    which a pack may tell dual eligibility (value-and-models §15.2).
+    """
+
+    ref: str
+    payer: str
+    start: date | None = None
+    end: date | None = None
+    order: int = 1 << 30
+    payer_display: str = ""
+    type_codes: tuple[str, ...] = ()
+    class_values: tuple[str, ...] = ()  # Coverage.class.value (plan, group, …)
+
+    def holds(self, day: date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
 class PatientRecord:
     """Everything the engine knows about one patient."""
 
@@ -219,4 +243,5 @@ class PatientRecord:
     episodes: tuple[CareEpisode, ...] = ()
     trials: tuple[TrialEnrollment, ...] = ()
     transplants: tuple[Transplant, ...] = ()
+    coverages: tuple[CoverageFact, ...] = ()  # §15: the payer selects the payment model
     warnings: tuple[str, ...] = field(default=())  # what the adapter could not interpret

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from cpoc_fhir.engine.components import Component
+from cpoc_fhir.engine.episodes import Episode
 
 # A literal relative reference "Type/id" (FHIR R4 Reference.reference, ids of 1-64 characters).
 # Evidence may also hold what was looked for and not found, as a relative search URL
@@ -57,6 +58,9 @@ class Score:
         }
 
 
+# The pack of a line that names none: CPOC, the product's first payment model.
+DEFAULT_MODEL = "cpoc"
+
 # Order of components within a day, for stable output.
 _COMPONENT_ORDER = {c: i for i, c in enumerate(Component)}
 
@@ -75,6 +79,10 @@ class BillingLine:
     evidence: tuple[str, ...]
     score: Score | None = None
     warnings: tuple[str, ...] = ()
+    # value-and-models §15: the payment-model pack that billed the line ("cpoc", "ocm", …) and,
+    # for an episode model, the episode's number (1, 2, … per patient).
+    model: str = DEFAULT_MODEL
+    episode: int | None = None
 
     def sort_key(self) -> tuple[date, int]:
         return (self.start, _COMPONENT_ORDER[self.component])
@@ -96,7 +104,33 @@ class BillingLine:
         }
         if self.score is not None:
             out["score"] = self.score.as_json()
+        # A CPOC line keeps the shape it always had; another pack's line says whose it is.
+        if self.model != DEFAULT_MODEL:
+            out["model"] = self.model
+            if self.episode is not None:
+                out["episode"] = self.episode
         return out
+
+
+@dataclass(frozen=True)
+class ModelSpan:
+    """The days one payment-model pack held the patient (None: open-ended), and why."""
+
+    model: str
+    start: date | None
+    end: date | None
+    reason: str  # "Coverage/x: payer Organization/medicare", "default", "forced (--model)"
+
+    def holds(self, day: date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,6 +144,11 @@ class PatientTimeline:
     # value-and-models §14.3: why the patient is billed fee-for-service (not a CPOC cancer
     # type for this payer); None for a CPOC patient. Such a timeline has no lines.
     fee_for_service: str | None = None
+    # value-and-models §15: which pack held the patient when, when any is not the default
+    # CPOC for all time (packs/selection.py); () = CPOC throughout.
+    models: tuple[ModelSpan, ...] = ()
+    # §15.1, §15.2: an episode model's episodes (what its lines' ``episode`` numbers name)
+    episodes: tuple[Episode, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -120,4 +159,8 @@ class PatientTimeline:
         }
         if self.fee_for_service is not None:
             out["feeForService"] = self.fee_for_service
+        if self.models:
+            out["models"] = [span.as_json() for span in self.models]
+        if self.episodes:
+            out["episodes"] = [episode.as_json() for episode in self.episodes]
         return out

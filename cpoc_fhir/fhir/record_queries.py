@@ -14,13 +14,17 @@ from cpoc_fhir.fhir.read.pathway_facts import BIOMARKER_LOINC
 
 # The Observation codes the reader interprets (fhir/read/observations.py, stages.py): ECOG,
 # Karnofsky, cancer disease status (STU4 and STU1), TNM stage groups (LOINC and SNOMED CT);
-# and the biomarkers care pathways branch on (fhir/read/pathway_facts.py).
+# the biomarkers care pathways branch on (fhir/read/pathway_facts.py); and the health-related
+# social needs screenings EOM requires (value-and-models §15.2): 96777-8 AHC HRSN screening
+# tool, 96778-6 its supplemental questions, 93025-5 PRAPARE.
+HRSN_SCREENING_LOINC = ("96777-8", "96778-6", "93025-5")
 OBSERVATION_CODES = ",".join(
     [
         f"http://loinc.org|{c}"
         for c in (
             *("89247-1", "89243-0", "97509-4", "88040-1", "21908-9", "21902-2", "21914-7"),
             *BIOMARKER_LOINC,
+            *HRSN_SCREENING_LOINC,
         )
     ]
     + [f"http://snomed.info/sct|{c}" for c in ("399537006", "399588009")]
@@ -55,4 +59,8 @@ RECORD_QUERIES: tuple[RecordQuery, ...] = (
     RecordQuery("episodesOfCare", "EpisodeOfCare", (("patient", "{pid}"),)),
     RecordQuery("researchSubjects", "ResearchSubject", (("individual", "Patient/{pid}"),)),
     RecordQuery("procedures", "Procedure", (("patient", "{pid}"),)),
+    # value-and-models §15: the payer (Coverage.payor) selects the patient's payment model;
+    # EOM's enhanced services are recorded as screenings and QuestionnaireResponses (§15.2).
+    RecordQuery("coverages", "Coverage", (("beneficiary", "Patient/{pid}"),)),
+    RecordQuery("questionnaireResponses", "QuestionnaireResponse", (("patient", "{pid}"),)),
 )

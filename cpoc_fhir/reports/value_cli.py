@@ -82,7 +82,7 @@ def run(
             "--write-payer", "needs --payer FILE (or billing.payer_file): the practice's payer file"
         )
     payer = load_payer(payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     decisions = _decisions(args, tz)
     practice = _practice(args)
     inputs = ValueInputs(

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.fhir.read.conditions import read_conditions
 from cpoc_fhir.fhir.read.context import ReadContext, ReaderSettings
+from cpoc_fhir.fhir.read.coverages import read_coverages
 from cpoc_fhir.fhir.read.encounters import read_encounters, read_episodes
 from cpoc_fhir.fhir.read.med_events import read_medications
 from cpoc_fhir.fhir.read.observations import read_observations
@@ -60,6 +61,7 @@ def read_record(
         episodes=_sorted(episodes + hospice, lambda e: e.start),
         trials=_sorted(read_trials(ctx), lambda t: t.start),
         transplants=_sorted(read_transplants(ctx), lambda t: t.on),
+        coverages=_sorted(read_coverages(ctx), lambda c: c.start),
         warnings=tuple(ctx.warnings),
     )
 

@@ -37,7 +37,7 @@ from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
     compact,
-    cpoc_codings,
+    line_codings,
     validated,
 )
 from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule
@@ -192,7 +192,7 @@ def build_charge_item(line: BillingLine, ctx: ChargeContext, validate: bool = Tr
         ],
         "definitionCanonical": [settings.definition_url(line.code)],
         "status": CHARGE_STATUS[line.status],
-        "code": {"coding": cpoc_codings(line.code, ctx.payer, settings)},
+        "code": {"coding": line_codings(line, ctx.payer, settings)},
         "subject": _reference(ctx.patient_ref),
         "context": _reference(ctx.episode_ref),
         **_occurrence(line),

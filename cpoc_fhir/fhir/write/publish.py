@@ -16,10 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from cpoc_fhir import __version__
+from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.json_text import dumps
 from cpoc_fhir.packs.cpoc.codes import DISPLAY
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.registry import code_entry
 
 Resource = dict[str, Any]
 
@@ -122,6 +124,20 @@ def cpoc_codings(code: str, payer: PayerSchedule, settings: PublishSettings) -> 
             {"system": payer_code.system, "code": payer_code.code, "display": payer_code.display}
         )
     return codings
+
+
+def line_codings(
+    line: BillingLine, payer: PayerSchedule, settings: PublishSettings
+) -> list[Resource]:
+    """A line's codings: CPOC's (above), or its pack's code in the pack's system — HCPCS for
+    MEOS (value-and-models §15), the practice's CodeSystem for a code no public system has."""
+    if line.model == DEFAULT_MODEL:
+        return cpoc_codings(line.code, payer, settings)
+    entry = code_entry(line.code, line.model)
+    if entry is None:
+        raise ValueError(f"pack {line.model!r} has no code {line.code!r}")
+    system = entry.system or settings.codesystem_url
+    return [{"system": system, "code": entry.code, "display": entry.display}]
 
 
 def compact(value: Any) -> Any:
