@@ -434,7 +434,7 @@ PRIMITIVE_CONTEXT = {
     "order-select": {"userId", "patientId", "encounterId"},
     "order-sign": {"userId", "patientId", "encounterId"},
 }
-REFERENCE_PARAMS = {"patient", "subject", "individual", "encounter"}
+REFERENCE_PARAMS = {"patient", "subject", "individual", "beneficiary", "encounter"}
 TOKEN_PARAMS = {"code", "category", "status", "clinical-status", "verification-status"}
 DATE_PARAMS = {"date", "authoredon", "onset-date", "recorded-date"}
 PLACEHOLDER = "TOKENVALUE"
