@@ -104,3 +104,27 @@ def test_a_practice_pack_is_loaded_from_the_settings(tmp_path) -> None:
     config = load_config(settings, environ={})
     assert config.models.payers == {"Organization/flat-payer": "flat"}
     assert load_pack("flat", config.models).short_name == "FLAT"
+
+
+EPISODIC = ModelSettings(default="episodic", packs={"episodic": "episode_test_pack.pack"})
+
+
+def test_an_episode_pack_cuts_six_months_from_the_trigger_and_stops_at_death() -> None:
+    # Trigger 2025-03-03 → episode months anchored on the 3rd (cpoc-rules §2): 03-03, 04-03,
+    # 05-03, 06-03, 07-03, 08-03; ends 2025-09-02. Death on 2025-05-20: months starting after
+    # it (06-03 on) are not billed; as-of 2025-12-31.
+    config = load_config(environ={})
+    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=EPISODIC)
+    record = PatientRecord("Patient/p1", death=date(2025, 5, 20), exposures=_record().exposures)
+    timeline = evaluator.evaluate(record, date(2025, 12, 31))
+    (episode,) = timeline.episodes
+    assert (episode.start, episode.end) == (date(2025, 3, 3), date(2025, 9, 2))
+    assert [line.start for line in timeline.lines] == [
+        date(2025, 3, 3),
+        date(2025, 4, 3),
+        date(2025, 5, 3),
+    ]
+    assert {(line.model, line.episode, line.code) for line in timeline.lines} == {
+        ("episodic", 1, "EPI1")
+    }
+    assert episode.note == "death on 2025-05-20"
