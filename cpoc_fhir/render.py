@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
-from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
+from cpoc_fhir.engine.lines import BillingLine, LineStatus, ModelSpan, PatientTimeline
 
 _COMPONENT_LABEL = {
     "new-patient": "New Patient",
@@ -15,12 +15,16 @@ _COMPONENT_LABEL = {
     "transition": "Transition",
     "clinical-trial": "Clinical Trial",
     "enhanced-care": "Enhanced Care",
+    "meos": "MEOS",  # value-and-models §15.1, §15.2
+    "care-management": "Care Management",  # §15.3
 }
 
 
 def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
     """A patient's month-by-month lines as a fixed-width table."""
     out = [f"{timeline.patient_ref} — lines as of {timeline.as_of.isoformat()}"]
+    if timeline.models:  # §15: which payment model held the patient when
+        out.append("  models: " + "; ".join(_span(s) for s in timeline.models))
     if timeline.fee_for_service is not None:
         out.append(f"  (no CPOC lines: {timeline.fee_for_service})")
     elif not timeline.lines:
@@ -45,8 +49,19 @@ def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
     return "\n".join(out)
 
 
+def _span(span: ModelSpan) -> str:
+    when = (
+        f"from {span.start.isoformat()}" if span.start else "",
+        f"to {span.end.isoformat()}" if span.end else "",
+    )
+    dates = " ".join(w for w in when if w) or "throughout"
+    return f"{span.model} {dates} ({span.reason})"
+
+
 def _row(line: BillingLine) -> str:
     month = "—" if line.month is None else str(line.month)
+    if line.episode is not None:  # an episode model's month: "episode.month" (2.3)
+        month = f"{line.episode}.{month}"
     level = "—" if line.level is None else str(line.level)
     score = ""
     if line.score is not None:
