@@ -34,7 +34,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from cds_hooks.app import create_app
 from cds_hooks.embedded_fhir import free_port, load_resources, running_sekmet
 from cds_hooks.settings import CdsSettings, WriteTarget
-from cpoc_fhir.cli import bundled_examples
+from cpoc_fhir.bundled import bundled_examples
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read.observations import DISEASE_STATUS
 

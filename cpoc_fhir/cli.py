@@ -15,10 +15,10 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 from cpoc_fhir import __version__
+from cpoc_fhir.bundled import bundled_examples
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read import open_source
@@ -31,11 +31,6 @@ from cpoc_fhir.service import Evaluator
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 EXIT_CHECK_FINDINGS = 1  # `regimens --check`: the catalog has findings to review
-
-
-def bundled_examples() -> Path:
-    """The example patients shipped with the package (Appendix A and B cases and more)."""
-    return Path(str(resources.files("cpoc_fhir") / "examples"))
 
 
 def _iso_date(text: str) -> date:

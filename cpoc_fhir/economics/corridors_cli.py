@@ -18,13 +18,13 @@ from typing import Any
 
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.reports.options import positive, year
 
 FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
     from cpoc_fhir.capture.cli import add_auth_options
-    from cpoc_fhir.reports.cli import _positive, _year
 
     p = reports.add_parser(
         "corridors",
@@ -34,7 +34,7 @@ def add_parser(reports: Any) -> None:
     p.add_argument("input", nargs="?", type=Path, metavar="INPUT", help="the practice's records")
     p.add_argument("--fhir-base", metavar="URL", help="read records and charges from this server")
     p.add_argument("--group", metavar="ID", help="with --fhir-base: the Group's members only")
-    p.add_argument("--year", type=_year, required=True, metavar="YYYY", help="the corridor year")
+    p.add_argument("--year", type=year, required=True, metavar="YYYY", help="the corridor year")
     p.add_argument(
         "--ffs",
         type=Path,
@@ -47,11 +47,11 @@ def add_parser(reports: Any) -> None:
         metavar="BASELINE_CHARGES",
         help="the baseline year's FFS charges (default: in INPUT or the server)",
     )
-    p.add_argument("--baseline-year", type=_year, metavar="Y0", help="the baseline year")
+    p.add_argument("--baseline-year", type=year, metavar="Y0", help="the baseline year")
     p.add_argument("--fee-schedule", type=Path, metavar="FILE", help="prices items with none")
     p.add_argument("--payer", type=Path, metavar="FILE", help="prices P (default: the settings')")
     p.add_argument("--corridors", type=Path, metavar="FILE", help="corridor per participation year")
-    p.add_argument("--participation-year", type=_positive, default=1, metavar="N", help="default 1")
+    p.add_argument("--participation-year", type=positive, default=1, metavar="N", help="default 1")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument(

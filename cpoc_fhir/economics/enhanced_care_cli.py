@@ -29,18 +29,18 @@ from cpoc_fhir.economics.enhanced_care import (
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.packs.cpoc.enhanced_care import EnhancedCare
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.reports.options import year
 
 FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.reports.cli import _year
 
     p = reports.add_parser(
         "enhanced-care",
         help="the enhanced-care supplement: target rate and quarterly amounts (§13.1)",
     )
-    p.add_argument("--year", type=_year, required=True, metavar="YYYY", help="the year reconciled")
+    p.add_argument("--year", type=year, required=True, metavar="YYYY", help="the year reconciled")
     p.add_argument(
         "--value", type=Path, required=True, metavar="VALUE_JSON",
         help="the year's value report (cpoc report value --format json): er.quarters",

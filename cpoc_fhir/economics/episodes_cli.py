@@ -15,13 +15,13 @@ from typing import Any
 
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.reports.options import iso_date
 
 FORMATS = ("table", "json", "html")
 PERIODS = ("six-months", "line")  # economics.episodes says what each is
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.reports.cli import iso_date
 
     p = reports.add_parser(
         "episodes",

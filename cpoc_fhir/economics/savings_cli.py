@@ -16,19 +16,19 @@ from typing import Any
 
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.reports.options import iso_date, year
 
 FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.reports.cli import _year, iso_date
 
     p = reports.add_parser(
         "savings",
         help="shared savings: expected against actual spending by service category (§13.2)",
     )
     p.add_argument("input", type=Path, metavar="INPUT", help="the practice's FHIR records")
-    p.add_argument("--year", type=_year, required=True, metavar="YYYY", help="the savings year")
+    p.add_argument("--year", type=year, required=True, metavar="YYYY", help="the savings year")
     p.add_argument(
         "--claims",
         type=Path,
@@ -43,7 +43,7 @@ def add_parser(reports: Any) -> None:
         metavar="BASELINE",
         help="the baseline year's records and claims (may be INPUT when it holds both years)",
     )
-    p.add_argument("--baseline-year", type=_year, metavar="Y0", help="the baseline year")
+    p.add_argument("--baseline-year", type=year, metavar="Y0", help="the baseline year")
     p.add_argument(
         "--benchmarks",
         type=Path,

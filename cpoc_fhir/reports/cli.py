@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cpoc_fhir.economics import corridors_cli, enhanced_care_cli
-from cpoc_fhir.errors import InputError
+
+# The option values live in reports.options, where the report modules take them from; the
+# underscored names stay importable from here for modules written against them.
+from cpoc_fhir.reports.options import iso_date, zone
+from cpoc_fhir.reports.options import percentile as _percentile
+from cpoc_fhir.reports.options import positive as _positive
+from cpoc_fhir.reports.options import year as _year
 from cpoc_fhir.store import DEFAULT_URL
 
 ADHERENCE_PHASES = ("1", "2", "both")
@@ -248,39 +252,3 @@ def run(args: argparse.Namespace) -> int:
     from cpoc_fhir.reports import benchmarks_cli
 
     return benchmarks_cli.run(args)
-
-
-# --- option values ----------------------------------------------------------------------------
-def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _year(text: str) -> int:
-    if text.isdigit() and len(text) == 4:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a year (YYYY): {text!r}")
-
-
-def _positive(text: str) -> int:
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a whole number ≥ 1: {text!r}")
-
-
-def _percentile(text: str) -> int:
-    if text.isdigit() and 0 <= int(text) <= 100:
-        return int(text)
-    raise argparse.ArgumentTypeError(f"not a percentile 0-100: {text!r}")
-
-
-def zone(name: str | None) -> tuple[tzinfo | None, str]:
-    if not name:
-        local = datetime.now().astimezone()
-        return None, f"this host's time zone ({local.tzname()})"
-    try:
-        return ZoneInfo(name), name
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError("--tz", f"not a known time zone: {name!r}") from None

@@ -8,10 +8,10 @@ heartbeat and fails with ``LockLost`` if another run took the scope over.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -20,16 +20,23 @@ from cpoc_fhir.store.errors import LockLost, StoreError
 from cpoc_fhir.store.models import Lock, Run, RunPatient, Write
 from cpoc_fhir.store.records import RunInfo, WriteLike, json_safe
 
-if TYPE_CHECKING:
-    from cpoc_fhir.store.ledger import Ledger
-
 _MAX_TEXT = 2000
+
+
+class LedgerAccess(Protocol):
+    """What a run needs of its ledger (``Ledger`` is one): a transaction and the clock.
+
+    Named here so that this module does not import ``ledger``, which imports it to start runs.
+    """
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+    def now(self) -> datetime: ...
 
 
 class RunHandle:
     """The ledger side of one live run; use it as a context manager."""
 
-    def __init__(self, ledger: Ledger, run: RunInfo) -> None:
+    def __init__(self, ledger: LedgerAccess, run: RunInfo) -> None:
         self.ledger = ledger
         self.run_id = run.id
         self.kind = run.kind
