@@ -8,9 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sekmet_server import SekmetServer, running_sekmet
 from test_capture_integration import examples
 from test_capture_packs import PATIENT, _coverage
+from test_review_pages import app, render  # noqa: F401 (the templates' app fixture)
 
 from cds_hooks.embedded_fhir import load_resources
 from cds_hooks.review.pages import patient_page
@@ -33,7 +35,10 @@ def server(tmp_path: Path) -> Iterator[SekmetServer]:
         yield running
 
 
-def test_the_page_shows_the_pack_spans_and_episode_months(server: SekmetServer) -> None:
+def test_the_page_shows_the_pack_spans_and_episode_months(
+    server: SekmetServer,
+    app: Flask,  # noqa: F811
+) -> None:
     config = load_config(environ={})
     evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=MODELS)
     with FhirClient(server.base_url) as client:
@@ -58,3 +63,7 @@ def test_the_page_shows_the_pack_spans_and_episode_months(server: SekmetServer) 
         assert page.pack_label(line) == f"EPI episode {line.episode}, month {line.month}"
         assert line.start <= date(2025, 6, 30)
     assert all(page.pack_label(line) == "" for line in cpoc)
+    html = render(app, "patient.html", page=page)
+    assert "EPI: 2024-01-01 – 2025-06-30 (" in html and "Coverage/cov-x" in html
+    first = episodic[0]
+    assert f"EPI episode {first.episode}, month {first.month}</span>" in html
