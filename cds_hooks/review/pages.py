@@ -15,9 +15,11 @@ from typing import Any
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
 from cds_hooks.review.record import patient_record, report_foreign
+from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.packs.cpoc.codes import CODES, LINE_CODES
+from cpoc_fhir.packs.registry import load_pack
 from cpoc_fhir.service import Evaluator
 
 PAGE = "200"
@@ -49,6 +51,19 @@ class PatientPage:
     retired: tuple[ServerItem, ...]  # entered-in-error items, for the record
     can_write: bool
     counts: Mapping[str, int]  # per Match value
+    # value-and-models §15: which pack held the patient when, and why (the Coverage)
+    models: tuple[ModelSpan, ...] = ()
+    pack_names: Mapping[str, str] = field(default_factory=dict)  # pack id → short name
+
+    def pack_label(self, line: BillingLine) -> str:
+        """The line's pack (short name) and, for an episode model, "episode N, month k";
+        "" for a CPOC line (the page's default)."""
+        if line.model == DEFAULT_MODEL:
+            return ""
+        name = self.pack_names.get(line.model, line.model)
+        if line.episode is None:
+            return name
+        return f"{name} episode {line.episode}, month {line.month}"
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -91,6 +106,11 @@ def patient_page(
         retired=tuple(i for i in items if i.status == "entered-in-error"),
         can_write=can_write,
         counts=dict(Counter(r.match.value for r in rows)),
+        models=timeline.models,
+        pack_names={
+            m: load_pack(m, evaluator.models).short_name
+            for m in {s.model for s in timeline.models} | {x.model for x in timeline.lines}
+        },
     )
 
 

@@ -41,6 +41,10 @@ def summary_table(
         total_amount += amount
         out.append(f"  {'':18}  {code:6} {count:>6} {amount:>12}")
     out.append(f"  {'':18}  {'total':6} {total_count:>6} {total_amount:>12}")
+    if set(summary.lines_by_model) - {"cpoc"}:
+        # value-and-models §15: each patient is billed under the pack its Coverage selects.
+        per_pack = ", ".join(f"{m} {n}" for m, n in sorted(summary.lines_by_model.items()))
+        out.append(f"  lines by model      {per_pack}")
     if summary.fee_for_service:
         out.append(
             f"  fee-for-service     {len(summary.fee_for_service)} patient(s): not a CPOC "

@@ -30,7 +30,8 @@ from cpoc_fhir.fhir.write import (
     charge_item_changed,
     validate_charge_item,
 )
-from cpoc_fhir.packs.cpoc.ffs import timeline_conflicts
+from cpoc_fhir.packs.cpoc.ffs import ffs_conflicts
+from cpoc_fhir.packs.registry import load_pack
 from cpoc_fhir.service import Evaluator
 
 Resource = dict[str, Any]
@@ -114,6 +115,7 @@ class CaptureSummary:
     patients: int = 0
     failed_patients: int = 0
     lines_by_code: Counter[str] = field(default_factory=Counter)
+    lines_by_model: Counter[str] = field(default_factory=Counter)  # pack id → lines (§15)
     amount_by_code: dict[str, Decimal] = field(default_factory=dict)
     provisional: int = 0
     not_billable: int = 0
@@ -133,6 +135,7 @@ class CaptureSummary:
             "patients": self.patients,
             "failed_patients": self.failed_patients,
             "lines_by_code": dict(self.lines_by_code),
+            "lines_by_model": dict(self.lines_by_model),
             "amount_by_code": {k: str(v) for k, v in self.amount_by_code.items()},
             "provisional": self.provisional,
             "not_billable": self.not_billable,
@@ -242,7 +245,7 @@ class CaptureRun:
             ]
         else:
             outcomes = self.store.apply(patient_id, steps)
-        conflicts = timeline_conflicts(ffs_charges(charges, system), timeline)
+        conflicts = self._ffs_conflicts(ffs_charges(charges, system), timeline)
         self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]
@@ -250,6 +253,20 @@ class CaptureRun:
                 self.ledger.patient_failed(ref, f"{len(failed)} write(s) failed", list(outcomes))
             else:
                 self.ledger.patient_done(ref, len(lines), list(outcomes))
+
+    def _ffs_conflicts(self, charges: list[Any], timeline: Any) -> list[Any]:
+        """cpoc-rules §10 conflicts, only in months of a pack that replaces fee-for-service
+        (CPOC); OCM/EOM/CPC+ months keep FFS billing. A patient billed fee-for-service
+        (value-and-models §14.3) has none."""
+        if timeline.fee_for_service is not None:
+            return []
+        settings = self.evaluator.models
+        lines = [
+            line
+            for line in timeline.lines
+            if load_pack(line.model, settings).replaces_fee_for_service
+        ]
+        return ffs_conflicts(charges, lines)
 
     def _count(
         self,
@@ -273,6 +290,7 @@ class CaptureRun:
             if line.start < self.window_first:
                 continue
             summary.lines_by_code[line.code] += 1
+            summary.lines_by_model[line.model] += 1
             summary.amount_by_code[line.code] = (
                 summary.amount_by_code.get(line.code, Decimal("0.00")) + line.amount
             )

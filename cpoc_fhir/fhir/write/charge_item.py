@@ -32,7 +32,7 @@ from cpoc_fhir.engine.facts import (
     EpisodeKind,
     PatientRecord,
 )
-from cpoc_fhir.engine.lines import BillingLine, LineStatus, is_resource_reference
+from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, LineStatus, is_resource_reference
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
@@ -190,7 +190,11 @@ def build_charge_item(line: BillingLine, ctx: ChargeContext, validate: bool = Tr
                 "value": charge_item_identifier(ctx.patient_ref, line),
             }
         ],
-        "definitionCanonical": [settings.definition_url(line.code)],
+        # Only CPOC's codes have a published ChargeItemDefinition (definitions.py); a pack's
+        # line is priced by its pack's data file and cites none (value-and-models §15).
+        "definitionCanonical": (
+            [settings.definition_url(line.code)] if line.model == DEFAULT_MODEL else None
+        ),
         "status": CHARGE_STATUS[line.status],
         "code": {"coding": line_codings(line, ctx.payer, settings)},
         "subject": _reference(ctx.patient_ref),
