@@ -35,6 +35,7 @@ class EomData:
     sopt_system: str
     medicaid_payers: frozenset[str]
     source: str = ""
+    epro_questionnaires: frozenset[str] = frozenset()  # empty: any questionnaire
 
     def amount_for(self, day: date) -> MeosAmount:
         """The amounts of the latest year not after ``day``'s year (§15.2: by year)."""
@@ -129,6 +130,7 @@ def parse(raw: Mapping[str, Any], where: str) -> EomData:
             sopt_system=str(dual.get("sopt_system", "urn:oid:2.16.840.1.113883.3.221.5")),
             medicaid_payers=frozenset(dual.get("medicaid_payers", [])),
             source=str(raw.get("source", "")),
+            epro_questionnaires=frozenset(raw.get("services", {}).get("epro_questionnaires", [])),
         )
     except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
         raise ValueError(f"{where}: bad EOM data ({exc!r})") from None
