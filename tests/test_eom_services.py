@@ -172,3 +172,40 @@ def test_the_charge_item_of_an_m0010_line_validates_with_the_hcpcs_coding() -> N
     ChargeItem.model_validate(item)
     codings = item["code"]["coding"]
     assert {"system": HCPCS, "code": "M0010"}.items() <= codings[0].items()
+
+
+def test_only_counted_statuses_and_codes_become_enhanced_service_facts(tmp_path: Path) -> None:
+    # p1's screening entered in error, a non-HRSN LOINC (8867-4 heart rate) and an in-progress
+    # response are not counted; the completed response is.
+    from cpoc_fhir.fhir.read import open_source
+    from cpoc_fhir.fhir.read.record import read_record
+    from cpoc_fhir.knowledge.loader import load_knowledge
+
+    resources = _patient("p1", True)
+    resources[3]["status"] = "entered-in-error"
+    subject = {"reference": "Patient/p1"}
+    resources += [
+        {
+            "resourceType": "Observation",
+            "id": "hr",
+            "status": "final",
+            "subject": subject,
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "effectiveDateTime": "2025-03-10",
+        },
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": "draft",
+            "status": "in-progress",
+            "subject": subject,
+            "authored": "2025-04-02",
+        },
+    ]
+    path = tmp_path / "p1.json"
+    bundle = {"resourceType": "Bundle", "type": "collection"}
+    bundle["entry"] = [{"resource": r} for r in resources]
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    (patient,) = list(open_source(path).patients())
+    record = read_record(patient, load_knowledge())
+    assert record.social_needs_screenings == ()
+    assert [o.ref for o in record.patient_reported_outcomes] == ["QuestionnaireResponse/p1-pro"]

@@ -41,14 +41,14 @@ class EomModel:
         last, why = last_billable_day(record, as_of)
         catalog = self.knowledge.regimens
 
-        def qualifies(exposure: object) -> bool:
-            return True  # the per-day check below needs the day
-
+        by_ref = {e.ref: e for e in record.exposures}
         triggers = []
-        for trigger in drug_triggers(record, qualifies):
+        # Every drug day is a candidate; whether it initiates depends on the day (the
+        # diagnoses then, the days the model holds the patient), so it is checked per day.
+        for trigger in drug_triggers(record, lambda exposure: True):
             if not any(s.holds(trigger.on) for s in spans):
                 continue  # §15: episodes start only on days the model holds the patient
-            exposure = next(e for e in record.exposures if e.ref == trigger.ref)
+            exposure = by_ref[trigger.ref]
             drug = catalog.drug(exposure.drug) if exposure.drug else None
             classes = tuple(drug.classes) if drug is not None else ()
             cancers = rules.eom_cancer_types(record, trigger.on, self.data)
