@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.engine.facts import (
@@ -43,7 +45,7 @@ def _drug(ref: str, drug: str, on: date, route: Route = Route.PARENTERAL) -> Med
 
 
 def _dx(icd10: str) -> Diagnosis:
-    return Diagnosis("Condition/c1", icd10=(icd10,), onset=date(2024, 1, 1))
+    return Diagnosis("Condition/c1", icd10=(icd10,), onset=date(2023, 1, 1))
 
 
 def _evaluate(record: PatientRecord, models: ModelSettings = EOM) -> PatientTimeline:
@@ -158,3 +160,24 @@ def test_episodes_start_only_on_medicare_days_after_a_payer_switch() -> None:
     eom_lines = [line for line in timeline.lines if line.model == "eom"]
     assert eom_lines[0].start == date(2025, 7, 8)
     assert [e.start for e in timeline.episodes if e.model == "eom"] == [date(2025, 7, 8)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    start=st.dates(date(2023, 7, 1), date(2026, 6, 30)),
+    dual=st.booleans(),
+)
+def test_every_month_pays_its_first_days_year_amount(start: date, dual: bool) -> None:
+    # Invariant: one episode of at most six months from the trigger; each line pays $70 (2023,
+    # 2024) or $110 (2025 on) by its own first day, +$30 when a Medicaid Coverage holds.
+    coverages = (CoverageFact("Coverage/md", "Organization/state", type_codes=(f"{SOPT}|2",)),)
+    record = _record(
+        "C3490", _drug("a1", "carboplatin", start), coverages=coverages if dual else ()
+    )
+    timeline = _evaluate(record)
+    (episode,) = timeline.episodes
+    assert episode.start == start and 1 <= len(timeline.lines) <= 6
+    for line in timeline.lines:
+        assert episode.start <= line.start <= episode.end
+        base = Decimal("70.00") if line.start.year < 2025 else Decimal("110.00")
+        assert line.amount == base + (Decimal("30.00") if dual else 0)
