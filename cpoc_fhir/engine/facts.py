@@ -228,6 +228,26 @@ class CoverageFact:
 
 
 @dataclass(frozen=True)
+class SocialNeedsScreening:
+    """A health-related social needs screening on record (value-and-models §15.2): an
+    Observation with an HRSN screening LOINC code (96777-8 AHC HRSN, 96778-6, 93025-5 PRAPARE)."""
+
+    ref: str
+    on: date
+    code: str
+
+
+@dataclass(frozen=True)
+class PatientReportedOutcome:
+    """An electronic patient-reported outcome (§15.2): a completed or amended
+    QuestionnaireResponse; ``questionnaire`` is its canonical ("" when absent)."""
+
+    ref: str
+    on: date
+    questionnaire: str = ""
+
+
+@dataclass(frozen=True)
 class PatientRecord:
     """Everything the engine knows about one patient."""
 
@@ -244,4 +264,7 @@ class PatientRecord:
     trials: tuple[TrialEnrollment, ...] = ()
     transplants: tuple[Transplant, ...] = ()
     coverages: tuple[CoverageFact, ...] = ()  # §15: the payer selects the payment model
+    # §15.2 EOM enhanced services, recorded not billed (fhir/read/enhanced_services.py).
+    social_needs_screenings: tuple[SocialNeedsScreening, ...] = ()
+    patient_reported_outcomes: tuple[PatientReportedOutcome, ...] = ()
     warnings: tuple[str, ...] = field(default=())  # what the adapter could not interpret

@@ -11,6 +11,7 @@ from cpoc_fhir.fhir.read.conditions import read_conditions
 from cpoc_fhir.fhir.read.context import ReadContext, ReaderSettings
 from cpoc_fhir.fhir.read.coverages import read_coverages
 from cpoc_fhir.fhir.read.encounters import read_encounters, read_episodes
+from cpoc_fhir.fhir.read.enhanced_services import read_enhanced_services
 from cpoc_fhir.fhir.read.med_events import read_medications
 from cpoc_fhir.fhir.read.observations import read_observations
 from cpoc_fhir.fhir.read.patients import read_patient
@@ -62,6 +63,7 @@ def read_record(
         trials=_sorted(read_trials(ctx), lambda t: t.start),
         transplants=_sorted(read_transplants(ctx), lambda t: t.on),
         coverages=_sorted(read_coverages(ctx), lambda c: c.start),
+        **read_enhanced_services(ctx),
         warnings=tuple(ctx.warnings),
     )
 

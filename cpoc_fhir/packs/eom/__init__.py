@@ -1,0 +1,1 @@
+"""The Enhancing Oncology Model pack (value-and-models §15.2)."""

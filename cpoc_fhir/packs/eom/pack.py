@@ -1,0 +1,91 @@
+"""The EOM pack's PACK (value-and-models §15.2): binds the data file and cuts episodes."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from cpoc_fhir.engine.components import Component
+from cpoc_fhir.engine.episodes import Episode, cut_episodes
+from cpoc_fhir.engine.facts import PatientRecord
+from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
+from cpoc_fhir.errors import InputError
+from cpoc_fhir.knowledge import Knowledge
+from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.eom import rules
+from cpoc_fhir.packs.episode_lines import drug_triggers, last_billable_day, meos_lines
+
+DATA_FILE = Path(__file__).parent / "data" / "eom.toml"
+
+
+def load_data(path: str | Path | None = None) -> rules.EomData:
+    where = Path(path) if path else DATA_FILE
+    try:
+        raw = tomllib.loads(where.read_text(encoding="utf-8"))
+        return rules.parse(raw, str(where))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise InputError(str(where), f"cannot read the EOM data: {exc}") from None
+
+
+@dataclass(frozen=True)
+class EomModel:
+    knowledge: Knowledge
+    data: rules.EomData
+
+    def evaluate(
+        self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
+    ) -> PatientTimeline:
+        last, why = last_billable_day(record, as_of)
+        catalog = self.knowledge.regimens
+
+        by_ref = {e.ref: e for e in record.exposures}
+        triggers = []
+        # Every drug day is a candidate; whether it initiates depends on the day (the
+        # diagnoses then, the days the model holds the patient), so it is checked per day.
+        for trigger in drug_triggers(record, lambda exposure: True):
+            if not any(s.holds(trigger.on) for s in spans):
+                continue  # §15: episodes start only on days the model holds the patient
+            exposure = by_ref[trigger.ref]
+            drug = catalog.drug(exposure.drug) if exposure.drug else None
+            classes = tuple(drug.classes) if drug is not None else ()
+            cancers = rules.eom_cancer_types(record, trigger.on, self.data)
+            if rules.initiates(exposure, classes, cancers, self.data):
+                triggers.append(trigger)
+        episodes = cut_episodes("eom", triggers, last, stop_reason=why)
+
+        def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
+            return rules.price(record, episode, on, self.data)
+
+        lines = meos_lines("eom", self.data.code, episodes, price)
+        return PatientTimeline(
+            record.patient_ref, as_of, tuple(lines), record.warnings, episodes=tuple(episodes)
+        )
+
+
+def _bind(env: PackEnvironment) -> EomModel:
+    return EomModel(env.knowledge, load_data(env.data_file))
+
+
+def _title(line: BillingLine, currency: str) -> str:
+    dual = ", dual-eligible" if any("dual-eligible" in e for e in line.explanation) else ""
+    money = (
+        f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
+    )
+    return f"EOM episode {line.episode}, month {line.month}: MEOS {line.code} {money}{dual}"
+
+
+_DATA = load_data()
+
+PACK = PaymentModelPack(
+    id="eom",
+    name="Enhancing Oncology Model",
+    short_name="EOM",
+    codes={_DATA.code: PackCode(_DATA.code, _DATA.display, Component.MEOS, system=HCPCS)},
+    bind=_bind,
+    title=_title,
+    source=_DATA.source,
+    default_data_file=str(DATA_FILE),
+)

@@ -1,0 +1,136 @@
+"""EOM's rules (value-and-models §15.2): who starts an episode, what a month pays.
+
+Pure: the data file is read by pack.py. An initiating systemic therapy is an anti-cancer drug
+administration or fill (packs/episode_lines.py) while the patient has an EOM cancer; for
+breast and prostate patients hormonal drugs alone start nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from cpoc_fhir.engine.episodes import Episode
+from cpoc_fhir.engine.facts import MedicationExposure, PatientRecord
+
+
+@dataclass(frozen=True)
+class MeosAmount:
+    from_year: int
+    amount: Decimal
+    dual_add_on: Decimal
+
+
+@dataclass(frozen=True)
+class EomData:
+    code: str
+    display: str
+    amounts: tuple[MeosAmount, ...]  # ascending from_year
+    cancers: Mapping[str, tuple[str, ...]]  # type → ICD-10-CM prefixes (no dot)
+    hormonal_only_excluded: frozenset[str]
+    hormonal_classes: frozenset[str]
+    sopt_system: str
+    medicaid_payers: frozenset[str]
+    source: str = ""
+    epro_questionnaires: frozenset[str] = frozenset()  # empty: any questionnaire
+
+    def amount_for(self, day: date) -> MeosAmount:
+        """The amounts of the latest year not after ``day``'s year (§15.2: by year)."""
+        chosen = [a for a in self.amounts if a.from_year <= day.year]
+        if not chosen:
+            raise ValueError(f"EOM data: no MEOS amount for {day.year}")
+        return chosen[-1]
+
+
+def eom_cancer_types(record: PatientRecord, day: date, data: EomData) -> set[str]:
+    """The EOM cancer types of the patient's diagnoses holding on ``day``."""
+    found: set[str] = set()
+    for diagnosis in record.diagnoses:
+        if not diagnosis.active_during(day, day):
+            continue
+        for kind, prefixes in data.cancers.items():
+            if any(code.startswith(prefixes) for code in diagnosis.icd10):
+                found.add(kind)
+    return found
+
+
+def initiates(
+    exposure: MedicationExposure,
+    classes: Sequence[str],
+    cancers: set[str],
+    data: EomData,
+) -> bool:
+    """Whether ``exposure`` (a drug of ``classes``) can start an EOM episode."""
+    if not cancers:
+        return False
+    hormonal = bool(classes) and all(c in data.hormonal_classes for c in classes)
+    if not hormonal:
+        return True
+    # Hormonal only: starts an episode only for a cancer not excluded (e.g. a lymphoma
+    # patient also on an aromatase inhibitor).
+    return bool(cancers - data.hormonal_only_excluded)
+
+
+def is_dual(record: PatientRecord, day: date, data: EomData) -> bool:
+    """A Medicaid Coverage in force on ``day`` (PHDSC SOPT 2x, or a listed payer)."""
+    prefix = data.sopt_system + "|2"
+    for coverage in record.coverages:
+        if not coverage.holds(day):
+            continue
+        if coverage.payer in data.medicaid_payers:
+            return True
+        if any(code.startswith(prefix) for code in coverage.type_codes):
+            return True
+    return False
+
+
+def price(
+    record: PatientRecord, episode: Episode, day: date, data: EomData
+) -> tuple[Decimal, list[str]]:
+    entry = data.amount_for(day)
+    why = [f"EOM MEOS {data.code} {entry.amount} for months starting in {day.year}"]
+    if is_dual(record, day, data):
+        why.append(f"dual-eligible (Medicaid Coverage on {day.isoformat()}): +{entry.dual_add_on}")
+        return entry.amount + entry.dual_add_on, why
+    return entry.amount, why
+
+
+def parse(raw: Mapping[str, Any], where: str) -> EomData:
+    """The data file's content; ValueError naming the file and field when it is bad."""
+    try:
+        meos = raw["meos"]
+        amounts = tuple(
+            sorted(
+                (
+                    MeosAmount(
+                        int(a["from_year"]),
+                        Decimal(str(a["amount"])),
+                        Decimal(str(a["dual_add_on"])),
+                    )
+                    for a in meos["amounts"]
+                ),
+                key=lambda a: a.from_year,
+            )
+        )
+        cancers = {
+            str(k): tuple(str(p).replace(".", "").upper() for p in v)
+            for k, v in raw["cancers"].items()
+        }
+        dual = raw.get("dual", {})
+        return EomData(
+            code=str(meos["code"]),
+            display=str(meos.get("display", "EOM MEOS")),
+            amounts=amounts,
+            cancers=cancers,
+            hormonal_only_excluded=frozenset(raw.get("hormonal_only_excluded", [])),
+            hormonal_classes=frozenset(raw.get("hormonal_classes", [])),
+            sopt_system=str(dual.get("sopt_system", "urn:oid:2.16.840.1.113883.3.221.5")),
+            medicaid_payers=frozenset(dual.get("medicaid_payers", [])),
+            source=str(raw.get("source", "")),
+            epro_questionnaires=frozenset(raw.get("services", {}).get("epro_questionnaires", [])),
+        )
+    except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
+        raise ValueError(f"{where}: bad EOM data ({exc!r})") from None
