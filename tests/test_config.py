@@ -77,7 +77,8 @@ def refused(file_text: str | None, environ: dict[str, str], tmp_path: Path) -> s
         ),
         (
             "[rule]\nx = 1",
-            "[rule]: unknown table (expected [rules], [billing], [publish], [pathways], [value], [models])",
+            "[rule]: unknown table (expected [rules], [billing], [publish], [pathways], [value], "
+            "[models])",
         ),
         ("lookback = 1", "lookback (outside any table): unknown table"),
         ("rules = 3", "rules: expected a table [rules], got 3"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.packs.base import ModelEvaluator, PackEnvironment, PaymentModelPack
@@ -66,7 +67,7 @@ class ModelEvaluation:
     ) -> PatientTimeline:
         lines: list[BillingLine] = []
         warnings: list[str] = []
-        episodes = []
+        episodes: list[Episode] = []
         for model in dict.fromkeys(s.model for s in spans):
             own = tuple(s for s in spans if s.model == model)
             timeline = self.bound(model).evaluate(record, as_of, own)
