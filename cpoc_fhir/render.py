@@ -28,7 +28,7 @@ def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
     if timeline.fee_for_service is not None:
         out.append(f"  (no CPOC lines: {timeline.fee_for_service})")
     elif not timeline.lines:
-        out.append("  (no CPOC lines)")
+        out.append("  (no lines)" if timeline.models else "  (no CPOC lines)")
     else:
         out.append(
             f"  {'month':>5}  {'from':10}  {'to':10}  {'code':5}  {'component':17}  "
