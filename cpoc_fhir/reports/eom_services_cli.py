@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.reports.options import iso_date
+
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.reports.cli import iso_date
-
     p = reports.add_parser(
         "eom-services",
         help="EOM episodes: HRSN screening and ePRO on record within each episode (§15.2)",
