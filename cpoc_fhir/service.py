@@ -32,17 +32,13 @@ class Evaluator:
     reader: ReaderSettings = field(default_factory=ReaderSettings)
     models: ModelSettings = field(default_factory=ModelSettings)  # payer → pack (§15)
     forced_model: str | None = None  # one pack for every patient (``--model``)
-    _models: list[ModelEvaluation] = field(default_factory=list, compare=False, repr=False)
+    model_evaluation: ModelEvaluation = field(init=False, compare=False, repr=False)
 
-    @property
-    def model_evaluation(self) -> ModelEvaluation:
-        """The packs, each bound on first use (built once per evaluator)."""
-        if not self._models:
-            env = PackEnvironment(
-                self.knowledge, self.rules, self.payer, locality=self.payer.locality
-            )
-            self._models.append(ModelEvaluation(env, self.models, self.forced_model))
-        return self._models[0]
+    def __post_init__(self) -> None:
+        # The packs, each bound on first use; built once per evaluator (frozen: set here).
+        env = PackEnvironment(self.knowledge, self.rules, self.payer, locality=self.payer.locality)
+        evaluation = ModelEvaluation(env, self.models, self.forced_model)
+        object.__setattr__(self, "model_evaluation", evaluation)
 
     def timeline(
         self, resources: PatientResources, as_of: date, include_drafts: bool = False

@@ -261,12 +261,12 @@ class CaptureRun:
         if timeline.fee_for_service is not None:
             return []
         settings = self.evaluator.models
-        lines = [
-            line
-            for line in timeline.lines
-            if load_pack(line.model, settings).replaces_fee_for_service
-        ]
-        return ffs_conflicts(charges, lines)
+        replacing = {
+            model
+            for model in {line.model for line in timeline.lines}
+            if load_pack(model, settings).replaces_fee_for_service
+        }
+        return ffs_conflicts(charges, [ln for ln in timeline.lines if ln.model in replacing])
 
     def _count(
         self,

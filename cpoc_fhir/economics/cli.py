@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from cpoc_fhir.economics.table import model_table
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.reports.options import iso_date
 from cpoc_fhir.service import Evaluator
 
 
@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> None:
     model.add_argument(
         "--from",
         dest="start",
-        type=_date,
+        type=iso_date,
         required=True,
         metavar="YYYY-MM-DD",
         help="first day: charges served and CPOC billing months starting from this day",
@@ -67,7 +67,7 @@ def add_parser(sub: Any) -> None:
     model.add_argument(
         "--to",
         dest="end",
-        type=_date,
+        type=iso_date,
         required=True,
         metavar="YYYY-MM-DD",
         help="last day (inclusive); the timeline is evaluated as of this day",
@@ -132,13 +132,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(model_table(data) + "\n")
     return 0
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _rate(text: str) -> Decimal:

@@ -42,6 +42,7 @@ class EomModel:
         catalog = self.knowledge.regimens
 
         by_ref = {e.ref: e for e in record.exposures}
+        classes_of: dict[str, tuple[str, ...]] = {}  # exposure ref → its drug's classes
         triggers = []
         # Every drug day is a candidate; whether it initiates depends on the day (the
         # diagnoses then, the days the model holds the patient), so it is checked per day.
@@ -49,8 +50,10 @@ class EomModel:
             if not any(s.holds(trigger.on) for s in spans):
                 continue  # §15: episodes start only on days the model holds the patient
             exposure = by_ref[trigger.ref]
-            drug = catalog.drug(exposure.drug) if exposure.drug else None
-            classes = tuple(drug.classes) if drug is not None else ()
+            classes = classes_of.get(exposure.ref)
+            if classes is None:
+                drug = catalog.drug(exposure.drug) if exposure.drug else None
+                classes = classes_of[exposure.ref] = tuple(drug.classes) if drug else ()
             cancers = rules.eom_cancer_types(record, trigger.on, self.data)
             if rules.initiates(exposure, classes, cancers, self.data):
                 triggers.append(trigger)
