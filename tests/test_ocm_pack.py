@@ -5,6 +5,7 @@ Goldens derived by hand in each test's comment (months cut as cpoc-rules §2).""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -342,3 +343,42 @@ def test_any_trigger_in_the_window_bills_six_160_months_within_its_episode(start
     assert timeline.lines[0].start == start and timeline.lines[-1].end == episode.end
     for before, after in zip(timeline.lines, timeline.lines[1:], strict=False):
         assert after.start == before.end + timedelta(days=1)
+
+
+def test_cpoc_timeline_model_ocm_bills_g9678_lines_from_fhir(
+    tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FHIR R4: colon cancer (C18.0, from 2018-12-01) and oxaliplatin given 2019-01-31. Under
+    # --model ocm: months anchored on the 31st start 01-31, 02-28, 03-31, 04-30, 05-31, 06-30
+    # (as in the facts test above), each G9678 $160.00, episode 1.
+    from ocm_fhir import OXALIPLATIN, administration, patient, write_bundle
+
+    from cpoc_fhir.cli import main
+
+    monkeypatch.delenv("CPOC_CONFIG", raising=False)
+    bundle = write_bundle(
+        tmp_path / "bundle.json",
+        [
+            *patient("p1", "C18.0", "2018-12-01"),
+            administration("p1", "ox1", OXALIPLATIN, "2019-01-31"),
+        ],
+    )
+    args = ["timeline", str(bundle), "--model", "ocm", "--as-of", "2019-12-31", "--format", "json"]
+    assert main(args) == 0
+    (result,) = json.loads(capsys.readouterr().out)["patients"]
+    lines = [
+        (x["code"], x["start"], x["amount"], x["model"], x["episode"]) for x in result["lines"]
+    ]
+    assert lines == [
+        ("G9678", day, "160.00", "ocm", 1)
+        for day in (
+            "2019-01-31",
+            "2019-02-28",
+            "2019-03-31",
+            "2019-04-30",
+            "2019-05-31",
+            "2019-06-30",
+        )
+    ]
+    assert main(["timeline", str(bundle), "--model", "ocm", "--as-of", "2019-12-31"]) == 0
+    assert "G9678" in capsys.readouterr().out
