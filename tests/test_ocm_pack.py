@@ -26,7 +26,7 @@ from cpoc_fhir.engine.facts import (
     PatientRecord,
     Route,
 )
-from cpoc_fhir.engine.lines import PatientTimeline
+from cpoc_fhir.engine.lines import LineStatus, PatientTimeline
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.ocm.pack import load_data
@@ -382,3 +382,134 @@ def test_cpoc_timeline_model_ocm_bills_g9678_lines_from_fhir(
     ]
     assert main(["timeline", str(bundle), "--model", "ocm", "--as-of", "2019-12-31"]) == 0
     assert "G9678" in capsys.readouterr().out
+
+
+def test_a_metastatic_only_diagnosis_is_a_cancer_for_ocm() -> None:
+    # Only a secondary (metastatic, C78.7 liver) diagnosis on record: OCM's cancer diagnosis
+    # is there, so oxaliplatin 2019-03-04 starts an episode; its type shows as "other".
+    mets = Diagnosis(
+        "Condition/m", icd10=("C787",), onset=date(2019, 1, 1), cancer_role=CancerRole.SECONDARY
+    )
+    (episode,) = _evaluate(_record(_given("a1", "oxaliplatin", date(2019, 3, 4)), dx=mets)).episodes
+    assert (episode.start, episode.cancer_type) == (date(2019, 3, 4), "other")
+
+
+def test_a_cancer_abated_before_the_drug_day_starts_nothing() -> None:
+    # Breast cancer abated 2019-02-28; tamoxifen dispensed 2019-03-01 .. 03-30: no cancer
+    # holds on any drug day, so no episode.
+    abated = Diagnosis(
+        "Condition/b",
+        icd10=("C509",),
+        onset=date(2018, 1, 1),
+        abatement=date(2019, 2, 28),
+        cancer_role=CancerRole.PRIMARY,
+        cancer_type="breast",
+    )
+    supply = _oral("t1", "tamoxifen", date(2019, 3, 1), date(2019, 3, 30))
+    assert _evaluate(_record(supply, dx=abated)).episodes == ()
+
+
+def test_a_planned_infusion_starts_a_provisional_episode() -> None:
+    # Oxaliplatin planned (ordered, not yet given) for 2019-03-04: the episode and its months
+    # are provisional until the administration is recorded.
+    planned = MedicationExposure(
+        ref="MedicationRequest/o1",
+        drug="oxaliplatin",
+        drug_name="oxaliplatin",
+        role=DrugRole.ANTICANCER,
+        route=Route.PARENTERAL,
+        kind=ExposureKind.PLANNED,
+        start=date(2019, 3, 4),
+        end=date(2019, 3, 4),
+    )
+    timeline = _evaluate(_record(planned), as_of=date(2019, 3, 10))
+    (episode,) = timeline.episodes
+    assert not episode.confirmed
+    (line,) = timeline.lines  # only month 1 (03-04 .. 04-03) has begun by 03-10
+    assert line.status is LineStatus.PROVISIONAL
+
+
+def test_death_on_a_months_first_day_bills_that_month() -> None:
+    # Oxaliplatin 2019-03-04; death on 2019-05-04 = S_3: month 3 starts on (not after) the
+    # day of death, so it bills; months 4-6 do not. Lines: 03-04, 04-04, 05-04.
+    record = _record(_given("a1", "oxaliplatin", date(2019, 3, 4)), death=date(2019, 5, 4))
+    assert [line.start for line in _evaluate(record).lines] == [
+        date(2019, 3, 4),
+        date(2019, 4, 4),
+        date(2019, 5, 4),
+    ]
+
+
+def test_a_supply_running_across_a_switch_to_medicare_starts_on_the_first_medicare_day() -> None:
+    # acme (→ cpoc) to 2019-06-30, Medicare (Organization/cms → ocm) from 2019-07-01;
+    # capecitabine dispensed for 2019-06-10 .. 2019-07-20. Drug days before 07-01 are not OCM
+    # days, so the OCM episode starts 2019-07-01 (months 07-01 … 12-01, ends 2019-12-31).
+    models = ModelSettings(payers={"Organization/cms": "ocm", "Organization/acme": "cpoc"})
+    record = _record(
+        _oral("d1", "capecitabine", date(2019, 6, 10), date(2019, 7, 20)),
+        coverages=(
+            CoverageFact("Coverage/c", "Organization/acme", None, date(2019, 6, 30)),
+            CoverageFact("Coverage/m", "Organization/cms", date(2019, 7, 1), None),
+        ),
+    )
+    timeline = _evaluate(record, models, as_of=date(2020, 3, 31))
+    ocm = [e for e in timeline.episodes if e.model == "ocm"]
+    assert [(e.start, e.end) for e in ocm] == [(date(2019, 7, 1), date(2019, 12, 31))]
+    assert [line.start for line in timeline.lines if line.model == "ocm"] == [
+        date(2019, m, 1) for m in range(7, 13)
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    start=st.dates(date(2016, 7, 1), date(2022, 1, 1)),
+    died_after=st.integers(0, 200),
+    hospice=st.booleans(),
+)
+def test_no_month_starts_after_death_or_hospice_and_the_month_containing_it_bills(
+    start: date, died_after: int, hospice: bool
+) -> None:
+    # Invariant: with death (or hospice start) on day D, the lines are exactly the episode
+    # months starting on or before D — the month containing D included, none after it.
+    day = start + timedelta(days=died_after)
+    kw: dict[str, object] = (
+        {"episodes": (CareEpisode("EpisodeOfCare/h", EpisodeKind.HOSPICE, day),)}
+        if hospice
+        else {"death": day}
+    )
+    timeline = _evaluate(_record(_given("a1", "carboplatin", start), **kw))
+    (episode,) = timeline.episodes
+    starts = [line.start for line in timeline.lines]
+    assert starts and all(s <= day for s in starts)
+    assert len(starts) == 6 or timeline.lines[-1].end >= day
+    assert len(starts) == 6 or episode.note.startswith(("death on", "hospice care from"))
+    assert sum(line.amount for line in timeline.lines) == MEOS * len(starts)
+
+
+def test_the_charge_item_of_a_g9678_line_validates_with_the_hcpcs_coding() -> None:
+    # Month 1 of an episode from 2019-03-04 as a FHIR R4 ChargeItem: HCPCS G9678, $160.00.
+    from datetime import UTC, datetime
+
+    from fhir.resources.R4B.chargeitem import ChargeItem
+
+    from cpoc_fhir.fhir.write import ChargeContext, PublishSettings, build_charge_item
+    from cpoc_fhir.packs.base import HCPCS
+
+    line = _evaluate(_record(_given("a1", "oxaliplatin", date(2019, 3, 4)))).lines[0]
+    context = ChargeContext(
+        patient_ref="Patient/p1",
+        episode_ref=None,
+        diagnosis=None,
+        entered=datetime(2019, 3, 4, 9, tzinfo=UTC),
+        payer=load_payer(None),
+        settings=PublishSettings(),
+    )
+    item = build_charge_item(line, context)
+    ChargeItem.model_validate(item)
+    coding = item["code"]["coding"][0]
+    assert (coding["system"], coding["code"]) == (HCPCS, G9678)
+    assert "Oncology Care Model" in coding.get("display", "")
+    assert (str(item["priceOverride"]["value"]), item["priceOverride"]["currency"]) == (
+        "160.00",
+        "USD",
+    )
