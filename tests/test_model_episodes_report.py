@@ -210,6 +210,11 @@ def test_bad_model_is_an_input_error(tmp_path, capsys, args: list[str], message:
 def test_records_from_neither_or_both_sources_are_refused(tmp_path, capsys) -> None:
     assert main(["report", "model-episodes", "--model", "ocm"]) == 2
     assert "give the records as INPUT or --fhir-base" in capsys.readouterr().err
+    both = [str(tmp_path), "--fhir-base", "http://127.0.0.1:9/fhir", "--model", "ocm"]
+    assert main(["report", "model-episodes", *both]) == 2
+    assert "give the records as INPUT or --fhir-base" in capsys.readouterr().err
+    assert main(["report", "model-episodes", str(tmp_path), "--group", "g", "--model", "ocm"]) == 2
+    assert "--group: reads a Group on a FHIR server" in capsys.readouterr().err
 
 
 def test_from_a_fhir_server(tmp_path: Path, capsys, monkeypatch) -> None:
