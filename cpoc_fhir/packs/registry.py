@@ -17,6 +17,7 @@ from cpoc_fhir.packs.settings import ModelSettings
 BUILTIN_PACKS: Mapping[str, str] = {
     "cpoc": "cpoc_fhir.packs.cpoc.pack",
     "eom": "cpoc_fhir.packs.eom.pack",
+    "cpcplus": "cpoc_fhir.packs.cpcplus.pack",
 }
 
 _LOADED: dict[str, PaymentModelPack] = {}  # module → pack
