@@ -355,3 +355,34 @@ def test_the_reader_fills_identifiers_and_warns_on_an_unreadable_one() -> None:
     record = read_record(PatientResources("Patient/p2", [bad]), KNOWLEDGE)
     assert record.identifiers == ()
     assert any("identifier" in w and "not matched" in w for w in record.warnings)
+
+
+def test_the_charge_item_of_a_cmf_line_validates_with_the_practice_code_system() -> None:
+    # Track 2 tier 5 (payer's) for 2019-06 → CPCP-T2-5 $100.00, coded in the practice's
+    # CodeSystem ([publish] codesystem_url): CPC+ has no HCPCS code for the CMF.
+    from datetime import UTC, datetime
+
+    from fhir.resources.R4B.chargeitem import ChargeItem
+
+    from cpoc_fhir.fhir.write import ChargeContext, PublishSettings, build_charge_item
+
+    row = Attribution("Patient/p1", "PC1", "Main St", 2, date(2019, 6, 1), None, 5, 2)
+    (line,) = rules.cmf_lines(
+        PatientRecord("Patient/p1"), [row], DATA, KNOWLEDGE.charlson, date(2019, 6, 30), ALWAYS
+    )
+    settings = PublishSettings()
+    context = ChargeContext(
+        patient_ref="Patient/p1",
+        episode_ref=None,
+        diagnosis=None,
+        entered=datetime(2019, 6, 1, 9, tzinfo=UTC),
+        payer=load_payer(None),
+        settings=settings,
+    )
+    item = build_charge_item(line, context)
+    ChargeItem.model_validate(item)
+    coding = item["code"]["coding"][0]
+    assert (coding["system"], coding["code"]) == (settings.codesystem_url, "CPCP-T2-5")
+    assert load_pack("cpcplus").title(line, "USD") == (
+        "CPC+ care management fee 2019-06: CPCP-T2-5 $100.00"
+    )
