@@ -268,3 +268,48 @@ def test_input_or_fhir_base_is_required(tmp_path: Path, capsys: pytest.CaptureFi
     )  # fmt: skip
     assert code == 2
     assert "give an INPUT or --fhir-base URL" in capsys.readouterr().err
+
+
+def test_a_fhir_server_gives_the_report_of_the_same_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The practice's resources (plus an oncology EpisodeOfCare for p1 and p2: the server path
+    # reads the patients with one) read from files and from a sekmet-fhir server give the
+    # same report.
+    from sekmet_server import running_sekmet
+
+    from cds_hooks.embedded_fhir import load_resources
+
+    monkeypatch.delenv("CPOC_FHIR_TOKEN", raising=False)
+    bundle = json.loads(_practice(tmp_path).read_text(encoding="utf-8"))
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    for pid, start in (("p1", "2019-01-10"), ("p2", "2025-01-10")):
+        resources.append(
+            {
+                "resourceType": "EpisodeOfCare",
+                "id": f"{pid}-onc",
+                "status": "active",
+                "patient": {"reference": f"Patient/{pid}"},
+                "period": {"start": start},
+            }
+        )
+    files = tmp_path / "with-episodes.json"
+    files.write_text(
+        json.dumps(
+            {"resourceType": "Bundle", "type": "collection",
+             "entry": [{"resource": r} for r in resources]}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    common = ["--attribution", str(_attribution(tmp_path)), "--as-of", "2025-12-31",
+              "--config", str(_settings(tmp_path)), "--format", "json"]  # fmt: skip
+    assert main(["report", "cpc-coordination", str(files), *common]) == 0
+    from_files = json.loads(capsys.readouterr().out)
+    with running_sekmet(tmp_path / "sekmet") as server:
+        load_resources(server.base_url, resources)
+        code = main(["report", "cpc-coordination", "--fhir-base", server.base_url, *common])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    from_server = json.loads(captured.out)
+    assert from_files["months"] and from_server["months"] == from_files["months"]
+    assert from_server["totals"] == from_files["totals"]
