@@ -386,3 +386,39 @@ def test_the_charge_item_of_a_cmf_line_validates_with_the_practice_code_system()
     assert load_pack("cpcplus").title(line, "USD") == (
         "CPC+ care management fee 2019-06: CPCP-T2-5 $100.00"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ('amount = "100.00"', 'amount = "-1.00"', "repeated or negative"),
+        ("{ track = 2, min_score = 8, tier = 5 }", "{ track = 2, min_score = 8, tier = 6 }",
+         "track 2 has no tier 6"),
+        ("model_end = 2021-12-31", "model_end = 2016-12-31", "model_end is before"),
+    ],
+)  # fmt: skip
+def test_a_bad_data_file_is_an_input_error_naming_it(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    path = tmp_path / "cpcplus.toml"
+    text = DATA_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(InputError, match=problem) as caught:
+        load_data(path)
+    assert caught.value.where == str(path)
+
+
+def test_the_proxy_can_leave_cancer_out(tmp_path: Path) -> None:
+    # include_cancer = false: SICK's index drops malignancy → 1 + 2 = 3 → Track 1 tier 3, $16.
+    data_file = _data_file(tmp_path, "Patient/p1,PC1,Main St,1,2019-05-01,2019-05-31,\n")
+    data_file.write_text(
+        data_file.read_text(encoding="utf-8").replace(
+            "include_cancer = true", "include_cancer = false"
+        ),
+        encoding="utf-8",
+    )
+    (line,) = _evaluate(PatientRecord("Patient/p1", diagnoses=SICK), data_file).lines
+    assert (line.code, line.amount) == ("CPCP-T1-3", Decimal("16.00"))
+    assert "index 3 (congestive_heart_failure, diabetes_complicated;" in line.explanation[1]
+    assert "Condition/crc" not in line.evidence
