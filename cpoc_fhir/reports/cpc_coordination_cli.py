@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.start and args.end and args.end < args.start:
         raise InputError("--to", "is before --from")
     config = load_config(getattr(args, "config", None))
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=config.models)
+    # CPOC lines are priced with the practice's payer file (``[billing] payer_file``).
+    payer = load_payer(config.payer_file, config.payer_locality)
+    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     evaluation = evaluator.model_evaluation
     pack = evaluation.pack(cc.CMF_PACK)
     data_file = evaluation.settings.data_files.get(cc.CMF_PACK) or pack.default_data_file
