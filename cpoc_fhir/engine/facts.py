@@ -267,4 +267,7 @@ class PatientRecord:
     # §15.2 EOM enhanced services, recorded not billed (fhir/read/enhanced_services.py).
     social_needs_screenings: tuple[SocialNeedsScreening, ...] = ()
     patient_reported_outcomes: tuple[PatientReportedOutcome, ...] = ()
+    # Patient.identifier as "system|value" (a bare value without a system): §15.3 matches a
+    # CPC+ attribution file's rows by them (Medicare MBI). Identifiers are PHI: never logged.
+    identifiers: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())  # what the adapter could not interpret

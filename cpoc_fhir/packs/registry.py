@@ -18,6 +18,7 @@ BUILTIN_PACKS: Mapping[str, str] = {
     "cpoc": "cpoc_fhir.packs.cpoc.pack",
     "eom": "cpoc_fhir.packs.eom.pack",
     "ocm": "cpoc_fhir.packs.ocm.pack",
+    "cpcplus": "cpoc_fhir.packs.cpcplus.pack",
 }
 
 _LOADED: dict[str, PaymentModelPack] = {}  # module → pack

@@ -1,4 +1,4 @@
-"""Patient → whether the record has a readable Patient, and the date of death.
+"""Patient → whether the record has a readable Patient, the date of death, its identifiers.
 
 cpoc-rules §11: a billing line needs a Patient. Resources whose subject resolves to no
 Patient of the input (``Patient/does-not-exist``), or whose Patient cannot be read, bill
@@ -33,3 +33,25 @@ def _death(ctx: ReadContext, patient: Resource) -> date | None:
     if died is None and access.boolean(patient, "deceasedBoolean") is True:
         ctx.warn(patient, "deceased, but no date of death is recorded")
     return died
+
+
+def read_identifiers(ctx: ReadContext) -> tuple[str, ...]:
+    """Patient.identifier as "system|value" (a bare value when it has no system), in record
+    order (value-and-models §15.3: CPC+ attribution rows name patients by them). An
+    unreadable identifier element is left out with a warning that names no value."""
+    patient = ctx.resources.patient
+    if patient is None:
+        return ()
+    try:
+        entries = access.objects(patient, "identifier", expected="Identifier")
+        found: list[str] = []
+        for index, entry in enumerate(entries):
+            at = f"identifier[{index}]"
+            value = access.string(entry, "value", at)
+            system = access.string(entry, "system", at)
+            if value:
+                found.append(f"{system}|{value}" if system else value)
+    except access.UnreadableElement as exc:
+        ctx.warn(patient, f"{exc.problem}: its identifiers are not matched")
+        return ()
+    return tuple(dict.fromkeys(found))

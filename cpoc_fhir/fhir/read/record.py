@@ -14,7 +14,7 @@ from cpoc_fhir.fhir.read.encounters import read_encounters, read_episodes
 from cpoc_fhir.fhir.read.enhanced_services import read_enhanced_services
 from cpoc_fhir.fhir.read.med_events import read_medications
 from cpoc_fhir.fhir.read.observations import read_observations
-from cpoc_fhir.fhir.read.patients import read_patient
+from cpoc_fhir.fhir.read.patients import read_identifiers, read_patient
 from cpoc_fhir.fhir.read.procedures import read_transplants
 from cpoc_fhir.fhir.read.resources import PatientResources
 from cpoc_fhir.fhir.read.trials import read_trials
@@ -64,6 +64,7 @@ def read_record(
         transplants=_sorted(read_transplants(ctx), lambda t: t.on),
         coverages=_sorted(read_coverages(ctx), lambda c: c.start),
         **read_enhanced_services(ctx),
+        identifiers=read_identifiers(ctx),
         warnings=tuple(ctx.warnings),
     )
 
