@@ -30,12 +30,14 @@ def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
     elif not timeline.lines:
         out.append("  (no lines)" if timeline.models else "  (no CPOC lines)")
     else:
+        # CPOC's codes are 5 wide; a pack's may be longer (CPC+ "CPCP-T1-2"): one width.
+        width = max(5, *(len(line.code) for line in timeline.lines))
         out.append(
-            f"  {'month':>5}  {'from':10}  {'to':10}  {'code':5}  {'component':17}  "
+            f"  {'month':>5}  {'from':10}  {'to':10}  {'code':{width}}  {'component':17}  "
             f"{'lvl':>3}  {'status':12}  {'amount':>9}  score"
         )
         for line in timeline.lines:
-            out.append("  " + _row(line))
+            out.append("  " + _row(line, width))
             if explain:
                 out.extend(f"{'':9}· {text}" for text in line.explanation)
                 out.extend(f"{'':9}! {text}" for text in line.warnings)
@@ -58,7 +60,7 @@ def _span(span: ModelSpan) -> str:
     return f"{span.model} {dates} ({span.reason})"
 
 
-def _row(line: BillingLine) -> str:
+def _row(line: BillingLine, code_width: int = 5) -> str:
     month = "—" if line.month is None else str(line.month)
     if line.episode is not None:  # an episode model's month: "episode.month" (2.3)
         month = f"{line.episode}.{month}"
@@ -71,7 +73,7 @@ def _row(line: BillingLine) -> str:
             f"{s.comorbidity}+{s.performance}+{s.toxicity}+{s.administration}={s.total}{regimen}"
         )
     return (
-        f"{month:>5}  {line.start.isoformat():10}  {line.end.isoformat():10}  {line.code:5}  "
+        f"{month:>5}  {line.start.isoformat():10}  {line.end.isoformat():10}  {line.code:{code_width}}  "
         f"{_COMPONENT_LABEL[line.component.value]:17}  {level:>3}  {line.status.value:12}  "
         f"{line.amount:>9}  {score}"
     ).rstrip()
