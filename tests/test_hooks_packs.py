@@ -38,10 +38,11 @@ from hypothesis import strategies as st
 from sekmet_server import SekmetServer, running_sekmet
 
 from cds_hooks.app import create_app
-from cds_hooks.cards import KIND_EXTENSION, CardSource
+from cds_hooks.cards import KIND_EXTENSION, CardSource, documentation_card
 from cds_hooks.embedded_fhir import load_resources
 from cds_hooks.pack_cards import episode_start_card, pack_line_card, pack_month_card
 from cds_hooks.settings import CdsSettings, WriteTarget
+from cpoc_fhir.cli import main
 from cpoc_fhir.config import load_config
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.episodes import Episode
@@ -346,3 +347,42 @@ def test_order_sign_writes_one_meos_charge_item_once(fhir: SekmetServer, tmp_pat
         ["unchanged"],
         ["created"],
     ]
+
+
+def test_the_month_end_capture_finds_the_meos_item_the_hook_wrote(
+    fhir: SekmetServer, tmp_path: Path
+) -> None:
+    # After the signing above, the EHR stores the signed orders; the capture run (same
+    # [models] mapping) builds the same line, identifier <patient>.meos.2025-11-12: no second
+    # item.
+    signed = [dict(order, status="active") for order in folfiri_drafts(PATIENT)]
+    load_resources(fhir.base_url, signed)
+    config = tmp_path / "cpoc.toml"
+    config.write_text('[models]\npayers = {"Organization/cms" = "eom"}\n')
+    code = main(
+        [
+            "--config", str(config), "capture", "--month", "2025-11", "--fhir-base",
+            fhir.base_url, "--patient", PATIENT, "--as-of", "2025-11-12", "--store",
+            f"sqlite:///{tmp_path}/ledger.sqlite", "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    items = server_charge_items(fhir.base_url, PATIENT)
+    november = [i for i in items if i["occurrencePeriod"]["start"] == "2025-11-12"]
+    assert [(i["code"]["coding"][0]["code"], i["status"]) for i in november] == [
+        ("M0010", "planned")
+    ]
+    # The run captures November only: episode 1's months (before it) are not created.
+    assert [i["identifier"][0]["value"] for i in items] == [f"{PATIENT}.meos.2025-11-12"]
+
+
+def test_the_documentation_card_names_the_pack_holding_the_order() -> None:
+    # One gap that fits whole: "<pack> documentation for this patient: <gap>" (no month: a
+    # pack line is no CPOC Treatment Month).
+    card = documentation_card(SOURCE, ["MedicationRequest/x: drug not identified"], None, "EOM")
+    assert card["summary"] == (
+        "EOM documentation for this patient: MedicationRequest/x: drug not identified"
+    )
+    assert "under EOM" in card["detail"] and "CPOC level" not in card["detail"]
+    cpoc = documentation_card(SOURCE, ["a", "b"], None)
+    assert cpoc["summary"] == "CPOC: 2 documentation gaps affect this patient"
