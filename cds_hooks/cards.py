@@ -42,22 +42,31 @@ class CardSource:
     review_launch_url: str | None
     patient_id: str
 
-    def card(self, kind: str, summary: str, indicator: str, detail: str, month: str | None) -> Card:
+    def card(
+        self,
+        kind: str,
+        summary: str,
+        indicator: str,
+        detail: str,
+        month: str | None,
+        model: str = "CPOC",
+    ) -> Card:
+        """``model``: the short name of the pack whose lines the review link opens."""
         card: Card = {
             "uuid": str(uuid.uuid4()),
             "summary": shorten(summary),
             "indicator": indicator,
             "detail": detail,
             "source": {"label": self.label, "url": self.url},
-            "links": [self._review_link(month)] if self.review_launch_url else None,
+            "links": [self._review_link(month, model)] if self.review_launch_url else None,
             "extension": {KIND_EXTENSION: kind},
         }
         return card
 
-    def _review_link(self, month: str | None) -> Card:
+    def _review_link(self, month: str | None, model: str) -> Card:
         context = {"patient": self.patient_id, "month": month}
         return {
-            "label": "Review CPOC lines",
+            "label": f"Review {shorten(model, 40)} lines",
             "url": self.review_launch_url,
             "type": "smart",
             "appContext": json.dumps({k: v for k, v in context.items() if v}),

@@ -80,7 +80,9 @@ def episode_start_card(
     parts.append(_keeps_ffs(pack))
     parts += list(notes)
     indicator = "warning" if first is not None and _not_billable(first) else "info"
-    return source.card(KIND_EPISODE_START, summary, indicator, _join(parts), _month(first))
+    return source.card(
+        KIND_EPISODE_START, summary, indicator, _join(parts), _month(first), pack.short_name
+    )
 
 
 def pack_line_card(
@@ -102,7 +104,9 @@ def pack_line_card(
     summary = fitted(title, change) or shorten(title)
     parts = [_line_detail(pack, line, currency), _keeps_ffs(pack), *notes]
     indicator = "warning" if _not_billable(line) else "info"
-    return source.card(KIND_PACK_LINE, summary, indicator, _join(parts), _month(line))
+    return source.card(
+        KIND_PACK_LINE, summary, indicator, _join(parts), _month(line), pack.short_name
+    )
 
 
 def pack_month_card(
@@ -116,7 +120,9 @@ def pack_month_card(
     parts = [_line_detail(pack, line, currency) for line in lines]
     parts.append(_keeps_ffs(pack))
     indicator = "warning" if any(_not_billable(line) for line in lines) else "info"
-    return source.card(KIND_PACK_MONTH, summary, indicator, _join(parts), _month(first))
+    return source.card(
+        KIND_PACK_MONTH, summary, indicator, _join(parts), _month(first), pack.short_name
+    )
 
 
 def enhanced_services_card(
@@ -137,7 +143,7 @@ def enhanced_services_card(
             "billed: the MEOS line does not depend on them.",
         ]
     )
-    return source.card(KIND_ENHANCED_SERVICES, summary, "info", detail, None)
+    return source.card(KIND_ENHANCED_SERVICES, summary, "info", detail, None, pack.short_name)
 
 
 _SERVICE = {

@@ -142,9 +142,10 @@ def test_an_order_that_starts_an_eom_episode_says_so(tmp_path: Path, hook: str) 
 
 
 def test_order_sign_proposes_the_meos_charge_item_with_its_hcpcs_coding(tmp_path: Path) -> None:
-    answer = call(
-        app_for(tmp_path, "2025-11-10"), "order-sign", "2025-11-10", folfiri_drafts(PATIENT)
-    )
+    app = app_for(tmp_path, "2025-11-10", review_launch_url="https://review.example/launch")
+    answer = call(app, "order-sign", "2025-11-10", folfiri_drafts(PATIENT))
+    (link,) = answer["cards"][0]["links"]
+    assert link["label"] == "Review EOM lines"
     (action,) = answer["systemActions"]  # episode 1's months are not the order's: not proposed
     assert action["description"] == (
         f"Capture the EOM charge M0010 {MEOS_DISPLAY} (episode 2, month 1) as a planned ChargeItem"
@@ -196,6 +197,27 @@ def test_no_fee_for_service_card_for_an_eom_patient(tmp_path: Path) -> None:
     )
     answer = call(cpoc, "order-sign", "2025-11-10", folfiri_drafts(PATIENT))
     assert "fee-for-service" in kinds(answer)
+
+
+def test_after_a_payer_switch_the_order_starts_the_first_eom_episode(tmp_path: Path) -> None:
+    # No Coverage before 2025-10-01 (CPOC by default), Medicare (→ EOM) from then: FOLFOX of
+    # March-August fell on CPOC days and starts no EOM episode; the FOLFIRI order on
+    # 2025-11-12 starts episode 1 (2025-11-12 to 2026-05-11). CPOC's month 9 (from 11-03) is
+    # an EOM day now: no Treatment Month card, no CPOC pathway card, only M0010 proposed.
+    medicare = coverage("medicare", "Organization/cms", "1", start="2025-10-01")
+    answer = call(
+        app_for(tmp_path, "2025-11-10"),
+        "order-sign",
+        "2025-11-10",
+        folfiri_drafts(PATIENT),
+        extra=(medicare,),
+    )
+    assert kinds(answer) == ["episode-start"]
+    assert answer["cards"][0]["summary"].startswith(
+        "This order starts EOM episode 1 (2025-11-12 to 2026-05-11)"
+    )
+    codes = [a["resource"]["code"]["coding"][0]["code"] for a in answer["systemActions"]]
+    assert codes == ["M0010"]
 
 
 # --- patient-view ---------------------------------------------------------------------------
