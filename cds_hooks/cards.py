@@ -42,22 +42,31 @@ class CardSource:
     review_launch_url: str | None
     patient_id: str
 
-    def card(self, kind: str, summary: str, indicator: str, detail: str, month: str | None) -> Card:
+    def card(
+        self,
+        kind: str,
+        summary: str,
+        indicator: str,
+        detail: str,
+        month: str | None,
+        model: str = "CPOC",
+    ) -> Card:
+        """``model``: the short name of the pack whose lines the review link opens."""
         card: Card = {
             "uuid": str(uuid.uuid4()),
             "summary": shorten(summary),
             "indicator": indicator,
             "detail": detail,
             "source": {"label": self.label, "url": self.url},
-            "links": [self._review_link(month)] if self.review_launch_url else None,
+            "links": [self._review_link(month, model)] if self.review_launch_url else None,
             "extension": {KIND_EXTENSION: kind},
         }
         return card
 
-    def _review_link(self, month: str | None) -> Card:
+    def _review_link(self, month: str | None, model: str) -> Card:
         context = {"patient": self.patient_id, "month": month}
         return {
-            "label": "Review CPOC lines",
+            "label": f"Review {shorten(model, 40)} lines",
             "url": self.review_launch_url,
             "type": "smart",
             "appContext": json.dumps({k: v for k, v in context.items() if v}),
@@ -135,27 +144,32 @@ def triggered_card(source: CardSource, line: BillingLine) -> Card:
 
 
 def documentation_card(
-    source: CardSource, warnings: Sequence[str], month: BillingLine | None
+    source: CardSource, warnings: Sequence[str], month: BillingLine | None, model: str = "CPOC"
 ) -> Card:
     """What the level or its support lacks (no ECOG in the window, regimen not in the catalog,
-    disease status unknown, a class change with no reason on record…)."""
+    disease status unknown, a class change with no reason on record…). ``model``: the short
+    name of the pack holding the order (another pack's card lists the order's own gaps, such
+    as a drug not identified, which decide whether it starts an episode)."""
     where = f"month {month.month}" if month and month.month else "this patient"
     # The one gap is named when it fits whole; else (and for several) the count, and the
     # gaps themselves in the detail.
-    one = fitted(f"CPOC documentation for {where}: ", warnings[0]) if len(warnings) == 1 else None
+    model = shorten(model, 24)
+    one = (
+        fitted(f"{model} documentation for {where}: ", warnings[0]) if len(warnings) == 1 else None
+    )
     if one is not None and warnings[0].split():
         summary = one
     elif len(warnings) == 1:
-        summary = f"CPOC: 1 documentation gap affects {where}"
+        summary = f"{model}: 1 documentation gap affects {where}"
     else:
-        summary = f"CPOC: {len(warnings)} documentation gaps affect {where}"
-    detail = _join(
-        [
-            "These affect the CPOC level or what supports it; the line is billed as shown "
-            "until the record changes.",
-            _bullets(warnings),
-        ]
+        summary = f"{model}: {len(warnings)} documentation gaps affect {where}"
+    lead = (
+        "These affect the CPOC level or what supports it; the line is billed as shown "
+        "until the record changes."
+        if model == "CPOC"
+        else f"These affect what the order brings under {model} or what supports it."
     )
+    detail = _join([lead, _bullets(warnings)])
     card = source.card(
         "documentation", summary, "warning", detail, month.start.isoformat() if month else None
     )

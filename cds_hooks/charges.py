@@ -24,8 +24,8 @@ from cpoc_fhir.capture.plan import WriteMode, plan
 from cpoc_fhir.capture.run import WriteOutcome, check_writes
 from cpoc_fhir.capture.server import ServerStore, allows_update_create
 from cpoc_fhir.engine.facts import PatientRecord
-from cpoc_fhir.engine.lines import BillingLine, LineStatus, PatientTimeline
-from cpoc_fhir.errors import CpocError
+from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, LineStatus, PatientTimeline
+from cpoc_fhir.errors import CpocError, InputError
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import (
     ChargeContext,
@@ -37,6 +37,7 @@ from cpoc_fhir.fhir.write import (
 )
 from cpoc_fhir.packs.cpoc.codes import DISPLAY
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+from cpoc_fhir.packs.registry import load_pack
 
 Resource = dict[str, Any]
 
@@ -92,12 +93,24 @@ def capture_charges(
 def _proposal(line: BillingLine, item: Resource) -> Resource:
     planned = dict(item, status="planned")
     month = f"month {line.month}" if line.month else line.start.isoformat()
+    if line.model == DEFAULT_MODEL:
+        what = f"the CPOC charge {line.code} {DISPLAY[line.code]} ({month})"
+    else:  # another pack's line (value-and-models §15): its coding's display, its episode
+        display = item["code"]["coding"][0].get("display") or line.code
+        episode = f"episode {line.episode}, " if line.episode is not None else ""
+        what = f"the {_short_name(line.model)} charge {line.code} {display} ({episode}{month})"
     return {
         "type": "create",
-        "description": f"Capture the CPOC charge {line.code} {DISPLAY[line.code]} ({month}) "
-        "as a planned ChargeItem",
+        "description": f"Capture {what} as a planned ChargeItem",
         "resource": planned,
     }
+
+
+def _short_name(model: str) -> str:
+    try:
+        return load_pack(model).short_name  # loaded by the evaluation already
+    except InputError:
+        return model
 
 
 def _write(

@@ -20,7 +20,8 @@ SERVICES: tuple[CdsService, ...] = (
             "Shows the CPOC Treatment Month code and level the selected oncology orders "
             "produce in their billing month, with the score breakdown and its evidence, the "
             "Transition, New Patient or Clinical Trial lines they bring, and what "
-            "documentation the level lacks."
+            "documentation the level lacks. For a patient another payment model holds "
+            "(OCM, EOM), the model's episode month, or the episode the order starts."
         ),
         handler=order_select,
         usage_requirements=_PREFETCH_NOTE,
@@ -32,7 +33,7 @@ SERVICES: tuple[CdsService, ...] = (
         description=(
             "At signing, shows the CPOC lines the orders produce and captures the month's "
             "charges as FHIR ChargeItems (proposed as systemActions and, when configured, "
-            "written by the service itself, exactly once)."
+            "written by the service itself, exactly once), under the patient's payment model."
         ),
         handler=order_sign,
         usage_requirements=_PREFETCH_NOTE,
@@ -43,7 +44,8 @@ SERVICES: tuple[CdsService, ...] = (
         title="CPOC lines of the current month",
         description=(
             "Shows the patient's CPOC lines for the current billing month and their status "
-            "(final, provisional, not billable) with what they still need."
+            "(final, provisional, not billable) with what they still need; under another "
+            "payment model, its episode month and the enhanced services not yet on record."
         ),
         handler=patient_view,
         usage_requirements=_PREFETCH_NOTE,

@@ -1,11 +1,16 @@
-"""cpoc-order-select and cpoc-order-sign: what the order produces under CPOC.
+"""cpoc-order-select and cpoc-order-sign: what the order produces under the patient's pack.
 
 parse → gather the record → evaluate with and without the order → cards (→ charges on sign).
+CPOC's cards (Treatment Month level and score, documentation gaps, care pathway, the §14.3
+fee-for-service notice) come from CPOC lines or days a pack replacing fee-for-service holds;
+another pack's lines (OCM/EOM MEOS, value-and-models §15) get the pack's cards
+(pack_cards.py), and their ChargeItems go through the same exactly-once path (charges.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from cds_hooks.assess import MonthImpact, OrderAssessment, assess_orders
 from cds_hooks.cards import (
@@ -21,6 +26,8 @@ from cds_hooks.charges import ChargeOutcome, ChargeRequest, capture_charges
 from cds_hooks.draft_dates import check_draft_dates, fhir_day
 from cds_hooks.gather import gather
 from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
+from cds_hooks.pack_cards import episode_start_card, pack_line_card
+from cds_hooks.pack_orders import PackImpact, pack_impact
 from cds_hooks.pathway_cards import pathway_card
 from cds_hooks.services.base import HookResult, Runtime
 from cpoc_fhir.engine.components import Component
@@ -61,20 +68,28 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     )
     draft_refs = [f"{r['resourceType']}/{r['id']}" for r in drafts.resources]
     assessment = assess_orders(rt.evaluator, resources, drafts.selected, today, draft_refs)
+    impact = pack_impact(assessment)
+    evaluation = rt.evaluator.model_evaluation
     result = HookResult()
     notice = assessment.timeline.fee_for_service
     if notice is not None and assessment.order_refs:
         _add(result, fee_for_service_card(source, notice))  # §14.3: no lines, no charges
-    charges = _charges(rt, assessment) if sign else None
+    charges = _charges(rt, assessment, impact) if sign else None
     for month in assessment.months:
-        _month_cards(source, month, result, _charge_notes(charges, month))
+        _month_cards(source, month, result, _charge_notes(charges, month.start))
     if assessment.new_patient is not None:
         _add(result, triggered_card(source, assessment.new_patient), assessment.new_patient)
+    _pack_cards(rt, source, impact, result, charges)
     warnings = _warnings(assessment)
     if warnings:
         first = assessment.months[0].treatment if assessment.months else None
-        _add(result, documentation_card(source, warnings, first))
-    _pathway(rt, request, source, assessment, resources, drafts, sign, result)
+        label = "CPOC"
+        if impact.models and not impact.any_held_by(evaluation, replaces_ffs=True):
+            label = evaluation.pack(impact.models[0]).short_name  # only the order's own gaps
+        _add(result, documentation_card(source, warnings, first, label))
+    # The care pathway (proposal IV-A) is CPOC's: shown when a CPOC day holds the order.
+    if not impact.models or impact.any_held_by(evaluation, replaces_ffs=True):
+        _pathway(rt, request, source, assessment, resources, drafts, sign, result)
     if charges is not None:
         result.system_actions = list(charges.system_actions)
         result.writes = [
@@ -105,6 +120,32 @@ def _month_cards(
     _add(result, treatment_card(source, line, month.base_before(), others, notes), line)
     for other in triggered:
         _add(result, triggered_card(source, other), other)
+
+
+def _pack_cards(
+    rt: Runtime,
+    source: CardSource,
+    impact: PackImpact,
+    result: HookResult,
+    charges: ChargeOutcome | None,
+) -> None:
+    """The episodes the order starts and the pack lines of its months (value-and-models §15)."""
+    evaluation = rt.evaluator.model_evaluation
+    currency = rt.evaluator.payer.currency
+    shown = set()
+    for month in impact.months:
+        pack = evaluation.pack(month.line.model)
+        notes = _charge_notes(charges, month.line.start, month.line)
+        if month.started is not None:
+            shown.add((month.started.model, month.started.index))
+            card = episode_start_card(source, pack, month.started, month.line, currency, notes)
+        else:
+            card = pack_line_card(source, pack, month.line, month.before, currency, notes)
+        _add(result, card, month.line)
+    for episode in impact.started:  # an episode whose first month bills no line
+        if (episode.model, episode.index) not in shown:
+            pack = evaluation.pack(episode.model)
+            _add(result, episode_start_card(source, pack, episode, None, currency))
 
 
 def _changed(line: BillingLine, before: BillingLine | None) -> bool:
@@ -199,8 +240,9 @@ def _main_regimen(regimen_ids: tuple[str, ...], backbone: tuple[str, ...]) -> st
 # --- order-sign charges -------------------------------------------------------------------
 
 
-def _charges(rt: Runtime, assessment: OrderAssessment) -> ChargeOutcome | None:
+def _charges(rt: Runtime, assessment: OrderAssessment, impact: PackImpact) -> ChargeOutcome | None:
     lines = [line for month in assessment.months for line in month.lines]
+    lines += impact.lines()  # other packs' lines: the same exactly-once path
     if assessment.new_patient is not None:
         lines.append(assessment.new_patient)
     if not lines:
@@ -224,11 +266,16 @@ def _charges(rt: Runtime, assessment: OrderAssessment) -> ChargeOutcome | None:
     )
 
 
-def _charge_notes(charges: ChargeOutcome | None, month: MonthImpact) -> list[str]:
+def _charge_notes(
+    charges: ChargeOutcome | None, start: date, only: BillingLine | None = None
+) -> list[str]:
+    """What was written or proposed for the month starting ``start`` (``only``: that line's
+    item alone, for a pack's card when a CPOC month starts the same day)."""
     if charges is None:
         return []
     notes = []
-    in_month = [w for w in charges.writes if w.identifier.endswith(f".{month.start.isoformat()}")]
+    tail = f".{only.component.value}.{start.isoformat()}" if only else f".{start.isoformat()}"
+    in_month = [w for w in charges.writes if w.identifier.endswith(tail)]
     written = [w for w in in_month if w.outcome != "failed" and w.chargeitem_id]
     if written:
         notes.append(
@@ -241,18 +288,20 @@ def _charge_notes(charges: ChargeOutcome | None, month: MonthImpact) -> list[str
         notes.append(
             "Some ChargeItems could not be written now; the month-end capture run will write them."
         )
-    proposed = _codes(charges.system_actions, month)
+    proposed = [
+        code for code in _codes(charges.system_actions, start) if only is None or code == only.code
+    ]
     if proposed:
         notes.append(f"Proposed to the EHR as planned ChargeItems: {', '.join(proposed)}.")
     return notes
 
 
-def _codes(actions: Sequence[dict[str, object]], month: MonthImpact) -> list[str]:
+def _codes(actions: Sequence[dict[str, object]], start: date) -> list[str]:
     codes = []
     for action in actions:
         resource = action["resource"]
         assert isinstance(resource, dict)
         period = resource.get("occurrencePeriod") or {}
-        if period.get("start") == month.start.isoformat():
+        if period.get("start") == start.isoformat():
             codes.append(str(resource["code"]["coding"][0]["code"]))
     return codes

@@ -53,11 +53,17 @@ class ModelEvaluation:
 
     def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
         spans = self.spans(record)
-        if len(spans) == 1:
-            (span,) = spans
+        # One pack on every day (one span, or several of the same pack: an unmapped Coverage
+        # after days with none) is that pack's own timeline, its §14.3 notice kept.
+        if len({s.model for s in spans}) == 1:
+            span = spans[0]
             timeline = self.bound(span.model).evaluate(record, as_of, spans)
             # CPOC for all time by default: the timeline keeps its original shape.
-            if span.model == DEFAULT_MODEL and span.reason.startswith("default"):
+            if (
+                len(spans) == 1
+                and span.model == DEFAULT_MODEL
+                and span.reason.startswith("default")
+            ):
                 return timeline
             return _with(timeline, timeline.lines, spans, timeline.fee_for_service)
         return self._combined(record, as_of, spans)

@@ -59,10 +59,20 @@ class EomModel:
                 triggers.append(trigger)
         episodes = cut_episodes("eom", triggers, last, stop_reason=why)
 
-        def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
-            return rules.price(record, episode, on, self.data)
+        duals: dict[tuple[int, date], str] = {}  # (episode, month start) → Medicaid Coverage
 
-        lines = meos_lines("eom", self.data.code, episodes, price)
+        def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
+            priced = rules.price(record, episode, on, self.data)
+            if priced.dual_coverage is not None:
+                duals[(episode.index, on)] = priced.dual_coverage
+            return priced.amount, priced.why
+
+        lines = [
+            rules.with_dual_evidence(line, duals[key])
+            if (key := (line.episode or 0, line.start)) in duals
+            else line
+            for line in meos_lines("eom", self.data.code, episodes, price)
+        ]
         return PatientTimeline(
             record.patient_ref, as_of, tuple(lines), record.warnings, episodes=tuple(episodes)
         )
@@ -73,7 +83,8 @@ def _bind(env: PackEnvironment) -> EomModel:
 
 
 def _title(line: BillingLine, currency: str) -> str:
-    dual = ", dual-eligible" if any("dual-eligible" in e for e in line.explanation) else ""
+    # Structured: a dual month's line cites the Medicaid Coverage its add-on rests on.
+    dual = ", dual-eligible" if rules.is_dual_line(line) else ""
     money = (
         f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
     )

@@ -8,13 +8,17 @@ breast and prostate patients hormonal drugs alone start nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import MedicationExposure, PatientRecord
+from cpoc_fhir.engine.lines import BillingLine
+
+# How a dual month's line names the Medicaid Coverage it rests on (with_dual_evidence).
+COVERAGE_PREFIX = "Coverage/"
 
 
 @dataclass(frozen=True)
@@ -74,28 +78,55 @@ def initiates(
     return bool(cancers - data.hormonal_only_excluded)
 
 
-def is_dual(record: PatientRecord, day: date, data: EomData) -> bool:
-    """A Medicaid Coverage in force on ``day`` (PHDSC SOPT 2x, or a listed payer)."""
+def dual_coverage(record: PatientRecord, day: date, data: EomData) -> str | None:
+    """The Medicaid Coverage in force on ``day`` (PHDSC SOPT 2x, or a listed payer), or None."""
     prefix = data.sopt_system + "|2"
     for coverage in record.coverages:
         if not coverage.holds(day):
             continue
         if coverage.payer in data.medicaid_payers:
-            return True
+            return coverage.ref
         if any(code.startswith(prefix) for code in coverage.type_codes):
-            return True
-    return False
+            return coverage.ref
+    return None
 
 
-def price(
-    record: PatientRecord, episode: Episode, day: date, data: EomData
-) -> tuple[Decimal, list[str]]:
+def is_dual(record: PatientRecord, day: date, data: EomData) -> bool:
+    """A Medicaid Coverage in force on ``day``: the month pays the dual add-on."""
+    return dual_coverage(record, day, data) is not None
+
+
+@dataclass(frozen=True)
+class MeosPrice:
+    """What one episode month pays, why, and the Medicaid Coverage its add-on rests on."""
+
+    amount: Decimal
+    why: list[str]
+    dual_coverage: str | None = None  # "Coverage/x": the month is dual-eligible
+
+
+def price(record: PatientRecord, episode: Episode, day: date, data: EomData) -> MeosPrice:
     entry = data.amount_for(day)
     why = [f"EOM MEOS {data.code} {entry.amount} for months starting in {day.year}"]
-    if is_dual(record, day, data):
+    coverage = dual_coverage(record, day, data)
+    if coverage is not None:
         why.append(f"dual-eligible (Medicaid Coverage on {day.isoformat()}): +{entry.dual_add_on}")
-        return entry.amount + entry.dual_add_on, why
-    return entry.amount, why
+        return MeosPrice(entry.amount + entry.dual_add_on, why, coverage)
+    return MeosPrice(entry.amount, why)
+
+
+def with_dual_evidence(line: BillingLine, coverage: str) -> BillingLine:
+    """A dual month's line, citing the Medicaid Coverage its add-on rests on (§11 evidence).
+
+    The Coverage is the only Coverage an EOM line cites: ``is_dual_line`` reads it back."""
+    if coverage in line.evidence:
+        return line
+    return replace(line, evidence=(*line.evidence, coverage))
+
+
+def is_dual_line(line: BillingLine) -> bool:
+    """Whether an EOM line pays the dual add-on: it cites a Medicaid Coverage."""
+    return any(ref.startswith(COVERAGE_PREFIX) for ref in line.evidence)
 
 
 def parse(raw: Mapping[str, Any], where: str) -> EomData:
