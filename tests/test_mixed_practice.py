@@ -376,3 +376,32 @@ def test_bad_payer_mix_is_an_input_error() -> None:
         with pytest.raises(InputError):
             parse_mix(text)
     assert parse_mix("medicare-eom=1").mapping() == {MEDICARE: "eom"}
+
+
+def test_claims_name_the_primary_coverage_of_their_day(tmp_path: Path) -> None:
+    """With claims, a covered patient's generic Coverage is replaced by the mix's and each
+    claim's insurer and insurance are the order-1 Coverage in force on its service day; a
+    patient of the ``none`` entry keeps the generic one (a claim needs an insurance), whose
+    unmapped payer falls to the default pack."""
+    truth = generate_practice(tmp_path, 40, seed=7, year=2025, claims=True, payer_mix=MIX)
+    coverages = [json.loads(x) for x in (tmp_path / "Coverage.ndjson").read_text().splitlines()]
+    ids = {c["id"] for c in coverages}
+    checked = 0
+    for line in (tmp_path / "ExplanationOfBenefit.ndjson").read_text().splitlines():
+        eob = json.loads(line)
+        patient = truth.patients[eob["patient"]["reference"].removeprefix("Patient/")]
+        (insurance,) = eob["insurance"]
+        assert insurance["coverage"]["reference"].removeprefix("Coverage/") in ids
+        if patient.payer_entry == "none":
+            assert eob["insurer"] == {"reference": "Organization/example-payer"}
+            continue
+        day = date.fromisoformat(eob["billablePeriod"]["start"])
+        (primary,) = [c for c in patient.coverages if c.order == 1 and c.holds(day)]
+        assert eob["insurer"] == {"reference": primary.payer}
+        assert insurance["coverage"] == {"reference": f"Coverage/{primary.coverage_id}"}
+        checked += 1
+    assert checked > 100
+    generic = {c["id"] for c in coverages if c["payor"][0]["reference"].endswith("example-payer")}
+    assert generic == {
+        f"{pid}-coverage" for pid, p in truth.patients.items() if p.payer_entry == "none"
+    }
