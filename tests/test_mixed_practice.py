@@ -43,7 +43,7 @@ from cpoc_fhir.packs.registry import load_pack
 from cpoc_fhir.packs.settings import ModelSettings
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice
-from cpoc_fhir.synthetic.pack_truth import expected_episodes, is_dual, pack_on
+from cpoc_fhir.synthetic.pack_truth import ModelWindow, expected_episodes, is_dual, pack_on
 from cpoc_fhir.synthetic.payers import SOPT, parse_mix
 
 MIX = "medicare-eom=0.4,commercial-cpoc=0.4,medicaid-dual=0.1,none=0.1"
@@ -52,6 +52,7 @@ MEDICARE, COMMERCIAL = "Organization/medicare", "Organization/commercial"
 # eom.toml [meos.amounts]: by the year of the month's first day; dual add-on $30 both years
 MEOS = {2024: Decimal("70.00"), 2025: Decimal("110.00"), 2026: Decimal("110.00")}
 DUAL_ADD_ON = Decimal("30.00")
+PACKS = ["cpoc", "eom", "ocm"]  # OCM ended 2022: on this 2025 practice it bills nothing
 
 
 @pytest.fixture(scope="module")
@@ -333,9 +334,9 @@ def _periods_overlap(a: BillingLine, b: BillingLine) -> bool:
 @settings(max_examples=12, deadline=None)
 @given(
     mapping=st.fixed_dictionaries(
-        {MEDICARE: st.sampled_from(["cpoc", "eom"]), COMMERCIAL: st.sampled_from(["cpoc", "eom"])}
+        {MEDICARE: st.sampled_from(PACKS), COMMERCIAL: st.sampled_from(PACKS)}
     ),
-    default=st.sampled_from(["cpoc", "eom"]),
+    default=st.sampled_from(PACKS),
 )
 def test_any_mapping_moves_lines_but_never_bills_a_day_under_two_packs(
     practice: tuple[Path, PracticeTruth],
@@ -405,3 +406,62 @@ def test_claims_name_the_primary_coverage_of_their_day(tmp_path: Path) -> None:
     assert generic == {
         f"{pid}-coverage" for pid, p in truth.patients.items() if p.payer_entry == "none"
     }
+
+
+# OCM (§15.1) ran 2016-2022: a practice year 2020 (treatment from 2019-01-01 to mid-2020) with
+# Medicare in OCM. ocm.toml: episodes start 2016-07-01 .. 2022-01-01, no month starts after
+# 2022-06-30, MEOS G9678 $160 a month (no dual add-on).
+OCM_MIX = "medicare-ocm=0.5,commercial-cpoc=0.4,none=0.1"
+OCM_WINDOW = ModelWindow(date(2016, 7, 1), date(2022, 1, 1), date(2022, 6, 30))
+OCM_AS_OF = date(2022, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def ocm_practice(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[PracticeTruth, dict[str, PatientTimeline], dict[str, PatientTimeline]]:
+    folder = tmp_path_factory.mktemp("ocm")
+    truth = generate_practice(folder, 60, seed=11, year=2020, claims=False, payer_mix=OCM_MIX)
+    mixed, alone = _evaluator(truth.payers), _evaluator()
+    both: tuple[dict[str, PatientTimeline], dict[str, PatientTimeline]] = ({}, {})
+    for resources in open_source(folder).patients():
+        record = mixed.record(resources)
+        pid = record.patient_ref.removeprefix("Patient/")
+        both[0][pid] = mixed.evaluate(record, OCM_AS_OF)
+        both[1][pid] = alone.evaluate(record, OCM_AS_OF)
+    return truth, *both
+
+
+def test_an_ocm_practice_bills_ocm_months_and_cpoc_months(
+    ocm_practice: tuple[PracticeTruth, dict[str, PatientTimeline], dict[str, PatientTimeline]],
+) -> None:
+    truth, mixed, cpoc_only = ocm_practice
+    assert truth.payers == {"Organization/medicare-ocm": "ocm", COMMERCIAL: "cpoc"}
+    counts: Counter[str] = Counter()
+    switched_both = 0
+    for pid, timeline in mixed.items():
+        patient = truth.patients[pid]
+        for line in timeline.lines:
+            assert line.model == pack_on(patient, line.start, truth.payers)
+            counts[line.model] += 1
+        ocm = [line for line in timeline.lines if line.model == "ocm"]
+        assert all(
+            (line.code, line.component, line.amount) == ("G9678", Component.MEOS, Decimal("160.00"))
+            for line in ocm
+        )
+        expected = expected_episodes(patient, OCM_AS_OF, truth.payers, "ocm", window=OCM_WINDOW)
+        want = [
+            (n, k, start)
+            for n, e in enumerate(expected, start=1)
+            for k, start in zip(e.month_indexes, e.month_starts, strict=True)
+        ]
+        assert [(line.episode, line.month, line.start) for line in ocm] == want, pid
+        cpoc = [line for line in timeline.lines if line.model == "cpoc"]
+        assert cpoc == [
+            line
+            for line in cpoc_only[pid].lines
+            if pack_on(patient, line.start, truth.payers) == "cpoc"
+        ]
+        switched_both += _switch_day(patient) is not None and bool(ocm) and bool(cpoc)
+    assert counts["ocm"] > 50 and counts["cpoc"] > 50
+    assert switched_both >= 1

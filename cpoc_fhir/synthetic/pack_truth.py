@@ -67,16 +67,31 @@ def last_billable_day(patient: PatientTruth, as_of: date) -> date:
     return min(days)
 
 
+@dataclass(frozen=True)
+class ModelWindow:
+    """A model that ran for a while (OCM, §15.1): the days an episode may start on, and the
+    last day a month may start on."""
+
+    first_start: date
+    last_start: date
+    end: date
+
+
 def expected_episodes(
     patient: PatientTruth,
     as_of: date,
     payers: Mapping[str, str],
     pack: str = "eom",
     default: str = "cpoc",
+    window: ModelWindow | None = None,
 ) -> list[ExpectedEpisode]:
-    """The episodes ``pack`` (an episode model triggered by infusions) bills the patient."""
+    """The episodes ``pack`` (an episode model triggered by infusions: EOM, and OCM with its
+    ``window``) bills the patient."""
     last = last_billable_day(patient, as_of)
     triggers = [d for d in patient.infusion_days if pack_on(patient, d, payers, default) == pack]
+    if window is not None:
+        last = min(last, window.end)
+        triggers = [d for d in triggers if window.first_start <= d <= window.last_start]
     out: list[ExpectedEpisode] = []
     after = date.min
     for day in sorted(triggers):
