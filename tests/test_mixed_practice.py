@@ -25,30 +25,24 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mixed_support import COMMERCIAL, MEDICARE, MIX, evaluator, switch_day
 
-from cpoc_fhir.config import load_config, load_payer
+from cpoc_fhir.config import load_config
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
-from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import open_source
-from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.registry import load_pack
-from cpoc_fhir.packs.settings import ModelSettings
-from cpoc_fhir.service import Evaluator
 from cpoc_fhir.synthetic import PracticeTruth, generate_practice
-from cpoc_fhir.synthetic.pack_truth import ModelWindow, expected_episodes, is_dual, pack_on
-from cpoc_fhir.synthetic.payers import SOPT, parse_mix
+from cpoc_fhir.synthetic.pack_truth import expected_episodes, is_dual, pack_on
+from cpoc_fhir.synthetic.payers import SOPT
 
-MIX = "medicare-eom=0.4,commercial-cpoc=0.4,medicaid-dual=0.1,none=0.1"
 AS_OF = date(2026, 6, 30)
-MEDICARE, COMMERCIAL = "Organization/medicare", "Organization/commercial"
 # eom.toml [meos.amounts]: by the year of the month's first day; dual add-on $30 both years
 MEOS = {2024: Decimal("70.00"), 2025: Decimal("110.00"), 2026: Decimal("110.00")}
 DUAL_ADD_ON = Decimal("30.00")
@@ -61,19 +55,13 @@ def practice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PracticeTr
     return folder, generate_practice(folder, 60, seed=7, year=2025, claims=False, payer_mix=MIX)
 
 
-def _evaluator(payers: dict[str, str] | None = None) -> Evaluator:
-    config = load_config(environ={})
-    models = ModelSettings(payers=payers or {})
-    return Evaluator(load_knowledge(), config.rules, load_payer(None), models=models)
-
-
 @pytest.fixture(scope="module")
 def records(practice: tuple[Path, PracticeTruth]) -> dict[str, PatientRecord]:
     folder, _ = practice
-    evaluator = _evaluator()
+    reader = evaluator()
     out = {}
     for resources in open_source(folder).patients():
-        record = evaluator.record(resources)
+        record = reader.record(resources)
         out[record.patient_ref.removeprefix("Patient/")] = record
     return out
 
@@ -83,14 +71,14 @@ def mixed(
     practice: tuple[Path, PracticeTruth], records: dict[str, PatientRecord]
 ) -> dict[str, PatientTimeline]:
     _, truth = practice
-    evaluator = _evaluator(truth.payers)
-    return {pid: evaluator.evaluate(r, AS_OF) for pid, r in records.items()}
+    under = evaluator(truth.payers)
+    return {pid: under.evaluate(r, AS_OF) for pid, r in records.items()}
 
 
 @pytest.fixture(scope="module")
 def cpoc_only(records: dict[str, PatientRecord]) -> dict[str, PatientTimeline]:
-    evaluator = _evaluator()  # no mapping: every payer falls to the default, CPOC
-    return {pid: evaluator.evaluate(r, AS_OF) for pid, r in records.items()}
+    alone = evaluator()  # no mapping: every payer falls to the default, CPOC
+    return {pid: alone.evaluate(r, AS_OF) for pid, r in records.items()}
 
 
 def _digest(folder: Path, name: str) -> str:
@@ -137,7 +125,7 @@ def test_the_mix_has_every_entry_switches_and_duals(practice: tuple[Path, Practi
     assert min(entries["medicare-eom"], entries["commercial-cpoc"]) > max(
         entries["medicaid-dual"], entries["none"]
     )
-    switched = [p for p in truth.patients.values() if _switch_day(p) is not None]
+    switched = [p for p in truth.patients.values() if switch_day(p) is not None]
     assert 1 <= len(switched) <= 20
     for p in truth.patients.values():
         primaries = [c for c in p.coverages if c.order == 1]
@@ -161,11 +149,6 @@ def test_the_mix_has_every_entry_switches_and_duals(practice: tuple[Path, Practi
                 date(2023, 1, 1),
             )
             assert primaries[0].payer == MEDICARE
-
-
-def _switch_day(patient: Any) -> date | None:
-    primaries = [c for c in patient.coverages if c.order == 1]
-    return primaries[1].start if len(primaries) > 1 else None
 
 
 def test_coverages_and_organizations_are_fhir_r4(practice: tuple[Path, PracticeTruth]) -> None:
@@ -285,7 +268,7 @@ def test_switched_patients_have_both_packs(
     both = 0
     for pid, timeline in mixed.items():
         patient = truth.patients[pid]
-        switch = _switch_day(patient)
+        switch = switch_day(patient)
         if switch is None:
             continue
         before = {line.model for line in timeline.lines if line.start < switch}
@@ -349,16 +332,10 @@ def test_any_mapping_moves_lines_but_never_bills_a_day_under_two_packs(
     packs' periods overlap only across a pack change (the old pack's last month runs on past
     the change while the new one's first begins: at most one month)."""
     _, truth = practice
-    config = load_config(environ={})
-    evaluator = Evaluator(
-        load_knowledge(),
-        config.rules,
-        load_payer(None),
-        models=ModelSettings(default=default, payers=mapping),
-    )
+    under = evaluator(mapping, default)
     for pid, record in records.items():
         patient = truth.patients[pid]
-        lines = evaluator.evaluate(record, AS_OF).lines
+        lines = under.evaluate(record, AS_OF).lines
         by_day: dict[date, set[str]] = defaultdict(set)
         for line in lines:
             assert line.model == pack_on(patient, line.start, mapping, default)
@@ -367,101 +344,6 @@ def test_any_mapping_moves_lines_but_never_bills_a_day_under_two_packs(
         for a, b in itertools.combinations(sorted(lines, key=BillingLine.sort_key), 2):
             if a.model == b.model or not _periods_overlap(a, b):
                 continue
-            switch = _switch_day(patient)
+            switch = switch_day(patient)
             assert switch is not None and a.start < switch <= b.start
             assert (a.end - b.start).days < 31
-
-
-def test_bad_payer_mix_is_an_input_error() -> None:
-    for text in ("medicare-eom", "nobody=1", "medicare-eom=x", "none=0", "none=1,none=1"):
-        with pytest.raises(InputError):
-            parse_mix(text)
-    assert parse_mix("medicare-eom=1").mapping() == {MEDICARE: "eom"}
-
-
-def test_claims_name_the_primary_coverage_of_their_day(tmp_path: Path) -> None:
-    """With claims, a covered patient's generic Coverage is replaced by the mix's and each
-    claim's insurer and insurance are the order-1 Coverage in force on its service day; a
-    patient of the ``none`` entry keeps the generic one (a claim needs an insurance), whose
-    unmapped payer falls to the default pack."""
-    truth = generate_practice(tmp_path, 40, seed=7, year=2025, claims=True, payer_mix=MIX)
-    coverages = [json.loads(x) for x in (tmp_path / "Coverage.ndjson").read_text().splitlines()]
-    ids = {c["id"] for c in coverages}
-    checked = 0
-    for line in (tmp_path / "ExplanationOfBenefit.ndjson").read_text().splitlines():
-        eob = json.loads(line)
-        patient = truth.patients[eob["patient"]["reference"].removeprefix("Patient/")]
-        (insurance,) = eob["insurance"]
-        assert insurance["coverage"]["reference"].removeprefix("Coverage/") in ids
-        if patient.payer_entry == "none":
-            assert eob["insurer"] == {"reference": "Organization/example-payer"}
-            continue
-        day = date.fromisoformat(eob["billablePeriod"]["start"])
-        (primary,) = [c for c in patient.coverages if c.order == 1 and c.holds(day)]
-        assert eob["insurer"] == {"reference": primary.payer}
-        assert insurance["coverage"] == {"reference": f"Coverage/{primary.coverage_id}"}
-        checked += 1
-    assert checked > 100
-    generic = {c["id"] for c in coverages if c["payor"][0]["reference"].endswith("example-payer")}
-    assert generic == {
-        f"{pid}-coverage" for pid, p in truth.patients.items() if p.payer_entry == "none"
-    }
-
-
-# OCM (§15.1) ran 2016-2022: a practice year 2020 (treatment from 2019-01-01 to mid-2020) with
-# Medicare in OCM. ocm.toml: episodes start 2016-07-01 .. 2022-01-01, no month starts after
-# 2022-06-30, MEOS G9678 $160 a month (no dual add-on).
-OCM_MIX = "medicare-ocm=0.5,commercial-cpoc=0.4,none=0.1"
-OCM_WINDOW = ModelWindow(date(2016, 7, 1), date(2022, 1, 1), date(2022, 6, 30))
-OCM_AS_OF = date(2022, 12, 31)
-
-
-@pytest.fixture(scope="module")
-def ocm_practice(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[PracticeTruth, dict[str, PatientTimeline], dict[str, PatientTimeline]]:
-    folder = tmp_path_factory.mktemp("ocm")
-    truth = generate_practice(folder, 60, seed=11, year=2020, claims=False, payer_mix=OCM_MIX)
-    mixed, alone = _evaluator(truth.payers), _evaluator()
-    both: tuple[dict[str, PatientTimeline], dict[str, PatientTimeline]] = ({}, {})
-    for resources in open_source(folder).patients():
-        record = mixed.record(resources)
-        pid = record.patient_ref.removeprefix("Patient/")
-        both[0][pid] = mixed.evaluate(record, OCM_AS_OF)
-        both[1][pid] = alone.evaluate(record, OCM_AS_OF)
-    return truth, *both
-
-
-def test_an_ocm_practice_bills_ocm_months_and_cpoc_months(
-    ocm_practice: tuple[PracticeTruth, dict[str, PatientTimeline], dict[str, PatientTimeline]],
-) -> None:
-    truth, mixed, cpoc_only = ocm_practice
-    assert truth.payers == {"Organization/medicare-ocm": "ocm", COMMERCIAL: "cpoc"}
-    counts: Counter[str] = Counter()
-    switched_both = 0
-    for pid, timeline in mixed.items():
-        patient = truth.patients[pid]
-        for line in timeline.lines:
-            assert line.model == pack_on(patient, line.start, truth.payers)
-            counts[line.model] += 1
-        ocm = [line for line in timeline.lines if line.model == "ocm"]
-        assert all(
-            (line.code, line.component, line.amount) == ("G9678", Component.MEOS, Decimal("160.00"))
-            for line in ocm
-        )
-        expected = expected_episodes(patient, OCM_AS_OF, truth.payers, "ocm", window=OCM_WINDOW)
-        want = [
-            (n, k, start)
-            for n, e in enumerate(expected, start=1)
-            for k, start in zip(e.month_indexes, e.month_starts, strict=True)
-        ]
-        assert [(line.episode, line.month, line.start) for line in ocm] == want, pid
-        cpoc = [line for line in timeline.lines if line.model == "cpoc"]
-        assert cpoc == [
-            line
-            for line in cpoc_only[pid].lines
-            if pack_on(patient, line.start, truth.payers) == "cpoc"
-        ]
-        switched_both += _switch_day(patient) is not None and bool(ocm) and bool(cpoc)
-    assert counts["ocm"] > 50 and counts["cpoc"] > 50
-    assert switched_both >= 1
