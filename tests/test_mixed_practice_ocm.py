@@ -115,3 +115,18 @@ def test_an_ocm_practice_bills_ocm_months_and_cpoc_months(
         switched_both += switch_day(patient) is not None and bool(ocm) and bool(cpoc)
     assert counts["ocm"] > 50 and counts["cpoc"] > 50
     assert switched_both >= 1
+
+
+def test_switch_share_in_the_mix(tmp_path: Path) -> None:
+    """``switch=1``: every covered patient treated ≥ 60 days (first to last treatment day)
+    switches; ``switch=0``: none does."""
+    everyone = generate_practice(tmp_path / "a", 40, claims=False, payer_mix=MIX + ",switch=1")
+    for patient in everyone.patients.values():
+        days = patient.treatment_days
+        long_enough = bool(days) and (days[-1] - days[0]).days >= 60
+        want = patient.payer_entry != "none" and long_enough
+        assert (switch_day(patient) is not None) == want, patient.patient_id
+    nobody = generate_practice(tmp_path / "b", 40, claims=False, payer_mix=MIX + ",switch=0")
+    assert all(switch_day(p) is None for p in nobody.patients.values())
+    with pytest.raises(InputError):
+        parse_mix(MIX + ",switch=2")

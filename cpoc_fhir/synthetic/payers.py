@@ -14,10 +14,15 @@ Entries (the payers are illustrative Organizations, not real contract numbers):
   SOPT 2) secondary (order 2) in force together: a dual-eligible beneficiary;
 - ``none``: no Coverage (the ``[models] default`` pack, CPOC).
 
-About 15 % of covered patients switch payer while treated: the first Coverage ends the day
-before the switch day and a second (another covered entry of the mix) starts on it.
-Coverage.type is coded in the PHDSC Source of Payment Typology (SOPT, v9.2,
-``urn:oid:2.16.840.1.113883.3.221.5``: 1 Medicare, 2 Medicaid, 5 Private health insurance).
+About 15 % of covered patients (``switch=S`` in the mix: another share) switch payer while
+treated: the first Coverage ends the day before the switch day and a second (an entry of the
+mix with another primary payer) starts on it.
+
+Coverage.type is coded in the Source of Payment Typology (SOPT, PHDSC/NAHDO, maintained by
+CDC NCHS), system ``urn:oid:2.16.840.1.113883.3.221.5`` as the EOM data file reads it: 1
+Medicare, 2 Medicaid, 5 Private health insurance. (HL7 Terminology's NamingSystem SOPT,
+build.fhir.org/ig/HL7/UTG/NamingSystem-SOPT.html, read 2026-12-02, also names it
+``https://nahdo.org/sopt``; a reader accepting only that URL would miss these codes.)
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from cpoc_fhir.synthetic.truth import CoverageTruth
 Resource = dict[str, Any]
 SOPT = "urn:oid:2.16.840.1.113883.3.221.5"
 SWITCH_SHARE = 0.15  # of covered patients treated long enough, switch payer while treated
+SWITCH = "switch"  # ``switch=0.5`` in a mix: another share of switchers
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ NONE = "none"
 @dataclass(frozen=True)
 class PayerMix:
     weights: tuple[tuple[str, float], ...]  # (entry, weight), in the order given
+    switch_share: float = SWITCH_SHARE  # of covered patients treated ≥ 60 days
 
     @property
     def entries(self) -> tuple[str, ...]:
@@ -92,13 +99,15 @@ class PayerMix:
 
 
 def parse_mix(text: str) -> PayerMix:
-    """``entry=weight,…``; weights are relative (they need not sum to 1)."""
+    """``entry=weight,…``; weights are relative (they need not sum to 1). ``switch=S`` (0-1)
+    sets the share of covered patients who switch payer while treated (default 0.15)."""
     weights: list[tuple[str, float]] = []
+    switch_share = SWITCH_SHARE
     for part in text.split(","):
         name, sep, value = part.strip().partition("=")
         name = name.strip()
-        if not sep or (name not in ENTRIES and name != NONE):
-            known = ", ".join([*ENTRIES, NONE])
+        if not sep or (name not in ENTRIES and name not in (NONE, SWITCH)):
+            known = ", ".join([*ENTRIES, NONE, SWITCH])
             raise InputError(
                 "--payer-mix", f"{part.strip()!r}: want ENTRY=WEIGHT, ENTRY one of {known}"
             )
@@ -108,12 +117,17 @@ def parse_mix(text: str) -> PayerMix:
             raise InputError("--payer-mix", f"{name}: weight {value!r} is not a number") from None
         if not weight >= 0 or weight == float("inf"):
             raise InputError("--payer-mix", f"{name}: weight must be a finite number ≥ 0")
+        if name == SWITCH:
+            if weight > 1:
+                raise InputError("--payer-mix", f"switch={value}: a share from 0 to 1")
+            switch_share = weight
+            continue
         if any(name == known for known, _ in weights):
             raise InputError("--payer-mix", f"{name} given twice")
         weights.append((name, weight))
     if sum(w for _, w in weights) <= 0:
         raise InputError("--payer-mix", "the weights sum to 0")
-    return PayerMix(tuple(weights))
+    return PayerMix(tuple(weights), switch_share)
 
 
 def draw_coverages(
@@ -132,7 +146,7 @@ def draw_coverages(
     switch: date | None = None
     switch_roll = rng.random()
     span = (treatment_days[-1] - treatment_days[0]).days if treatment_days else 0
-    if others and span >= 60 and switch_roll < SWITCH_SHARE:
+    if others and span >= 60 and switch_roll < mix.switch_share:
         # while treated: 30 days after the first treatment day to 30 days before the last
         switch = treatment_days[0] + timedelta(days=rng.randrange(30, span - 29))
 
