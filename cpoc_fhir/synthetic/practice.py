@@ -8,10 +8,12 @@ visit days (as the timeline benchmark always did), and each patient's own stream
 from __future__ import annotations
 
 import random
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.synthetic import claims as claim_lines
+from cpoc_fhir.synthetic import payers
 from cpoc_fhir.synthetic.emergency import emergency_visits
 from cpoc_fhir.synthetic.end_of_life import choose_death, hospice
 from cpoc_fhir.synthetic.patients import (
@@ -34,10 +36,18 @@ PRACTICE_POSITION = (41.8781, -87.6298)  # illustrative: a practice in Chicago, 
 
 
 def generate_practice(
-    out: Path, patients: int, seed: int = 7, year: int = 2025, claims: bool = True
+    out: Path,
+    patients: int,
+    seed: int = 7,
+    year: int = 2025,
+    claims: bool = True,
+    payer_mix: payers.PayerMix | str | None = None,
 ) -> PracticeTruth:
     """Write ``patients`` patients' records (and, with ``claims``, their ExplanationOfBenefit
-    claims) to ``out`` as NDJSON; return what was chosen."""
+    claims) to ``out`` as NDJSON; return what was chosen. With ``payer_mix``
+    (synthetic/payers.py) each patient gets Coverages from the mix, the payers'
+    Organizations are written and ``out/models.toml`` holds the ``[models]`` mapping."""
+    mix = payers.parse_mix(payer_mix) if isinstance(payer_mix, str) else payer_mix
     rng = random.Random(seed)
     truth = PracticeTruth(LOCATION_ID, *PRACTICE_POSITION, year=year, seed=seed)
     fees = claim_lines.fee_schedule() if claims else {}
@@ -46,15 +56,56 @@ def generate_practice(
     with NdjsonWriter(Path(out)) as writer:
         for resource in _practice_resources(claims):
             writer.write(resource)
+        if mix is not None:
+            for resource in payers.organizations(mix):
+                writer.write(resource)
         for n in range(patients):
             plan = draw_plan(rng, n, year)
             extra = random.Random(f"{seed}-{n}")
             patient, resources = _patient(plan, extra, year, fees if claims else None)
+            if mix is not None:
+                own = random.Random(f"{seed}-payer-{n}")  # the mix never moves other draws
+                resources = _with_payers(mix, own, patient, resources, year)
             truth.patients[patient.patient_id] = patient
             for resource in resources:
                 writer.write(resource)
         truth.resources = writer.written
+    if mix is not None:
+        truth.payers = mix.mapping()
+        (Path(out) / "models.toml").write_text(payers.models_toml(mix), encoding="utf-8")
     return truth
+
+
+def _with_payers(
+    mix: payers.PayerMix,
+    own: random.Random,
+    patient: PatientTruth,
+    resources: list[Resource],
+    year: int,
+) -> list[Resource]:
+    """The patient's resources with the mix's Coverages; with claims, each claim names the
+    primary Coverage in force on its day (the generic Coverage is kept for a patient without
+    one: a claim needs an insurance)."""
+    pid = patient.patient_id
+    entry, coverages = payers.draw_coverages(mix, own, pid, year, patient.treatment_days)
+    patient.payer_entry, patient.coverages = entry, coverages
+    if not coverages:
+        return resources
+    out: list[Resource] = []
+    for resource in resources:
+        kind = resource["resourceType"]
+        if kind == "Coverage":
+            continue  # the generic one (claims): replaced by the mix's
+        if kind == "ExplanationOfBenefit":
+            day = date.fromisoformat(resource["billablePeriod"]["start"])
+            primary = next(c for c in coverages if c.order == 1 and c.holds(day))
+            resource["insurer"] = {"reference": primary.payer}
+            resource["insurance"] = [
+                {"focal": True, "coverage": {"reference": f"Coverage/{primary.coverage_id}"}}
+            ]
+        out.append(resource)
+    out += [payers.coverage_resource(pid, c) for c in coverages]
+    return out
 
 
 def _patient(

@@ -56,6 +56,22 @@ class ClaimLineTruth:
     kind: ClaimKind
 
 
+@dataclass(frozen=True)
+class CoverageTruth:
+    """A Coverage the payer mix wrote (synthetic/payers.py)."""
+
+    coverage_id: str
+    payer_key: str  # key of payers.PAYERS
+    payer: str  # "Organization/medicare": as Coverage.payor names it
+    start: date
+    end: date | None  # inclusive; None: open-ended
+    order: int  # 1 primary, 2 secondary
+    sopt: str  # Coverage.type code (SOPT): "1" Medicare, "2" Medicaid, "5" private
+
+    def holds(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
 @dataclass
 class PatientTruth:
     patient_id: str
@@ -77,6 +93,9 @@ class PatientTruth:
     claims: list[ClaimLineTruth] = field(default_factory=list)
     hospice_via: str | None = None  # "EpisodeOfCare", "Encounter" or "both"
     infusion_days: list[date] = field(default_factory=list)
+    # the payer mix (synthetic/payers.py): the patient's entry ("" without a mix) and Coverages
+    payer_entry: str = ""
+    coverages: list[CoverageTruth] = field(default_factory=list)
 
 
 @dataclass
@@ -89,3 +108,5 @@ class PracticeTruth:
     patients: dict[str, PatientTruth] = field(default_factory=dict)
     resources: int = 0  # resources written
     fee_schedule: str = ""  # path of the fee schedule the claims were priced with
+    # with a payer mix: the ``[models] payers`` mapping written to ``models.toml``
+    payers: dict[str, str] = field(default_factory=dict)
