@@ -1,0 +1,208 @@
+"""The performance-based payment report of a period (value-and-models §15.1, §15.2).
+
+Gathers each patient's episodes of the model (the pack's timeline) and claim items
+(``economics.claims.read_claims``: Claim, ExplanationOfBenefit, ChargeItem), and hands them to
+the pure computation (packs/performance.py); renders the result as a table, CSV or HTML page.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cpoc_fhir.economics.claims import read_claims
+from cpoc_fhir.fhir.read import RecordSource
+from cpoc_fhir.fhir.read.references import patient_id
+from cpoc_fhir.packs import performance
+from cpoc_fhir.packs.performance_data import ModelPbp, PbpFile, PeriodData
+from cpoc_fhir.service import Evaluator
+
+
+@dataclass
+class Gathered:
+    episodes: list[performance.EpisodeResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def gather(
+    evaluator: Evaluator,
+    records: RecordSource,
+    model: ModelPbp,
+    data: PeriodData,
+    as_of: date,
+) -> Gathered:
+    """The period's episodes of ``model`` over the records' patients, with their spend."""
+    out = Gathered()
+    for resources in records.patients():
+        out.warnings.extend(resources.warnings)
+        if resources.patient is None:
+            continue
+        record = evaluator.record(resources)
+        timeline = evaluator.evaluate(record, as_of)
+        episodes = performance.in_period(timeline.episodes, model.model, data)
+        if not episodes:
+            continue
+        pid = patient_id(resources.patient_ref)
+        claims = read_claims(pid, resources.resources, resources.key)
+        out.warnings.extend(claims.warnings)
+        for episode in episodes:
+            kind = performance.cancer_type(record, episode, model.cancer_types)
+            out.episodes.append(
+                performance.episode_result(
+                    record.patient_ref, episode, kind, claims.lines, model, data, as_of
+                )
+            )
+    out.warnings[:0] = list(records.warnings)
+    for result in out.episodes:
+        where = f"{result.patient} episode {result.episode.index}"
+        if result.unpriced:
+            out.warnings.append(
+                f"{where}: {len(result.unpriced)} claim item(s) without an amount left out "
+                f"(e.g. {result.unpriced[0]})"
+            )
+        if not result.complete:
+            out.warnings.append(
+                f"{where}: ends {result.episode.end.isoformat()}, after as-of; not counted"
+            )
+    return out
+
+
+def report(
+    payer: PbpFile, model: ModelPbp, data: PeriodData, gathered: Gathered, as_of: date
+) -> dict[str, Any]:
+    result = performance.period_result(model, data, gathered.episodes).as_json()
+    result["asOf"] = as_of.isoformat()
+    result["periodStart"] = data.period.start.isoformat()
+    result["periodEnd"] = data.period.end.isoformat()
+    result["currency"] = payer.currency
+    result["payerFile"] = {
+        "where": payer.where,
+        "version": payer.version,
+        "source": payer.source,
+        "illustrative": payer.illustrative,
+    }
+    result["excludedCodes"] = sorted(model.exclude_codes)
+    result["warnings"] = list(dict.fromkeys(gathered.warnings))
+    return result
+
+
+COLUMNS = (
+    ("patient", "patient", 22),
+    ("episode", "ep", 3),
+    ("start", "start", 10),
+    ("end", "end", 10),
+    ("cancerType", "cancer", 12),
+    ("benchmark", "benchmark", 12),
+    ("target", "target", 12),
+    ("actual", "actual", 12),
+    ("savings", "savings", 12),
+)
+
+
+def table(result: dict[str, Any]) -> str:
+    head = (
+        f"Performance-based payment, {result['model'].upper()} {result['period']} "
+        f"(episodes starting {result['periodStart']} to {result['periodEnd']}; as of "
+        f"{result['asOf']})"
+    )
+    arrangement = result["arrangement"]
+    lines = [head]
+    if result["payerFile"]["illustrative"]:
+        lines.append("ILLUSTRATIVE payer file: not CMS's figures")
+    lines += [
+        f"arrangement {arrangement['name']}: discount {arrangement['discount']}, "
+        f"{'two-sided' if arrangement['twoSided'] else 'one-sided'}",
+        "",
+        " ".join(
+            f"{label:<{w}}" if i < 5 else f"{label:>{w}}"
+            for i, (_k, label, w) in enumerate(COLUMNS)
+        ),
+    ]
+    for row in result["episodes"]:
+        cells = []
+        for i, (key, _label, width) in enumerate(COLUMNS):
+            value = "—" if row[key] is None else str(row[key])
+            cells.append(f"{value[:width]:<{width}}" if i < 5 else f"{value:>{width}}")
+        note = "" if row["complete"] else "  open: not counted"
+        lines.append(" ".join(cells) + note)
+    s = result["settlement"]
+    q = result["quality"]
+    score = q["aggregateScore"] or "—"
+    lines += [
+        "",
+        f"episodes counted {result['counted']}, open {result['open']}",
+        f"total benchmark {s['benchmark']}, target {s['target']}, actual {s['actual']}, "
+        f"savings {s['savings']}",
+        f"quality: aggregate score {score}, multiplier {q['multiplier']}, "
+        f"recoupment multiplier {q['recoupmentMultiplier']} ({q['basis']})",
+        f"performance-based payment {s['pbp']} {result['currency']}; recoupment "
+        f"{s['recoupment']} {result['currency']}",
+        f"  {s['reason']}" + (f"; capped at the {s['capped']}" if s["capped"] else ""),
+    ]
+    lines += [f"warning: {w}" for w in result["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+CSV_HEADER = [key for key, _label, _w in COLUMNS] + ["baselineBasis", "items", "complete"]
+
+
+def csv_rows(result: dict[str, Any]) -> list[list[str]]:
+    rows = [CSV_HEADER]
+    for row in result["episodes"]:
+        rows.append(["" if row[k] is None else str(row[k]) for k in CSV_HEADER])
+    s = result["settlement"]
+    rows.append(
+        [
+            "period total",
+            "",
+            result["periodStart"],
+            result["periodEnd"],
+            "",
+            *(s["benchmark"], s["target"], s["actual"], s["savings"]),
+            *("", str(result["counted"]), ""),
+        ]
+    )
+    rows.append(["pbp", s["pbp"], "recoupment", s["recoupment"]])
+    return rows
+
+
+def html_page(result: dict[str, Any]) -> str:
+    """A self-contained page (no script, no network); every value escaped."""
+
+    def e(value: Any) -> str:
+        return html.escape("—" if value is None else str(value))
+
+    s, q, a = result["settlement"], result["quality"], result["arrangement"]
+    title = f"Performance-based payment {result['model'].upper()} {result['period']}"
+    head_cells = "".join(f"<th>{e(label)}</th>" for _k, label, _w in COLUMNS)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{e(row[k])}</td>" for k, _l, _w in COLUMNS)
+        + f"<td>{'' if row['complete'] else 'open: not counted'}</td></tr>"
+        for row in result["episodes"]
+    )
+    banner = (
+        "<p><strong>ILLUSTRATIVE payer file: not CMS's figures.</strong></p>"
+        if result["payerFile"]["illustrative"]
+        else ""
+    )
+    warnings = "".join(f"<li>{e(w)}</li>" for w in result["warnings"])
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}'
+        f"</title></head><body><h1>{e(title)}</h1>{banner}"
+        f"<p>Episodes starting {e(result['periodStart'])} to {e(result['periodEnd'])}, as of "
+        f"{e(result['asOf'])}. Arrangement {e(a['name'])}: discount {e(a['discount'])}, "
+        f"{'two-sided' if a['twoSided'] else 'one-sided'}.</p>"
+        f"<table><thead><tr>{head_cells}<th></th></tr></thead><tbody>{body}</tbody></table>"
+        f"<p>Total benchmark {e(s['benchmark'])}, target {e(s['target'])}, actual "
+        f"{e(s['actual'])}, savings {e(s['savings'])}.</p>"
+        f"<p>Quality: aggregate score {e(q['aggregateScore'])}, multiplier {e(q['multiplier'])}"
+        f", recoupment multiplier {e(q['recoupmentMultiplier'])}.</p>"
+        f"<p><strong>Performance-based payment {e(s['pbp'])} {e(result['currency'])}; "
+        f"recoupment {e(s['recoupment'])} {e(result['currency'])}</strong> ({e(s['reason'])}"
+        f"{'; capped at the ' + e(s['capped']) if s['capped'] else ''}).</p>"
+        + (f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else "")
+        + "</body></html>\n"
+    )
