@@ -157,7 +157,10 @@ def _model(reader: _Reader, name: str, raw: dict[str, Any]) -> ModelPbp:
     arrangements_raw = reader.table(raw, "arrangements", f"{name}.arrangements", required=True)
     arrangements = {
         key: _arrangement(
-            reader, key, reader.table(arrangements_raw, key, f"{name}.arrangements.{key}")
+            reader,
+            f"{name}.arrangements.{key}",
+            key,
+            reader.table(arrangements_raw, key, f"{name}.arrangements.{key}"),
         )
         for key in arrangements_raw
     }
@@ -206,8 +209,7 @@ def _model(reader: _Reader, name: str, raw: dict[str, Any]) -> ModelPbp:
     )
 
 
-def _arrangement(reader: _Reader, name: str, raw: dict[str, Any]) -> Arrangement:
-    at = f"arrangements.{name}"
+def _arrangement(reader: _Reader, at: str, name: str, raw: dict[str, Any]) -> Arrangement:
     two_sided = reader.flag(raw, "two_sided", f"{at}.two_sided", False)
     stop_loss = reader.fraction(raw, "stop_loss", f"{at}.stop_loss", None)
     if stop_loss is not None and not two_sided:
@@ -245,7 +247,10 @@ def _tiers(reader: _Reader, name: str, quality: dict[str, Any]) -> tuple[Quality
 
 def _period(reader: _Reader, model: str, key: str, raw: dict[str, Any]) -> PeriodData:
     at = f"{model}.periods.{key}"
-    period = parse_period(key, f"{reader.where}: {at}")
+    try:
+        period = parse_period(key, at)
+    except InputError as exc:
+        raise InputError(reader.where, f"{at}: {exc.problem}") from None
     baseline_raw = raw.get("baseline")
     if isinstance(baseline_raw, dict):
         by_cancer = {

@@ -89,15 +89,15 @@ def report(
 
 
 COLUMNS = (
-    ("patient", "patient", 22),
-    ("episode", "ep", 3),
+    ("patient", "patient", 16),
+    ("episode", "ep", 2),
     ("start", "start", 10),
     ("end", "end", 10),
-    ("cancerType", "cancer", 12),
-    ("benchmark", "benchmark", 12),
-    ("target", "target", 12),
-    ("actual", "actual", 12),
-    ("savings", "savings", 12),
+    ("cancerType", "cancer", 10),
+    ("benchmark", "benchmark", 11),
+    ("target", "target", 11),
+    ("actual", "actual", 11),
+    ("savings", "savings", 11),
 )
 
 
