@@ -17,6 +17,7 @@ from cpoc_fhir.packs.settings import ModelSettings
 BUILTIN_PACKS: Mapping[str, str] = {
     "cpoc": "cpoc_fhir.packs.cpoc.pack",
     "eom": "cpoc_fhir.packs.eom.pack",
+    "ocm": "cpoc_fhir.packs.ocm.pack",
 }
 
 _LOADED: dict[str, PaymentModelPack] = {}  # module → pack

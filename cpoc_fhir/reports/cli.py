@@ -38,9 +38,10 @@ def add_parser(sub: Any) -> None:
     episodes_cli.add_parser(reports)
     corridors_cli.add_parser(reports)
     enhanced_care_cli.add_parser(reports)
-    from cpoc_fhir.reports import eom_services_cli
+    from cpoc_fhir.reports import eom_services_cli, model_episodes_cli
 
     eom_services_cli.add_parser(reports)
+    model_episodes_cli.add_parser(reports)
     from cpoc_fhir.reports import pbp_cli
 
     pbp_cli.add_parser(reports)

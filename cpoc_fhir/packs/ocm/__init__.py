@@ -1,0 +1,1 @@
+"""The Oncology Care Model pack (value-and-models §15.1)."""

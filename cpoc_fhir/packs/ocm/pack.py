@@ -1,0 +1,90 @@
+"""The OCM pack's PACK (value-and-models §15.1): binds the data file and cuts episodes.
+
+Same shape as the EOM pack (packs/eom/pack.py): ``PACK.codes`` comes from the shipped data
+file, the evaluator from the file ``[models] data_files.ocm`` names (else the shipped one).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from cpoc_fhir.engine.components import Component
+from cpoc_fhir.engine.episodes import Episode, cut_episodes
+from cpoc_fhir.engine.facts import PatientRecord
+from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
+from cpoc_fhir.errors import InputError
+from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.episode_lines import drug_triggers, last_billable_day, meos_lines
+from cpoc_fhir.packs.ocm import rules
+
+DATA_FILE = Path(__file__).parent / "data" / "ocm.toml"
+
+
+def load_data(path: str | Path | None = None) -> rules.OcmData:
+    where = Path(path) if path else DATA_FILE
+    try:
+        raw = tomllib.loads(where.read_text(encoding="utf-8"))
+        return rules.parse(raw, str(where))
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise InputError(str(where), f"cannot read the OCM data: {exc}") from None
+
+
+@dataclass(frozen=True)
+class OcmModel:
+    data: rules.OcmData
+
+    def evaluate(
+        self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
+    ) -> PatientTimeline:
+        last, why = last_billable_day(record, as_of)
+        if self.data.model_end < last:
+            last, why = self.data.model_end, f"OCM ended on {self.data.model_end.isoformat()}"
+        triggers = []
+        # Every anti-cancer fill or administration day, hormonal included (§15.1); whether it
+        # can start an episode depends on the day: the model window, a cancer diagnosis then,
+        # and the model holding the patient (a payer switch).
+        for trigger in drug_triggers(record, lambda exposure: True):
+            day = trigger.on
+            if not self.data.may_start(day) or not any(s.holds(day) for s in spans):
+                continue
+            if not rules.has_cancer(record, day):
+                continue  # OCM: the triggering claim carries a cancer diagnosis
+            triggers.append(replace(trigger, cancer_type=rules.cancer_type(record, day)))
+        episodes = cut_episodes("ocm", triggers, last, stop_reason=why)
+
+        def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
+            return rules.price(on, self.data)
+
+        lines = meos_lines("ocm", self.data.code, episodes, price)
+        return PatientTimeline(
+            record.patient_ref, as_of, tuple(lines), record.warnings, episodes=tuple(episodes)
+        )
+
+
+def _bind(env: PackEnvironment) -> OcmModel:
+    return OcmModel(load_data(env.data_file))
+
+
+def _title(line: BillingLine, currency: str) -> str:
+    money = (
+        f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
+    )
+    return f"OCM episode {line.episode}, month {line.month}: MEOS {line.code} {money}"
+
+
+_DATA = load_data()
+
+PACK = PaymentModelPack(
+    id="ocm",
+    name="Oncology Care Model",
+    short_name="OCM",
+    codes={_DATA.code: PackCode(_DATA.code, _DATA.display, Component.MEOS, system=HCPCS)},
+    bind=_bind,
+    title=_title,
+    source=_DATA.source,
+    default_data_file=str(DATA_FILE),
+)
