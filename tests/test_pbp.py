@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from ocm_fhir import OXALIPLATIN, TAMOXIFEN, administration, dispense, patient, write_bundle
 
 from cpoc_fhir.cli import main
 from cpoc_fhir.economics.claims import ClaimLine
@@ -561,3 +562,97 @@ def test_report_pbp_names_an_unknown_period_of_the_payer_file(
     assert code == 2
     err = capsys.readouterr().err
     assert "2026H2" in err and "2025H1" in err
+
+
+def _claim(pid: str, rid: str, on: str, code: str, net: float) -> dict[str, Any]:
+    return {
+        "resourceType": "Claim",
+        "id": rid,
+        "status": "active",
+        "use": "claim",
+        "patient": {"reference": f"Patient/{pid}"},
+        "billablePeriod": {"start": on},
+        "item": [
+            {
+                "sequence": 1,
+                "servicedDate": on,
+                "productOrService": {"coding": [{"system": CPT, "code": code}]},
+                "net": {"value": net, "currency": "USD"},
+            }
+        ],
+    }
+
+
+def test_report_pbp_for_ocm_one_sided_on_fhir_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OCM pack (merged from branch ocm); every patient under OCM (--all-patients).
+    # p1 breast (C50.9), tamoxifen filled 2019-02-04 for 30 days → episode 2019-02-04 …
+    #   2019-08-03, cancer type breast: benchmark 18 000.00 × 1.03 = 18 540.00, target
+    #   × 0.96 = 17 798.40; actual 1 500.00 (02-04) + 14 000.00 (06-10) = 15 500.00, the MEOS
+    #   G9678 160.00 (03-04) left out.
+    # p2 colon (C18.0), oxaliplatin 2019-05-06 → episode 2019-05-06 … 2019-11-05, no colorectal
+    #   baseline in the file: default 25 000.00 × 1.03 = 25 750.00, target 24 720.00; actual
+    #   22 000.00 (05-06).
+    # p3 lung, oxaliplatin 2019-07-01: its episode starts in 2019H2, not in this report.
+    # Σ target 42 518.40 − Σ actual 37 500.00 = 5 018.40; aggregate score (0.70 + 0.60) / 2
+    # = 0.65 → multiplier 0.8: PBP 4 014.72 (stop-gain: none in the one-sided arrangement).
+    resources = [
+        *patient("p1", "C50.9", "2018-11-01"),
+        dispense("p1", "p1-tam", TAMOXIFEN, "2019-02-04", 30),
+        _claim("p1", "p1-c1", "2019-02-04", "J9999", 1500.00),
+        _claim("p1", "p1-meos", "2019-03-04", "G9678", 160.00),
+        _claim("p1", "p1-c2", "2019-06-10", "99223", 14000.00),
+        *patient("p2", "C18.0", "2019-04-01"),
+        administration("p2", "p2-ox", OXALIPLATIN, "2019-05-06"),
+        _claim("p2", "p2-c1", "2019-05-06", "96413", 22000.00),
+        *patient("p3", "C34.90", "2019-06-01"),
+        administration("p3", "p3-ox", OXALIPLATIN, "2019-07-01"),
+        _claim("p3", "p3-c1", "2019-07-01", "96413", 50000.00),
+    ]
+    bundle = write_bundle(tmp_path / "ocm.json", resources)
+    payer_file = tmp_path / "pbp.toml"
+    payer_file.write_text(OCM_FILE, encoding="utf-8")
+    settings = tmp_path / "cpoc.toml"
+    settings.write_text("", encoding="utf-8")
+    monkeypatch.setenv("CPOC_CONFIG", str(settings))
+    code = main(
+        [
+            "report",
+            "pbp",
+            str(bundle),
+            "--model",
+            "ocm",
+            "--period",
+            "2019H1",
+            "--payer-file",
+            str(payer_file),
+            "--as-of",
+            "2020-06-30",
+            "--all-patients",
+            "--format",
+            "json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = {row["patient"]: row for row in result["episodes"]}
+    assert sorted(rows) == ["Patient/p1", "Patient/p2"]
+    p1, p2 = rows["Patient/p1"], rows["Patient/p2"]
+    assert (p1["start"], p1["end"], p1["cancerType"], p1["baselineBasis"]) == (
+        "2019-02-04",
+        "2019-08-03",
+        "breast",
+        "breast",
+    )
+    assert (p1["target"], p1["actual"], p1["excludedItems"]) == ("17798.40", "15500.00", 1)
+    assert (p2["start"], p2["end"], p2["baselineBasis"]) == ("2019-05-06", "2019-11-05", "default")
+    assert (p2["target"], p2["actual"]) == ("24720.00", "22000.00")
+    settlement = result["settlement"]
+    assert (settlement["target"], settlement["actual"], settlement["savings"]) == (
+        "42518.40",
+        "37500.00",
+        "5018.40",
+    )
+    assert settlement["pbp"] == "4014.72"
+    assert result["excludedCodes"] == ["G9678"]
