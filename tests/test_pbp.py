@@ -656,3 +656,54 @@ def test_report_pbp_for_ocm_one_sided_on_fhir_json(
     )
     assert settlement["pbp"] == "4014.72"
     assert result["excludedCodes"] == ["G9678"]
+
+
+def test_report_pbp_with_claims_in_another_file_and_an_eom_recoupment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The records without claims; the claims in their own Bundle: one EOB item of 30 000.00
+    # on 2025-04-01. Target 27 417.60 (as above) → loss 2 582.40 × loss share 1 × recoupment
+    # multiplier 1 = 2 582.40, above the RA1 stop-loss 0.02 × 28 560.00 = 571.20: recoupment
+    # 571.20, PBP 0.
+    records = [
+        r for r in _resources("p1") if r["resourceType"] not in ("Claim", "ExplanationOfBenefit")
+    ]
+    claims = [r for r in _resources("p1") if r["resourceType"] == "ExplanationOfBenefit"]
+    claims[0]["item"] = [_eob_item(1, "2025-04-01", 30000.00)]
+    bundle = write_bundle(tmp_path / "records.json", records)
+    claims_file = write_bundle(tmp_path / "claims.json", claims)
+    payer_file = tmp_path / "pbp.toml"
+    payer_file.write_text(EOM_FILE, encoding="utf-8")
+    settings = tmp_path / "cpoc.toml"
+    settings.write_text('[models]\ndefault = "eom"\n', encoding="utf-8")
+    monkeypatch.setenv("CPOC_CONFIG", str(settings))
+    code = main(
+        [
+            "report",
+            "pbp",
+            str(bundle),
+            "--claims",
+            str(claims_file),
+            "--model",
+            "eom",
+            "--period",
+            "2025H1",
+            "--payer-file",
+            str(payer_file),
+            "--as-of",
+            "2025-12-31",
+            "--format",
+            "json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    (row,) = result["episodes"]
+    assert row["actual"] == "30000.00"
+    settlement = result["settlement"]
+    assert (settlement["savings"], settlement["pbp"], settlement["recoupment"]) == (
+        "-2582.40",
+        "0.00",
+        "571.20",
+    )
+    assert settlement["capped"].startswith("stop-loss")

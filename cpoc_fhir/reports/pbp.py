@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from cpoc_fhir.economics.claims import read_claims
+from cpoc_fhir.economics.claims import ClaimLine, read_claims
 from cpoc_fhir.fhir.read import RecordSource
 from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.packs import performance
@@ -26,15 +26,31 @@ class Gathered:
     warnings: list[str] = field(default_factory=list)
 
 
+def claims_by_patient(source: RecordSource, out: Gathered) -> dict[str, list[ClaimLine]]:
+    """The claim items of a separate claims source, by patient id."""
+    found: dict[str, list[ClaimLine]] = {}
+    for resources in source.patients():
+        out.warnings.extend(resources.warnings)
+        pid = patient_id(resources.patient_ref)
+        read = read_claims(pid, resources.resources, resources.key)
+        out.warnings.extend(read.warnings)
+        found.setdefault(pid, []).extend(read.lines)
+    out.warnings.extend(source.warnings)
+    return found
+
+
 def gather(
     evaluator: Evaluator,
     records: RecordSource,
     model: ModelPbp,
     data: PeriodData,
     as_of: date,
+    claims_source: RecordSource | None = None,
 ) -> Gathered:
-    """The period's episodes of ``model`` over the records' patients, with their spend."""
+    """The period's episodes of ``model`` over the records' patients, with their spend: the
+    claims among each patient's records, or in ``claims_source`` when one is given."""
     out = Gathered()
+    elsewhere = None if claims_source is None else claims_by_patient(claims_source, out)
     for resources in records.patients():
         out.warnings.extend(resources.warnings)
         if resources.patient is None:
@@ -45,13 +61,17 @@ def gather(
         if not episodes:
             continue
         pid = patient_id(resources.patient_ref)
-        claims = read_claims(pid, resources.resources, resources.key)
-        out.warnings.extend(claims.warnings)
+        if elsewhere is None:
+            claims = read_claims(pid, resources.resources, resources.key)
+            out.warnings.extend(claims.warnings)
+            lines = claims.lines
+        else:
+            lines = elsewhere.get(pid, [])
         for episode in episodes:
             kind = performance.cancer_type(record, episode, model.cancer_types)
             out.episodes.append(
                 performance.episode_result(
-                    record.patient_ref, episode, kind, claims.lines, model, data, as_of
+                    record.patient_ref, episode, kind, lines, model, data, as_of
                 )
             )
     out.warnings[:0] = list(records.warnings)

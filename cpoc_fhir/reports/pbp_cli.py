@@ -1,12 +1,13 @@
 """``cpoc report pbp``: an episode model's performance-based payment of one semi-annual
 performance period (value-and-models §15.1 OCM, §15.2 EOM's risk arrangements).
 
-    cpoc report pbp [INPUT | --fhir-base URL [--group ID]] --model ocm|eom --period 2019H1
-        --payer-file FILE [--as-of YYYY-MM-DD] [--all-patients]
+    cpoc report pbp [INPUT | --fhir-base URL [--group ID]] [--claims CLAIMS]
+        --model ocm|eom --period 2019H1 --payer-file FILE [--as-of YYYY-MM-DD] [--all-patients]
         [--format table|json|csv|html] [--out FILE]
 
 INPUT holds the patients' records and their claims (Claim / ExplanationOfBenefit /
-ChargeItem). Exit codes as for every command: 0; 2 bad usage or input.
+ChargeItem), or the claims come from CLAIMS (a Bundle, folder or Bulk export).
+Exit codes as for every command: 0; 2 bad usage or input.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def add_parser(reports: Any) -> None:
     p.add_argument("input", nargs="?", type=Path, metavar="INPUT", help="records and claims")
     p.add_argument("--fhir-base", metavar="URL", help="read records and claims from this server")
     p.add_argument("--group", metavar="ID", help="with --fhir-base: the Group's members only")
+    p.add_argument(
+        "--claims",
+        type=Path,
+        metavar="CLAIMS",
+        help="the claims (ExplanationOfBenefit / Claim / ChargeItem), when not in INPUT",
+    )
     p.add_argument("--model", choices=MODELS, required=True, help="the episode model")
     p.add_argument(
         "--period", required=True, metavar="YYYYH1|YYYYH2", help="episodes starting in it"
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from cpoc_fhir.config import load_config, load_payer
     from cpoc_fhir.economics.output import write_report
     from cpoc_fhir.economics.server_source import open_records
+    from cpoc_fhir.fhir.read import open_source
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.packs.performance_data import parse_period
     from cpoc_fhir.reports import pbp
@@ -102,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         forced_model=args.model if args.all_patients else None,
     )
     as_of = args.as_of or date.today()
-    gathered = pbp.gather(evaluator, open_records(args), model, data, as_of)
+    claims = None
+    if args.claims is not None and (
+        args.input is None or args.claims.resolve() != args.input.resolve()
+    ):
+        claims = open_source(args.claims)
+    gathered = pbp.gather(evaluator, open_records(args), model, data, as_of, claims)
     result = pbp.report(payer_file, model, data, gathered, as_of)
     if args.format == "json":
         text = json.dumps(result, indent=1) + "\n"
