@@ -375,6 +375,8 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
 ADJ = "http://terminology.hl7.org/CodeSystem/adjudication"
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 
 
 def _eob_item(sequence: int, on: str, paid: float) -> dict[str, Any]:
@@ -570,6 +572,12 @@ def _claim(pid: str, rid: str, on: str, code: str, net: float) -> dict[str, Any]
         "id": rid,
         "status": "active",
         "use": "claim",
+        # Claim's required elements (R4 cardinality 1..1), so a server takes it.
+        "type": {"coding": [{"system": CLAIM_TYPE, "code": "professional"}]},
+        "created": on,
+        "provider": {"display": "the practice"},
+        "priority": {"coding": [{"system": PRIORITY, "code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "Medicare"}}],
         "patient": {"reference": f"Patient/{pid}"},
         "billablePeriod": {"start": on},
         "item": [
@@ -707,3 +715,48 @@ def test_report_pbp_with_claims_in_another_file_and_an_eom_recoupment(
         "571.20",
     )
     assert settlement["capped"].startswith("stop-loss")
+
+
+def test_report_pbp_from_a_fhir_server_matches_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # p1 colon (C18.0), oxaliplatin 2019-01-31 → OCM episode 2019-01-31 … 2019-07-30; a Claim
+    # of 20 000.00 on 2019-02-01. Default baseline: target 24 720.00; savings 4 720.00 × 0.8 =
+    # PBP 3 776.00 — read from a FHIR server (found by its EpisodeOfCare) and from a file.
+    from sekmet_server import running_sekmet
+
+    from cds_hooks.embedded_fhir import load_resources
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CPOC_FHIR_TOKEN", raising=False)
+    settings = tmp_path / "cpoc.toml"
+    settings.write_text("", encoding="utf-8")
+    monkeypatch.setenv("CPOC_CONFIG", str(settings))
+    resources = [
+        *patient("p1", "C18.0", "2018-12-01"),
+        {
+            "resourceType": "EpisodeOfCare",
+            "id": "p1-eoc",
+            "status": "active",
+            "patient": {"reference": "Patient/p1"},
+            "diagnosis": [{"condition": {"reference": "Condition/p1-dx"}}],
+            "period": {"start": "2019-01-10"},
+        },
+        administration("p1", "p1-ox", OXALIPLATIN, "2019-01-31"),
+        _claim("p1", "p1-c1", "2019-02-01", "96413", 20000.00),
+    ]
+    payer_file = tmp_path / "pbp.toml"
+    payer_file.write_text(OCM_FILE, encoding="utf-8")
+    tail = ["--model", "ocm", "--period", "2019H1", "--payer-file", str(payer_file)]
+    tail += ["--all-patients", "--as-of", "2019-12-31", "--format", "json"]
+    bundle = write_bundle(tmp_path / "p1.json", resources)
+    assert main(["report", "pbp", str(bundle), *tail]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    with running_sekmet(tmp_path / "sekmet") as server:
+        load_resources(server.base_url, resources)
+        code = main(["report", "pbp", "--fhir-base", server.base_url, *tail])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    served = json.loads(out.out)
+    assert served["settlement"]["pbp"] == from_file["settlement"]["pbp"] == "3776.00"
+    assert served["episodes"] == from_file["episodes"]
