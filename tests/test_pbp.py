@@ -538,7 +538,8 @@ def test_report_pbp_end_to_end_on_fhir_json(
     out = tmp_path / "pbp.html"
     assert main([*args, "--format", "html", "--out", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
-    assert "7575.84" in page and "<script" not in page
+    assert "7,575.84" in page and "<script" not in page
+    assert "ILLUSTRATIVE" in page
 
 
 def test_report_pbp_names_an_unknown_period_of_the_payer_file(

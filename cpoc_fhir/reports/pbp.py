@@ -2,12 +2,12 @@
 
 Gathers each patient's episodes of the model (the pack's timeline) and claim items
 (``economics.claims.read_claims``: Claim, ExplanationOfBenefit, ChargeItem), and hands them to
-the pure computation (packs/performance.py); renders the result as a table, CSV or HTML page.
+the pure computation (packs/performance.py); renders the result as a table or CSV (the
+HTML page: pbp_html.py).
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -186,43 +186,3 @@ def csv_rows(result: dict[str, Any]) -> list[list[str]]:
     )
     rows.append(["pbp", s["pbp"], "recoupment", s["recoupment"]])
     return rows
-
-
-def html_page(result: dict[str, Any]) -> str:
-    """A self-contained page (no script, no network); every value escaped."""
-
-    def e(value: Any) -> str:
-        return html.escape("—" if value is None else str(value))
-
-    s, q, a = result["settlement"], result["quality"], result["arrangement"]
-    title = f"Performance-based payment {result['model'].upper()} {result['period']}"
-    head_cells = "".join(f"<th>{e(label)}</th>" for _k, label, _w in COLUMNS)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{e(row[k])}</td>" for k, _l, _w in COLUMNS)
-        + f"<td>{'' if row['complete'] else 'open: not counted'}</td></tr>"
-        for row in result["episodes"]
-    )
-    banner = (
-        "<p><strong>ILLUSTRATIVE payer file: not CMS's figures.</strong></p>"
-        if result["payerFile"]["illustrative"]
-        else ""
-    )
-    warnings = "".join(f"<li>{e(w)}</li>" for w in result["warnings"])
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}'
-        f"</title></head><body><h1>{e(title)}</h1>{banner}"
-        f"<p>Episodes starting {e(result['periodStart'])} to {e(result['periodEnd'])}, as of "
-        f"{e(result['asOf'])}. Arrangement {e(a['name'])}: discount {e(a['discount'])}, "
-        f"{'two-sided' if a['twoSided'] else 'one-sided'}.</p>"
-        f"<table><thead><tr>{head_cells}<th></th></tr></thead><tbody>{body}</tbody></table>"
-        f"<p>Total benchmark {e(s['benchmark'])}, target {e(s['target'])}, actual "
-        f"{e(s['actual'])}, savings {e(s['savings'])}.</p>"
-        f"<p>Quality: aggregate score {e(q['aggregateScore'])}, multiplier {e(q['multiplier'])}"
-        f", recoupment multiplier {e(q['recoupmentMultiplier'])}.</p>"
-        f"<p><strong>Performance-based payment {e(s['pbp'])} {e(result['currency'])}; "
-        f"recoupment {e(s['recoupment'])} {e(result['currency'])}</strong> ({e(s['reason'])}"
-        f"{'; capped at the ' + e(s['capped']) if s['capped'] else ''}).</p>"
-        + (f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else "")
-        + "</body></html>\n"
-    )

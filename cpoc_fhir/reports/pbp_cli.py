@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         csv.writer(buffer, lineterminator="\n").writerows(pbp.csv_rows(result))
         text = buffer.getvalue()
     elif args.format == "html":
-        text = pbp.html_page(result)
+        from cpoc_fhir.reports.pbp_html import pbp_html
+
+        text = pbp_html(result)
     else:
         text = pbp.table(result)
     write_report(args.out, text)
