@@ -265,6 +265,10 @@ def test_an_unpriced_item_is_left_out_and_named() -> None:
         ('"OCM-2" = "0.60"', "", "no score for 'OCM-2'"),
         ('default = "25000.00"', 'default = "-1"', "ocm.periods.2019H1.baseline.default"),
         ('min_score = "0"\n', 'min_score = "0.1"\n', "the lowest min_score must be 0"),
+        ('stop_loss = "0.02"', 'stop_los = "0.02"', "ocm.arrangements.two-sided.stop_los"),
+        ('trend = "1.03"', 'trend = "1.03"\ntrends = "1"', "ocm.periods.2019H1.trends"),
+        ('"OCM-1" = "0.70"\n"OCM-2" = "0.60"', "", "no scores and no multiplier"),
+        ("[ocm]\n", "[cpcplus]\n[ocm]\n", "cpcplus: not a known key"),
     ],
 )
 def test_a_bad_payer_file_names_the_key(old: str, new: str, key: str) -> None:
@@ -679,6 +683,9 @@ def test_report_pbp_with_claims_in_another_file_and_an_eom_recoupment(
     ]
     claims = [r for r in _resources("p1") if r["resourceType"] == "ExplanationOfBenefit"]
     claims[0]["item"] = [_eob_item(1, "2025-04-01", 30000.00)]
+    stranger = json.loads(json.dumps(claims[0]))
+    stranger["id"], stranger["patient"] = "x-eob", {"reference": "Patient/x"}
+    claims.append(stranger)  # a patient with no record: named in a warning, left out
     bundle = write_bundle(tmp_path / "records.json", records)
     claims_file = write_bundle(tmp_path / "claims.json", claims)
     payer_file = tmp_path / "pbp.toml"
@@ -716,6 +723,7 @@ def test_report_pbp_with_claims_in_another_file_and_an_eom_recoupment(
         "571.20",
     )
     assert settlement["capped"].startswith("stop-loss")
+    assert any("no record in the input" in w and "Patient/x" in w for w in result["warnings"])
 
 
 def test_report_pbp_from_a_fhir_server_matches_the_file(

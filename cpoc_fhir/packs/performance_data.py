@@ -130,6 +130,9 @@ class PbpFile:
         return found
 
 
+_TOP_KEYS = {"version", "source", "illustrative", "currency", "ocm", "eom"}
+
+
 def parse(raw: Mapping[str, Any], where: str) -> PbpFile:
     """The payer file from its TOML tables; ``InputError(where, "key: problem")``."""
     reader = _Reader(where)
@@ -138,9 +141,9 @@ def parse(raw: Mapping[str, Any], where: str) -> PbpFile:
         for name in ("ocm", "eom")
         if name in raw and reader.table(raw, name, name)
     }
-    others = [k for k, v in raw.items() if isinstance(v, dict) and k not in ("ocm", "eom")]
+    others = sorted(k for k in raw if k not in _TOP_KEYS)
     if others:
-        raise InputError(where, f"{others[0]}: not a model of this file (ocm, eom)")
+        raise InputError(where, f"{others[0]}: not a known key ({', '.join(sorted(_TOP_KEYS))})")
     if not models:
         raise InputError(where, "no [ocm] or [eom] table")
     return PbpFile(
@@ -153,7 +156,21 @@ def parse(raw: Mapping[str, Any], where: str) -> PbpFile:
     )
 
 
+_MODEL_KEYS = {"arrangement", "arrangements", "exclude_codes", "quality", "cancer_types", "periods"}
+_ARRANGEMENT_KEYS = {
+    "discount",
+    "two_sided",
+    "savings_share",
+    "loss_share",
+    "stop_gain",
+    "stop_loss",
+}
+_PERIOD_KEYS = {"trend", "baseline", "novel_therapy_factor", "novel_therapy_amount", "quality"}
+_TIER_KEYS = {"min_score", "multiplier", "recoupment_multiplier"}
+
+
 def _model(reader: _Reader, name: str, raw: dict[str, Any]) -> ModelPbp:
+    reader.only(raw, _MODEL_KEYS, name)
     arrangements_raw = reader.table(raw, "arrangements", f"{name}.arrangements", required=True)
     arrangements = {
         key: _arrangement(
@@ -184,6 +201,10 @@ def _model(reader: _Reader, name: str, raw: dict[str, Any]) -> ModelPbp:
             raise InputError(
                 reader.where, f"{name}.periods.{key}: no multiplier and no [[{name}.quality.tiers]]"
             )
+        if data.multiplier is None and not data.scores:
+            raise InputError(
+                reader.where, f"{name}.periods.{key}.quality: no scores and no multiplier"
+            )
         missing = [m for m in measures if m not in data.scores]
         if data.multiplier is None and missing:
             raise InputError(
@@ -210,6 +231,7 @@ def _model(reader: _Reader, name: str, raw: dict[str, Any]) -> ModelPbp:
 
 
 def _arrangement(reader: _Reader, at: str, name: str, raw: dict[str, Any]) -> Arrangement:
+    reader.only(raw, _ARRANGEMENT_KEYS, at)
     two_sided = reader.flag(raw, "two_sided", f"{at}.two_sided", False)
     stop_loss = reader.fraction(raw, "stop_loss", f"{at}.stop_loss", None)
     if stop_loss is not None and not two_sided:
@@ -232,6 +254,7 @@ def _tiers(reader: _Reader, name: str, quality: dict[str, Any]) -> tuple[Quality
     tiers = []
     for index, tier in enumerate(raw):
         at = f"{name}.quality.tiers[{index}]"
+        reader.only(tier, _TIER_KEYS, at)
         tiers.append(
             QualityTier(
                 reader.fraction(tier, "min_score", f"{at}.min_score"),
@@ -247,6 +270,7 @@ def _tiers(reader: _Reader, name: str, quality: dict[str, Any]) -> tuple[Quality
 
 def _period(reader: _Reader, model: str, key: str, raw: dict[str, Any]) -> PeriodData:
     at = f"{model}.periods.{key}"
+    reader.only(raw, _PERIOD_KEYS, at)
     try:
         period = parse_period(key, at)
     except InputError as exc:
@@ -300,6 +324,12 @@ class _Reader:
 
     def _fail(self, at: str, problem: str) -> InputError:
         return InputError(self.where, f"{at}: {problem}")
+
+    def only(self, raw: Mapping[str, Any], known: set[str], at: str) -> None:
+        """A key the format does not know is refused (a misspelt limit would be dropped)."""
+        unknown = sorted(k for k in raw if k not in known)
+        if unknown:
+            raise self._fail(f"{at}.{unknown[0]}", f"not a known key ({', '.join(sorted(known))})")
 
     def table(
         self, raw: Mapping[str, Any], key: str, at: str, required: bool = False

@@ -51,10 +51,12 @@ def gather(
     claims among each patient's records, or in ``claims_source`` when one is given."""
     out = Gathered()
     elsewhere = None if claims_source is None else claims_by_patient(claims_source, out)
+    seen: set[str] = set()
     for resources in records.patients():
         out.warnings.extend(resources.warnings)
         if resources.patient is None:
             continue
+        seen.add(patient_id(resources.patient_ref))
         record = evaluator.record(resources)
         timeline = evaluator.evaluate(record, as_of)
         episodes = performance.in_period(timeline.episodes, model.model, data)
@@ -75,6 +77,12 @@ def gather(
                 )
             )
     out.warnings[:0] = list(records.warnings)
+    unknown = [] if elsewhere is None else sorted(p for p in elsewhere if p not in seen)
+    if unknown:
+        out.warnings.append(
+            f"{len(unknown)} patient(s) have claims but no record in the input; their claims "
+            f"are left out (e.g. Patient/{unknown[0]})"
+        )
     for result in out.episodes:
         where = f"{result.patient} episode {result.episode.index}"
         if result.unpriced:
