@@ -210,6 +210,11 @@ def test_bad_model_is_an_input_error(tmp_path, capsys, args: list[str], message:
 def test_records_from_neither_or_both_sources_are_refused(tmp_path, capsys) -> None:
     assert main(["report", "model-episodes", "--model", "ocm"]) == 2
     assert "give the records as INPUT or --fhir-base" in capsys.readouterr().err
+    both = [str(tmp_path), "--fhir-base", "http://127.0.0.1:9/fhir", "--model", "ocm"]
+    assert main(["report", "model-episodes", *both]) == 2
+    assert "give the records as INPUT or --fhir-base" in capsys.readouterr().err
+    assert main(["report", "model-episodes", str(tmp_path), "--group", "g", "--model", "ocm"]) == 2
+    assert "--group: reads a Group on a FHIR server" in capsys.readouterr().err
 
 
 def test_from_a_fhir_server(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -244,3 +249,20 @@ def test_from_a_fhir_server(tmp_path: Path, capsys, monkeypatch) -> None:
         (r["patient"], r["start"], r["end"], r["months_billed"], r["meos_total"])
         for r in result["episodes"]
     ] == [("Patient/p1", "2019-01-31", "2019-07-30", 6, "960.00")]
+
+
+def test_a_practices_own_episode_pack_is_reported_too(tmp_path: Path, capsys) -> None:
+    # The test pack (tests/episode_test_pack) named in [models] packs: $100 a month, no cancer
+    # or window rule. p1's oxaliplatin 2019-01-31: 6 months, $600; its table says "EPI".
+    settings = tmp_path / "cpoc.toml"
+    settings.write_text('[models]\npacks = { episodic = "episode_test_pack.pack" }\n')
+    resources = [
+        *patient("p1", "C18.0", "2018-12-01"),
+        administration("p1", "p1-ox", OXALIPLATIN, "2019-01-31"),
+    ]
+    bundle = write_bundle(tmp_path / "one.json", resources)
+    args = ["report", "model-episodes", str(bundle), "--model", "episodic", "--all-patients"]
+    assert main([*args, "--as-of", AS_OF, "--config", str(settings)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("EPI episodes as of 2019-12-15\n")
+    assert "patients 1, episodes 1, months billed 6, MEOS total 600.00" in out

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (args.fhir_base is None):
         raise InputError("INPUT", "give the records as INPUT or --fhir-base URL (one of them)")
+    if args.group is not None and args.fhir_base is None:
+        raise InputError("--group", "reads a Group on a FHIR server: give --fhir-base URL too")
     config = load_config(getattr(args, "config", None))
     pack = load_pack(args.model, config.models)
     if not any(code.component is Component.MEOS for code in pack.codes.values()):
