@@ -210,9 +210,22 @@ def test_an_episode_ending_after_as_of_is_shown_and_not_counted() -> None:
         for ep in (EP, later)
     ]
     assert [r.complete for r in results] == [True, False]
-    settlement = performance.period_result(model, data, results).settlement
+    # A provisional episode (its trigger an infusion planned, not given) is not counted either.
+    planned = Episode(
+        "ocm", 1, date(2019, 2, 1), date(2019, 7, 31), "MedicationRequest/r", confirmed=False
+    )
+    results.append(performance.episode_result("Patient/p2", planned, None, [], model, data, as_of))
+    assert [r.not_counted for r in results] == [
+        None,
+        "open: ends after as-of",
+        "provisional: its trigger is planned, not given",
+    ]
+    period = performance.period_result(model, data, results)
+    settlement = period.settlement
     assert settlement is not None
     assert (settlement.actual, settlement.pbp) == (D("20000.00"), D("3776.00"))
+    summary = period.as_json()
+    assert (summary["counted"], summary["notCountedEpisodes"]) == (1, 2)
 
 
 def test_the_baseline_of_the_cancer_type_the_diagnoses_give() -> None:

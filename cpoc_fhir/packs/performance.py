@@ -21,7 +21,7 @@ Pure: the claims come in as items (``SpendItem``), the episodes from the pack's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -71,11 +71,21 @@ class EpisodeResult:
     items: int  # claim items counted
     excluded: int  # items of an excluded code (MEOS) inside the episode
     unpriced: tuple[str, ...]  # evidence of items with no amount (left out)
-    complete: bool  # ended by as-of: counted in the period's figures
+    complete: bool  # ended by as-of
 
     @property
     def savings(self) -> Decimal:
         return self.target - self.actual
+
+    @property
+    def not_counted(self) -> str | None:
+        """Why the episode is left out of the period's figures; None when it counts: it must
+        have ended by as-of and its trigger be on record as given or filled (not planned)."""
+        if not self.episode.confirmed:
+            return "provisional: its trigger is planned, not given"
+        if not self.complete:
+            return "open: ends after as-of"
+        return None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +103,9 @@ class EpisodeResult:
             "excludedItems": self.excluded,
             "unpriced": list(self.unpriced),
             "complete": self.complete,
+            "confirmed": self.episode.confirmed,
+            "counted": self.not_counted is None,
+            "notCounted": self.not_counted,
         }
 
 
@@ -293,7 +306,7 @@ class PeriodResult:
     settlement: Settlement | None = None
 
     def as_json(self) -> dict[str, Any]:
-        counted = [e for e in self.episodes if e.complete]
+        counted = [e for e in self.episodes if e.not_counted is None]
         return {
             "model": self.model,
             "period": self.period,
@@ -309,7 +322,7 @@ class PeriodResult:
             "quality": self.quality.as_json(),
             "episodes": [e.as_json() for e in self.episodes],
             "counted": len(counted),
-            "open": len(self.episodes) - len(counted),
+            "notCountedEpisodes": len(self.episodes) - len(counted),
             "settlement": None if self.settlement is None else self.settlement.as_json(),
         }
 
@@ -321,11 +334,12 @@ def _text(value: Decimal | None) -> str | None:
 def period_result(
     model: ModelPbp, data: PeriodData, episodes: Iterable[EpisodeResult]
 ) -> PeriodResult:
-    """The period's episodes and settlement: only episodes ended by as-of are counted."""
+    """The period's episodes and settlement: only episodes ended by as-of and confirmed are
+    counted (``EpisodeResult.not_counted``)."""
     grade = quality(model, data)
     result = PeriodResult(model.model, data.period.name, model.arrangement, grade)
     result.episodes = sorted(episodes, key=lambda e: (e.episode.start, e.patient, e.episode.index))
-    counted = [e for e in result.episodes if e.complete]
+    counted = [e for e in result.episodes if e.not_counted is None]
     result.settlement = settle(
         sum((e.benchmark for e in counted), ZERO),
         sum((e.target for e in counted), ZERO),
@@ -333,4 +347,6 @@ def period_result(
         model.arrangement,
         grade,
     )
+    if not counted:
+        result.settlement = replace(result.settlement, reason="no episode of the period counted")
     return result

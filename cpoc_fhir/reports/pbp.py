@@ -90,10 +90,8 @@ def gather(
                 f"{where}: {len(result.unpriced)} claim item(s) without an amount left out "
                 f"(e.g. {result.unpriced[0]})"
             )
-        if not result.complete:
-            out.warnings.append(
-                f"{where}: ends {result.episode.end.isoformat()}, after as-of; not counted"
-            )
+        if result.not_counted is not None:
+            out.warnings.append(f"{where}: not counted ({result.not_counted})")
     return out
 
 
@@ -153,14 +151,14 @@ def table(result: dict[str, Any]) -> str:
         for i, (key, _label, width) in enumerate(COLUMNS):
             value = "—" if row[key] is None else str(row[key])
             cells.append(f"{value[:width]:<{width}}" if i < 5 else f"{value:>{width}}")
-        note = "" if row["complete"] else "  open: not counted"
+        note = "" if row["counted"] else f"  not counted: {row['notCounted']}"
         lines.append(" ".join(cells) + note)
     s = result["settlement"]
     q = result["quality"]
     score = q["aggregateScore"] or "—"
     lines += [
         "",
-        f"episodes counted {result['counted']}, open {result['open']}",
+        f"episodes counted {result['counted']}, not counted {result['notCountedEpisodes']}",
         f"total benchmark {s['benchmark']}, target {s['target']}, actual {s['actual']}, "
         f"savings {s['savings']}",
         f"quality: aggregate score {score}, multiplier {q['multiplier']}, "
@@ -173,7 +171,12 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSV_HEADER = [key for key, _label, _w in COLUMNS] + ["baselineBasis", "items", "complete"]
+CSV_HEADER = [key for key, _label, _w in COLUMNS] + [
+    "baselineBasis",
+    "items",
+    "counted",
+    "notCounted",
+]
 
 
 def csv_rows(result: dict[str, Any]) -> list[list[str]]:
