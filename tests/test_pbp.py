@@ -194,6 +194,9 @@ def test_episodes_belong_to_the_period_their_start_falls_in() -> None:
     assert [e.index for e in performance.in_period(episodes, "ocm", data)] == [2, 3]
     assert parse_period("2019H2").start == date(2019, 7, 1)
     assert parse_period("2019H2").end == date(2019, 12, 31)
+    assert parse_period("2019h1").name == "2019H1"
+    with pytest.raises(InputError, match="YYYYH1 or YYYYH2"):
+        parse_period("2019H3")
 
 
 def test_an_episode_ending_after_as_of_is_shown_and_not_counted() -> None:

@@ -42,7 +42,7 @@ class Period:
 
 def parse_period(text: str, where: str = "--period") -> Period:
     """ "2019H1" → episodes starting 2019-01-01 … 2019-06-30; "2019H2" → 07-01 … 12-31."""
-    found = _PERIOD.fullmatch(text.strip())
+    found = _PERIOD.fullmatch(text.strip().upper())
     if found is None:
         raise InputError(where, f"not a performance period (YYYYH1 or YYYYH2): {text!r}")
     year, half = int(found[1]), found[2]
