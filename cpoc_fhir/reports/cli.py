@@ -43,6 +43,9 @@ def add_parser(sub: Any) -> None:
     eom_services_cli.add_parser(reports)
     model_episodes_cli.add_parser(reports)
     cpc_coordination_cli.add_parser(reports)
+    from cpoc_fhir.reports import pbp_cli
+
+    pbp_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:
