@@ -175,11 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cpoc_fhir import payer_cli
 
             return payer_cli.run_payer(args)
+        import os
+
         from cds_hooks import demo
-        from cds_hooks.logs import configure_logging
+        from cds_hooks.logs import configure_from_environ
 
         if args.command in ("serve", "demo"):
-            configure_logging()  # plain lines on stderr; colours only on a terminal
+            # CPOC_LOG_LEVEL / CPOC_LOG_FORMAT; default plain INFO lines on stderr.
+            configure_from_environ(os.environ)
         if args.command == "serve":
             return demo.serve(args.host, args.port, sys.stdout)
         if args.command == "demo":
