@@ -22,7 +22,7 @@ from cds_hooks.gather import DataUnavailable
 from cds_hooks.hook_request import RequestError, hook_instance_of, parse_request
 from cds_hooks.log_context import bind
 from cds_hooks.security import ClientAuthError, ClientVerifier, VerifiedClient
-from cds_hooks.services import BY_ID, SERVICES, CdsService, HookResult, Runtime
+from cds_hooks.services import BY_ID, CdsService, HookResult, Runtime
 from cds_hooks.settings import SOURCE_LABEL
 from cds_hooks.uninterpretable import uninterpretable
 from cpoc_fhir import __version__
@@ -71,13 +71,17 @@ class ApiError(Exception):
 @blueprint.get("/cds-services")
 def discovery() -> Response:
     # Discovery reveals no patient data: open to any caller (spec §Discovery).
-    return _json({"services": [s.discovery() for s in SERVICES]})
+    # The app's registry (HookApp.services): what dispatch and /openapi.json use too.
+    return _json({"services": [s.discovery() for s in _app().services.values()]})
 
 
 @blueprint.get("/about")
 def about() -> Response:
     """The page cards name as their source."""
-    items = "".join(f"<li><code>{s.id}</code> ({s.hook}): {s.description}</li>" for s in SERVICES)
+    items = "".join(
+        f"<li><code>{s.id}</code> ({s.hook}): {s.description}</li>"
+        for s in _app().services.values()
+    )
     html = (
         "<!doctype html><html lang=en><meta charset=utf-8><title>CPOC CDS Hooks service</title>"
         f"<h1>{SOURCE_LABEL}</h1><p>CDS Hooks 2.0.1 services that show, at order time, the "
