@@ -124,6 +124,60 @@ def test_cpoc_version_prints_the_package_version(capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out == f"cpoc {cpoc_fhir.__version__}\n"
 
 
+def test_top_level_help_is_the_full_parsers_help(capsys: pytest.CaptureFixture[str]) -> None:
+    # `cpoc --help` is answered by the light parser (subcommands named from COMMANDS): its
+    # text must be exactly what the full parser, with every subcommand's module, prints.
+    from cpoc_fhir.cli import build_parser, main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == build_parser().format_help()
+
+
+@pytest.mark.parametrize(
+    ("argv", "light"),
+    [
+        (["--version"], True),
+        (["-h"], True),
+        (["--config", "x.toml", "--help"], True),
+        (["--config=x.toml", "--version"], True),
+        (["timeline", "--help"], False),  # a subcommand's help needs its options
+        (["--config", "--version"], False),  # "--version" is the value of --config here
+        ([], False),
+    ],
+)
+def test_which_arguments_the_light_parser_answers(argv: list[str], light: bool) -> None:
+    from cpoc_fhir.cli import _asks_top_level_only
+
+    assert _asks_top_level_only(argv) is light
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_import_no_subcommand_module(flag: str) -> None:
+    # Measured with `python -X importtime`: 1.3-1.5 s went to importing the store
+    # (SQLAlchemy, Alembic), fhir.resources, the capture and report modules. Now none is.
+    code = (
+        "import json, sys\n"
+        "from cpoc_fhir.cli import main\n"
+        "try:\n"
+        f"    main([{flag!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stderr))
+    assert "cpoc_fhir.cli" in modules and "argparse" in modules
+    heavy = ("sqlalchemy", "alembic", "fhir", "flask", "requests", "jinja2", "cds_hooks")
+    ours = {m for m in modules if m.startswith("cpoc_fhir")}
+    assert ours == {"cpoc_fhir", "cpoc_fhir.cli", "cpoc_fhir.bundled", "cpoc_fhir.errors"}
+    assert not {m for m in modules if m.split(".")[0] in heavy}
+
+
 def test_discovery_and_about_show_the_version(tmp_path: Path) -> None:
     client = _app(tmp_path).test_client()
     services = client.get("/cds-services").get_json()["services"]
