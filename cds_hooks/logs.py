@@ -36,6 +36,7 @@ LEVELS = {
 FORMATS = ("plain", "json")
 LEVEL_VARIABLE, FORMAT_VARIABLE = "CPOC_LOG_LEVEL", "CPOC_LOG_FORMAT"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PROBE_LINE = re.compile(r'"GET /(?:healthz|readyz) HTTP/[0-9.]+" 200 ')
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,16 @@ def configure_from_environ(environ: Mapping[str, str], stream: TextIO | None = N
     return settings
 
 
+class QuietProbes(logging.Filter):
+    """Drops the development server's access lines of answered probes (``GET /healthz`` or
+    ``/readyz`` with 200: the kubelet's, every few seconds); a failed probe's line stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "werkzeug" or record.levelno != logging.INFO:
+            return True
+        return not _PROBE_LINE.search(record.getMessage())
+
+
 class PlainFormatter(logging.Formatter):
     """Formats records, masks tokens, and strips ANSI escapes unless the stream is a
     terminal."""
@@ -98,6 +109,7 @@ def configure_logging(
             root.removeHandler(handler)
     handler = logging.StreamHandler(target)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter(target))
+    handler.addFilter(QuietProbes())
     handler._cpoc = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

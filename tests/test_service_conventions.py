@@ -12,12 +12,14 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import responses
 from cds_support import clock_at, full_prefetch, hook_body
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,8 +34,9 @@ from test_cds_auth_http import EC_KID, ISS, PID, _example, es384, sign_body
 
 import cpoc_fhir
 from cds_hooks.app import create_app
+from cds_hooks.embedded_fhir import free_port
 from cds_hooks.json_logs import redact
-from cds_hooks.logs import configure_logging, load_log_settings
+from cds_hooks.logs import QuietProbes, configure_logging, load_log_settings
 from cds_hooks.services import BY_ID, CdsService, HookResult
 from cds_hooks.services.base import VERSION_EXTENSION
 from cds_hooks.settings import CdsSettings
@@ -446,6 +449,55 @@ def test_a_bad_log_level_stops_cpoc_serve_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_cpoc_serve_logs_json_and_leaves_out_answered_probes(tmp_path: Path) -> None:
+    # The real server on 127.0.0.1: the probes answer over HTTP; its access lines are JSON,
+    # and the kubelet's answered probes leave none (a failed probe would).
+    port = free_port()
+    env = {
+        **os.environ,
+        "CPOC_CDS_AUTH": "off",
+        "CPOC_STORE_URL": f"sqlite:///{tmp_path}/s.sqlite",
+        "CPOC_LOG_FORMAT": "json",
+        "CPOC_LOG_LEVEL": "INFO",
+    }
+    code = "from cpoc_fhir.cli import main; raise SystemExit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = requests.get(f"{base}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "cpoc serve did not start"
+                time.sleep(0.1)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
+        document = requests.get(f"{base}/openapi.json", timeout=10).json()
+        assert document["servers"] == [{"url": base}]
+        assert requests.get(f"{base}/cds-services", timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    access = [line["message"] for line in lines if line["logger"] == "werkzeug"]
+    assert any('"GET /cds-services HTTP/1.1" 200' in m for m in access), access
+    assert any('"GET /openapi.json HTTP/1.1" 200' in m for m in access), access
+    assert not [m for m in access if "/healthz" in m or "/readyz" in m]
+    assert any(
+        line["level"] == "WARNING" and "verification is OFF" in line["message"] for line in lines
+    )
+
+
 def test_create_app_configures_json_logs_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_stream: io.StringIO
 ) -> None:
@@ -571,3 +623,19 @@ def test_redact_masks_secret_fields_and_keeps_the_rest() -> None:
     assert (
         text == '{"access_token": [redacted], "client_secret":[redacted], "scope": "patient/*.rs"}'
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "kept"),
+    [
+        ("werkzeug", '127.0.0.1 - - [x] "GET /healthz HTTP/1.1" 200 -', False),
+        ("werkzeug", '127.0.0.1 - - [x] "GET /readyz HTTP/1.1" 200 -', False),
+        ("werkzeug", '127.0.0.1 - - [x] "GET /readyz HTTP/1.1" 503 -', True),  # not ready
+        ("werkzeug", '127.0.0.1 - - [x] "GET /healthzz HTTP/1.1" 200 -', True),
+        ("werkzeug", '127.0.0.1 - - [x] "POST /cds-services/x HTTP/1.1" 200 -', True),
+        ("cds_hooks.probes", '"GET /readyz HTTP/1.1" 200 ', True),  # not an access line
+    ],
+)
+def test_only_answered_probes_leave_the_access_log(name: str, message: str, kept: bool) -> None:
+    record = logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+    assert QuietProbes().filter(record) is kept
