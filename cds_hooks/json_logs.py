@@ -23,7 +23,7 @@ from cds_hooks.log_context import current
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")  # 8+: not "bearer of"
 _SECRET_FIELD = re.compile(
     r"(?i)(\"?(?:access_token|refresh_token|id_token|client_secret|password)\"?\s*[:=]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"

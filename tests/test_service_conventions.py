@@ -639,3 +639,8 @@ def test_redact_masks_secret_fields_and_keeps_the_rest() -> None:
 def test_only_answered_probes_leave_the_access_log(name: str, message: str, kept: bool) -> None:
     record = logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
     assert QuietProbes().filter(record) is kept
+
+
+def test_redact_leaves_ordinary_words_after_bearer() -> None:
+    assert redact("the bearer of the order") == "the bearer of the order"
+    assert redact("Authorization: Bearer abcdefgh1234") == "Authorization: Bearer [redacted]"
