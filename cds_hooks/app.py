@@ -17,6 +17,8 @@ from typing import Any
 from flask import Flask
 
 from cds_hooks.blueprint import HookApp, blueprint
+from cds_hooks.logs import configure_from_environ, wants_logging
+from cds_hooks.probes import probes
 from cds_hooks.review import init_review
 from cds_hooks.security import ClientVerifier
 from cds_hooks.services import Runtime
@@ -41,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__)
     app.config.update(config or {})
+    if wants_logging(os.environ):  # CPOC_LOG_LEVEL / CPOC_LOG_FORMAT (e.g. under gunicorn)
+        configure_from_environ(os.environ)
     # Never render stack traces to callers; error handlers answer JSON (engineering.md).
     app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
     settings: CdsSettings = app.config.get("CDS_SETTINGS") or load_cds_settings(os.environ)
@@ -85,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("CDS client JWT verification is OFF (CPOC_CDS_AUTH=off)")
     app.extensions["cpoc"] = HookApp(runtime, hook_log, verifier, PathwayLog(ledger))
     app.register_blueprint(blueprint)
+    app.register_blueprint(probes)  # /healthz, /readyz, /openapi.json: no client JWT
     review: ReviewSettings = app.config.get("REVIEW_SETTINGS") or load_review_settings(os.environ)
     init_review(app, ledger, review, app.config.get("REVIEW_CLOCK"))
     # The knowledge and models built above live as long as the worker: keep them out of the

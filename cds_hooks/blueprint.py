@@ -20,10 +20,12 @@ from cds_hooks.cards import CardSource
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.gather import DataUnavailable
 from cds_hooks.hook_request import RequestError, hook_instance_of, parse_request
+from cds_hooks.log_context import bind
 from cds_hooks.security import ClientAuthError, ClientVerifier, VerifiedClient
-from cds_hooks.services import BY_ID, SERVICES, CdsService, HookResult, Runtime
+from cds_hooks.services import BY_ID, CdsService, HookResult, Runtime
 from cds_hooks.settings import SOURCE_LABEL
 from cds_hooks.uninterpretable import uninterpretable
+from cpoc_fhir import __version__
 from cpoc_fhir.fhir.json_text import dumps
 from cpoc_fhir.fhir.write.publish import compact
 from cpoc_fhir.store.hooks import HookLog, Invocation
@@ -69,18 +71,23 @@ class ApiError(Exception):
 @blueprint.get("/cds-services")
 def discovery() -> Response:
     # Discovery reveals no patient data: open to any caller (spec §Discovery).
-    return _json({"services": [s.discovery() for s in SERVICES]})
+    # The app's registry (HookApp.services): what dispatch and /openapi.json use too.
+    return _json({"services": [s.discovery() for s in _app().services.values()]})
 
 
 @blueprint.get("/about")
 def about() -> Response:
     """The page cards name as their source."""
-    items = "".join(f"<li><code>{s.id}</code> ({s.hook}): {s.description}</li>" for s in SERVICES)
+    items = "".join(
+        f"<li><code>{s.id}</code> ({s.hook}): {s.description}</li>"
+        for s in _app().services.values()
+    )
     html = (
         "<!doctype html><html lang=en><meta charset=utf-8><title>CPOC CDS Hooks service</title>"
         f"<h1>{SOURCE_LABEL}</h1><p>CDS Hooks 2.0.1 services that show, at order time, the "
         "CPOC code and level an oncology order produces and capture its charge.</p>"
-        f"<ul>{items}</ul></html>"
+        f"<ul>{items}</ul><p>Version <code id=version>{__version__}</code>. "
+        'API description: <a href="/openapi.json">/openapi.json</a>.</p></html>'
     )
     return Response(html, mimetype="text/html")
 
@@ -95,10 +102,12 @@ def invoke(service_id: str) -> Response:
     call = Invocation(service=service_id, outcome="error", http_status=500, latency_ms=0.0)
     try:
         service = _service(hook_app, service_id)
+        bind(service=service.id, hook=service.hook)  # for the log lines (cds_hooks/json_logs.py)
         client = _authenticate(hook_app)
         call = _with(call, client=client.issuer if client else None)
         body = _body()
         call = _with(call, hook_instance=hook_instance_of(body))
+        bind(hook_instance=call.hook_instance)
         hook_request = parse_request(
             body, service.hook, hook_app.runtime.settings.max_bundle_entries
         )
@@ -148,6 +157,7 @@ def feedback(service_id: str) -> Response:
     )
     try:
         _service(hook_app, service_id)
+        bind(service=service_id, hook="feedback")
         client = _authenticate(hook_app, also=f"/cds-services/{service_id}")
         items = parse_feedback(_body())
         results = hook_app.log.add_feedback(service_id, items, client.issuer if client else None)

@@ -193,6 +193,25 @@ class ClientVerifier:
             raise ClientAuthError(f"token lifetime (exp - iat) exceeds {self._max_lifetime} s")
         return exp
 
+    def issuers_without_keys(self) -> list[str]:
+        """The trusted issuers some of whose key sources give no keys now (``/readyz``).
+
+        Each source (the pinned file, else every listed JWKS URL) is loaded as a call would
+        load it: from the cache while fresh, a URL fetched at most every
+        ``REFETCH_MIN_INTERVAL_S`` after a failure, the last good keys kept when a refetch
+        fails. So a readiness probe warms the cache and never hammers a client's server.
+        """
+        missing = []
+        for issuer, trusted in self._issuers.items():
+            sources = [str(trusted.keys_file)] if trusted.keys_file else list(trusted.jwks_urls)
+            try:
+                with self._locks[issuer]:
+                    for source in sources:
+                        self._key_set(issuer, source)
+            except ClientAuthError:
+                missing.append(issuer)
+        return missing
+
     # --- JWK Sets -------------------------------------------------------------------------
     def _jwk(self, issuer: str, source: str, kid: str) -> Mapping[str, Any]:
         # One load per issuer at a time: concurrent requests wait for its result, not refetch.

@@ -22,6 +22,8 @@
 ``CPOC_CDS_DRAFT_DAYS_BACK``       a draft's dates may lie this many days before today
                                    (default 366); earlier, or before the birth date: 400
 ``CPOC_CDS_DRAFT_DAYS_AHEAD``      ... and this many days after today (default 366)
+``CPOC_LOG_LEVEL``                 DEBUG, INFO (default), WARNING, ERROR (cds_hooks/logs.py)
+``CPOC_LOG_FORMAT``                ``plain`` (default) or ``json``: one object per line
 =================================  =========================================================
 
 The SMART review app (``/review``) has its own ``CPOC_REVIEW_*`` settings (``ReviewSettings``,

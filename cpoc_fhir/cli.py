@@ -19,18 +19,38 @@ from pathlib import Path
 
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
-from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import CpocError
-from cpoc_fhir.fhir.read import open_source
-from cpoc_fhir.knowledge.loader import load_knowledge
-from cpoc_fhir.knowledge.regimen_check import check_catalog, check_failed, check_json, check_text
-from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
-from cpoc_fhir.packs.registry import load_pack
-from cpoc_fhir.render import timeline_table
-from cpoc_fhir.service import Evaluator
+
+# Only the standard library and the three light modules above at import time: `cpoc
+# --version` and `cpoc --help` build the top-level parser alone (issue 17 item 6); each
+# subcommand imports what it needs when it runs.
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 EXIT_CHECK_FINDINGS = 1  # `regimens --check`: the catalog has findings to review
+DESCRIPTION = "ASCO CPOC billing lines from FHIR R4 records."
+# The subcommands and their one-line help, in build_parser's order: what `cpoc --help` lists
+# without importing them. tests/test_service_conventions.py checks it against the full parser.
+COMMANDS = (
+    ("timeline", "month-by-month CPOC lines per patient"),
+    ("regimens", "the regimen catalog"),
+    ("capture", "write the month's CPOC lines as ChargeItems"),
+    (
+        "fhir-resources",
+        "write the CPOC CodeSystem, ChargeItemDefinitions and the value measures' Measures",
+    ),
+    ("pathways", "the care pathways (PlanDefinitions) in use"),
+    ("model", "CPOC against fee-for-service: neutral base, variance, payer's side"),
+    ("report", "reports: pathway adherence, the value report, benchmarks"),
+    ("vba", "the value-based adjustment for given ratings (proposal II-C.2), e.g. +1.5%%"),
+    ("payer", "payer files: write the next year's adjustment"),
+    ("serve", "run the CDS Hooks service (settings from CPOC_CDS_* variables)"),
+    (
+        "demo",
+        "the CDS Hooks service on 127.0.0.1 with an embedded FHIR server loaded with the "
+        "example patients, and a ready curl",
+    ),
+)
+_TOP_LEVEL_ONLY = ("--version", "-h", "--help")
 
 
 def _iso_date(text: str) -> date:
@@ -40,13 +60,40 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cpoc", description="ASCO CPOC billing lines from FHIR R4 records."
-    )
+Subcommands = argparse._SubParsersAction  # argparse's type of add_subparsers()'s result
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Subcommands[argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="cpoc", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"cpoc {__version__}")
     parser.add_argument("--config", type=Path, help="settings file (TOML); also CPOC_CONFIG")
-    sub = parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def top_level_parser() -> argparse.ArgumentParser:
+    """The top-level parser with each subcommand named but none of its options: enough for
+    ``--version`` and ``--help``, without importing any subcommand's module."""
+    parser, sub = _top_parser()
+    for name, text in COMMANDS:
+        sub.add_parser(name, help=text)
+    return parser
+
+
+def _asks_top_level_only(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` asks for ``--version`` or ``--help`` before naming a subcommand."""
+    rest = iter(argv)
+    for arg in rest:
+        if arg in _TOP_LEVEL_ONLY:
+            return True
+        if arg == "--config":
+            next(rest, None)  # its value
+        elif not arg.startswith("--config="):
+            return False  # the subcommand (or something the full parser will refuse)
+    return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser, sub = _top_parser()
 
     timeline = sub.add_parser("timeline", help="month-by-month CPOC lines per patient")
     timeline.add_argument(
@@ -143,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if _asks_top_level_only(arguments):
+        top_level_parser().parse_args(arguments)  # prints the version or the help, exits
+    args = build_parser().parse_args(arguments)
     try:
         if args.command == "timeline":
             return _timeline(args)
@@ -175,11 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cpoc_fhir import payer_cli
 
             return payer_cli.run_payer(args)
+        import os
+
         from cds_hooks import demo
-        from cds_hooks.logs import configure_logging
+        from cds_hooks.logs import configure_from_environ
 
         if args.command in ("serve", "demo"):
-            configure_logging()  # plain lines on stderr; colours only on a terminal
+            # CPOC_LOG_LEVEL / CPOC_LOG_FORMAT; default plain INFO lines on stderr.
+            configure_from_environ(os.environ)
         if args.command == "serve":
             return demo.serve(args.host, args.port, sys.stdout)
         if args.command == "demo":
@@ -194,6 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _timeline(args: argparse.Namespace) -> int:
+    from cpoc_fhir.config import load_config, load_payer
+    from cpoc_fhir.fhir.read import open_source
+    from cpoc_fhir.knowledge.loader import load_knowledge
+    from cpoc_fhir.packs.registry import load_pack
+    from cpoc_fhir.render import timeline_table
+    from cpoc_fhir.service import Evaluator
+
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     if args.model:
@@ -234,6 +294,15 @@ def _timeline(args: argparse.Namespace) -> int:
 
 
 def _regimens(args: argparse.Namespace) -> int:
+    from cpoc_fhir.knowledge.loader import load_knowledge
+    from cpoc_fhir.knowledge.regimen_check import (
+        check_catalog,
+        check_failed,
+        check_json,
+        check_text,
+    )
+    from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
+
     catalog = load_knowledge().regimens
     if args.check:
         items = check_catalog(catalog)

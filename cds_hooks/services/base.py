@@ -11,12 +11,18 @@ from cds_hooks.cards import Card, CardSource
 from cds_hooks.gather import ClientFactory, fhir_client, prefetch_templates
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.settings import CdsSettings, WriteTarget
+from cpoc_fhir import __version__
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.pathways.model import PathwayLibrary
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store.hooks import CardRecord
 from cpoc_fhir.store.pathways import PathwayDecision
+
+# Spec §Extensions: a service description may carry an ``extension`` object whose members are
+# named by reverse-domain notation; the version is no first-class discovery field, so it goes
+# there (the cards' kind uses the same namespace: ``org.cpoc-fhir.card-kind``).
+VERSION_EXTENSION = "org.cpoc-fhir.version"
 
 
 @dataclass(frozen=True)
@@ -67,4 +73,5 @@ class CdsService:
         }
         if self.usage_requirements:
             entry["usageRequirements"] = self.usage_requirements
+        entry["extension"] = {VERSION_EXTENSION: __version__}
         return entry
