@@ -17,6 +17,7 @@ from cpoc_fhir.packs.settings import ModelSettings
 BUILTIN_PACKS: Mapping[str, str] = {
     "cpoc": "cpoc_fhir.packs.cpoc.pack",
     "eom": "cpoc_fhir.packs.eom.pack",
+    "none": "cpoc_fhir.packs.no_model.pack",
 }
 
 _LOADED: dict[str, PaymentModelPack] = {}  # module → pack
@@ -75,11 +76,12 @@ def all_packs(settings: ModelSettings | None = None) -> list[PaymentModelPack]:
 def check_settings(settings: ModelSettings) -> None:
     """Every pack the settings name exists (a misspelt pack would bill on the default)."""
     load_pack(settings.default, settings)
-    for payer, pack_id in settings.payers.items():
-        try:
-            load_pack(pack_id, settings)
-        except InputError as exc:
-            raise InputError(f"[models] payers {payer!r}", exc.problem) from None
+    for payer in settings.payers:
+        for pack_id in settings.payer_models(payer):
+            try:
+                load_pack(pack_id, settings)
+            except InputError as exc:
+                raise InputError(f"[models] payers {payer!r}", exc.problem) from None
     for pack_id in settings.data_files:
         load_pack(pack_id, settings)
 
