@@ -1,12 +1,12 @@
 """Which payment-model pack holds a patient on each day (value-and-models §15).
 
 The patient's payer on a day is the ``payor`` of the primary Coverage in force that day: the
-lowest ``order`` (coordination-of-benefits rank; none = last), then the lowest id — as the
-corridors count payers (economics/corridor_payers.py). That payer's pack in ``[models] payers``
-holds the patient; a payer not listed, or no Coverage in force, falls to ``[models] default``.
-A payer listed with dated entries (packs/settings.py) holds the patient in the entry's pack on
-the entry's days, and in the pack "none" (no payment model, fee-for-service) on its other days;
-the spans are cut at the entries' boundaries too.
+lowest ``order`` (coordination-of-benefits rank; none = last), then the lowest id
+(engine/coverage.py ``primary_coverage``, which the corridors' payer split uses too). That
+payer's pack in ``[models] payers`` holds the patient; a payer not listed, or no Coverage in
+force, falls to ``[models] default``. A payer listed with dated entries (packs/settings.py)
+holds the patient in the entry's pack on the entry's days, and in the pack "none" (no payment
+model, fee-for-service) on its other days; the spans are cut at the entries' boundaries too.
 A secondary Coverage never selects the model: the primary payer pays for the month. The days
 are returned as maximal spans with one pack each, open-ended at both ends.
 """
@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from cpoc_fhir.engine.coverage import by_rank, primary_coverage
 from cpoc_fhir.engine.facts import CoverageFact, PatientRecord
 from cpoc_fhir.engine.lines import ModelSpan
 from cpoc_fhir.packs.settings import NO_MODEL, ModelSettings
@@ -31,7 +32,7 @@ def model_spans(
     all time, as ``cpoc timeline --model`` asks)."""
     if forced is not None:
         return (ModelSpan(forced, None, None, "forced (--model)"),)
-    coverages = sorted(record.coverages, key=lambda c: (c.order, c.ref))
+    coverages = by_rank(record.coverages)
     if not coverages:
         return (ModelSpan(settings.default, None, None, "default (no Coverage)"),)
     spans: list[ModelSpan] = []
@@ -40,7 +41,7 @@ def model_spans(
         extra |= settings.boundaries(coverage.payer)
     for start, end in _intervals(coverages, extra):
         day = start or end or date.min
-        primary = next((c for c in coverages if c.holds(day)), None)
+        primary = primary_coverage(coverages, day, ranked=True)
         model, reason = _model_of(primary, settings, day)
         last = spans[-1] if spans else None
         if last is not None and last.model == model and last.reason == reason:
