@@ -36,7 +36,8 @@ COMMANDS = (
     ("capture", "write the month's CPOC lines as ChargeItems"),
     (
         "fhir-resources",
-        "write the CPOC CodeSystem, ChargeItemDefinitions and the value measures' Measures",
+        "write the CPOC CodeSystem, ChargeItemDefinitions, the value measures' Measures "
+        "and each other payment model's ValueSet of codes",
     ),
     ("pathways", "the care pathways (PlanDefinitions) in use"),
     ("model", "CPOC against fee-for-service: neutral base, variance, payer's side"),

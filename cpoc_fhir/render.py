@@ -73,7 +73,8 @@ def _row(line: BillingLine, code_width: int = 5) -> str:
             f"{s.comorbidity}+{s.performance}+{s.toxicity}+{s.administration}={s.total}{regimen}"
         )
     return (
-        f"{month:>5}  {line.start.isoformat():10}  {line.end.isoformat():10}  {line.code:{code_width}}  "
+        f"{month:>5}  {line.start.isoformat():10}  {line.end.isoformat():10}  "
+        f"{line.code:{code_width}}  "
         f"{_COMPONENT_LABEL[line.component.value]:17}  {level:>3}  {line.status.value:12}  "
         f"{line.amount:>9}  {score}"
     ).rstrip()

@@ -173,10 +173,16 @@ def test_a_second_run_on_the_same_scope_exits_4(
 def test_fhir_resources_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fhir-resources", "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.glob("*.json"))
-    # The CodeSystem, 11 ChargeItemDefinitions and the value measures' 8 Measures.
-    assert len(written) == 20 and "CodeSystem-cpoc.json" in written
+    # The CodeSystem, 11 ChargeItemDefinitions, the value measures' 8 Measures and a ValueSet
+    # per other built-in pack with codes (EOM's at least).
+    from cpoc_fhir.fhir.write.pack_resources import published_packs
+
+    packs = len(published_packs())
+    assert packs >= 1 and "ValueSet-pack-eom.json" in written
+    assert len(written) == 20 + packs and "CodeSystem-cpoc.json" in written
     assert "Measure-cpoc-q1.json" in written and "Measure-cpoc-er.json" in written
     code_system = json.loads((tmp_path / "CodeSystem-cpoc.json").read_text())
-    # the 11 CPOC codes and the two risk-corridor settlement codes (value-and-models §14.4)
-    assert len(code_system["concept"]) == 13
-    assert len(capsys.readouterr().out.splitlines()) == 20
+    # the 11 CPOC codes, the two risk-corridor settlement codes (value-and-models §14.4) and
+    # CPC+'s 9 practice codes (Track 1 tiers 1-4, Track 2 tiers 1-5)
+    assert len(code_system["concept"]) == 22
+    assert len(capsys.readouterr().out.splitlines()) == 20 + packs

@@ -181,3 +181,44 @@ def test_every_month_pays_its_first_days_year_amount(start: date, dual: bool) ->
         assert episode.start <= line.start <= episode.end
         base = Decimal("70.00") if line.start.year < 2025 else Decimal("110.00")
         assert line.amount == base + (Decimal("30.00") if dual else 0)
+
+
+@pytest.mark.parametrize("system", [SOPT, "https://nahdo.org/sopt"])
+def test_dual_eligibility_reads_the_sopt_under_its_oid_and_its_url(system: str) -> None:
+    # Medicare, and Medicaid (SOPT 21) all of 2025 coded in ``system``: the one month as of
+    # 2025-03-31 (03-03) is dual: $110 + $30 = $140. A SOPT 2 under another system is not.
+    medicare = CoverageFact("Coverage/m", "Organization/cms", order=1, type_codes=(f"{SOPT}|1",))
+
+    def medicaid(system: str) -> CoverageFact:
+        return CoverageFact(
+            "Coverage/md",
+            "Organization/state",
+            date(2025, 1, 1),
+            date(2025, 12, 31),
+            order=2,
+            type_codes=(f"{system}|21",),
+        )
+
+    config = load_config(environ={})
+    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=EOM)
+    dual = _record("C180", OXALI, coverages=(medicare, medicaid(system)))
+    (line,) = evaluator.evaluate(dual, date(2025, 3, 31)).lines
+    assert line.amount == Decimal("140.00")
+    other = _record("C180", OXALI, coverages=(medicare, medicaid("http://example.org/types")))
+    (line,) = evaluator.evaluate(other, date(2025, 3, 31)).lines
+    assert line.amount == Decimal("110.00")
+
+
+def test_an_older_data_files_single_sopt_system_still_reads() -> None:
+    import tomllib
+
+    from cpoc_fhir.packs.eom import rules
+    from cpoc_fhir.packs.eom.pack import DATA_FILE
+
+    raw = tomllib.loads(DATA_FILE.read_text(encoding="utf-8"))
+    assert rules.parse(raw, "f").sopt_systems == (SOPT, "https://nahdo.org/sopt")
+    raw["dual"] = {"sopt_system": "urn:example:sopt"}
+    assert rules.parse(raw, "f").sopt_systems == ("urn:example:sopt",)
+    raw["dual"] = {"sopt_systems": "urn:example:sopt"}
+    with pytest.raises(ValueError, match="sopt_systems must be a list"):
+        rules.parse(raw, "f")

@@ -124,3 +124,34 @@ def test_only_the_command_line_imports_cds_hooks() -> None:
         e for e in _edges("cpoc_fhir", "cds_hooks") if e.split(" ")[0] not in MAY_IMPORT_CDS_HOOKS
     ]
     assert wrong == []
+
+
+def _reachable(source: str) -> dict[str, list[str]]:
+    """Every module ``source``'s modules import, directly or not: target → one import chain."""
+    chains: dict[str, list[str]] = {}
+    todo = [(m, [m]) for m in GRAPH if m == source or m.startswith(source + ".")]
+    while todo:
+        module, chain = todo.pop()
+        for target in GRAPH[module]:
+            if target not in chains:
+                chains[target] = [*chain, target]
+                todo.append((target, chains[target]))
+    return chains
+
+
+def test_knowledge_imports_neither_the_engine_nor_a_pack() -> None:
+    # Issue 15 item 9: the shared enums are in cpoc_fhir.vocabulary (engine.facts re-exports
+    # them), the catalog's Table 3 and oral patterns in knowledge/regimen_points.py.
+    assert _edges("cpoc_fhir.knowledge", "cpoc_fhir.engine") == []
+    assert _edges("cpoc_fhir.knowledge", "cpoc_fhir.packs") == []
+    chains = _reachable("cpoc_fhir.knowledge")
+    wrong = [
+        " -> ".join(chain)
+        for target, chain in sorted(chains.items())
+        if target.startswith(("cpoc_fhir.engine", "cpoc_fhir.packs"))
+    ]
+    assert wrong == []
+
+
+def test_the_vocabulary_imports_nothing_of_the_product() -> None:
+    assert [t for t in GRAPH["cpoc_fhir.vocabulary"] if t.startswith("cpoc_fhir")] == []

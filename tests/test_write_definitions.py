@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.chargeitemdefinition import ChargeItemDefinition
 from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.valueset import ValueSet
 
 from cpoc_fhir.fhir.write import (
     PublishSettings,
@@ -20,6 +21,7 @@ from cpoc_fhir.fhir.write import (
     write_resources,
 )
 from cpoc_fhir.fhir.write.definitions import SETTLEMENT_CODES
+from cpoc_fhir.fhir.write.pack_resources import published_packs
 from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 
@@ -165,16 +167,21 @@ def test_illustrative_payer_is_marked_as_not_a_real_fee_schedule(payer: PayerSch
 
 
 def test_write_resources_writes_twelve_r4_files(tmp_path: Path, payer: PayerSchedule) -> None:
+    # Twelve CPOC files, and a ValueSet of each other built-in pack with codes (EOM, …).
     out = tmp_path / "resources"
     paths = write_resources(payer, PublishSettings(), out)
+    packs = [f"ValueSet-pack-{pack.id}.json" for pack, _ in published_packs()]
+    assert "ValueSet-pack-eom.json" in packs
     assert sorted(p.name for p in paths) == sorted(
-        ["CodeSystem-cpoc.json"] + [f"ChargeItemDefinition-cpoc-{c}.json" for c in CODES]
+        ["CodeSystem-cpoc.json"] + [f"ChargeItemDefinition-cpoc-{c}.json" for c in CODES] + packs
     )
     assert sorted(out.iterdir()) == sorted(paths)
     for path in paths:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text, parse_float=Decimal)
-        model = CodeSystem if data["resourceType"] == "CodeSystem" else ChargeItemDefinition
+        model = {"CodeSystem": CodeSystem, "ValueSet": ValueSet}.get(
+            data["resourceType"], ChargeItemDefinition
+        )
         model.model_validate(data)
         assert text.startswith('{\n  "resourceType"')
     xx204 = (out / "ChargeItemDefinition-cpoc-xx204.json").read_text(encoding="utf-8")

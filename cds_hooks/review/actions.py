@@ -8,7 +8,8 @@ Bundle, so a stale version (412) or any refusal applies nothing. Then an audit r
 - approve: planned (held or not) → billable; the hold is lifted.
 - hold: planned or billable → planned + the ``review-hold`` extension (reason required).
 - decline: planned or billable → not-billable (reason required).
-- correct: planned or billable, another CPOC code (a level is a code) and a reason → the old
+- correct: planned or billable, another code of the item's pack (CPOC's: a level is a code;
+  another pack's: one of its codes, the amount kept, review/packs.py) and a reason → the old
   item entered-in-error, a new one ``billable`` (a corrected charge has been reviewed) with the
   identifier ``<old>-c<n>``, the payer's amount, a note and the ``review-replaces`` extension
   pointing at the old version (R4 ``partOf`` means "grouped into", not "replaces").
@@ -19,20 +20,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from cds_hooks.review.compare import HOLD_EXTENSION, ServerItem, base_identifier, server_item
 from cds_hooks.review.compare import correction_number as _correction_number
+from cds_hooks.review.packs import item_pack, pack_correction
 from cds_hooks.review.provenance import REVIEW_ACTION, Change, build_provenance
+from cpoc_fhir.engine.lines import DEFAULT_MODEL
 from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.write import PublishSettings, cpoc_codings, validate_charge_item
 from cpoc_fhir.fhir.write.review_marks import REPLACES_EXTENSION, REVIEWED_CODE
 from cpoc_fhir.packs.cpoc.codes import CODES
 from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule
+from cpoc_fhir.packs.settings import ModelSettings
 from cpoc_fhir.store.hooks import Invocation
 
 Resource = dict[str, Any]
@@ -93,6 +97,7 @@ class Reviewer:
     can_write: bool  # the granted scopes allow writing ChargeItem (and Provenance)
     now: Callable[[], datetime]
     audit: AuditLog | None = None
+    models: ModelSettings | None = None  # §15: the packs (and data files) items belong to
 
     def approve(self, item_id: str, version: str, reason: str = "") -> ActionResult:
         return self._act("approve", item_id, version, reason.strip())
@@ -170,8 +175,9 @@ class Reviewer:
         entries = [_put(updated, if_match=item.version)]
         new_item: Resource | None = None
         if action == "correct":
-            new_code = _new_code(item, code, level)
-            new_item = self._corrected(item, new_code, reason, now)
+            pack = item_pack(item, self.publish.codesystem_url, self.models)
+            new_code = _new_code(item, code, level) if pack == DEFAULT_MODEL else code or ""
+            new_item = self._corrected(item, new_code, reason, now, pack)
             entries.append(_put(new_item))
         previous = f"{item.ref}/_history/{item.version}"
         targets = [_next_version(item.ref, item.version)]
@@ -208,14 +214,36 @@ class Reviewer:
         self._audit(action, item, result.outcome, 200, started, result, reason)
         return result
 
-    def _corrected(self, item: ServerItem, code: str, reason: str, now: datetime) -> Resource:
+    def _corrected(
+        self, item: ServerItem, code: str, reason: str, now: datetime, pack: str
+    ) -> Resource:
         old = item.resource
+        if pack == DEFAULT_MODEL:
+            codings = cpoc_codings(code, self.payer, self.publish)
+            definition: list[str] | None = [self.publish.definition_url(code)]
+            # the year of the item's own month prices it (a Dec line keeps Dec's year)
+            amount = self.payer.amount(code, item.start).quantize(CENT)
+            price: Mapping[str, Any] = {"value": amount, "currency": self.payer.currency}
+        else:
+            if code == item.code:
+                raise ReviewRefused(f"{item.ref} already has code {code}: nothing to correct")
+            try:
+                codings, price = pack_correction(
+                    item, pack, code, self.publish.codesystem_url, self.models
+                )
+            except ValueError as exc:
+                raise ReviewRefused(str(exc)) from None
+            definition = None  # only CPOC's codes have a ChargeItemDefinition
         number = _correction_number(item.identifier or "") + 1
         value = f"{base_identifier(item.identifier or item.id)}-c{number}"
         identifiers = [i for i in old.get("identifier") or [] if i.get("system") != self._system]
         who = self.user or "unknown user"
         new = {
-            **{k: v for k, v in old.items() if k not in ("meta", "extension", "text")},
+            **{
+                k: v
+                for k, v in old.items()
+                if k not in ("meta", "extension", "text", "definitionCanonical")
+            },
             "id": str(uuid.uuid4()),
             "meta": {"tag": _tags(old)},
             "extension": [
@@ -226,13 +254,9 @@ class Reviewer:
             ],
             "identifier": [{"system": self._system, "value": value}, *identifiers],
             "status": "billable",
-            "code": {"coding": cpoc_codings(code, self.payer, self.publish)},
-            "definitionCanonical": [self.publish.definition_url(code)],
-            "priceOverride": {
-                # the year of the item's own month prices it (a Dec line keeps Dec's year)
-                "value": self.payer.amount(code, item.start).quantize(CENT),
-                "currency": self.payer.currency,
-            },
+            "code": {"coding": codings},
+            "definitionCanonical": definition,
+            "priceOverride": price,
             "enteredDate": now.isoformat(timespec="seconds"),
             "note": [
                 *(old.get("note") or []),
@@ -242,7 +266,7 @@ class Reviewer:
                 },
             ],
         }
-        return validate_charge_item(new)
+        return validate_charge_item({k: v for k, v in new.items() if v is not None})
 
     # --- checks and audit -----------------------------------------------------------------
     @property

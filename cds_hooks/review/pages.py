@@ -14,12 +14,14 @@ from typing import Any
 
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
+from cds_hooks.review.packs import code_choices, item_pack, known_codes, short_name
 from cds_hooks.review.record import patient_record, report_foreign
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
-from cpoc_fhir.packs.cpoc.codes import CODES, LINE_CODES
-from cpoc_fhir.packs.registry import load_pack
+from cpoc_fhir.packs.cpoc.codes import CODES
+from cpoc_fhir.packs.registry import load_pack, pack_modules
+from cpoc_fhir.packs.settings import ModelSettings
 from cpoc_fhir.service import Evaluator
 
 PAGE = "200"
@@ -54,6 +56,8 @@ class PatientPage:
     # value-and-models §15: which pack held the patient when, and why (the Coverage)
     models: tuple[ModelSpan, ...] = ()
     pack_names: Mapping[str, str] = field(default_factory=dict)  # pack id → short name
+    item_packs: Mapping[str, str] = field(default_factory=dict)  # item id → its pack's id
+    pack_choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # pack → codes
 
     def pack_label(self, line: BillingLine) -> str:
         """The line's pack (short name) and, for an episode model, "episode N, month k";
@@ -69,6 +73,11 @@ class PatientPage:
     def codes(self) -> tuple[str, ...]:
         """The CPOC codes a correction may choose."""
         return tuple(CODES)
+
+    def code_choices(self, item: ServerItem) -> tuple[str, ...]:
+        """The codes a correction of ``item`` may choose: its own pack's (§15)."""
+        pack = self.item_packs.get(item.id, DEFAULT_MODEL)
+        return self.pack_choices.get(pack, self.codes if pack == DEFAULT_MODEL else ())
 
     def link(self, ref: str) -> Link:
         """A link to a resource of the record on the FHIR server."""
@@ -96,6 +105,9 @@ def patient_page(
     if len(items) < len(found):
         report_foreign(ref, sorted(f"ChargeItem/{i.id}" for i in found if not _about(i, ref)))
     rows = compare(ref, timeline.lines, items)
+    models = evaluator.models
+    item_packs = {i.id: item_pack(i, publish.codesystem_url, models) for i in items}
+    used = {s.model for s in timeline.models} | {x.model for x in timeline.lines}
     return PatientPage(
         patient_ref=ref,
         name=patient_name(resources.patient or {}) or ref,
@@ -107,10 +119,9 @@ def patient_page(
         can_write=can_write,
         counts=dict(Counter(r.match.value for r in rows)),
         models=timeline.models,
-        pack_names={
-            m: load_pack(m, evaluator.models).short_name
-            for m in {s.model for s in timeline.models} | {x.model for x in timeline.lines}
-        },
+        pack_names={m: load_pack(m, models).short_name for m in used | set(item_packs.values())},
+        item_packs=item_packs,
+        pack_choices={m: code_choices(m, models) for m in set(item_packs.values())},
     )
 
 
@@ -156,15 +167,19 @@ class QueueFilters:
 
     month: str = ""  # YYYY-MM of the occurrence start
     status: str = ""  # planned | on-hold
-    code: str = ""  # a CPOC code
+    code: str = ""  # a code of any pack
     provider: str = ""  # a performer or enterer reference ("Practitioner/1")
+    model: str = ""  # a pack id (value-and-models §15): its items only
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
+    def from_args(
+        cls, args: Mapping[str, str], models: ModelSettings | None = None
+    ) -> QueueFilters:
         """From query arguments; unknown values raise ``ValueError`` naming the filter."""
         month = (args.get("month") or "").strip()
         status = (args.get("status") or "").strip()
         code = (args.get("code") or "").strip()
+        model = (args.get("model") or "").strip()
         if month:
             try:
                 date.fromisoformat(f"{month}-01")
@@ -172,13 +187,18 @@ class QueueFilters:
                 raise ValueError(f"month: not YYYY-MM: {month!r}") from None
         if status and status not in QUEUE_STATUSES:
             raise ValueError(f"status: one of {', '.join(QUEUE_STATUSES)}")
-        if code and code not in LINE_CODES:
-            raise ValueError(f"code: not a CPOC code: {code!r}")
-        return cls(month, status, code, (args.get("provider") or "").strip())
+        if model and model not in pack_modules(models):
+            known = ", ".join(sorted(pack_modules(models)))
+            raise ValueError(f"model: not a known pack: {model!r} (known: {known})")
+        if code and code not in known_codes(models):
+            raise ValueError(f"code: not a code of any pack: {code!r}")
+        return cls(month, status, code, (args.get("provider") or "").strip(), model)
 
-    def keep(self, item: ServerItem) -> bool:
+    def keep(self, item: ServerItem, model: str = DEFAULT_MODEL) -> bool:
+        """Whether ``item`` (of pack ``model``) passes the filters."""
         return (
-            (not self.month or item.month == self.month)
+            (not self.model or model == self.model)
+            and (not self.month or item.month == self.month)
             and (not self.status or item.review_status == self.status)
             and (not self.code or item.code == self.code)
             and (not self.provider or self.provider in item.providers)
@@ -194,10 +214,16 @@ class QueuePage:
     providers: tuple[str, ...] = ()  # every provider seen, for the filter's choices
     can_write: bool = False
     names: Mapping[str, str] = field(default_factory=dict)  # "Patient/id" → name shown
+    packs: Mapping[str, str] = field(default_factory=dict)  # item id → its pack's short name
+    pack_ids: Mapping[str, str] = field(default_factory=dict)  # pack id → short name (filter)
 
 
 def work_queue(
-    client: FhirClient, publish: PublishSettings, filters: QueueFilters, can_write: bool
+    client: FhirClient,
+    publish: PublishSettings,
+    filters: QueueFilters,
+    can_write: bool,
+    models: ModelSettings | None = None,
 ) -> QueuePage:
     """ChargeItems planned or on hold across patients (every page), filtered and counted."""
     params = {"status": "planned", "_count": PAGE}
@@ -205,18 +231,31 @@ def work_queue(
     system, codesystem = publish.practice_identifier_system, publish.codesystem_url
     # A server that ignores the status parameter must not put billed items in the queue.
     queue = [i for i in (server_item(r, system, codesystem) for r in raw) if i.status == "planned"]
+    pack_of = {i.id: item_pack(i, codesystem, models) for i in queue}
     shown = sorted(
-        (i for i in queue if filters.keep(i)),
+        (i for i in queue if filters.keep(i, pack_of[i.id])),
         key=lambda i: (i.month, i.patient_ref or "", i.start or date.min, i.code or "", i.id),
     )
     counts = {
         "status": dict(Counter(i.review_status for i in queue)),
         "code": dict(sorted(Counter(i.code or "?" for i in queue).items())),
         "month": dict(sorted(Counter(i.month or "?" for i in queue).items())),
+        "model": dict(sorted(Counter(pack_of.values()).items())),
     }
     providers = tuple(sorted({p for i in queue for p in i.providers}))
     names = patient_names(client, {i.patient_ref for i in shown if i.patient_ref})
-    return QueuePage(tuple(shown), filters, len(queue), counts, providers, can_write, names)
+    pack_ids = {m: short_name(m, models) for m in {*pack_of.values(), filters.model} if m}
+    return QueuePage(
+        tuple(shown),
+        filters,
+        len(queue),
+        counts,
+        providers,
+        can_write,
+        names,
+        packs={i.id: pack_ids[pack_of[i.id]] for i in shown},
+        pack_ids=pack_ids,
+    )
 
 
 def patient_names(client: FhirClient, refs: Iterable[str]) -> dict[str, str]:

@@ -103,11 +103,14 @@ def queue() -> Response:
     """Planned and held ChargeItems across patients, filtered by the query string."""
     session = current_session()
     try:
-        filters = QueueFilters.from_args(request.args)
+        filters = QueueFilters.from_args(request.args, _hook_app().runtime.evaluator.models)
     except ValueError as exc:
         return page("errors/action.html", 400, title="Unknown filter", message=str(exc), back=None)
     with fhir_client_for(session) as client:
-        data = work_queue(client, _hook_app().runtime.publish, filters, session.can_write)
+        runtime = _hook_app().runtime
+        data = work_queue(
+            client, runtime.publish, filters, session.can_write, runtime.evaluator.models
+        )
     message, kind = _message()
     return page("queue.html", page=data, message=message, message_kind=kind)
 
@@ -128,6 +131,7 @@ def actions() -> Response:
             can_write=session.can_write,
             now=hook.runtime.now,
             audit=hook.log,
+            models=hook.runtime.evaluator.models,
         )
         try:
             results = perform(reviewer, request.form, request.form.getlist("item"))

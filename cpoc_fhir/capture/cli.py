@@ -112,7 +112,8 @@ def add_parsers(sub: Any) -> None:
 
     resources = sub.add_parser(
         "fhir-resources",
-        help="write the CPOC CodeSystem, ChargeItemDefinitions and the value measures' Measures",
+        help="write the CPOC CodeSystem, ChargeItemDefinitions, the value measures' Measures "
+        "and each other payment model's ValueSet of codes",
     )
     resources.add_argument("--payer", type=Path, metavar="FILE")
     resources.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -151,7 +152,7 @@ def fhir_client(args: argparse.Namespace) -> FhirClient:
 def run_fhir_resources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
-    paths = write_resources(payer, config.publish, args.out)
+    paths = write_resources(payer, config.publish, args.out, config.models)
     paths += write_measures(config.publish, args.out)
     for path in paths:
         print(path)

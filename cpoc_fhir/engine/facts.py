@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 
-
-class CancerRole(Enum):
-    """Whether a diagnosis is a cancer and which kind (mCODE primary vs secondary)."""
-
-    NONE = "none"
-    PRIMARY = "primary"
-    SECONDARY = "secondary"  # metastatic site (ICD-10-CM C77-C79, C7B; mCODE secondary)
+# The enums the knowledge layer shares (value-and-models §15, issue 15 item 9): defined in
+# cpoc_fhir.vocabulary, which imports nothing of the engine; re-exported here.
+from cpoc_fhir.vocabulary import CancerRole as CancerRole
+from cpoc_fhir.vocabulary import DiseaseState as DiseaseState
+from cpoc_fhir.vocabulary import DrugRole as DrugRole
+from cpoc_fhir.vocabulary import Route as Route
 
 
 @dataclass(frozen=True)
@@ -51,26 +50,12 @@ class Diagnosis:
         return True
 
 
-class Route(Enum):
-    """How a drug reaches the patient, as Table 4 distinguishes it."""
-
-    PARENTERAL = "parenteral"  # infused or injected
-    ORAL = "oral"
-
-
 class ExposureKind(Enum):
     """What the evidence says about the days of a medication exposure (cpoc-rules §3)."""
 
     ADMINISTERED = "administered"  # MedicationAdministration: given on these days
     PLANNED = "planned"  # infusion ordered, not yet recorded as given: provisional
     SUPPLY = "supply"  # oral supply (dispense, order or statement) covering these days
-
-
-class DrugRole(Enum):
-    """Why a drug counts as treatment (cpoc-rules §3)."""
-
-    ANTICANCER = "anticancer"  # anti-cancer or hormonal therapy
-    SUPPORTIVE = "supportive"  # prevents or mitigates symptoms or side effects
 
 
 @dataclass(frozen=True)
@@ -122,18 +107,6 @@ class PerformanceStatus:
     ecog: int
     scale: str = "ecog"  # "ecog" | "karnofsky"
     raw: int | None = None  # the value as documented (Karnofsky 0-100)
-
-
-class DiseaseState(Enum):
-    """mCODE cancer disease status (LOINC 97509-4) reduced to what the rules need."""
-
-    NED = "ned"  # remission / not detected
-    IMPROVED = "improved"
-    STABLE = "stable"
-    WORSENED = "worsened"  # 271299001: progression documented by a result
-    # 399409002 distant metastasis present (mCODE STU3+): not NED, not itself an event
-    METASTATIC = "metastatic"
-    UNDETERMINED = "undetermined"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from cpoc_fhir.engine.facts import CancerRole
 from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.vocabulary import CancerRole
 
 T = TypeVar("T")
 

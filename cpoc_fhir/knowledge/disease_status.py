@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cpoc_fhir.engine.facts import DiseaseState
 from cpoc_fhir.errors import KnowledgeError
+from cpoc_fhir.vocabulary import DiseaseState
 
 FILE = "disease-status.toml"
 STATES = {state.value: state for state in DiseaseState}

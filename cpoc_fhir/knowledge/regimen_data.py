@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from cpoc_fhir.engine.facts import DrugRole, Route
 from cpoc_fhir.errors import KnowledgeError
 from cpoc_fhir.knowledge.regimen_model import Dose, Drug, Regimen, ToxicityFigure
-from cpoc_fhir.packs.cpoc.tables import ORAL_PATTERNS
+from cpoc_fhir.knowledge.regimen_points import ORAL_PATTERNS
+from cpoc_fhir.vocabulary import DrugRole, Route
 
 _ROLES = {"anticancer": DrugRole.ANTICANCER, "supportive": DrugRole.SUPPORTIVE}
 _ROUTES = {"parenteral": Route.PARENTERAL, "oral": Route.ORAL}

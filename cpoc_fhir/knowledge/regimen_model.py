@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from cpoc_fhir.engine.facts import DrugRole, Route
-from cpoc_fhir.packs.cpoc.tables import toxicity_points
+from cpoc_fhir.knowledge.regimen_points import toxicity_points
+from cpoc_fhir.vocabulary import DrugRole, Route
 
 # A FHIR Coding reduced to (system, code, display); any part may be None.
 Coding = tuple[str | None, str | None, str | None]

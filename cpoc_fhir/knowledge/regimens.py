@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from cpoc_fhir.engine.facts import DrugRole
 from cpoc_fhir.knowledge.regimen_data import DOSE_ROUTES, catalog_error, parse_catalog
 from cpoc_fhir.knowledge.regimen_model import (
     Coding,
@@ -34,6 +33,7 @@ from cpoc_fhir.knowledge.regimen_model import (
     RegimenMatch,
     ToxicityFigure,
 )
+from cpoc_fhir.vocabulary import DrugRole
 
 __all__ = [
     "DOSE_ROUTES",

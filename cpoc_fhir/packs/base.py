@@ -81,6 +81,8 @@ class PaymentModelPack:
     id: str  # "cpoc", "ocm", "eom", "cpcplus": settings and lines name the pack by it
     name: str  # "Enhancing Oncology Model"
     short_name: str  # "EOM", as cards and tables show it
+    # The codes of the shipped data file (``default_data_file``); a practice's data file may
+    # name others: ``codes_of`` gives the codes of the file the pack is bound with.
     codes: Mapping[str, PackCode]
     bind: Callable[[PackEnvironment], ModelEvaluator]
     # CPOC replaces the visit and infusion codes (II-D; cpoc-rules §10): a practice billing them
@@ -93,8 +95,25 @@ class PaymentModelPack:
     source: str = ""  # where the model's rules come from (documents, dates)
     default_data_file: str | None = None  # the shipped, overridable data file (a path)
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything a pack's reports need
+    # The codes a data file (a path) gives the pack's lines, for a pack whose codes come from
+    # its data file (EOM's MEOS code): ``[models] data_files`` may override the code, and a
+    # line, a ChargeItem and the review app must then know the overriding one. None: the
+    # pack's codes do not depend on its data file (CPOC's come from the product).
+    codes_for: Callable[[str], Mapping[str, PackCode]] | None = None
 
     def __post_init__(self) -> None:
-        for code, entry in self.codes.items():
-            if code != entry.code:
-                raise ValueError(f"pack {self.id}: code key {code!r} names {entry.code!r}")
+        _check_codes(self.id, self.codes)
+
+    def codes_of(self, data_file: str | None) -> Mapping[str, PackCode]:
+        """The codes of the pack bound with ``data_file`` (None: the shipped file)."""
+        if self.codes_for is None or data_file is None or data_file == self.default_data_file:
+            return self.codes
+        codes = self.codes_for(data_file)
+        _check_codes(self.id, codes)
+        return codes
+
+
+def _check_codes(pack_id: str, codes: Mapping[str, PackCode]) -> None:
+    for code, entry in codes.items():
+        if code != entry.code:
+            raise ValueError(f"pack {pack_id}: code key {code!r} names {entry.code!r}")

@@ -9,14 +9,15 @@ months before the change billed under the old model and the months after under t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, PatientTimeline
-from cpoc_fhir.packs.base import ModelEvaluator, PackEnvironment, PaymentModelPack
-from cpoc_fhir.packs.registry import load_pack
+from cpoc_fhir.packs.base import ModelEvaluator, PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.registry import load_pack, pack_codes
 from cpoc_fhir.packs.selection import model_spans
 from cpoc_fhir.packs.settings import ModelSettings
 
@@ -46,7 +47,12 @@ class ModelEvaluation:
                 locality=self.environment.locality,
             )
             evaluator = self._bound[pack_id] = pack.bind(env)
+            pack_codes(pack_id, self.settings)  # the bound file's codes, known to code_entry
         return evaluator
+
+    def codes(self, pack_id: str) -> Mapping[str, PackCode]:
+        """The codes of pack ``pack_id`` as bound here (its ``[models] data_files`` file)."""
+        return pack_codes(pack_id, self.settings)
 
     def spans(self, record: PatientRecord) -> tuple[ModelSpan, ...]:
         return model_spans(record, self.settings, self.forced)

@@ -19,12 +19,15 @@ BUILTIN_PACKS: Mapping[str, str] = {
     "eom": "cpoc_fhir.packs.eom.pack",
     "ocm": "cpoc_fhir.packs.ocm.pack",
     "cpcplus": "cpoc_fhir.packs.cpcplus.pack",
+    "none": "cpoc_fhir.packs.no_model.pack",
 }
 
 _LOADED: dict[str, PaymentModelPack] = {}  # module → pack
 # id → pack of every pack loaded so far: a line's pack is found by its id alone (a ChargeItem
 # built for a practice's pack, whose module only the settings name).
 _BY_ID: dict[str, PaymentModelPack] = {}
+# (pack id, data file) → the codes that file gives the pack (pack_codes).
+_CODES: dict[tuple[str, str | None], Mapping[str, PackCode]] = {}
 
 
 def pack_modules(settings: ModelSettings | None = None) -> dict[str, str]:
@@ -75,15 +78,41 @@ def all_packs(settings: ModelSettings | None = None) -> list[PaymentModelPack]:
 def check_settings(settings: ModelSettings) -> None:
     """Every pack the settings name exists (a misspelt pack would bill on the default)."""
     load_pack(settings.default, settings)
-    for payer, pack_id in settings.payers.items():
-        try:
-            load_pack(pack_id, settings)
-        except InputError as exc:
-            raise InputError(f"[models] payers {payer!r}", exc.problem) from None
+    for payer in settings.payers:
+        for pack_id in settings.payer_models(payer):
+            try:
+                load_pack(pack_id, settings)
+            except InputError as exc:
+                raise InputError(f"[models] payers {payer!r}", exc.problem) from None
     for pack_id in settings.data_files:
         load_pack(pack_id, settings)
 
 
+def pack_codes(model: str, settings: ModelSettings | None = None) -> Mapping[str, PackCode]:
+    """Pack ``model``'s codes as bound with the settings' data file (``[models] data_files``;
+    none, or no settings: the shipped file's). Read once per (pack, file) and remembered, so
+    ``code_entry`` without settings also knows a code an overriding file gave the process."""
+    pack = load_pack(model, settings)
+    data_file = settings.data_files.get(model) if settings is not None else None
+    key = (model, data_file or pack.default_data_file)
+    codes = _CODES.get(key)
+    if codes is None:
+        codes = _CODES[key] = pack.codes_of(data_file)
+    return codes
+
+
 def code_entry(code: str, model: str, settings: ModelSettings | None = None) -> PackCode | None:
-    """The entry of ``code`` in pack ``model`` (None when the pack has no such code)."""
-    return load_pack(model, settings).codes.get(code)
+    """The entry of ``code`` in pack ``model`` (None when the pack has no such code).
+
+    With settings: the codes of the data file they bind the pack with. Without: the shipped
+    file's codes, then those of any data file this process bound the pack with (a ChargeItem
+    built for a line whose code an overriding file set)."""
+    if settings is not None:
+        return pack_codes(model, settings).get(code)
+    entry = load_pack(model).codes.get(code)
+    if entry is not None:
+        return entry
+    for (pack_id, _), codes in list(_CODES.items()):
+        if pack_id == model and code in codes:
+            return codes[code]
+    return None

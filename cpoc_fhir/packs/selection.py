@@ -1,9 +1,12 @@
 """Which payment-model pack holds a patient on each day (value-and-models §15).
 
 The patient's payer on a day is the ``payor`` of the primary Coverage in force that day: the
-lowest ``order`` (coordination-of-benefits rank; none = last), then the lowest id — as the
-corridors count payers (economics/corridor_payers.py). That payer's pack in ``[models] payers``
-holds the patient; a payer not listed, or no Coverage in force, falls to ``[models] default``.
+lowest ``order`` (coordination-of-benefits rank; none = last), then the lowest id
+(engine/coverage.py ``primary_coverage``, which the corridors' payer split uses too). That
+payer's pack in ``[models] payers`` holds the patient; a payer not listed, or no Coverage in
+force, falls to ``[models] default``. A payer listed with dated entries (packs/settings.py)
+holds the patient in the entry's pack on the entry's days, and in the pack "none" (no payment
+model, fee-for-service) on its other days; the spans are cut at the entries' boundaries too.
 A secondary Coverage never selects the model: the primary payer pays for the month. The days
 are returned as maximal spans with one pack each, open-ended at both ends.
 """
@@ -14,9 +17,10 @@ import itertools
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from cpoc_fhir.engine.coverage import by_rank, primary_coverage
 from cpoc_fhir.engine.facts import CoverageFact, PatientRecord
 from cpoc_fhir.engine.lines import ModelSpan
-from cpoc_fhir.packs.settings import ModelSettings
+from cpoc_fhir.packs.settings import NO_MODEL, ModelSettings
 
 _DAY = timedelta(days=1)
 
@@ -28,14 +32,17 @@ def model_spans(
     all time, as ``cpoc timeline --model`` asks)."""
     if forced is not None:
         return (ModelSpan(forced, None, None, "forced (--model)"),)
-    coverages = sorted(record.coverages, key=lambda c: (c.order, c.ref))
+    coverages = by_rank(record.coverages)
     if not coverages:
         return (ModelSpan(settings.default, None, None, "default (no Coverage)"),)
     spans: list[ModelSpan] = []
-    for start, end in _intervals(coverages):
+    extra: set[date] = set()
+    for coverage in coverages:
+        extra |= settings.boundaries(coverage.payer)
+    for start, end in _intervals(coverages, extra):
         day = start or end or date.min
-        primary = next((c for c in coverages if c.holds(day)), None)
-        model, reason = _model_of(primary, settings)
+        primary = primary_coverage(coverages, day, ranked=True)
+        model, reason = _model_of(primary, settings, day)
         last = spans[-1] if spans else None
         if last is not None and last.model == model and last.reason == reason:
             spans[-1] = ModelSpan(model, last.start, end, reason)
@@ -48,20 +55,32 @@ def model_on(spans: Iterable[ModelSpan], day: date) -> str | None:
     return next((s.model for s in spans if s.holds(day)), None)
 
 
-def _model_of(primary: CoverageFact | None, settings: ModelSettings) -> tuple[str, str]:
+def _model_of(primary: CoverageFact | None, settings: ModelSettings, day: date) -> tuple[str, str]:
     if primary is None:
         return settings.default, "default (no Coverage in force)"
-    model = settings.payers.get(primary.payer)
-    if model is None:
+    entry = settings.payers.get(primary.payer)
+    if entry is None:
         return settings.default, f"default ({primary.ref}: payer {primary.payer} not mapped)"
-    return model, f"{primary.ref}: payer {primary.payer}"
+    if isinstance(entry, str):
+        return entry, f"{primary.ref}: payer {primary.payer}"
+    period = next((p for p in entry if p.holds(day)), None)
+    if period is None:
+        listed = "; ".join(p.describe() for p in entry)
+        return NO_MODEL, (
+            f"no payment model ({primary.ref}: payer {primary.payer} outside its entries {listed})"
+        )
+    return period.model, f"{primary.ref}: payer {primary.payer} ({period.describe()})"
 
 
-def _intervals(coverages: list[CoverageFact]) -> list[tuple[date | None, date | None]]:
-    """Consecutive [start, end] intervals (None = open) between every Coverage boundary."""
+def _intervals(
+    coverages: list[CoverageFact], extra: set[date]
+) -> list[tuple[date | None, date | None]]:
+    """Consecutive [start, end] intervals (None = open) between every Coverage boundary and
+    the ``extra`` first days (the payers' dated entries)."""
     cuts = sorted(
         {c.start for c in coverages if c.start is not None}
         | {c.end + _DAY for c in coverages if c.end is not None and c.end < date.max}
+        | extra
     )
     bounds: list[date | None] = [None, *cuts, None]
     out: list[tuple[date | None, date | None]] = []

@@ -13,18 +13,26 @@ What is billed (the II-D table's codes, value-and-models §14.1):
   a therapeutic injection 96372 on 30 % of days; each drug's J-code with its units; 36415,
   85025 and 80053.
 Oral drugs are pharmacy claims and not generated.
+
+Who paid (``payer_of``): the payor of the patient's primary Coverage in force on the claim's
+day (engine/coverage.py ``primary_coverage``, the rule model selection and the corridors use),
+when the patient has Coverages of its own (a payer-mix practice writes them); else the example
+payer of the one Coverage ``coverage`` writes for the patient.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.economics.corridor_payers import coverage_facts
 from cpoc_fhir.economics.fee_schedule import FeeEntry, load_fee_schedule
+from cpoc_fhir.engine.coverage import by_rank, primary_coverage
 from cpoc_fhir.packs.cpoc.ffs import REPLACED_CODES
 from cpoc_fhir.synthetic import codes as c
 from cpoc_fhir.synthetic.patients import Plan
@@ -44,6 +52,7 @@ PLACE_OF_SERVICE = (
     "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 )
 CENT = Decimal("0.01")
+EXAMPLE_PAYER = "Organization/example-payer"  # the payer of a patient without own Coverages
 
 
 # The fee schedule is read by cpoc model's own loader (one format, one set of checks): the
@@ -103,8 +112,15 @@ def infusion_lines(plan: Plan, extra: random.Random) -> list[tuple[str, int]]:
 
 
 def claims(
-    plan: Plan, extra: random.Random, visits: list[VisitTruth], fees: dict[str, Fee]
+    plan: Plan,
+    extra: random.Random,
+    visits: list[VisitTruth],
+    fees: dict[str, Fee],
+    coverages: Sequence[Resource] = (),
 ) -> tuple[list[ClaimLineTruth], list[Resource]]:
+    """The patient's claim lines and EOBs; ``coverages``: the patient's own Coverage
+    resources (none: the example payer's, ``coverage``), each EOB naming ``payer_of`` its day."""
+    payer = PayerOfPatient(plan, coverages)
     days: list[tuple[date, list[tuple[str, int]]]] = [
         (v.day, visit_lines(v, extra)) for v in visits
     ]
@@ -133,18 +149,45 @@ def claims(
                     "adjudication": [_benefit(paid)],
                 }
             )
-        out.append(_eob(plan, eob_id, day, items, total))
+        out.append(_eob(plan, eob_id, day, items, total, payer.on(day)))
     return truths, out
 
 
 def coverage(plan: Plan) -> Resource:
+    """The example payer's Coverage of a patient that has none of its own."""
     return {
         "resourceType": "Coverage",
         "id": f"{plan.pid}-coverage",
         "status": "active",
         "beneficiary": plan.subject,
-        "payor": [{"reference": "Organization/example-payer"}],
+        "payor": [{"reference": EXAMPLE_PAYER}],
     }
+
+
+class PayerOfPatient:
+    """Who pays a patient's claim of a day: the insurer Reference and the Coverage."""
+
+    def __init__(self, plan: Plan, coverages: Sequence[Resource] = ()) -> None:
+        self.plan = plan
+        self.payors = {
+            f"Coverage/{r.get('id')}": dict((r.get("payor") or [{}])[0]) for r in coverages
+        }
+        self.ranked = by_rank(coverage_facts(coverages))
+
+    def on(self, day: date) -> tuple[Resource, str]:
+        primary = primary_coverage(self.ranked, day, ranked=True)
+        if primary is None and self.ranked:
+            # Own Coverages, none in force that day: the primary-ranked one (a claim names a
+            # Coverage of the patient's, never the example payer's, which is not written).
+            primary = self.ranked[0]
+        if primary is None:
+            return {"reference": EXAMPLE_PAYER}, f"Coverage/{self.plan.pid}-coverage"
+        return self.payors[primary.ref], primary.ref
+
+
+def payer_of(plan: Plan, day: date, coverages: Sequence[Resource] = ()) -> tuple[Resource, str]:
+    """The insurer Reference and the Coverage reference of the patient's claim on ``day``."""
+    return PayerOfPatient(plan, coverages).on(day)
 
 
 def _benefit(amount: Decimal) -> Resource:
@@ -165,7 +208,15 @@ def _network(kind: str) -> Resource:
     }
 
 
-def _eob(plan: Plan, eob_id: str, day: date, items: list[Resource], total: Decimal) -> Resource:
+def _eob(
+    plan: Plan,
+    eob_id: str,
+    day: date,
+    items: list[Resource],
+    total: Decimal,
+    payer: tuple[Resource, str],
+) -> Resource:
+    insurer, coverage_ref = payer
     return {
         "resourceType": "ExplanationOfBenefit",
         "id": eob_id,
@@ -183,7 +234,7 @@ def _eob(plan: Plan, eob_id: str, day: date, items: list[Resource], total: Decim
         "patient": plan.subject,
         "billablePeriod": {"start": day.isoformat(), "end": day.isoformat()},
         "created": f"{day.isoformat()}T00:00:00Z",
-        "insurer": {"reference": "Organization/example-payer"},
+        "insurer": insurer,
         "provider": {"reference": "Organization/practice"},
         "payee": {
             "type": {
@@ -213,7 +264,7 @@ def _eob(plan: Plan, eob_id: str, day: date, items: list[Resource], total: Decim
                 ],
             }
         ],
-        "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{plan.pid}-coverage"}}],
+        "insurance": [{"focal": True, "coverage": {"reference": coverage_ref}}],
         "adjudication": [_network("billingnetworkstatus"), _network("renderingnetworkstatus")],
         "item": items,
         "total": [_benefit(total)],

@@ -147,8 +147,10 @@ def _patient(
         infusion_days=plan.infusion_days(),
     )
     if fees is not None:
-        truth.claims, eobs = claim_lines.claims(plan, extra, record.visits, fees)
-        out.append(claim_lines.coverage(plan))
+        own = [r for r in out if r.get("resourceType") == "Coverage"]
+        truth.claims, eobs = claim_lines.claims(plan, extra, record.visits, fees, own)
+        if not own:  # the example payer's Coverage, which the EOBs then name
+            out.append(claim_lines.coverage(plan))
         out += eobs
     return truth, out
 

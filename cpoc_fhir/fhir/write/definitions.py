@@ -26,6 +26,7 @@ R4 ChargeItemDefinition has no ``name`` element (R5 added it): the title carries
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -37,9 +38,11 @@ from cpoc_fhir.fhir.write.enhanced_care_definition import (
     enhanced_care_concept,
     enhanced_care_definition,
 )
+from cpoc_fhir.fhir.write.pack_resources import practice_concepts, write_pack_value_sets
 from cpoc_fhir.fhir.write.publish import (
     PublishSettings,
     Resource,
+    ResourceValidationError,
     compact,
     cpoc_codings,
     to_json,
@@ -47,6 +50,7 @@ from cpoc_fhir.fhir.write.publish import (
 )
 from cpoc_fhir.packs.cpoc.codes import CODES, DISPLAY, Component
 from cpoc_fhir.packs.cpoc.payer import CENT, PayerSchedule, PayerYear
+from cpoc_fhir.packs.settings import ModelSettings
 
 SOURCE = "ASCO, Consolidated Payments for Oncology Care, May 2014"
 
@@ -84,10 +88,15 @@ SETTLEMENT_CODES = {
 }
 
 
-def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resource:
+def code_system(
+    settings: PublishSettings,
+    enhanced_care: bool = False,
+    pack_concepts: Sequence[Resource] = (),
+) -> Resource:
     """The CodeSystem of the 11 CPOC codes, with component, level and relative value; with
-    ``enhanced_care`` (an opted-in payer, value-and-models §13.1) also xx600; and the
-    settlement codes (``SETTLEMENT_CODES``)."""
+    ``enhanced_care`` (an opted-in payer, value-and-models §13.1) also xx600; the settlement
+    codes (``SETTLEMENT_CODES``); and ``pack_concepts``, other packs' codes no public system
+    defines (pack_resources.py ``practice_concepts``, value-and-models §15)."""
     concepts = [_concept(code) for code in CODES]
     described = ""
     if enhanced_care:
@@ -101,6 +110,18 @@ def code_system(settings: PublishSettings, enhanced_care: bool = False) -> Resou
         {"code": code, "display": display, "definition": definition}
         for code, (display, definition) in SETTLEMENT_CODES.items()
     ]
+    if pack_concepts:
+        taken = {c["code"] for c in concepts}
+        clash = sorted({c["code"] for c in pack_concepts} & taken)
+        if clash:
+            raise ResourceValidationError(
+                f"CodeSystem cpoc: a pack's code is already one of CPOC's: {', '.join(clash)}"
+            )
+        concepts += list(pack_concepts)
+        described += (
+            " With them, the codes of other payment models the practice bills under that no "
+            "public code system defines (each concept's definition names its model)."
+        )
     resource = {
         "resourceType": "CodeSystem",
         "id": "cpoc",
@@ -310,11 +331,17 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def write_resources(payer: PayerSchedule, settings: PublishSettings, out_dir: Path) -> list[Path]:
-    """Write CodeSystem-cpoc.json and ChargeItemDefinition-cpoc-<code>.json; return the paths."""
+def write_resources(
+    payer: PayerSchedule,
+    settings: PublishSettings,
+    out_dir: Path,
+    models: ModelSettings | None = None,
+) -> list[Path]:
+    """Write CodeSystem-cpoc.json (with the packs' own codes), ChargeItemDefinition-cpoc-
+    <code>.json and each other pack's ValueSet-pack-<id>.json; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     resources = [
-        code_system(settings, payer.enhanced_opt_in),
+        code_system(settings, payer.enhanced_opt_in, practice_concepts(models)),
         *charge_item_definitions(payer, settings),
     ]
     paths = []
@@ -322,4 +349,4 @@ def write_resources(payer: PayerSchedule, settings: PublishSettings, out_dir: Pa
         path = out_dir / f"{resource['resourceType']}-{resource['id']}.json"
         path.write_text(to_json(resource, indent=2) + "\n", encoding="utf-8")
         paths.append(path)
-    return paths
+    return paths + write_pack_value_sets(settings, out_dir, models)

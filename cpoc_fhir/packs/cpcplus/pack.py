@@ -111,21 +111,29 @@ def _title(line: BillingLine, currency: str) -> str:
     return f"CPC+ care management fee {line.start:%Y-%m}: {line.code} {money}"
 
 
+def _codes(path: str | None = None) -> dict[str, PackCode]:
+    """One code per track and tier of the data file the pack is bound with (a practice's file
+    may add tiers or rename the codes)."""
+    data = load_data(path)
+    return {
+        data.code(track, tier): PackCode(
+            data.code(track, tier),
+            f"{data.display}: Track {track} tier {tier}",
+            Component.CARE_MANAGEMENT,
+            level=tier,
+        )
+        for track, tier in sorted(data.amounts)
+    }
+
+
 _DATA = load_data()
 
 PACK = PaymentModelPack(
     id=rules.PACK_ID,
     name="Comprehensive Primary Care Plus",
     short_name="CPC+",
-    codes={
-        _DATA.code(track, tier): PackCode(
-            _DATA.code(track, tier),
-            f"{_DATA.display}: Track {track} tier {tier}",
-            Component.CARE_MANAGEMENT,
-            level=tier,
-        )
-        for track, tier in sorted(_DATA.amounts)
-    },
+    codes=_codes(),
+    codes_for=_codes,
     bind=_bind,
     replaces_fee_for_service=False,
     title=_title,

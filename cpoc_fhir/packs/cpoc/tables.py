@@ -6,7 +6,11 @@ Each function is one table of ASCO's CPOC proposal (May 2014), as cpoc-rules.md 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+
+# Table 3 and Table 4's oral patterns are the regimen catalog's (knowledge/regimen_points.py):
+# re-exported here with CPOC's other tables.
+from cpoc_fhir.knowledge.regimen_points import ORAL_PATTERNS as ORAL_PATTERNS
+from cpoc_fhir.knowledge.regimen_points import toxicity_points as toxicity_points
 
 # Level bands of III-B: total score 0-2 → 1, 3-5 → 2, 6-8 → 3, 9-16 → 4.
 _LEVEL_BANDS = ((2, 1), (5, 2), (8, 3), (16, 4))
@@ -60,20 +64,6 @@ def karnofsky_to_ecog(karnofsky: int) -> int:
     return 5
 
 
-def toxicity_points(hospitalization: Decimal, qol: Decimal, death: Decimal) -> int:
-    """Table 3 from a regimen's three figures (percent).
-
-    4 points: hospitalization risk (grade III/IV) > 35 %, or QOL/ADL impact (grade I/II)
-    ≥ 75 %, or toxic death ≥ 10 % (the table's "<10 %" in that row is a typo: cpoc-rules §5 T).
-    2 points: ≥ 20 %, ≥ 50 % or ≥ 1 %. Else 0.
-    """
-    if hospitalization > 35 or qol >= 75 or death >= 10:
-        return 4
-    if hospitalization >= 20 or qol >= 50 or death >= 1:
-        return 2
-    return 0
-
-
 # Table 4, "Multiple Infusions/Month": 2+ treatment days at category c or higher earn these.
 _TWO_PLUS_POINTS = {0: 1, 1: 2, 2: 4, 3: 6, 4: 8}
 STEM_CELL_TRANSPLANT_CATEGORY = 6
@@ -93,15 +83,6 @@ def infusion_points(day_categories: Iterable[int]) -> int:
         if sum(1 for d in days if d >= category) >= 2:
             best = max(best, points)
     return best
-
-
-# Table 4, "Oral Drugs Only": pattern → (initial month, later months).
-ORAL_PATTERNS = {
-    "single-daily": (1, 0),
-    "single-on-off": (2, 1),
-    "multi-daily": (2, 2),
-    "multi-on-off": (4, 3),
-}
 
 
 def oral_points(pattern: str, initial_month: bool) -> int:

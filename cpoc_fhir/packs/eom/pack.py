@@ -91,13 +91,20 @@ def _title(line: BillingLine, currency: str) -> str:
     return f"EOM episode {line.episode}, month {line.month}: MEOS {line.code} {money}{dual}"
 
 
+def _codes(path: str | None = None) -> dict[str, PackCode]:
+    """The MEOS code of the data file at ``path`` (None: the shipped file)."""
+    data = load_data(path)
+    return {data.code: PackCode(data.code, data.display, Component.MEOS, system=HCPCS)}
+
+
 _DATA = load_data()
 
 PACK = PaymentModelPack(
     id="eom",
     name="Enhancing Oncology Model",
     short_name="EOM",
-    codes={_DATA.code: PackCode(_DATA.code, _DATA.display, Component.MEOS, system=HCPCS)},
+    codes=_codes(),
+    codes_for=_codes,
     bind=_bind,
     title=_title,
     source=_DATA.source,

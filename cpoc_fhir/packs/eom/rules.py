@@ -36,7 +36,7 @@ class EomData:
     cancers: Mapping[str, tuple[str, ...]]  # type → ICD-10-CM prefixes (no dot)
     hormonal_only_excluded: frozenset[str]
     hormonal_classes: frozenset[str]
-    sopt_system: str
+    sopt_systems: tuple[str, ...]  # the PHDSC SOPT's system URIs a Coverage.type may use
     medicaid_payers: frozenset[str]
     source: str = ""
     epro_questionnaires: frozenset[str] = frozenset()  # empty: any questionnaire
@@ -80,13 +80,13 @@ def initiates(
 
 def dual_coverage(record: PatientRecord, day: date, data: EomData) -> str | None:
     """The Medicaid Coverage in force on ``day`` (PHDSC SOPT 2x, or a listed payer), or None."""
-    prefix = data.sopt_system + "|2"
+    prefixes = tuple(system + "|2" for system in data.sopt_systems)
     for coverage in record.coverages:
         if not coverage.holds(day):
             continue
         if coverage.payer in data.medicaid_payers:
             return coverage.ref
-        if any(code.startswith(prefix) for code in coverage.type_codes):
+        if any(code.startswith(prefixes) for code in coverage.type_codes):
             return coverage.ref
     return None
 
@@ -129,6 +129,21 @@ def is_dual_line(line: BillingLine) -> bool:
     return any(ref.startswith(COVERAGE_PREFIX) for ref in line.evidence)
 
 
+_SOPT_SYSTEMS = ("urn:oid:2.16.840.1.113883.3.221.5", "https://nahdo.org/sopt")
+
+
+def _sopt_systems(dual: Mapping[str, Any]) -> tuple[str, ...]:
+    """``[dual] sopt_systems`` (a list); an older file's single ``sopt_system`` still reads."""
+    if "sopt_systems" in dual:
+        systems = dual["sopt_systems"]
+        if not isinstance(systems, list) or not all(isinstance(s, str) and s for s in systems):
+            raise ValueError("[dual] sopt_systems must be a list of system URIs")
+        return tuple(systems)
+    if "sopt_system" in dual:
+        return (str(dual["sopt_system"]),)
+    return _SOPT_SYSTEMS
+
+
 def parse(raw: Mapping[str, Any], where: str) -> EomData:
     """The data file's content; ValueError naming the file and field when it is bad."""
     try:
@@ -158,7 +173,7 @@ def parse(raw: Mapping[str, Any], where: str) -> EomData:
             cancers=cancers,
             hormonal_only_excluded=frozenset(raw.get("hormonal_only_excluded", [])),
             hormonal_classes=frozenset(raw.get("hormonal_classes", [])),
-            sopt_system=str(dual.get("sopt_system", "urn:oid:2.16.840.1.113883.3.221.5")),
+            sopt_systems=_sopt_systems(dual),
             medicaid_payers=frozenset(dual.get("medicaid_payers", [])),
             source=str(raw.get("source", "")),
             epro_questionnaires=frozenset(raw.get("services", {}).get("epro_questionnaires", [])),

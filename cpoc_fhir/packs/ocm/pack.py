@@ -76,13 +76,20 @@ def _title(line: BillingLine, currency: str) -> str:
     return f"OCM episode {line.episode}, month {line.month}: MEOS {line.code} {money}"
 
 
+def _codes(path: str | None = None) -> dict[str, PackCode]:
+    """The MEOS code of the data file the pack is bound with (a practice may override it)."""
+    data = load_data(path)
+    return {data.code: PackCode(data.code, data.display, Component.MEOS, system=HCPCS)}
+
+
 _DATA = load_data()
 
 PACK = PaymentModelPack(
     id="ocm",
     name="Oncology Care Model",
     short_name="OCM",
-    codes={_DATA.code: PackCode(_DATA.code, _DATA.display, Component.MEOS, system=HCPCS)},
+    codes=_codes(),
+    codes_for=_codes,
     bind=_bind,
     title=_title,
     source=_DATA.source,

@@ -1,0 +1,1 @@
+"""The "none" pack: days no payment model holds (fee-for-service only)."""

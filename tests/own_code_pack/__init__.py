@@ -1,0 +1,1 @@
+"""A practice pack whose codes no public system defines (publishing tests)."""

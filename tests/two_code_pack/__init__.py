@@ -1,0 +1,1 @@
+"""A practice pack with two codes (review-app correction tests)."""
