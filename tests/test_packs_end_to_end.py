@@ -59,7 +59,6 @@ from cds_hooks.settings import CdsSettings
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import Config, load_config, load_payer
 from cpoc_fhir.fhir.client import FhirClient
-from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.cpcplus.pack import DATA_FILE as CPCPLUS_DATA
 from cpoc_fhir.service import Evaluator
@@ -273,3 +272,361 @@ def test_the_timeline_names_the_none_packs_span_for_the_fee_for_service_patient(
     spans = [(s["model"], s["start"], s["end"]) for s in result["patients"][0]["models"]]
     assert ("none", "2022-07-01", "2023-06-30") in spans
     assert ("ocm", "2016-07-01", "2022-06-30") in spans and ("eom", "2023-07-01", None) in spans
+
+
+# --- 2. CDS Hooks ---------------------------------------------------------------------------
+
+
+def _config(files: Files) -> Config:
+    return dataclasses.replace(load_config(files.config, environ={}), payer_file=None)
+
+
+def _known_by(pid: str, day: str) -> list[Resource]:
+    """``pid``'s resources as the EHR knows them at the end of ``day`` (its prefetch): nothing
+    dated later, no medication resource of ``day`` or later (the order is the draft)."""
+    limit = date.fromisoformat(day)
+    out = []
+    for resource in practice():
+        kind = resource["resourceType"]
+        owner = resource.get("subject") or resource.get("patient") or resource.get("beneficiary")
+        if (owner or {}).get("reference", f"Patient/{resource['id']}") != f"Patient/{pid}":
+            continue
+        text = resource.get("effectiveDateTime") or resource.get("authoredOn")
+        text = text or resource.get("onsetDateTime")
+        when = date.fromisoformat(text[:10]) if text else None
+        if kind in ("MedicationAdministration", "MedicationRequest") and when and when >= limit:
+            continue
+        if kind == "Organization" or (when is not None and when > limit):
+            continue
+        out.append(resource)
+    return out
+
+
+def _hook(files: Files, tmp_path: Path, hook: str, pid: str, day: str, order_day: str | None):
+    service = create_app(
+        {
+            "CDS_SETTINGS": CdsSettings(
+                auth_enabled=False, store_url=f"sqlite:///{tmp_path / 'cds.sqlite'}"
+            ),
+            "CLOCK": clock_at(day),
+            "TESTING": True,
+            "CPOC_CONFIG": _config(files),
+        }
+    )
+    drafts = []
+    if order_day is not None:
+        drafts = [medication_order(f"{pid}-new", pid, "32592", "oxaliplatin", order_day)]
+    body = hook_body(hook, pid, drafts, full_prefetch(_known_by(pid, day), pid))
+    response = service.test_client().post(f"/cds-services/cpoc-{hook}", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def _kinds(answer: dict[str, Any]) -> list[str]:
+    return [card["extension"][KIND_EXTENSION] for card in answer["cards"]]
+
+
+def test_order_sign_for_the_eom_patient_starts_episode_2_and_proposes_its_meos(
+    files: Files, tmp_path: Path
+) -> None:
+    # Signed 2025-11-10 for 2025-11-12: after episode 1 (ended 2025-09-02) the order starts
+    # episode 2, 2025-11-12 … 2026-05-11 (S_7 = 2026-05-12); month 1 (11-12 … 12-11) is
+    # $110.00 + $30.00 (the Medicaid Coverage is in force on 11-12) = $140.00.
+    answer = _hook(files, tmp_path, "order-sign", "eom1", "2025-11-10", "2025-11-12")
+    assert _kinds(answer) == ["episode-start"]
+    card = answer["cards"][0]
+    assert card["summary"] == (
+        "This order starts EOM episode 2 (2025-11-12 to 2026-05-11): MEOS M0010 $140.00 in month 1"
+    )
+    assert "**EOM episode 2, month 1: MEOS M0010 $140.00, dual-eligible**" in card["detail"]
+    (action,) = answer["systemActions"]
+    item = action["resource"]
+    assert item["status"] == "planned"
+    assert item["code"]["coding"][0] | {"display": ""} == {
+        "system": HCPCS, "code": "M0010", "display": ""
+    }  # fmt: skip
+    assert item["occurrencePeriod"] == {"start": "2025-11-12", "end": "2025-12-11"}
+    assert Decimal(str(item["priceOverride"]["value"])) == Decimal("140.00")
+
+
+def test_an_order_for_the_ocm_patient_in_2019_shows_its_episode_month(
+    files: Files, tmp_path: Path
+) -> None:
+    # The clock says 2019-05-01 (the app's CLOCK): an order for 2019-05-09 falls in OCM
+    # episode 1's month 2 (2019-04-14 … 05-13), which the 03-14 administration already bills.
+    answer = _hook(files, tmp_path, "order-select", "ocm1", "2019-05-01", "2019-05-09")
+    assert _kinds(answer) == ["pack-line"]
+    assert answer["cards"][0]["summary"] == (
+        "OCM episode 1, month 2: MEOS G9678 $160.00; unchanged by this order"
+    )
+    # 2019-09-20, after episode 1 (ended 09-13): the order for 10-01 starts episode 2.
+    answer = _hook(files, tmp_path, "order-select", "ocm1", "2019-09-20", "2019-10-01")
+    assert answer["cards"][0]["summary"] == (
+        "This order starts OCM episode 2 (2019-10-01 to 2020-03-31): MEOS G9678 $160.00 in month 1"
+    )
+
+
+def test_the_cpcplus_patient_gets_its_month_on_patient_view_and_no_card_on_an_order(
+    files: Files, tmp_path: Path
+) -> None:
+    # The CMF follows the attribution file, not orders: an order card would say "unchanged by
+    # this order" on every order and signing would propose the month's fee as the order's.
+    # So: no card and no proposal on order-select/-sign; patient-view shows the month
+    # (2019-03: Track 1 tier 2 → CPCP-T1-2 $8.00).
+    for hook in ("order-select", "order-sign"):
+        answer = _hook(files, tmp_path, hook, "cpc1", "2019-03-01", "2019-03-05")
+        assert answer["cards"] == [] and "systemActions" not in answer, hook
+    answer = _hook(files, tmp_path, "patient-view", "cpc1", "2019-03-01", None)
+    assert [c["summary"] for c in answer["cards"]] == [
+        "CPC+ care management fee 2019-03: CPCP-T1-2 $8.00 (final)"
+    ]
+
+
+def test_no_card_for_the_fee_for_service_patient(files: Files, tmp_path: Path) -> None:
+    # 2022-09 is between OCM and EOM: the "none" pack bills nothing, so nothing to say.
+    answer = _hook(files, tmp_path, "order-sign", "ffs1", "2022-09-01", "2022-09-06")
+    assert answer["cards"] == [] and "systemActions" not in answer
+    assert _hook(files, tmp_path, "patient-view", "ffs1", "2022-09-10", None)["cards"] == []
+
+
+# --- 3. capture -----------------------------------------------------------------------------
+
+
+def _capture(files: Files, server: SekmetServer, since: str, month: str) -> int:
+    return main(
+        [
+            "--config", str(files.config), "capture", "--fhir-base", server.base_url,
+            "--store", f"sqlite:///{files.folder / 'ledger.sqlite'}", "--no-progress",
+            "--conflicts", str(files.folder / "conflicts.csv"),
+            "--since", since, "--month", month, "--as-of", AS_OF,
+        ]
+    )  # fmt: skip
+
+
+def _items(server: SekmetServer) -> list[Resource]:
+    bundle = requests.get(f"{server.base_url}/ChargeItem", params={"_count": 500}, timeout=60)
+    bundle.raise_for_status()
+    return [e["resource"] for e in bundle.json().get("entry") or []]
+
+
+@pytest.fixture(scope="module")
+def captured(files: Files, server: SekmetServer) -> list[Resource]:
+    """The practice's months captured once (CAPTURES), as of 2025-12-31; the items written."""
+    for since, month in CAPTURES:
+        assert _capture(files, server, since, month) == 0
+    return _items(server)
+
+
+def test_the_capture_writes_one_item_per_line_with_the_packs_coding(
+    captured: list[Resource], timeline: dict[str, list[dict[str, Any]]]
+) -> None:
+    by_patient: dict[str, list[Resource]] = {}
+    for item in captured:
+        by_patient.setdefault(item["subject"]["reference"].split("/")[1], []).append(item)
+    # The none patient gets nothing; every other patient's lines of the captured months are
+    # its items, one each: code, amount and status (final → billable, provisional → planned).
+    assert "ffs1" not in by_patient
+    for pid in ("ocm1", "eom1", "cpc1", "cpoc1"):
+        expected = Counter(
+            (x["code"], Decimal(x["amount"]), ITEM_STATUS[x["status"]])
+            for x in timeline[pid]
+            if x["start"][:7] in CAPTURED_MONTHS
+        )
+        got = Counter(
+            (i["code"]["coding"][0]["code"], Decimal(str(i["priceOverride"]["value"])), i["status"])
+            for i in by_patient[pid]
+        )
+        assert got == expected, pid
+    # OCM episode 2's 2020 months are outside the captured months: 6 + 3 OCM items.
+    assert len(by_patient["ocm1"]) == 9
+    systems = {
+        pid: {c["system"] for i in items for c in i["code"]["coding"][:1]}
+        for pid, items in by_patient.items()
+    }
+    assert systems == {
+        "ocm1": {HCPCS}, "eom1": {HCPCS}, "cpc1": {PRACTICE_CS}, "cpoc1": {PRACTICE_CS}
+    }  # fmt: skip
+    ocm = next(i for i in by_patient["ocm1"] if i["occurrencePeriod"]["start"] == "2019-03-14")
+    assert ocm["identifier"][0]["value"] == "ocm1.meos.2019-03-14"
+    assert ocm["occurrencePeriod"] == {"start": "2019-03-14", "end": "2019-04-13"}
+
+
+def test_a_second_capture_writes_nothing(
+    files: Files, server: SekmetServer, captured: list[Resource]
+) -> None:
+    for since, month in CAPTURES:
+        assert _capture(files, server, since, month) == 0
+    again = _items(server)
+    assert sorted((i["id"], i["meta"]["versionId"]) for i in again) == sorted(
+        (i["id"], i["meta"]["versionId"]) for i in captured
+    )
+
+
+# --- 4. review app --------------------------------------------------------------------------
+
+
+def test_the_queue_lists_each_packs_planned_items_by_short_name(
+    app: Flask,  # noqa: F811
+    files: Files,
+    server: SekmetServer,
+    captured: list[Resource],
+) -> None:
+    # The queue holds planned items (provisional lines): OCM episode 2's captured months
+    # 2019-10-01, 11-01, 12-01; EOM episode 2's 2025-12-01; CPOC's 2025-12-03 monitoring
+    # month. CPC+ lines are always final (billable): never queued; "none" wrote nothing.
+    config = _config(files)
+    with FhirClient(server.base_url) as client:
+        everything = work_queue(client, config.publish, QueueFilters(), True, config.models)
+        ocm = work_queue(
+            client,
+            config.publish,
+            QueueFilters.from_args({"model": "ocm"}, config.models),
+            True,
+            config.models,
+        )
+    assert everything.counts["model"] == {"cpoc": 1, "eom": 1, "ocm": 3}
+    assert sorted(set(everything.packs.values())) == ["CPOC", "EOM", "OCM"]
+    assert [(i.patient_ref, i.code, i.start) for i in ocm.items] == [
+        ("Patient/ocm1", "G9678", date(2019, m, 1)) for m in (10, 11, 12)
+    ]
+    html = render(app, "queue.html", page=ocm)
+    assert html.count('<td class="model">OCM</td>') == 3
+    assert '<td class="model">EOM</td>' not in html
+    assert '<option value="ocm" selected>OCM (3)</option>' in html
+
+
+def test_the_patient_page_shows_the_spans_and_the_episode_labels(
+    app: Flask,  # noqa: F811
+    files: Files,
+    server: SekmetServer,
+    captured: list[Resource],
+) -> None:
+    config = _config(files)
+    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=config.models)
+    with FhirClient(server.base_url) as client:
+        page = patient_page(
+            client, evaluator, config.publish, "ocm1", date(2025, 12, 31), can_write=True
+        )
+    # Medicare since 2015: "none" before OCM (2016-07-01) and between OCM and EOM.
+    assert [(s.model, s.start, s.end) for s in page.models] == [
+        ("cpoc", None, date(2014, 12, 31)),
+        ("none", date(2015, 1, 1), date(2016, 6, 30)),
+        ("ocm", date(2016, 7, 1), date(2022, 6, 30)),
+        ("none", date(2022, 7, 1), date(2023, 6, 30)),
+        ("eom", date(2023, 7, 1), None),
+    ]
+    lines = [row.line for month in page.months for row in month.rows if row.line is not None]
+    labels = [page.pack_label(line) for line in lines]
+    # One month view per episode month, in date order (month 1 of episode 2 is its own).
+    expected = [f"OCM episode {e}, month {k}" for e in (1, 2) for k in range(1, 7)]
+    assert labels == expected
+    assert [m.label for m in page.months] == expected
+    assert [row.line.start for row in page.months[6].rows if row.line] == [date(2019, 10, 1)]
+    html = render(app, "patient.html", page=page)
+    assert "OCM: 2016-07-01 – 2022-06-30 (" in html and "Coverage/ocm1-mc" in html
+    assert "OCM episode 2, month 1</span>" in html
+
+
+# --- 5. reports on the server ---------------------------------------------------------------
+
+
+def _report(capsys: pytest.CaptureFixture[str], files: Files, server: SekmetServer, *args: str):
+    return _json(
+        capsys,
+        ["report", *args, "--fhir-base", server.base_url, "--config", str(files.config),
+         "--as-of", AS_OF, "--format", "json"],
+    )  # fmt: skip
+
+
+def _episodes_of(lines: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """(episode, months, total) from the timeline's lines."""
+    out: dict[int, list[Decimal]] = {}
+    for line in lines:
+        out.setdefault(line["episode"], []).append(Decimal(line["amount"]))
+    return [(e, len(a), str(sum(a))) for e, a in sorted(out.items())]
+
+
+@pytest.mark.parametrize("model", ["ocm", "eom"])
+def test_model_episodes_on_the_server_agree_with_the_timeline(
+    capsys: pytest.CaptureFixture[str],
+    files: Files,
+    server: SekmetServer,
+    timeline: dict[str, list[dict[str, Any]]],
+    model: str,
+) -> None:
+    result = _report(capsys, files, server, "model-episodes", "--model", model)
+    rows = [(e["episode"], e["months_billed"], e["meos_total"]) for e in result["episodes"]]
+    assert {e["patient"] for e in result["episodes"]} == {f"Patient/{model}1"}
+    assert rows == _episodes_of(timeline[f"{model}1"])
+    # By hand: OCM 6 × 160 + 6 × 160; EOM 6 × 140 + 1 × 140.
+    expected = {
+        "ocm": [(1, 6, "960.00"), (2, 6, "960.00")],
+        "eom": [(1, 6, "840.00"), (2, 1, "140.00")],
+    }
+    assert rows == expected[model]
+    assert [e["provisional"] for e in result["episodes"]] == [False, True]
+
+
+def test_eom_services_on_the_server(
+    capsys: pytest.CaptureFixture[str], files: Files, server: SekmetServer
+) -> None:
+    # Both EOM episodes (2025-03-03 … 09-02 and the order's 2025-12-01 …) lack both services:
+    # the practice has no HRSN screening and no QuestionnaireResponse.
+    result = _report(capsys, files, server, "eom-services")
+    assert [(e["patient"], e["episode"], e["start"], e["missing"]) for e in result["episodes"]] == [
+        ("Patient/eom1", 1, "2025-03-03", ["hrsn_screening", "epro"]),
+        ("Patient/eom1", 2, "2025-12-01", ["hrsn_screening", "epro"]),
+    ]
+    assert result["totals"]["lacking"] == 2
+
+
+def test_cpc_coordination_on_the_server(
+    capsys: pytest.CaptureFixture[str],
+    files: Files,
+    server: SekmetServer,
+    timeline: dict[str, list[dict[str, Any]]],
+) -> None:
+    # ocm1 attributed to PC2 (Track 2, tier 3: $19.00) in April and May 2019 while OCM bills
+    # it. April (1-30) shares 13 days (1-13) with MEOS month 03-14 … 04-13 and 17 (14-30) with
+    # 04-14 … 05-13; May shares 13 days with 04-14 … 05-13 and 18 (14-31) with 05-14 … 06-13.
+    # CMF 2 × 19 = 38.00; oncology lines counted once: 3 × 160 = 480.00. cpc1 is billed under
+    # CPC+ itself (no oncology pack): not listed.
+    result = _report(
+        capsys, files, server, "cpc-coordination", "--attribution", str(files.attribution)
+    )
+    months = [
+        (m["month"], m["cmf_code"], m["cmf_amount"],
+         [(o["code"], o["start"], o["overlap_days"]) for o in m["oncology"]])
+        for m in result["months"]
+    ]  # fmt: skip
+    assert months == [
+        ("2019-04", "CPCP-T2-3", "19.00",
+         [("G9678", "2019-03-14", 13), ("G9678", "2019-04-14", 17)]),
+        ("2019-05", "CPCP-T2-3", "19.00",
+         [("G9678", "2019-04-14", 13), ("G9678", "2019-05-14", 18)]),
+    ]  # fmt: skip
+    assert result["totals"]["cmf_amount"] == "38.00"
+    assert result["totals"]["oncology_amount"] == "480.00"
+    starts = {x["start"]: x["amount"] for x in timeline["ocm1"]}
+    assert all(starts[o["start"]] == o["amount"] for m in result["months"] for o in m["oncology"])
+
+
+def test_pbp_on_the_server_with_the_example_payer_file(
+    capsys: pytest.CaptureFixture[str], files: Files, server: SekmetServer
+) -> None:
+    # 2019H1: OCM episode 1 (starts 2019-03-14) counts; episode 2 starts in 2019H2. The example
+    # file (illustrative): benchmark = default baseline 25000.00 × trend 1.03 = 25750.00;
+    # target = × (1 − 0.04) = 24720.00; no claims: actual 0.00, savings 24720.00; quality mean
+    # (0.80+0.70+0.60+0.90+0.75+0.65)/6 = 0.7333 → multiplier 0.75: 18540.00, capped by the
+    # stop-gain 0.20 × 25750.00 = 5150.00.
+    args = ("pbp", "--model", "ocm", "--period", "2019H1")
+    result = _report(capsys, files, server, *args)
+    assert [(e["patient"], e["episode"], e["start"], e["end"]) for e in result["episodes"]] == [
+        ("Patient/ocm1", 1, "2019-03-14", "2019-09-13")
+    ]
+    settlement = result["settlement"]
+    assert (settlement["benchmark"], settlement["target"], settlement["pbp"]) == (
+        "25750.00", "24720.00", "5150.00"
+    )  # fmt: skip
+    assert result["payerFile"]["illustrative"] is True
