@@ -630,3 +630,38 @@ def test_pbp_on_the_server_with_the_example_payer_file(
         "25750.00", "24720.00", "5150.00"
     )  # fmt: skip
     assert result["payerFile"]["illustrative"] is True
+
+
+# --- the timeline's wording -----------------------------------------------------------------
+
+
+def test_adjacent_spans_of_one_pack_read_as_one(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cpoc1: no Coverage before 2020-01-01, then Acme (not mapped): CPOC on both sides, for
+    # two reasons: one span, its reasons joined with their days.
+    args = ["timeline", str(files.bundle), "--config", str(files.config), "--as-of", AS_OF,
+            "--patient", "cpoc1"]  # fmt: skip
+    result = _json(capsys, [*args, "--format", "json"])
+    (span,) = result["patients"][0]["models"]
+    assert (span["model"], span["start"], span["end"]) == ("cpoc", None, None)
+    assert span["reason"] == (
+        "default (no Coverage in force) to 2019-12-31; "
+        "default (Coverage/cpoc1-cov: payer Organization/acme not mapped) from 2020-01-01"
+    )
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert f"  models: cpoc throughout ({span['reason']})\n" in table
+
+
+def test_the_none_pack_says_fee_for_service(
+    files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["timeline", str(files.bundle), "--config", str(files.config), "--as-of", AS_OF,
+            "--patient", "ffs1", "--model", "none"]  # fmt: skip
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "  no payment model (fee-for-service)\n" in table and "(no lines)" not in table
+    # Not every span "none" (ffs1 by its Coverage: OCM and EOM days too): no lines, as before.
+    assert main(args[:-2]) == 0
+    assert "  (no lines)\n" in capsys.readouterr().out
