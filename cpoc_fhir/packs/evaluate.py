@@ -9,7 +9,7 @@ months before the change billed under the old model and the months after under t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from cpoc_fhir.engine.episodes import Episode
@@ -17,7 +17,7 @@ from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.packs.base import ModelEvaluator, PackEnvironment, PaymentModelPack
 from cpoc_fhir.packs.registry import load_pack
-from cpoc_fhir.packs.selection import model_spans
+from cpoc_fhir.packs.selection import coverage_order_warnings, model_spans
 from cpoc_fhir.packs.settings import ModelSettings
 
 
@@ -52,6 +52,13 @@ class ModelEvaluation:
         return model_spans(record, self.settings, self.forced)
 
     def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
+        timeline = self._evaluate(record, as_of)
+        extra = () if self.forced is not None else coverage_order_warnings(record)
+        if not extra:
+            return timeline
+        return replace(timeline, warnings=tuple(dict.fromkeys((*timeline.warnings, *extra))))
+
+    def _evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
         spans = self.spans(record)
         if len(spans) == 1:
             (span,) = spans

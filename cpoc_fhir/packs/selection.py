@@ -28,7 +28,7 @@ def model_spans(
     all time, as ``cpoc timeline --model`` asks)."""
     if forced is not None:
         return (ModelSpan(forced, None, None, "forced (--model)"),)
-    coverages = sorted(record.coverages, key=lambda c: (c.order, c.ref))
+    coverages = sorted(record.coverages, key=_rank)
     if not coverages:
         return (ModelSpan(settings.default, None, None, "default (no Coverage)"),)
     spans: list[ModelSpan] = []
@@ -55,6 +55,43 @@ def _model_of(primary: CoverageFact | None, settings: ModelSettings) -> tuple[st
     if model is None:
         return settings.default, f"default ({primary.ref}: payer {primary.payer} not mapped)"
     return model, f"{primary.ref}: payer {primary.payer}"
+
+
+# Coverage.type systems of the PHDSC Source of Payment Typology (the OID and the HL7-endorsed
+# URI, HL7 THO CodeSystem SOPT): codes starting "1" are Medicare, "2" Medicaid.
+_SOPT_SYSTEMS = ("urn:oid:2.16.840.1.113883.3.221.5", "https://nahdo.org/sopt")
+_NO_ORDER = CoverageFact("", "").order  # the rank of a Coverage without ``order``
+ORDER_WARNING = "Coverage order missing; Medicare ranked before Medicaid"
+
+
+def _sopt(coverage: CoverageFact, first: str) -> bool:
+    return any(
+        code.startswith(f"{system}|{first}")
+        for code in coverage.type_codes
+        for system in _SOPT_SYSTEMS
+    )
+
+
+def _rank(coverage: CoverageFact) -> tuple[int, bool, str]:
+    """The sort key of the primary-Coverage choice: ``order``, then — among Coverages without
+    one — a Medicaid Coverage (SOPT 2x) after the others (Medicaid is the payer of last
+    resort, so Medicare is primary to it), then the id."""
+    last_resort = coverage.order == _NO_ORDER and _sopt(coverage, "2")
+    return (coverage.order, last_resort, coverage.ref)
+
+
+def coverage_order_warnings(record: PatientRecord) -> tuple[str, ...]:
+    """The timeline warning when a Medicare and a Medicaid Coverage, both without ``order``,
+    hold on a common day (``_rank`` then decides which is primary)."""
+    unordered = [c for c in record.coverages if c.order == _NO_ORDER]
+    medicare = [c for c in unordered if _sopt(c, "1")]
+    medicaid = [c for c in unordered if _sopt(c, "2")]
+    for a, b in itertools.product(medicare, medicaid):
+        if (a.start or date.min) <= (b.end or date.max) and (b.start or date.min) <= (
+            a.end or date.max
+        ):
+            return (f"{ORDER_WARNING} ({a.ref} before {b.ref})",)
+    return ()
 
 
 def _intervals(coverages: list[CoverageFact]) -> list[tuple[date | None, date | None]]:
