@@ -398,3 +398,38 @@ def test_catalog_problems_names_each_unknown_entry() -> None:
         "hormonal_classes entry 'anti-androgen' is not the class of any regimen-catalog drug",
         "not_cancer_directed entry 'folic-acid' is not a regimen-catalog drug",
     ]
+
+
+@pytest.mark.parametrize(
+    ("icd10", "drug", "wording"),
+    [
+        ("C61", "goserelin", "Zoladex 10.8 mg implant"),
+        ("C61", "triptorelin", "Trelstar 22.5 mg"),
+        ("C61", "flutamide", "flutamide 250 mg capsule"),
+        ("C61", "nilutamide", "Nilandron 150 mg"),
+        ("C509", "toremifene", "Fareston 60 mg tablet"),
+    ],
+)
+def test_the_added_hormonal_drugs_are_recognised_and_start_no_episode(
+    icd10: str, drug: str, wording: str
+) -> None:
+    # Catalog: the wording resolves to the drug, whose classes are all hormonal; EOM: the
+    # drug alone for prostate/breast starts nothing (before, as an unknown drug, it started
+    # a full episode).
+    catalog = load_knowledge().regimens
+    found = catalog.resolve([], wording).drug
+    assert found is not None and found.id == drug
+    assert set(found.classes) <= load_data().hormonal_classes
+    assert _evaluate(_record(icd10, _drug("h1", drug, date(2025, 3, 3)))).episodes == ()
+
+
+def test_ocm_refuses_a_not_cancer_directed_entry_the_catalog_lacks(tmp_path: Path) -> None:
+    from cpoc_fhir.packs.ocm.pack import DATA_FILE as OCM_FILE
+
+    path = tmp_path / "ocm.toml"
+    text = OCM_FILE.read_text(encoding="utf-8")
+    path.write_text(text.replace('["leucovorin"]', '["folinic"]'), encoding="utf-8")
+    models = ModelSettings(default="ocm", data_files={"ocm": str(path)})
+    record = _record("C180", _drug("a1", "oxaliplatin", date(2019, 3, 4)))
+    with pytest.raises(InputError, match="folinic"):
+        _evaluate(record, models)
