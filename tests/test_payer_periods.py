@@ -111,10 +111,12 @@ def test_days_outside_the_entries_bill_no_lines_and_the_entrys_days_do(tmp_path:
 
 
 def test_an_entry_naming_an_unknown_pack_is_refused_naming_the_payer() -> None:
+    check_settings(HISTORY)  # ocm and eom are built-in packs
+    misspelt = ModelSettings(payers={MEDICARE: [{"model": "ocn", "to": "2022-06-30"}]})
     with pytest.raises(InputError) as caught:
-        check_settings(HISTORY)  # "ocm" is not a built-in pack here
+        check_settings(misspelt)
     assert caught.value.where == f"[models] payers {MEDICARE!r}"
-    assert "'ocm' is not a known pack" in caught.value.problem
+    assert "'ocn' is not a known pack" in caught.value.problem
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,10 @@
 Shared by the OCM and EOM packs, which differ in what triggers an episode and what a month
 pays, not in how a month is billed: one MEOS line per episode month, dated on the month's
 first day, none for a month that starts after death or the start of hospice care, and only
-for months that have started by ``as_of`` (a month not yet begun is not billed).
+for months that have started by ``as_of`` (a month not yet begun is not billed). A hospice
+stay stops the episode running at its start only: once the stay has ended (revoked or
+discharged: the CareEpisode's end), a later trigger starts a new episode
+(engine/episodes.py ``Stop``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from cpoc_fhir.engine.components import Component
-from cpoc_fhir.engine.episodes import Episode, Trigger
+from cpoc_fhir.engine.episodes import Episode, Stop, Trigger
 from cpoc_fhir.engine.facts import (
     DrugRole,
     EpisodeKind,
@@ -56,14 +59,22 @@ def drug_triggers(
 
 
 def last_billable_day(record: PatientRecord, as_of: date) -> tuple[date, str]:
-    """The last day a MEOS month may start on, and what set it ("" for ``as_of``)."""
+    """The last day a MEOS month may start on, and what set it ("" for ``as_of``): as-of or
+    death. Hospice stays are ``hospice_stops`` (they stop one episode, not all later ones)."""
     last, why = as_of, ""
     if record.death is not None and record.death < last:
         last, why = record.death, f"death on {record.death.isoformat()}"
-    hospice = [e.start for e in record.episodes if e.kind is EpisodeKind.HOSPICE and e.start]
-    if hospice and min(hospice) < last:
-        last, why = min(hospice), f"hospice care from {min(hospice).isoformat()}"
     return last, why
+
+
+def hospice_stops(record: PatientRecord) -> tuple[Stop, ...]:
+    """The patient's hospice stays (a CareEpisode of kind hospice with a start) as stops for
+    ``cut_episodes``: open while the stay has no end."""
+    return tuple(
+        Stop(e.start, e.end, f"hospice care from {e.start.isoformat()}")
+        for e in record.episodes
+        if e.kind is EpisodeKind.HOSPICE and e.start is not None
+    )
 
 
 def meos_lines(
@@ -89,7 +100,11 @@ def meos_lines(
             ]
             if not episode.confirmed:
                 explanation.append(
-                    "provisional: the triggering administration is planned, not yet given"
+                    "provisional: "
+                    + (
+                        episode.why_provisional
+                        or "the triggering administration is planned, not yet given"
+                    )
                 )
             lines.append(
                 BillingLine(

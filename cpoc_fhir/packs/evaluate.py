@@ -10,9 +10,10 @@ months before the change billed under the old model and the months after under t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+from cpoc_fhir.engine.coverage import coverage_order_warnings
 from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, PatientTimeline
@@ -58,6 +59,13 @@ class ModelEvaluation:
         return model_spans(record, self.settings, self.forced)
 
     def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
+        timeline = self._evaluate(record, as_of)
+        extra = () if self.forced is not None else coverage_order_warnings(record)
+        if not extra:
+            return timeline
+        return replace(timeline, warnings=tuple(dict.fromkeys((*timeline.warnings, *extra))))
+
+    def _evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
         spans = self.spans(record)
         # One pack on every day (one span, or several of the same pack: an unmapped Coverage
         # after days with none) is that pack's own timeline, its §14.3 notice kept.

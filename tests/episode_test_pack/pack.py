@@ -11,7 +11,12 @@ from cpoc_fhir.engine.episodes import Episode, cut_episodes
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.packs.base import PackCode, PackEnvironment, PaymentModelPack
-from cpoc_fhir.packs.episode_lines import drug_triggers, last_billable_day, meos_lines
+from cpoc_fhir.packs.episode_lines import (
+    drug_triggers,
+    hospice_stops,
+    last_billable_day,
+    meos_lines,
+)
 
 CODE = "EPI1"
 FEE = Decimal("100.00")
@@ -29,7 +34,9 @@ class EpisodeTestModel:
             for t in drug_triggers(record, lambda exposure: True)
             if any(s.holds(t.on) for s in spans)
         ]
-        episodes = cut_episodes("episodic", triggers, last, stop_reason=why)
+        episodes = cut_episodes(
+            "episodic", triggers, last, stop_reason=why, stops=hospice_stops(record)
+        )
 
         def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
             return FEE, [f"test fee {FEE}"]

@@ -1,9 +1,14 @@
-"""The EOM pack's PACK (value-and-models §15.2): binds the data file and cuts episodes."""
+"""The EOM pack's PACK (value-and-models §15.2): binds the data file and cuts episodes.
+
+Binding checks the data file against the regimen catalog (a hormonal class or drug id no
+catalog drug has is an InputError naming it). Episodes start only inside the model's window
+(``[model]`` in the data file) and bill no month starting after the model's end.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +21,12 @@ from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
 from cpoc_fhir.packs.eom import rules
-from cpoc_fhir.packs.episode_lines import drug_triggers, last_billable_day, meos_lines
+from cpoc_fhir.packs.episode_lines import (
+    drug_triggers,
+    hospice_stops,
+    last_billable_day,
+    meos_lines,
+)
 
 DATA_FILE = Path(__file__).parent / "data" / "eom.toml"
 
@@ -39,6 +49,8 @@ class EomModel:
         self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
     ) -> PatientTimeline:
         last, why = last_billable_day(record, as_of)
+        if self.data.model_end < last:
+            last, why = self.data.model_end, f"EOM ends on {self.data.model_end.isoformat()}"
         catalog = self.knowledge.regimens
 
         by_ref = {e.ref: e for e in record.exposures}
@@ -47,17 +59,23 @@ class EomModel:
         # Every drug day is a candidate; whether it initiates depends on the day (the
         # diagnoses then, the days the model holds the patient), so it is checked per day.
         for trigger in drug_triggers(record, lambda exposure: True):
-            if not any(s.holds(trigger.on) for s in spans):
-                continue  # §15: episodes start only on days the model holds the patient
+            if not self.data.may_start(trigger.on) or not any(s.holds(trigger.on) for s in spans):
+                continue  # §15: inside the model window, on days the model holds the patient
             exposure = by_ref[trigger.ref]
             classes = classes_of.get(exposure.ref)
             if classes is None:
                 drug = catalog.drug(exposure.drug) if exposure.drug else None
                 classes = classes_of[exposure.ref] = tuple(drug.classes) if drug else ()
             cancers = rules.eom_cancer_types(record, trigger.on, self.data)
-            if rules.initiates(exposure, classes, cancers, self.data):
+            start = rules.initiates(exposure, classes, cancers, self.data)
+            if start is rules.Initiation.YES:
                 triggers.append(trigger)
-        episodes = cut_episodes("eom", triggers, last, stop_reason=why)
+            elif start is rules.Initiation.PROVISIONAL:
+                triggers.append(replace(trigger, confirmed=False, why_provisional=_UNKNOWN))
+        episodes = cut_episodes("eom", triggers, last, stop_reason=why, stops=hospice_stops(record))
+        # A warning per unclassified drug that started an episode (its resource id, no PHI).
+        unknown = (e.trigger for e in episodes if e.why_provisional == _UNKNOWN)
+        warnings = (*record.warnings, *(f"{ref}: {_UNKNOWN}" for ref in dict.fromkeys(unknown)))
 
         duals: dict[tuple[int, date], str] = {}  # (episode, month start) → Medicaid Coverage
 
@@ -74,12 +92,24 @@ class EomModel:
             for line in meos_lines("eom", self.data.code, episodes, price)
         ]
         return PatientTimeline(
-            record.patient_ref, as_of, tuple(lines), record.warnings, episodes=tuple(episodes)
+            record.patient_ref, as_of, tuple(lines), tuple(warnings), episodes=tuple(episodes)
         )
 
 
+_UNKNOWN = (
+    "EOM episode provisional: the drug is not in the regimen catalog, so whether it is "
+    "hormonal therapy only (no episode for breast or prostate cancer) is unknown"
+)
+
+
 def _bind(env: PackEnvironment) -> EomModel:
-    return EomModel(env.knowledge, load_data(env.data_file))
+    data = load_data(env.data_file)
+    drugs = env.knowledge.regimens.drugs
+    classes = {c for d in drugs.values() for c in d.classes}
+    problems = rules.catalog_problems(data, classes, set(drugs))
+    if problems:
+        raise InputError(str(env.data_file or DATA_FILE), "; ".join(problems))
+    return EomModel(env.knowledge, data)
 
 
 def _title(line: BillingLine, currency: str) -> str:

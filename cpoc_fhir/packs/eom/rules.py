@@ -1,8 +1,11 @@
 """EOM's rules (value-and-models §15.2): who starts an episode, what a month pays.
 
 Pure: the data file is read by pack.py. An initiating systemic therapy is an anti-cancer drug
-administration or fill (packs/episode_lines.py) while the patient has an EOM cancer; for
-breast and prostate patients hormonal drugs alone start nothing.
+administration or fill (packs/episode_lines.py) while the patient has an EOM cancer, inside
+the model's episode-start window (1 July 2023 to the data file's last episode start); for
+breast and prostate patients hormonal drugs alone start nothing, and a drug outside the
+regimen catalog (whose classes are unknown) starts only a PROVISIONAL episode. A catalog drug
+listed as not cancer-directed (leucovorin) starts nothing on its own.
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
+from cpoc_fhir.engine.coverage import SOPT_SYSTEMS
 from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine
+from cpoc_fhir.errors import InputError
 
 # How a dual month's line names the Medicaid Coverage it rests on (with_dual_evidence).
 COVERAGE_PREFIX = "Coverage/"
+
+
+class Initiation(Enum):
+    """Whether a drug day starts an EOM episode."""
+
+    NO = "no"
+    YES = "yes"
+    PROVISIONAL = "provisional"  # a drug outside the catalog for a breast/prostate patient
 
 
 @dataclass(frozen=True)
@@ -40,13 +54,39 @@ class EomData:
     medicaid_payers: frozenset[str]
     source: str = ""
     epro_questionnaires: frozenset[str] = frozenset()  # empty: any questionnaire
+    first_episode_start: date = date(2023, 7, 1)
+    last_episode_start: date = date(2030, 1, 1)
+    model_end: date = date(2030, 6, 30)
+    not_cancer_directed: frozenset[str] = frozenset()  # catalog drug ids that start nothing
+    not_dual_codes: frozenset[str] = frozenset()  # SOPT codes (e.g. 24 applicant) not dual
+
+    def may_start(self, day: date) -> bool:
+        """Whether an episode may begin on ``day`` (the model's episode-start window)."""
+        return self.first_episode_start <= day <= self.last_episode_start
 
     def amount_for(self, day: date) -> MeosAmount:
-        """The amounts of the latest year not after ``day``'s year (§15.2: by year)."""
+        """The amounts of the latest year not after ``day``'s year (§15.2: by year). ``parse``
+        checks the amounts cover the model window, so inside it this always finds one."""
         chosen = [a for a in self.amounts if a.from_year <= day.year]
         if not chosen:
-            raise ValueError(f"EOM data: no MEOS amount for {day.year}")
+            raise InputError("EOM data", f"no MEOS amount for {day.year}")
         return chosen[-1]
+
+
+def catalog_problems(
+    data: EomData, catalog_classes: set[str], catalog_drugs: set[str]
+) -> list[str]:
+    """Entries of the data file that name nothing in the regimen catalog (a typo there
+    silently changes who starts an episode): checked when the pack is bound."""
+    problems = [
+        f"hormonal_classes entry {c!r} is not the class of any regimen-catalog drug"
+        for c in sorted(data.hormonal_classes - catalog_classes)
+    ]
+    problems += [
+        f"not_cancer_directed entry {d!r} is not a regimen-catalog drug"
+        for d in sorted(data.not_cancer_directed - catalog_drugs)
+    ]
+    return problems
 
 
 def eom_cancer_types(record: PatientRecord, day: date, data: EomData) -> set[str]:
@@ -66,16 +106,19 @@ def initiates(
     classes: Sequence[str],
     cancers: set[str],
     data: EomData,
-) -> bool:
+) -> Initiation:
     """Whether ``exposure`` (a drug of ``classes``) can start an EOM episode."""
-    if not cancers:
-        return False
+    if not cancers or (exposure.drug and exposure.drug in data.not_cancer_directed):
+        return Initiation.NO
+    if cancers - data.hormonal_only_excluded:
+        # A cancer without the hormonal-only exclusion (e.g. a lymphoma patient also on an
+        # aromatase inhibitor): any anti-cancer drug initiates.
+        return Initiation.YES
+    if not exposure.drug:
+        # Breast/prostate only and a drug outside the catalog: hormonal or not is unknown.
+        return Initiation.PROVISIONAL
     hormonal = bool(classes) and all(c in data.hormonal_classes for c in classes)
-    if not hormonal:
-        return True
-    # Hormonal only: starts an episode only for a cancer not excluded (e.g. a lymphoma
-    # patient also on an aromatase inhibitor).
-    return bool(cancers - data.hormonal_only_excluded)
+    return Initiation.NO if hormonal else Initiation.YES
 
 
 def dual_coverage(record: PatientRecord, day: date, data: EomData) -> str | None:
@@ -86,9 +129,16 @@ def dual_coverage(record: PatientRecord, day: date, data: EomData) -> str | None
             continue
         if coverage.payer in data.medicaid_payers:
             return coverage.ref
-        if any(code.startswith(prefixes) for code in coverage.type_codes):
+        if any(
+            code.startswith(prefixes) and not _not_dual(code, data) for code in coverage.type_codes
+        ):
             return coverage.ref
     return None
+
+
+def _not_dual(code: str, data: EomData) -> bool:
+    """A Medicaid SOPT code that does not make the patient dual-eligible (24: applicant)."""
+    return code.rpartition("|")[2] in data.not_dual_codes
 
 
 def is_dual(record: PatientRecord, day: date, data: EomData) -> bool:
@@ -129,9 +179,6 @@ def is_dual_line(line: BillingLine) -> bool:
     return any(ref.startswith(COVERAGE_PREFIX) for ref in line.evidence)
 
 
-_SOPT_SYSTEMS = ("urn:oid:2.16.840.1.113883.3.221.5", "https://nahdo.org/sopt")
-
-
 def _sopt_systems(dual: Mapping[str, Any]) -> tuple[str, ...]:
     """``[dual] sopt_systems`` (a list); an older file's single ``sopt_system`` still reads."""
     if "sopt_systems" in dual:
@@ -141,7 +188,7 @@ def _sopt_systems(dual: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(systems)
     if "sopt_system" in dual:
         return (str(dual["sopt_system"]),)
-    return _SOPT_SYSTEMS
+    return SOPT_SYSTEMS
 
 
 def parse(raw: Mapping[str, Any], where: str) -> EomData:
@@ -166,7 +213,8 @@ def parse(raw: Mapping[str, Any], where: str) -> EomData:
             for k, v in raw["cancers"].items()
         }
         dual = raw.get("dual", {})
-        return EomData(
+        model = raw["model"]
+        data = EomData(
             code=str(meos["code"]),
             display=str(meos.get("display", "EOM MEOS")),
             amounts=amounts,
@@ -177,6 +225,32 @@ def parse(raw: Mapping[str, Any], where: str) -> EomData:
             medicaid_payers=frozenset(dual.get("medicaid_payers", [])),
             source=str(raw.get("source", "")),
             epro_questionnaires=frozenset(raw.get("services", {}).get("epro_questionnaires", [])),
+            first_episode_start=_date(model["first_episode_start"], "model.first_episode_start"),
+            last_episode_start=_date(model["last_episode_start"], "model.last_episode_start"),
+            model_end=_date(model["model_end"], "model.model_end"),
+            not_cancer_directed=frozenset(str(d) for d in raw.get("not_cancer_directed", [])),
+            not_dual_codes=frozenset(str(c) for c in dual.get("not_dual_codes", [])),
         )
     except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
         raise ValueError(f"{where}: bad EOM data ({exc!r})") from None
+    if not data.first_episode_start <= data.last_episode_start <= data.model_end:
+        raise ValueError(
+            f"{where}: bad EOM data (model dates must run first_episode_start <= "
+            "last_episode_start <= model_end)"
+        )
+    if not data.amounts or data.amounts[0].from_year > data.first_episode_start.year:
+        raise ValueError(
+            f"{where}: bad EOM data (meos.amounts must start by {data.first_episode_start.year},"
+            " the year of model.first_episode_start)"
+        )
+    if any(not a.amount.is_finite() or a.amount < 0 for a in data.amounts):
+        raise ValueError(f"{where}: bad EOM data (a meos.amounts amount is not an amount)")
+    return data
+
+
+def _date(value: Any, field: str) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise ValueError(f"{field}: not a date ({value!r})")

@@ -18,7 +18,12 @@ from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
-from cpoc_fhir.packs.episode_lines import drug_triggers, last_billable_day, meos_lines
+from cpoc_fhir.packs.episode_lines import (
+    drug_triggers,
+    hospice_stops,
+    last_billable_day,
+    meos_lines,
+)
 from cpoc_fhir.packs.ocm import rules
 
 DATA_FILE = Path(__file__).parent / "data" / "ocm.toml"
@@ -47,14 +52,15 @@ class OcmModel:
         # Every anti-cancer fill or administration day, hormonal included (§15.1); whether it
         # can start an episode depends on the day: the model window, a cancer diagnosis then,
         # and the model holding the patient (a payer switch).
-        for trigger in drug_triggers(record, lambda exposure: True):
+        starts = self.data.not_cancer_directed
+        for trigger in drug_triggers(record, lambda exposure: exposure.drug not in starts):
             day = trigger.on
             if not self.data.may_start(day) or not any(s.holds(day) for s in spans):
                 continue
             if not rules.has_cancer(record, day):
                 continue  # OCM: the triggering claim carries a cancer diagnosis
             triggers.append(replace(trigger, cancer_type=rules.cancer_type(record, day)))
-        episodes = cut_episodes("ocm", triggers, last, stop_reason=why)
+        episodes = cut_episodes("ocm", triggers, last, stop_reason=why, stops=hospice_stops(record))
 
         def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
             return rules.price(on, self.data)
@@ -66,7 +72,14 @@ class OcmModel:
 
 
 def _bind(env: PackEnvironment) -> OcmModel:
-    return OcmModel(load_data(env.data_file))
+    data = load_data(env.data_file)
+    unknown = sorted(data.not_cancer_directed - set(env.knowledge.regimens.drugs))
+    if unknown:
+        raise InputError(
+            str(env.data_file or DATA_FILE),
+            f"not_cancer_directed entries {unknown} are not regimen-catalog drugs",
+        )
+    return OcmModel(data)
 
 
 def _title(line: BillingLine, currency: str) -> str:

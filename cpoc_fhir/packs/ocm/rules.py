@@ -2,7 +2,8 @@
 
 Pure: the data file is read by pack.py. An OCM episode is triggered by chemotherapy for a
 cancer: a Part B administration or a Part D fill of any anti-cancer drug, hormonal therapy
-included (packs/episode_lines.py ``drug_triggers``), on a day the patient has an active cancer
+included, but not a drug the data file lists as not cancer-directed (leucovorin)
+(packs/episode_lines.py ``drug_triggers``), on a day the patient has an active cancer
 diagnosis (primary or secondary) and inside the model's episode-start window. A drug day
 without any active cancer diagnosis starts nothing: OCM requires a cancer diagnosis on the
 triggering claim. Every month pays the one MEOS amount ($160, G9678).
@@ -29,6 +30,7 @@ class OcmData:
     last_episode_start: date
     model_end: date
     source: str = ""
+    not_cancer_directed: frozenset[str] = frozenset()  # catalog drug ids that start nothing
 
     def may_start(self, day: date) -> bool:
         """Whether an episode may begin on ``day`` (the model's episode-start window)."""
@@ -87,6 +89,7 @@ def parse(raw: Mapping[str, Any], where: str) -> OcmData:
             last_episode_start=_date(model["last_episode_start"], "model.last_episode_start"),
             model_end=_date(model["model_end"], "model.model_end"),
             source=str(raw.get("source", "")),
+            not_cancer_directed=frozenset(str(d) for d in raw.get("not_cancer_directed", [])),
         )
     except (KeyError, TypeError, ArithmeticError, ValueError) as exc:
         raise ValueError(f"{where}: bad OCM data ({exc!r})") from None
