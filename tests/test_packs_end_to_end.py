@@ -302,7 +302,17 @@ def _known_by(pid: str, day: str) -> list[Resource]:
     return out
 
 
-def _hook(files: Files, tmp_path: Path, hook: str, pid: str, day: str, order_day: str | None):
+def _hook(
+    files: Files,
+    tmp_path: Path,
+    hook: str,
+    pid: str,
+    day: str,
+    order_day: str | None,
+    fhir_server: str | None = None,
+) -> dict[str, Any]:
+    """The hook's answer; the record from the prefetch (``_known_by``), or fetched from
+    ``fhir_server`` when given."""
     service = create_app(
         {
             "CDS_SETTINGS": CdsSettings(
@@ -316,7 +326,10 @@ def _hook(files: Files, tmp_path: Path, hook: str, pid: str, day: str, order_day
     drafts = []
     if order_day is not None:
         drafts = [medication_order(f"{pid}-new", pid, "32592", "oxaliplatin", order_day)]
-    body = hook_body(hook, pid, drafts, full_prefetch(_known_by(pid, day), pid))
+    if fhir_server is None:
+        body = hook_body(hook, pid, drafts, full_prefetch(_known_by(pid, day), pid))
+    else:
+        body = hook_body(hook, pid, drafts, fhirServer=fhir_server)
     response = service.test_client().post(f"/cds-services/cpoc-{hook}", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
     answer: dict[str, Any] = response.get_json()
@@ -348,6 +361,22 @@ def test_order_sign_for_the_eom_patient_starts_episode_2_and_proposes_its_meos(
     }  # fmt: skip
     assert item["occurrencePeriod"] == {"start": "2025-11-12", "end": "2025-12-11"}
     assert Decimal(str(item["priceOverride"]["value"])) == Decimal("140.00")
+
+
+def test_the_eom_hook_reads_the_record_from_the_fhir_server(
+    files: Files, tmp_path: Path, server: SekmetServer
+) -> None:
+    # No prefetch: the service fetches eom1 from sekmet, which also holds the order for
+    # 2025-12-01 (episode 2 without the draft). The draft for 2025-11-12 starts episode 2
+    # earlier, 2025-11-12 … 2026-05-11: the same card as from the prefetch.
+    answer = _hook(
+        files, tmp_path, "order-sign", "eom1", "2025-11-10", "2025-11-12", server.base_url
+    )
+    assert [c["summary"] for c in answer["cards"]] == [
+        "This order starts EOM episode 2 (2025-11-12 to 2026-05-11): MEOS M0010 $140.00 in month 1"
+    ]
+    (action,) = answer["systemActions"]
+    assert action["resource"]["occurrencePeriod"]["start"] == "2025-11-12"
 
 
 def test_an_order_for_the_ocm_patient_in_2019_shows_its_episode_month(
