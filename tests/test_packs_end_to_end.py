@@ -36,10 +36,11 @@ May 2019 while OCM bills it: the coordination report's overlap months.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ import pytest
 import requests
 from cds_support import clock_at, full_prefetch, hook_body, medication_order
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sekmet_server import SekmetServer, running_sekmet
 from test_review_pages import app, render  # noqa: F401 (the templates' app fixture)
 
@@ -58,9 +61,13 @@ from cds_hooks.review.pages import QueueFilters, patient_page, work_queue
 from cds_hooks.settings import CdsSettings
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import Config, load_config, load_payer
+from cpoc_fhir.engine.coverage import by_rank, primary_coverage
+from cpoc_fhir.engine.facts import CoverageFact, PatientRecord
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.cpcplus.pack import DATA_FILE as CPCPLUS_DATA
+from cpoc_fhir.packs.selection import model_on, model_spans
+from cpoc_fhir.packs.settings import ModelSettings
 from cpoc_fhir.service import Evaluator
 
 Resource = dict[str, Any]
@@ -694,3 +701,55 @@ def test_the_none_pack_says_fee_for_service(
     # Not every span "none" (ffs1 by its Coverage: OCM and EOM days too): no lines, as before.
     assert main(args[:-2]) == 0
     assert "  (no lines)\n" in capsys.readouterr().out
+
+
+# --- the span merge, as an invariant (packs/selection.py) -----------------------------------
+
+_PAYERS = ("Organization/a", "Organization/b", "Organization/c", "Organization/dated")
+_MERGE_SETTINGS = ModelSettings(
+    payers={
+        "Organization/a": "eom",
+        "Organization/b": "eom",
+        "Organization/dated": [
+            {"model": "ocm", "from": "2016-07-01", "to": "2022-06-30"},
+            {"model": "eom", "from": "2023-07-01"},
+        ],
+    }
+)  # Organization/c is not mapped: CPOC, as days without a Coverage
+
+
+@st.composite
+def _coverages(draw: st.DrawFn) -> tuple[CoverageFact, ...]:
+    out = []
+    for index in range(draw(st.integers(0, 4))):
+        start = date(2015, 1, 1) + timedelta(days=draw(st.integers(0, 4000)))
+        length = draw(st.one_of(st.none(), st.integers(0, 2000)))
+        end = None if length is None else start + timedelta(days=length)
+        payer = draw(st.sampled_from(_PAYERS))
+        out.append(CoverageFact(f"Coverage/c{index}", payer, start, end, order=index))
+    return tuple(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(coverages=_coverages(), probe=st.integers(0, 6000))
+def test_merged_spans_alternate_packs_and_keep_each_days_pack(
+    coverages: tuple[CoverageFact, ...], probe: int
+) -> None:
+    record = PatientRecord("Patient/p", coverages=coverages)
+    spans = model_spans(record, _MERGE_SETTINGS)
+    # Contiguous, open at both ends, and no two neighbours of one pack.
+    assert spans[0].start is None and spans[-1].end is None
+    for before, after in itertools.pairwise(spans):
+        assert before.end is not None and after.start == before.end + timedelta(days=1)
+        assert before.model != after.model
+    # Each day's pack is its primary Coverage's, as selected without merging.
+    day = date(2014, 1, 1) + timedelta(days=probe)
+    primary = primary_coverage(by_rank(coverages), day, ranked=True)
+    expected = "cpoc"
+    if primary is not None:
+        entry = _MERGE_SETTINGS.payers.get(primary.payer)
+        if isinstance(entry, str):
+            expected = entry
+        elif entry is not None:
+            expected = next((p.model for p in entry if p.holds(day)), "none")
+    assert model_on(spans, day) == expected
