@@ -6,6 +6,11 @@ pack lines of the months the order falls in, and the episodes the order starts โ
 of the evaluation with the drafts whose trigger is a draft, with no episode of the same model
 starting that day without them (its trigger is a planned administration: the episode is
 provisional, engine/episodes.py ``Trigger.confirmed``).
+
+A month no order can change is left out: a line of no episode (a CPC+ care management fee,
+ยง15.3, follows the attribution file, not orders) the same with and without the order. Its card
+would say "unchanged by this order" on every order, and signing would propose the month's fee
+as if the order caused it; patient-view shows the month instead.
 """
 
 from __future__ import annotations
@@ -86,10 +91,20 @@ def pack_impact(assessment: OrderAssessment) -> PackImpact:
             ),
             None,
         )
+        if line.episode is None and _same(line, before):
+            continue  # not the order's: the month bills the same without it
         months[(line.model, line.start)] = PackMonth(line, before, first)
     return PackImpact(
         days=days,
         models=tuple(model_on(timeline, day) for day in days),
         months=tuple(months[k] for k in sorted(months, key=lambda k: (k[1], k[0]))),
         started=started,
+    )
+
+
+def _same(line: BillingLine, before: BillingLine | None) -> bool:
+    return before is not None and (before.code, before.status, before.amount) == (
+        line.code,
+        line.status,
+        line.amount,
     )

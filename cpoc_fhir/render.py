@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from cpoc_fhir.engine.lines import BillingLine, LineStatus, ModelSpan, PatientTimeline
+from cpoc_fhir.packs.settings import NO_MODEL
 
 _COMPONENT_LABEL = {
     "new-patient": "New Patient",
@@ -27,6 +28,10 @@ def timeline_table(timeline: PatientTimeline, explain: bool = False) -> str:
         out.append("  models: " + "; ".join(_span(s) for s in timeline.models))
     if timeline.fee_for_service is not None:
         out.append(f"  (no CPOC lines: {timeline.fee_for_service})")
+    elif (
+        not timeline.lines and timeline.models and all(s.model == NO_MODEL for s in timeline.models)
+    ):
+        out.append("  no payment model (fee-for-service)")  # the "none" pack (§15)
     elif not timeline.lines:
         out.append("  (no lines)" if timeline.models else "  (no CPOC lines)")
     else:

@@ -108,18 +108,19 @@ def patient_page(
     models = evaluator.models
     item_packs = {i.id: item_pack(i, publish.codesystem_url, models) for i in items}
     used = {s.model for s in timeline.models} | {x.model for x in timeline.lines}
+    pack_names = {m: load_pack(m, models).short_name for m in used | set(item_packs.values())}
     return PatientPage(
         patient_ref=ref,
         name=patient_name(resources.patient or {}) or ref,
         as_of=as_of,
         fhir_base=client.base_url,
-        months=tuple(_months(rows)),
+        months=tuple(_months(rows, pack_names)),
         warnings=tuple(timeline.warnings),
         retired=tuple(i for i in items if i.status == "entered-in-error"),
         can_write=can_write,
         counts=dict(Counter(r.match.value for r in rows)),
         models=timeline.models,
-        pack_names={m: load_pack(m, models).short_name for m in used | set(item_packs.values())},
+        pack_names=pack_names,
         item_packs=item_packs,
         pack_choices={m: code_choices(m, models) for m in set(item_packs.values())},
     )
@@ -143,21 +144,41 @@ def patient_name(patient: Mapping[str, Any]) -> str:
     ).strip()
 
 
-def _months(rows: Iterable[Comparison]) -> list[MonthView]:
+def _months(
+    rows: Iterable[Comparison], pack_names: Mapping[str, str] | None = None
+) -> list[MonthView]:
     """Rows grouped by billing month: a line's month index; an extra item joins the month
-    starting on its date, else stands alone under its date."""
+    starting on its date, else stands alone under its date. An episode pack's months are
+    "<pack> episode N, month k" (value-and-models §15): month 1 of episode 2 is not month 1 of
+    episode 1; those months are shown in date order."""
+    rows = list(rows)
     groups: dict[str, list[Comparison]] = {}
     label_of_start: dict[date, str] = {}
+    episodic = False
     for row in rows:
-        if row.line is not None and row.line.month is not None:
-            label_of_start.setdefault(row.line.start, f"Month {row.line.month}")
+        line = row.line
+        if line is not None and line.month is not None:
+            label = f"Month {line.month}"
+            if line.episode is not None:
+                episodic = True
+                name = (pack_names or {}).get(line.model, line.model.upper())
+                label = f"{name} episode {line.episode}, month {line.month}"
+            label_of_start.setdefault(line.start, label)
     for row in rows:
         if row.line is not None:
             label = label_of_start.get(row.line.start, "Before month 1")
         else:
             label = label_of_start.get(row.start, "On the server only")
         groups.setdefault(label, []).append(row)
+    if episodic:
+        ordered = sorted(groups.items(), key=lambda kv: _first_day(kv[1]))
+        return [MonthView(label, tuple(group)) for label, group in ordered]
     return [MonthView(label, tuple(group)) for label, group in groups.items()]
+
+
+def _first_day(rows: Sequence[Comparison]) -> date:
+    days = [r.line.start if r.line is not None else r.start for r in rows]
+    return min((d for d in days if d is not None), default=date.max)
 
 
 # --- work queue -----------------------------------------------------------------------------

@@ -72,11 +72,13 @@ class ModelEvaluation:
         if len({s.model for s in spans}) == 1:
             span = spans[0]
             timeline = self.bound(span.model).evaluate(record, as_of, spans)
-            # CPOC for all time by default: the timeline keeps its original shape.
+            # CPOC for all time by default, for one reason: the timeline keeps its original
+            # shape. Days of several reasons (selection.py joins them with "; ") stay shown.
             if (
                 len(spans) == 1
                 and span.model == DEFAULT_MODEL
                 and span.reason.startswith("default")
+                and "; " not in span.reason
             ):
                 return timeline
             return _with(timeline, timeline.lines, spans, timeline.fee_for_service)

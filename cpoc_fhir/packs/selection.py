@@ -8,7 +8,9 @@ force, falls to ``[models] default``. A payer listed with dated entries (packs/s
 holds the patient in the entry's pack on the entry's days, and in the pack "none" (no payment
 model, fee-for-service) on its other days; the spans are cut at the entries' boundaries too.
 A secondary Coverage never selects the model: the primary payer pays for the month. The days
-are returned as maximal spans with one pack each, open-ended at both ends.
+are returned as maximal spans with one pack each, open-ended at both ends: adjacent days of
+the same pack for different reasons (no Coverage, then an unmapped payer: CPOC both) are one
+span whose reason joins theirs, each with its days.
 """
 
 from __future__ import annotations
@@ -48,7 +50,28 @@ def model_spans(
             spans[-1] = ModelSpan(model, last.start, end, reason)
         else:
             spans.append(ModelSpan(model, start, end, reason))
-    return tuple(spans)
+    return tuple(_merged(spans))
+
+
+def _merged(spans: list[ModelSpan]) -> list[ModelSpan]:
+    """Adjacent spans of one pack as one, their reasons joined with their days."""
+    out: list[ModelSpan] = []
+    for _, group in itertools.groupby(spans, key=lambda s: s.model):
+        parts = list(group)
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        reason = "; ".join(f"{p.reason} {_days(p)}" for p in parts)
+        out.append(ModelSpan(parts[0].model, parts[0].start, parts[-1].end, reason))
+    return out
+
+
+def _days(span: ModelSpan) -> str:
+    if span.start is None:
+        return f"to {span.end.isoformat()}" if span.end else "always"
+    if span.end is None:
+        return f"from {span.start.isoformat()}"
+    return f"{span.start.isoformat()} to {span.end.isoformat()}"
 
 
 def model_on(spans: Iterable[ModelSpan], day: date) -> str | None:
