@@ -314,9 +314,12 @@ def test_ctrl_c_in_the_cli_path_is_a_one_line_error(fake: FakeBulk, monkeypatch:
 
     monkeypatch.setattr("cpoc_fhir.fhir.bulk.options.bulk_records", interrupted)
     args = argparse.Namespace(group=None, bulk_dir=None, bulk_timeout=5.0, bulk_full=False)
-    with FhirClient(fake.base) as client, pytest.raises(BulkExportError, match="cancelled"):
-        with records_folder(client, args):
-            pass
+    with (
+        FhirClient(fake.base) as client,
+        pytest.raises(BulkExportError, match="cancelled"),
+        records_folder(client, args),
+    ):
+        pass
 
 
 # --- the mirror -----------------------------------------------------------------------------
