@@ -13,6 +13,8 @@ ChargeItems as the paged capture.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from bulk_fake import FakeBulk, fhir, ndjson, outcome, running_fake
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -402,3 +405,152 @@ def test_state_only_for_the_same_server_group_and_types(tmp_path: Path) -> None:
     assert mirror.since("http://b/fhir", "g", ["Condition", "Patient"]) is None
     assert mirror.since("http://a/fhir", None, ["Condition", "Patient"]) is None
     assert mirror.since("http://a/fhir", "g", ["Condition"]) is None
+
+
+# --- against sekmet-fhir: the whole path ------------------------------------------------------
+
+# sekmet's $export builds a patient's compartment from its search index, which has no
+# ResearchSubject parameters, so it exports no ResearchSubject (a real server's Patient
+# compartment holds them, by ResearchSubject.individual); the examples are loaded without them.
+GROUP = {
+    "resourceType": "Group",
+    "id": "g1",
+    "type": "person",
+    "actual": True,
+    "member": [
+        {"entity": {"reference": "Patient/appendix-a-folfox"}},
+        {"entity": {"reference": "Patient/oral-capecitabine-trial"}},
+    ],
+}
+AS_OF = "2025-10-01"
+
+
+def _examples() -> list[Resource]:
+    from cpoc_fhir.cli import bundled_examples
+
+    out: list[Resource] = []
+    for path in sorted(bundled_examples().glob("*.json")):
+        out += [e["resource"] for e in json.loads(path.read_text())["entry"]]
+    return [r for r in out if r["resourceType"] != "ResearchSubject"] + [GROUP]
+
+
+@pytest.fixture(scope="module")
+def sekmet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from sekmet_server import running_sekmet
+
+    from cds_hooks.embedded_fhir import load_resources
+
+    with running_sekmet(tmp_path_factory.mktemp("sekmet-bulk")) as server:
+        load_resources(server.base_url, _examples())
+        yield server.base_url
+
+
+def _cpoc(*argv: str) -> tuple[int, str, str]:
+    from cpoc_fhir.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _timeline(base: str, *extra: str) -> tuple[list[Resource], str]:
+    code, out, err = _cpoc(
+        "timeline", "--fhir-base", base, "--as-of", AS_OF, "--format", "json", *extra
+    )
+    assert code == 0, err
+    return json.loads(out)["patients"], err
+
+
+def test_sekmet_export_timeline_equals_paged_searches(sekmet: str) -> None:
+    exported, told = _timeline(sekmet, "--bulk")
+    paged, _ = _timeline(sekmet)
+    assert "records from a full export" in told
+    assert [p["patient"] for p in exported] == [
+        "Patient/appendix-a-folfox",
+        "Patient/appendix-b-nsclc",
+        "Patient/declined-treatment",
+        "Patient/oral-capecitabine-trial",
+    ]
+    assert sum(len(p["lines"]) for p in exported) > 20  # a practice with lines to compare
+    assert exported == paged
+
+
+def test_sekmet_group_export(sekmet: str) -> None:
+    exported, _ = _timeline(sekmet, "--bulk", "--group", "g1")
+    paged, _ = _timeline(sekmet, "--group", "g1")
+    assert [p["patient"] for p in exported] == [
+        "Patient/appendix-a-folfox",
+        "Patient/oral-capecitabine-trial",
+    ]
+    assert exported == paged
+
+
+def test_sekmet_incremental_month_end_equals_a_full_export(tmp_path: Path) -> None:
+    from sekmet_server import running_sekmet
+
+    from cds_hooks.embedded_fhir import load_resources
+
+    keep = ["--bulk", "--bulk-dir", str(tmp_path / "mirror")]
+    with running_sekmet(tmp_path / "sekmet") as server:
+        base = server.base_url
+        load_resources(base, _examples())
+        first, told = _timeline(base, *keep)
+        assert "full export" in told
+        state = json.loads((tmp_path / "mirror" / "state.json").read_text())
+        # The month goes on: the trial patient's ECOG (0 on 2025-04-10) is corrected to 3.
+        [ecog] = [r for r in _examples() if r["id"] == "oral-capecitabine-trial-observation-4"]
+        requests.put(
+            f"{base}/Observation/{ecog['id']}", json={**ecog, "valueInteger": 3}, timeout=30
+        ).raise_for_status()
+        second, told = _timeline(base, *keep)
+        assert "incremental export since the last one (1 resources changed)" in told
+        fresh, _ = _timeline(base, "--bulk")
+        assert second == fresh
+        assert second != first  # the change reached the lines (the test can fail)
+        later = json.loads((tmp_path / "mirror" / "state.json").read_text())
+        assert later["transaction_time"] > state["transaction_time"]
+        # --bulk-full ignores the state: a full export again
+        _, told = _timeline(base, *keep, "--bulk-full")
+        assert "full export" in told
+
+
+def test_sekmet_capture_bulk_writes_what_the_paged_capture_writes(
+    sekmet: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from capture_support import config_for, reference_of
+
+    monkeypatch.chdir(tmp_path)
+    written = {}
+    for name, extra in (("bulk", ["--bulk"]), ("paged", [])):
+        system = f"http://example.org/fhir/sid/cpoc-{name}"
+        code, out, err = _cpoc(
+            "--config", str(config_for(tmp_path, system)),
+            "capture", "--fhir-base", sekmet, "--month", "2025-09", "--as-of", "2025-10-05",
+            "--store", f"sqlite:///{tmp_path / name}.sqlite", "--no-progress", *extra,
+        )  # fmt: skip
+        assert code == 0, err
+        assert "created" in out
+        written[name] = reference_of(sekmet, system)
+    assert len(written["bulk"]) > 5
+    assert written["bulk"] == written["paged"]
+
+
+def test_sekmet_capture_bulk_unknown_patient(sekmet: str, tmp_path: Path) -> None:
+    code, _out, err = _cpoc(
+        "capture", "--fhir-base", sekmet, "--month", "2025-09", "--bulk", "--dry-run",
+        "--patient", "nobody", "--store", f"sqlite:///{tmp_path / 'l'}.sqlite", "--no-progress",
+        "--conflicts", str(tmp_path / "c.csv"),
+    )  # fmt: skip
+    assert code == 2
+    assert "no Patient/nobody in the export" in err
+
+
+def test_bulk_options_need_a_server(tmp_path: Path) -> None:
+    code, _out, err = _cpoc("timeline", "--bulk")
+    assert code == 2 and "need --fhir-base" in err
+    code, _out, err = _cpoc(
+        "capture", "--ndjson", str(tmp_path), "--out", str(tmp_path), "--month", "2025-09",
+        "--bulk",
+    )  # fmt: skip
+    assert code == 2 and "--bulk: needs --fhir-base URL" in err
