@@ -554,3 +554,39 @@ def test_bulk_options_need_a_server(tmp_path: Path) -> None:
         "--bulk",
     )  # fmt: skip
     assert code == 2 and "--bulk: needs --fhir-base URL" in err
+
+
+def test_sekmet_export_with_the_backend_services_token(tmp_path: Path) -> None:
+    """A server that wants SMART Backend Services for every request: the kick-off, the polls
+    and the downloads (the manifest says requiresAccessToken) carry the client's token; without
+    credentials the kick-off's 401 is one line naming the step."""
+    from sekmet_server import running_sekmet
+
+    from cpoc_fhir.fhir.auth import SmartBackendServices
+    from cpoc_fhir.fhir.keys import generate_private_key_pem, public_jwks
+
+    key = generate_private_key_pem("RS384")
+    (tmp_path / "key.pem").write_bytes(key)
+    client_id = "cpoc-bulk"
+    registered = [
+        {
+            "client_id": client_id,
+            "jwks": public_jwks(key, "bulk-key", "RS384"),
+            "scopes": "system/*.cruds",
+        }
+    ]
+    settings = {"server_auth": {"types": ["smart"], "smart_clients": registered}}
+    with running_sekmet(tmp_path / "sekmet", settings) as server:
+        auth = SmartBackendServices(
+            server.base_url, client_id, key, "bulk-key", scope="system/*.cruds"
+        )
+        with FhirClient(server.base_url, auth=auth) as loader:
+            for resource in _examples():
+                loader.update(resource)
+        smart = ["--smart-client-id", client_id, "--smart-key", str(tmp_path / "key.pem")]
+        exported, told = _timeline(server.base_url, "--bulk", *smart, "--smart-kid", "bulk-key")
+        assert "records from a full export" in told
+        assert len(exported) == 4 and sum(len(p["lines"]) for p in exported) > 20
+        code, _out, err = _cpoc("timeline", "--fhir-base", server.base_url, "--bulk")
+        assert code == 2
+        assert "bulk export, kick-off" in err and "401" in err
