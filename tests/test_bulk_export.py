@@ -590,3 +590,24 @@ def test_sekmet_export_with_the_backend_services_token(tmp_path: Path) -> None:
         code, _out, err = _cpoc("timeline", "--fhir-base", server.base_url, "--bulk")
         assert code == 2
         assert "bulk export, kick-off" in err and "401" in err
+
+
+def test_capture_bulk_falls_back_to_paged_searches(
+    fake: FakeBulk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``capture --bulk`` on a server without $export: the notice, then the same run from
+    paged searches (a dry run: the fake server takes no writes)."""
+    monkeypatch.chdir(tmp_path)
+    fake.capabilities = {"resourceType": "CapabilityStatement", "rest": [{"mode": "server"}]}
+    fake.kickoff = [fhir(501, outcome("error", "not implemented"))]
+    fake.resources = [PATIENT, EPISODE, CONDITION]
+    code, out, err = _cpoc(
+        "capture", "--fhir-base", fake.base, "--month", "2025-09", "--bulk", "--dry-run",
+        "--store", f"sqlite:///{tmp_path / 'l'}.sqlite", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "has no $export (501: not implemented): using paged searches" in err
+    assert "records from paged searches" in err
+    assert [line.split() for line in out.splitlines() if "patients" in line] == [["patients", "1"]]
+    assert len(fake.requests("GET", "/fhir/Patient/$export")) == 1
+    assert fake.requests("GET", "/fhir/Condition")[0].query["patient"] == "p1"

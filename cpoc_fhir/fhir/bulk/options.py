@@ -87,7 +87,9 @@ def records_folder(
             else:
                 result = paged_records(client, settings, Path(work))
         except KeyboardInterrupt:
-            raise BulkExportError("interrupted", "cancelled (DELETE sent to the server)") from None
+            raise BulkExportError(
+                "interrupted", "cancelled (an export under way was cancelled on the server)"
+            ) from None
         if bulk:
             notice(_told(result))
         yield result
