@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 from cds_hooks.embedded_fhir import free_port
 
 Answer = tuple[int, dict[str, str], bytes]
+CUT = b"\x00cut:"  # an answer body starting so is sent in part, then the connection drops
 Resource = dict[str, Any]
 
 
@@ -104,6 +105,8 @@ class FakeBulk:
                 Seen(request.method, request.path, dict(request.args), dict(request.headers))
             )
             status, headers, body = self._answer(request)
+        if body.startswith(CUT):  # half the body, then the connection drops
+            return Response(_cut(body[len(CUT) :]), status, headers)(environ, start_response)
         return Response(body, status, headers)(environ, start_response)
 
     def _answer(self, request: Request) -> Answer:
@@ -138,6 +141,17 @@ class FakeBulk:
         ]
         entries = [{"resource": r, "search": {"mode": "match"}} for r in matches]
         return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+
+
+def cut(answer: Answer) -> Answer:
+    """The same answer, cut off after half its body."""
+    status, headers, body = answer
+    return status, headers, CUT + body
+
+
+def _cut(body: bytes) -> Iterator[bytes]:
+    yield body[: len(body) // 2]
+    raise ConnectionAbortedError("the test cuts the download off")
 
 
 def _next(answers: list[Answer]) -> Answer:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from bulk_fake import FakeBulk, fhir, ndjson, outcome, running_fake
+from bulk_fake import FakeBulk, cut, fhir, ndjson, outcome, running_fake
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -157,6 +157,19 @@ def test_a_5xx_during_download_is_retried(fake: FakeBulk, tmp_path: Path) -> Non
     assert json.loads(path.read_text()) == PATIENT
     assert sleeps == [0.5]  # the transport's first backoff (0.5 s × 2^0, jitter 1.0)
     assert len(fake.requests("GET", "/files/p.ndjson")) == 2
+
+
+def test_a_download_cut_off_is_fetched_again(fake: FakeBulk, tmp_path: Path) -> None:
+    fake.status = [fake.manifest({"p.ndjson": "Patient"})]
+    fake.files = {"p.ndjson": [cut(ndjson([PATIENT, PATIENT])), ndjson([PATIENT])]}
+    _manifest, [path] = exporter(fake, []).export(ExportRequest(None, ["Patient"]), tmp_path)
+    assert [json.loads(x) for x in path.read_text().splitlines()] == [PATIENT]
+    assert len(fake.requests("GET", "/files/p.ndjson")) == 2
+    fake.files = {"p.ndjson": [cut(ndjson([PATIENT, PATIENT]))]}  # every time
+    with pytest.raises(BulkExportError, match="Patient file cut off"):
+        exporter(fake, []).export(ExportRequest(None, ["Patient"]), tmp_path / "again")
+    assert len(fake.requests("GET", "/files/p.ndjson")) == 2 + 3  # DOWNLOAD_ATTEMPTS
+    assert list((tmp_path / "again").iterdir()) == []
 
 
 def test_a_download_that_keeps_failing_names_the_step_and_cancels(
@@ -309,6 +322,31 @@ def test_referenced_medications_are_read_after_the_export(fake: FakeBulk, tmp_pa
     assert json.loads((result.folder / "Medication.ndjson").read_text()) == medication
     [search] = fake.requests("GET", "/fhir/Medication")
     assert search.query["_id"] == "m1"
+
+
+def test_incremental_export_unless_the_group_gained_members(fake: FakeBulk, tmp_path: Path) -> None:
+    """Second run: ``_since`` = the first manifest's transactionTime; a third run, after the
+    Group gained a member, exports in full (no ``_since``)."""
+    group = {
+        "resourceType": "Group",
+        "id": "g1",
+        "member": [{"entity": {"reference": "Patient/p1"}}],
+    }
+    fake.resources = [group]
+    fake.status = [fake.manifest({"p.ndjson": "Patient"})]
+    fake.files = {"p.ndjson": [ndjson([PATIENT])]}
+    settings = BulkSettings(group="g1", mirror=tmp_path / "mirror")
+    told: list[str] = []
+    with FhirClient(fake.base) as client:
+        modes = [bulk_records(client, settings, tmp_path, told.append).mode]
+        modes.append(bulk_records(client, settings, tmp_path, told.append).mode)
+        group["member"].append({"entity": {"reference": "Patient/p2"}})
+        last = bulk_records(client, settings, tmp_path, told.append)
+    assert [*modes, last.mode] == ["full export", "incremental export", "full export"]
+    kicks = [k.query.get("_since") for k in fake.requests("GET", "/fhir/Group/g1/$export")]
+    assert kicks == [None, "2025-10-01T00:00:00Z", None]
+    assert "the Group has new members since the last export: exporting in full" in told
+    assert last.members == ["p1", "p2"]
 
 
 def test_ctrl_c_in_the_cli_path_is_a_one_line_error(fake: FakeBulk, monkeypatch: Any) -> None:
