@@ -349,6 +349,15 @@ def test_incremental_export_unless_the_group_gained_members(fake: FakeBulk, tmp_
     assert last.members == ["p1", "p2"]
 
 
+def test_an_empty_export_is_a_folder_without_patients(fake: FakeBulk, tmp_path: Path) -> None:
+    from cpoc_fhir.fhir.read import open_source
+
+    fake.status = [fake.manifest({})]
+    with FhirClient(fake.base) as client:
+        result = bulk_records(client, BulkSettings(), tmp_path, lambda _t: None)
+    assert list(open_source(result.folder).patients()) == []
+
+
 def test_ctrl_c_in_the_cli_path_is_a_one_line_error(fake: FakeBulk, monkeypatch: Any) -> None:
     def interrupted(*_a: Any, **_k: Any) -> Any:
         raise KeyboardInterrupt

@@ -88,6 +88,8 @@ class Mirror:
                 continue
             with (fresh / f"{_type_of(path)}.ndjson").open("ab") as out, path.open("rb") as src:
                 shutil.copyfileobj(src, out)
+        # An export with no output (an empty Group) is still a folder the readers accept.
+        (fresh / "Patient.ndjson").touch()
         old = self.root / (DATA + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if self.data.exists():

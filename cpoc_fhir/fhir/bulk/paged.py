@@ -89,4 +89,5 @@ def write_paged(
     finally:
         for handle in handles.values():
             handle.close()
+    (folder / "Patient.ndjson").touch()  # no patients: still a folder the readers accept
     return count
