@@ -16,10 +16,11 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
-from cpoc_fhir.errors import CpocError
+from cpoc_fhir.errors import CpocError, InputError
 
 # Only the standard library and the three light modules above at import time: `cpoc
 # --version` and `cpoc --help` build the top-level parser alone (issue 17 item 6); each
@@ -134,6 +135,27 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument(
         "--config", type=Path, default=argparse.SUPPRESS, help="settings file (TOML)"
     )
+    timeline.add_argument(
+        "--fhir-base",
+        metavar="URL",
+        help="read the records from this FHIR R4 server (paged searches; --bulk: $export) "
+        "instead of INPUT",
+    )
+    timeline.add_argument(
+        "--group", metavar="ID", help="with --fhir-base: the patients of this Group"
+    )
+    timeline.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --fhir-base: wait at most this long for each FHIR answer (default 60)",
+    )
+    from cpoc_fhir.capture import cli as capture_cli
+    from cpoc_fhir.fhir.bulk.options import add_bulk_options
+
+    add_bulk_options(timeline)
+    capture_cli.add_auth_options(timeline, "system/*.rs")
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
@@ -144,8 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
         "unconfirmed RxNorm codes, missing dosing or infusion basis, shared drug sets, cover "
         "ties (exit 1 with findings)",
     )
-
-    from cpoc_fhir.capture import cli as capture_cli
 
     capture_cli.add_parsers(sub)
 
@@ -252,7 +272,6 @@ def _timeline(args: argparse.Namespace) -> int:
     from cpoc_fhir.fhir.read import open_source
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.packs.registry import load_pack
-    from cpoc_fhir.render import timeline_table
     from cpoc_fhir.service import Evaluator
 
     config = load_config(args.config)
@@ -262,10 +281,34 @@ def _timeline(args: argparse.Namespace) -> int:
     evaluator = Evaluator(
         load_knowledge(), config.rules, payer, models=config.models, forced_model=args.model
     )
-    source = open_source(args.input or bundled_examples())
     as_of = args.as_of or date.today()
     wanted = set(args.patient) if args.patient else None
-    timelines = evaluator.timelines(source, as_of, wanted)
+    if args.fhir_base is None:
+        if args.bulk or args.group or args.bulk_dir is not None or args.bulk_full:
+            raise InputError("--bulk/--group", "need --fhir-base URL")
+        source = open_source(args.input or bundled_examples())
+        return _print_timelines(args, evaluator.timelines(source, as_of, wanted), source, payer)
+    if args.input is not None:
+        raise InputError("--fhir-base", "give INPUT or --fhir-base, not both")
+    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.fhir.bulk.options import check_bulk_options, records_folder
+
+    check_bulk_options(args)
+    with (
+        fhir_client(args) as client,
+        records_folder(client, args, args.patient, bulk=args.bulk) as records,
+    ):
+        source = open_source(records.folder)
+        if wanted is None and records.members is not None:
+            wanted = set(records.members)  # the Group's current patients
+        return _print_timelines(args, evaluator.timelines(source, as_of, wanted), source, payer)
+
+
+def _print_timelines(args: argparse.Namespace, timelines: Any, source: Any, payer: Any) -> int:
+    from cpoc_fhir.render import timeline_table
+
+    as_of = args.as_of or date.today()
+    wanted = set(args.patient) if args.patient else None
     out = sys.stdout
     if args.format == "json":
         out.write('{"patients": [')

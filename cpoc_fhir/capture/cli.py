@@ -13,10 +13,12 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.capture.bulk_store import BulkServerStore
 from cpoc_fhir.capture.catchup import DEFAULT_MAX_MONTHS, Window, last_completed, window
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.offline import OfflineStore
@@ -27,6 +29,7 @@ from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
+from cpoc_fhir.fhir.bulk.options import add_bulk_options, check_bulk_options, records_folder
 from cpoc_fhir.fhir.client import FhirClient, FhirNotFound, check_base_url
 from cpoc_fhir.fhir.errors import FhirConnectionError, FhirError
 from cpoc_fhir.fhir.keys import read_private_key_pem
@@ -108,6 +111,7 @@ def add_parsers(sub: Any) -> None:
         help="wait at most this long for each FHIR answer (default 60; retried)",
     )
     capture.add_argument("--no-progress", action="store_true")
+    add_bulk_options(capture)
     add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")
 
     resources = sub.add_parser(
@@ -177,6 +181,7 @@ def run_capture(args: argparse.Namespace) -> int:
         raise InputError("--timeout", f"must be more than 0 seconds, not {args.timeout}")
     if args.ndjson is not None and args.out is None:
         raise InputError("--ndjson", "offline capture needs --out DIR")
+    check_bulk_options(args)
     if args.fhir_base:
         try:
             check_base_url(args.fhir_base)
@@ -224,9 +229,25 @@ def _capture(
     except RunInProgress as exc:
         print(f"cpoc: {exc}", file=sys.stderr)
         return EXIT_LOCKED
-    with handle:
-        if args.fhir_base:
-            store: Any = ServerStore(
+    with handle, ExitStack() as stack:
+        if args.fhir_base and args.bulk:
+            # Records from a Bulk Data export (fhir/bulk); ChargeItems read and written on the
+            # server. Unknown --patient ids are told after the run.
+            client = _client(args)
+            records = stack.enter_context(records_folder(client, args, args.patient))
+            store: Any = BulkServerStore(
+                client,
+                publish.practice_identifier_system,
+                charge_item_changed,
+                open_source(records.folder),
+                records.members,
+            )
+            patients: Any = _seen(
+                store.patient_ids(set(args.patient) if args.patient else None), seen
+            )
+            conflicts_path = args.conflicts or Path(f"cpoc-ffs-conflicts-{month}.csv")
+        elif args.fhir_base:
+            store = ServerStore(
                 _client(args), publish.practice_identifier_system, charge_item_changed
             )
             if args.patient:
@@ -272,7 +293,8 @@ def _capture(
     mode = _write_mode(store) if not args.dry_run else None
     warnings_path = str(args.warnings) if args.warnings is not None else None
     print(summary_table(summary, title, str(conflicts_path), warnings_path, mode))
-    missing = sorted(set(args.patient or ()) - seen) if args.ndjson is not None else []
+    exported = args.ndjson is not None or args.bulk
+    missing = sorted(set(args.patient or ()) - seen) if exported else []
     if missing:
         print(f"cpoc: --patient: no {_patients(missing)} in the export", file=sys.stderr)
         return EXIT_INPUT

@@ -109,6 +109,12 @@ class FhirClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def transport(self) -> Transport:
+        """The HTTP exchange behind this client (auth, retries, errors), for requests that are
+        not REST interactions: the Bulk Data ``$export`` protocol (fhir/bulk/)."""
+        return self._http
+
     def close(self) -> None:
         """Close the HTTP session's connections."""
         self._http.session.close()

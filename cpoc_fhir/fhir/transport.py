@@ -83,17 +83,19 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         replayable: bool = True,
         name: str | None = None,
+        stream: bool = False,
     ) -> requests.Response:
         """The server's successful answer; FhirServerError or FhirConnectionError otherwise.
 
-        `name` names the request in logs and errors (default: its path and query names).
+        `name` names the request in logs and errors (default: its path and query names);
+        `stream` leaves a successful answer's body unread (``iter_content``; close it after).
         """
         target = name or loggable(self.base_url, url, params)
         attempt = 0
         renewed = False
         while True:
             try:
-                sent_auth, response = self._send(method, url, params, body, headers)
+                sent_auth, response = self._send(method, url, params, body, headers, stream)
             except _Failed as failed:
                 wait = self._retry_wait(attempt, None) if replayable or failed.not_sent else None
                 if wait is None:
@@ -123,6 +125,7 @@ class Transport:
         params: Params,
         body: bytes | None,
         headers: Mapping[str, str] | None,
+        stream: bool = False,
     ) -> tuple[str | None, requests.Response]:
         """The Authorization sent and the answer; _Failed when a retry might succeed."""
         all_headers = {"Accept": "application/fhir+json", "User-Agent": self.user_agent}
@@ -141,7 +144,13 @@ class Transport:
             all_headers["Authorization"] = authorization
         try:
             response = self.session.request(
-                method, url, params=params, data=body, headers=all_headers, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=all_headers,
+                timeout=self.timeout,
+                stream=stream,
             )
         except requests.exceptions.SSLError as exc:
             raise _gave_up(method, loggable(self.base_url, url, params), 0, exc) from None
