@@ -119,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="payer file (TOML/JSON; default: the illustrative example)",
     )
-    timeline.add_argument("--format", choices=("table", "json"), default="table")
+    timeline.add_argument(
+        "--format",
+        choices=("table", "json", "html"),
+        default="table",
+        help="html: one page with a picture and a table per patient (redirect to a file)",
+    )
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
     )
@@ -265,8 +270,15 @@ def _timeline(args: argparse.Namespace) -> int:
     source = open_source(args.input or bundled_examples())
     as_of = args.as_of or date.today()
     wanted = set(args.patient) if args.patient else None
-    timelines = evaluator.timelines(source, as_of, wanted)
     out = sys.stdout
+    if args.format == "html":
+        from cpoc_fhir.pictures.timeline_page import timeline_html
+
+        records = (evaluator.record(r) for r in source.patients(wanted))
+        pairs = ((evaluator.evaluate(record, as_of), record) for record in records)
+        out.write(timeline_html(pairs, as_of, payer.currency, source.warnings, payer.illustrative))
+        return EXIT_OK
+    timelines = evaluator.timelines(source, as_of, wanted)
     if args.format == "json":
         out.write('{"patients": [')
         for i, timeline in enumerate(timelines):
