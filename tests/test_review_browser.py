@@ -104,7 +104,8 @@ def shot(page: Page, name: str, full: bool = False) -> None:
 
 def ehr_launch(page: Page, app_url: str, smart: SmartMock, patient: str) -> None:
     page.goto(f"{app_url}/review/launch?iss={smart.iss}&launch={patient}")
-    assert page.url == f"{app_url}/review/patient/{patient}", page.url
+    # the patient page, its URL carrying the launch's handle (a session per launch)
+    assert page.url.startswith(f"{app_url}/review/patient/{patient}?s="), page.url
     sync_api.expect(page.locator("h1")).not_to_have_text("")
 
 
