@@ -76,6 +76,10 @@ class Tab:
         self.errors: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} {r.url}"),
+        )
 
 
 @pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
@@ -173,6 +177,8 @@ def test_the_patient_page_print_view_and_evidence_viewer(
     assert "USD" in page.locator("table.months").inner_text()  # amounts with their currency
     checked(tab, "patient page")
     shot(page, f"patient-page-{width}")
+    if width == 1280:
+        shot(page, "patient-view")  # the README's existing name for the patient page
 
     page.locator("details.month-detail summary").first.click()
     checked(tab, "patient page, a month's detail open")
@@ -195,6 +201,8 @@ def test_the_patient_page_print_view_and_evidence_viewer(
     page.goto(f"{app_url}/review/queue")
     checked(tab, "work queue")
     page.goto(f"{app_url}/review/launch")
+    sync_api.expect(page.locator("h1")).to_have_text("Open this app from the EHR")
+    tab.errors.clear()  # the page's own 400 status is reported as a console error
     checked(tab, "missing launch page")
 
 
@@ -212,7 +220,8 @@ def test_approve_with_the_keyboard_returns_to_the_row_with_the_message_once(
     tab_to(page, row.locator("form.approve button"))
     page.keyboard.press("Enter")
     sync_api.expect(page.get_by_role("status").filter(has_text="Charge approved")).to_be_visible()
-    assert page.url.endswith(f"/review/patient/appendix-a-folfox#{anchor}"), page.url
+    assert "/review/patient/appendix-a-folfox?s=" in page.url, page.url
+    assert page.url.endswith(f"#{anchor}"), page.url  # back at the row acted on
     assert current(sekmet, "appendix-a-folfox", item["id"])["status"] == "billable"
     assert len(provenances_of(sekmet, item["id"])) == 1
     page.reload()
