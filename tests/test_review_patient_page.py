@@ -169,6 +169,8 @@ def test_a_resource_summary_is_readable_and_keeps_the_json() -> None:
         "Patient": "Patient/p1",
     }
     assert '"89247-1"' in summary.json
+    encounter = {"resourceType": "Encounter", "id": "e", "type": [{"text": "New patient visit"}]}
+    assert summarise(encounter).title == "Encounter: New patient visit"  # a list of concepts
     assert belongs_to(observation, "Patient/p1")
     assert not belongs_to(observation, "Patient/p2")  # another patient's: never shown
     assert belongs_to({"resourceType": "Medication", "id": "m"}, "Patient/p2")  # shared

@@ -90,7 +90,10 @@ def summarise(resource: Mapping[str, Any]) -> ResourceSummary:
 
 
 def concept(value: Any) -> str:
-    """A CodeableConcept (or Coding) as text: its text, else its codings' displays/codes."""
+    """A CodeableConcept (or Coding, or a list of them) as text: its text, else its codings'
+    displays or codes."""
+    if isinstance(value, list):
+        return "; ".join(x for x in (concept(v) for v in value) if x)
     if not isinstance(value, Mapping):
         return ""
     if value.get("text"):
