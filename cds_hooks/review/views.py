@@ -41,7 +41,8 @@ from cpoc_fhir.fhir.errors import FhirAuthError, FhirError, FhirNotFound
 log = logging.getLogger(__name__)
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-# The messages a redirect may ask for: ?done=<key> (+ counts for a batch).
+# The messages an action may ask for through its one-time cookie (flash.py): an outcome code
+# (+ counts for a batch).
 MESSAGES = {
     "approved": "Charge approved: it is now billable.",
     "held": "Charge put on hold.",
