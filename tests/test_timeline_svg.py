@@ -118,6 +118,10 @@ def test_treatment_days_are_ticks_and_the_facts_are_marks() -> None:
     assert "<title>Died 2025-04-20</title>" in svg
     assert "<title>Hospice 2025-04-15 – 2025-05-01</title>" in svg  # open-ended: to the axis end
     assert "<title>Transition xx401 from 2025-04-01</title>" in svg
+    # the key names the three components drawn, not the others
+    key = svg.split(">Key</text>")[1]
+    assert all(f">{n}</text>" in key for n in ("Treatment", "Monitoring", "Transition"))
+    assert ">MEOS</text>" not in key and ">New patient</text>" not in key
 
 
 def test_text_is_escaped_and_ids_are_prefixed() -> None:

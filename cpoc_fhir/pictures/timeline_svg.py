@@ -83,7 +83,9 @@ def timeline_svg(timeline: PatientTimeline, record: PatientRecord, id_prefix: st
     if ticks:
         body += [*ticks, _label("Treatment days", TICKS_Y + 8)]
     rows = _fact_rows(record, timeline, axis)
-    height = TICKS_Y + 14 + ROW * len(rows) + 8
+    legend_y = TICKS_Y + 14 + ROW * len(rows) + 4
+    body += _legend(timeline.lines, legend_y)
+    height = legend_y + 20
     for index, (label, marks) in enumerate(rows):
         y = TICKS_Y + 14 + ROW * index
         body.append(
@@ -240,6 +242,21 @@ def _strip(lines: Iterable[BillingLine], axis: _Axis) -> list[str]:
             )
             + "</g>"
         )
+    return out
+
+
+def _legend(lines: Iterable[BillingLine], y: int) -> list[str]:
+    """A key to the strip's colours: the components drawn, in the palette's order."""
+    drawn = {line.component for line in lines}
+    out, x = [_label("Key", y + 11)], float(LEFT)
+    for component, (fill, _ink, name) in PALETTE.items():
+        if component not in drawn:
+            continue
+        out.append(
+            f'<rect x="{x}" y="{y + 2}" width="10" height="10" fill="{fill}"/>'
+            f'<text x="{x + 13}" y="{y + 11}" font-size="10">{_t(name)}</text>'
+        )
+        x += 13 + 6.5 * len(name) + 12
     return out
 
 
