@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from review_support import items_of, review_flask_app, seeded_sekmet, smart_in_front_of
 from sekmet_server import SekmetServer
 from smart_mock import SmartMock
@@ -195,6 +197,21 @@ def test_the_flash_cookie_carries_only_known_shapes() -> None:
         from flask import request
 
         assert flash.read(request) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["approved", "held", "declined", "corrected", "batch", "conflict"]),
+    st.dictionaries(st.sampled_from(["approved", "conflict", "failed"]), st.integers(0, 99999)),
+)
+def test_a_remembered_message_reads_back_as_it_was(outcome: str, counts: dict[str, int]) -> None:
+    from flask import Flask, request
+    from werkzeug.wrappers import Response
+
+    cookie = flash.remember(Response(), outcome, counts).headers["Set-Cookie"]
+    value = cookie.split(";")[0].split("=", 1)[1]
+    with Flask(__name__).test_request_context(headers={"Cookie": f"{flash.COOKIE}={value}"}):
+        assert flash.read(request) == (outcome, counts)
 
 
 # --- the pages through the real launch ----------------------------------------------------------

@@ -66,13 +66,17 @@ def _template_globals() -> dict[str, object]:
     }
 
 
+# The redirect URI is registered at the EHR as it is: never a handle on it (nor on static).
+_NO_HANDLE = frozenset(("review.static", "review.callback", "review.launch"))
+
+
 @blueprint.url_defaults
 def _keep_the_launch(endpoint: str, values: dict[str, object]) -> None:
     """Every link and form of a launch's page carries its handle (``?s=``), so two launches
     in two tabs of one browser each keep their own session (issue 17 item 2b). A GET form
     carries it as a hidden field (``launch_handle`` in the templates)."""
     handle = g.get("launch_handle")
-    if handle and endpoint != "review.static" and HANDLE_PARAM not in values:
+    if handle and endpoint not in _NO_HANDLE and HANDLE_PARAM not in values:
         values[HANDLE_PARAM] = handle
 
 
