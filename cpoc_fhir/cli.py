@@ -120,7 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="payer file (TOML/JSON; default: the illustrative example)",
     )
-    timeline.add_argument("--format", choices=("table", "json"), default="table")
+    timeline.add_argument(
+        "--format",
+        choices=("table", "json", "html"),
+        default="table",
+        help="html: one page with a picture and a table per patient (redirect to a file)",
+    )
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
     )
@@ -281,13 +286,12 @@ def _timeline(args: argparse.Namespace) -> int:
     evaluator = Evaluator(
         load_knowledge(), config.rules, payer, models=config.models, forced_model=args.model
     )
-    as_of = args.as_of or date.today()
     wanted = set(args.patient) if args.patient else None
     if args.fhir_base is None:
         if args.bulk or args.group or args.bulk_dir is not None or args.bulk_full:
             raise InputError("--bulk/--group", "need --fhir-base URL")
         source = open_source(args.input or bundled_examples())
-        return _print_timelines(args, evaluator.timelines(source, as_of, wanted), source, payer)
+        return _print_timelines(args, evaluator, source, payer, wanted)
     if args.input is not None:
         raise InputError("--fhir-base", "give INPUT or --fhir-base, not both")
     from cpoc_fhir.capture.cli import fhir_client
@@ -301,15 +305,24 @@ def _timeline(args: argparse.Namespace) -> int:
         source = open_source(records.folder)
         if wanted is None and records.members is not None:
             wanted = set(records.members)  # the Group's current patients
-        return _print_timelines(args, evaluator.timelines(source, as_of, wanted), source, payer)
+        return _print_timelines(args, evaluator, source, payer, wanted)
 
 
-def _print_timelines(args: argparse.Namespace, timelines: Any, source: Any, payer: Any) -> int:
+def _print_timelines(
+    args: argparse.Namespace, evaluator: Any, source: Any, payer: Any, wanted: set[str] | None
+) -> int:
     from cpoc_fhir.render import timeline_table
 
     as_of = args.as_of or date.today()
-    wanted = set(args.patient) if args.patient else None
     out = sys.stdout
+    if args.format == "html":
+        from cpoc_fhir.pictures.timeline_page import timeline_html
+
+        records = (evaluator.record(r) for r in source.patients(wanted))
+        pairs = ((evaluator.evaluate(record, as_of), record) for record in records)
+        out.write(timeline_html(pairs, as_of, payer.currency, source.warnings, payer.illustrative))
+        return EXIT_OK
+    timelines = evaluator.timelines(source, as_of, wanted)
     if args.format == "json":
         out.write('{"patients": [')
         for i, timeline in enumerate(timelines):

@@ -49,6 +49,9 @@ def rendered(page: Any) -> str:
     stub = Blueprint("review", __name__, url_prefix="/review")
     stub.add_url_rule("/patient/<patient_id>", "patient", lambda patient_id: "")
     stub.add_url_rule("/queue", "queue", lambda: "")
+    stub.add_url_rule(  # the evidence viewer (issue 17 item 3)
+        "/patient/<patient_id>/resource/<resource_type>/<resource_id>", "resource", lambda **_: ""
+    )
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     with app.test_request_context():

@@ -150,7 +150,8 @@ def test_the_callback_trades_the_code_with_the_verifier_and_lands_on_the_patient
     first_cookie = client.get_cookie(COOKIE)
     assert first_cookie is not None
     done = callback(client, smart.approve(started.headers["Location"]))
-    assert done.status_code == 303 and done.headers["Location"] == "/review/"
+    # home, with the launch's handle (issue 17 item 2b: a session per launch)
+    assert done.status_code == 303 and done.headers["Location"].startswith("/review/?s=")
     # A new session id after sign-in (no fixation); the old one is gone.
     after = client.get_cookie(COOKIE)
     assert after is not None and after.value != first_cookie.value

@@ -281,6 +281,11 @@ def app() -> Flask:
     stub = Blueprint("review", __name__, url_prefix="/review")
     stub.add_url_rule("/patient/<patient_id>", "patient", lambda patient_id: "")
     stub.add_url_rule("/queue", "queue", lambda: "")
+    stub.add_url_rule(
+        "/patient/<patient_id>/resource/<resource_type>/<resource_id>",
+        "resource",
+        lambda **_: "",
+    )
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     return app
@@ -299,7 +304,9 @@ def test_patient_page_escapes_and_hides_forms_when_read_only(
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
     assert 'name="csrf_token" value="tok-123"' in html
     assert html.count("<form") == html.count('name="csrf_token"') > 0
-    assert f'href="{seeded.base_url}/Condition/' in html  # evidence links
+    # evidence opens inside the app (issue 17 item 3), never as a raw FHIR URL
+    assert f'href="/review/patient/{page.patient_id}/resource/Condition/' in html
+    assert f'href="{seeded.base_url}' not in html
     assert '<th scope="col">C</th>' in html and "style=" not in html
     read_only = PatientPage(**{**page.__dict__, "can_write": False})
     html = render(app, "patient.html", page=read_only)

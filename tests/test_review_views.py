@@ -114,9 +114,11 @@ def test_approve_from_the_patient_page_makes_the_item_billable_with_a_provenance
         "/review/actions", data=form(page, item, "appendix-a-folfox", action="approve")
     )
     assert done.status_code == 303
-    assert done.headers["Location"] == "/review/patient/appendix-a-folfox?done=approved"
+    # back to the patient page (no ?done=: the message rides a one-time cookie)
+    assert done.headers["Location"] == "/review/patient/appendix-a-folfox"
     shown = client.get(done.headers["Location"])
     assert "Charge approved" in shown.text
+    assert "Charge approved" not in client.get(done.headers["Location"]).text  # reload: none
     [after] = [i for i in items_of(sekmet, "appendix-a-folfox") if i["id"] == item["id"]]
     assert after["status"] == "billable"
     [provenance] = provenances_of(sekmet, item["id"])

@@ -20,12 +20,16 @@ from werkzeug.wrappers import Response
 from cds_hooks.review import security
 from cds_hooks.review.sessions import (
     COOKIE,
+    HANDLE_PARAM,
     NoSession,
     PendingLaunch,
     current_session,
     key_of,
+    new_handle,
     new_id,
+    pending_cookie_name,
     review_app,
+    session_cookie_name,
     session_or_none,
 )
 from cds_hooks.review.smart import (
@@ -54,7 +58,26 @@ blueprint.after_request(security.add_headers)
 
 @blueprint.context_processor
 def _template_globals() -> dict[str, object]:
-    return {"csrf_token": security.csrf_token, "review_session": session_or_none()}
+    session = session_or_none()
+    return {
+        "csrf_token": security.csrf_token,
+        "review_session": session,
+        "launch_handle": g.get("launch_handle") if session else None,
+    }
+
+
+# The redirect URI is registered at the EHR as it is: never a handle on it (nor on static).
+_NO_HANDLE = frozenset(("review.static", "review.callback", "review.launch"))
+
+
+@blueprint.url_defaults
+def _keep_the_launch(endpoint: str, values: dict[str, object]) -> None:
+    """Every link and form of a launch's page carries its handle (``?s=``), so two launches
+    in two tabs of one browser each keep their own session (issue 17 item 2b). A GET form
+    carries it as a hidden field (``launch_handle`` in the templates)."""
+    handle = g.get("launch_handle")
+    if handle and endpoint not in _NO_HANDLE and HANDLE_PARAM not in values:
+        values[HANDLE_PARAM] = handle
 
 
 def page(template: str, status: int = 200, **context: object) -> Response:
@@ -100,7 +123,10 @@ def launch() -> Response:
         launch_token,
     )
     response = redirect(target, 302)
-    security.set_session_cookie(response, cookie)
+    security.set_session_cookie(response, cookie)  # the latest launch (older clients)
+    # This launch's own: a second launch in another tab does not replace it.
+    max_age = int(settings.launch_timeout.total_seconds())
+    security.set_session_cookie(response, cookie, pending_cookie_name(state), max_age)
     return response
 
 
@@ -108,7 +134,8 @@ def launch() -> Response:
 def callback() -> Response:
     """Check the state, trade the code for tokens, start the session under a new cookie."""
     app = review_app()
-    cookie, state = request.cookies.get(COOKIE), request.args.get("state") or ""
+    state = request.args.get("state") or ""
+    cookie = request.cookies.get(pending_cookie_name(state)) or request.cookies.get(COOKIE)
     pending = app.store.take_launch(key_of(cookie), state) if cookie and state else None
     if pending is None:
         return page("errors/lost_state.html", 400)
@@ -139,10 +166,13 @@ def callback() -> Response:
         return _unavailable()
     if not can_read(tokens.scopes):
         return page("errors/denied.html", 403, scopes=True)
-    fresh = new_id()
+    fresh, handle = new_id(), new_handle()
     app.store.activate(pending, key_of(fresh), tokens)
-    response = redirect(url_for(".home"), 303)
+    response = redirect(url_for(".home", s=handle), 303)
     security.set_session_cookie(response, fresh)
+    max_age = int(app.settings.max_age.total_seconds())
+    security.set_session_cookie(response, fresh, session_cookie_name(handle), max_age)
+    security.clear_session_cookie(response, pending_cookie_name(state))
     return response
 
 
@@ -158,9 +188,15 @@ def home() -> Response:
 @blueprint.post("/logout")
 def logout() -> Response:
     """End the session here (the EHR's own sign-in is untouched)."""
-    review_app().store.end(current_session().session_id)
+    session = current_session()
+    review_app().store.end(session.session_id)
+    handle = g.pop("launch_handle", None)
     response = page("signed_out.html")
-    security.clear_session_cookie(response)
+    if handle:
+        security.clear_session_cookie(response, session_cookie_name(handle))
+    latest = request.cookies.get(COOKIE)
+    if not handle or (latest and key_of(latest) == session.session_id):
+        security.clear_session_cookie(response)
     return response
 
 
@@ -178,8 +214,11 @@ def _token_expired(_exc: TokenExpired) -> Response:
     """The session was ended while this request ran (its token could not be renewed): the
     page must not offer Sign-out for it, and the browser forgets its cookie."""
     g.pop("review_session", None)
+    handle = g.pop("launch_handle", None)
     response = page("errors/expired.html", 401, reason="token")
     security.clear_session_cookie(response)
+    if handle:
+        security.clear_session_cookie(response, session_cookie_name(handle))
     return response
 
 

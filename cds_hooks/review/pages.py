@@ -10,18 +10,28 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
 from cds_hooks.review.packs import code_choices, item_pack, known_codes, short_name
+from cds_hooks.review.patient_summary import (
+    MonthRow,
+    PatientHeader,
+    YearTotals,
+    month_rows,
+    patient_header,
+    patient_name,
+    summary_words,
+    year_totals,
+)
 from cds_hooks.review.record import patient_record, report_foreign
-from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan
+from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, is_resource_reference
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.packs.cpoc.codes import CODES
 from cpoc_fhir.packs.registry import load_pack, pack_modules
 from cpoc_fhir.packs.settings import ModelSettings
+from cpoc_fhir.pictures.timeline_svg import timeline_svg
 from cpoc_fhir.service import Evaluator
 
 PAGE = "200"
@@ -58,6 +68,33 @@ class PatientPage:
     pack_names: Mapping[str, str] = field(default_factory=dict)  # pack id → short name
     item_packs: Mapping[str, str] = field(default_factory=dict)  # item id → its pack's id
     pack_choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # pack → codes
+    # issue 17 item 1: the header, the month table, the year totals, the computed currency
+    header: PatientHeader | None = None
+    rows: tuple[MonthRow, ...] = ()
+    totals: tuple[YearTotals, ...] = ()
+    currency: str = ""
+    picture: str = ""  # the timeline SVG (issue 17 item 2), markup built by timeline_svg
+
+    def __post_init__(self) -> None:
+        if not self.rows and self.months:  # built from months alone (tests, older callers)
+            object.__setattr__(self, "rows", month_rows((m.label, m.rows) for m in self.months))
+
+    @property
+    def patient_id(self) -> str:
+        return self.patient_ref.split("/")[-1]
+
+    @property
+    def summary(self) -> tuple[str, ...]:
+        """The month table counted in plain words."""
+        return summary_words(self.rows)
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for r in self.rows if r.needs_action)
+
+    def shown_rows(self, open_only: bool) -> tuple[MonthRow, ...]:
+        """Every row, or (``open_only``) those needing action."""
+        return tuple(r for r in self.rows if r.needs_action or not open_only)
 
     def pack_label(self, line: BillingLine) -> str:
         """The line's pack (short name) and, for an episode model, "episode N, month k";
@@ -79,6 +116,11 @@ class PatientPage:
         pack = self.item_packs.get(item.id, DEFAULT_MODEL)
         return self.pack_choices.get(pack, self.codes if pack == DEFAULT_MODEL else ())
 
+    def viewable(self, ref: str) -> bool:
+        """Whether evidence ``ref`` names one resource the evidence viewer can open (a search
+        that was run, "Observation?…", names none)."""
+        return is_resource_reference(ref)
+
     def link(self, ref: str) -> Link:
         """A link to a resource of the record on the FHIR server."""
         return Link(ref, f"{self.fhir_base}/{ref}")
@@ -94,7 +136,8 @@ def patient_page(
 ) -> PatientPage:
     """Read the patient's record and ChargeItems, evaluate as of ``as_of``, pair them up."""
     resources = patient_record(client, patient_id)  # other patients' resources left out
-    timeline = evaluator.timeline(resources, as_of)
+    record = evaluator.record(resources)
+    timeline = evaluator.evaluate(record, as_of)
     ref = f"Patient/{patient_id}"
     raw = client.search("ChargeItem", {"subject": ref, "_count": PAGE})
     found = [
@@ -109,12 +152,14 @@ def patient_page(
     item_packs = {i.id: item_pack(i, publish.codesystem_url, models) for i in items}
     used = {s.model for s in timeline.models} | {x.model for x in timeline.lines}
     pack_names = {m: load_pack(m, models).short_name for m in used | set(item_packs.values())}
+    header = patient_header(resources.patient or {}, record.coverages, as_of, ref)
+    months = _months(rows, pack_names)
     return PatientPage(
         patient_ref=ref,
-        name=patient_name(resources.patient or {}) or ref,
+        name=header.name,
         as_of=as_of,
         fhir_base=client.base_url,
-        months=tuple(_months(rows, pack_names)),
+        months=tuple(months),
         warnings=tuple(timeline.warnings),
         retired=tuple(i for i in items if i.status == "entered-in-error"),
         can_write=can_write,
@@ -123,25 +168,17 @@ def patient_page(
         pack_names=pack_names,
         item_packs=item_packs,
         pack_choices={m: code_choices(m, models) for m in set(item_packs.values())},
+        header=header,
+        rows=month_rows((m.label, m.rows) for m in months),
+        totals=year_totals(i for i in items if i.status != "entered-in-error"),
+        currency=evaluator.payer.currency,
+        picture=timeline_svg(timeline, record, id_prefix="timeline"),
     )
 
 
 def _about(item: ServerItem, patient_ref: str) -> bool:
     subject = item.patient_ref or ""
     return subject == patient_ref or subject.endswith(f"/{patient_ref}")
-
-
-def patient_name(patient: Mapping[str, Any]) -> str:
-    """The official (else first) HumanName as text."""
-    names = [n for n in patient.get("name") or [] if isinstance(n, Mapping)]
-    best = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
-    if not best:
-        return ""
-    if best.get("text"):
-        return str(best["text"])
-    return " ".join(
-        [*(str(g) for g in best.get("given") or []), str(best.get("family", ""))]
-    ).strip()
 
 
 def _months(

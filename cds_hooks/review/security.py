@@ -53,11 +53,15 @@ def add_headers(response: Response) -> Response:
     return response
 
 
-def set_session_cookie(response: Response, value: str) -> None:
-    """The opaque session id: HttpOnly, Secure, SameSite=None, Partitioned, whole host."""
+def set_session_cookie(
+    response: Response, value: str, name: str = COOKIE, max_age: int | None = None
+) -> None:
+    """The opaque session id: HttpOnly, Secure, SameSite=None, Partitioned, whole host
+    (``name``: a launch's own cookie, sessions.py)."""
     response.set_cookie(
-        COOKIE,
+        name,
         value,
+        max_age=max_age,
         path="/",
         secure=True,
         httponly=True,
@@ -66,9 +70,9 @@ def set_session_cookie(response: Response, value: str) -> None:
     )
 
 
-def clear_session_cookie(response: Response) -> None:
+def clear_session_cookie(response: Response, name: str = COOKIE) -> None:
     response.set_cookie(
-        COOKIE,
+        name,
         "",
         max_age=0,
         path="/",

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 
 # __Host-: Secure, Path=/ and no Domain, enforced by the browser (Chromium also on http://127.0.0.1).
 COOKIE = "__Host-cpoc_review"
+# Several launches in one browser (issue 17 item 2b): each launch's pending row has a cookie of
+# its own, named after its state; each signed-in session has a cookie named after its launch
+# handle, which the app's URLs carry as ``?s=`` (blueprint.url_defaults). ``COOKIE`` keeps the
+# latest session too, for a URL without a handle.
+PENDING_COOKIE = "__Host-cpoc_launch_"
+HANDLE_PARAM = "s"
+_HANDLE = re.compile(r"[A-Za-z0-9_\-]{8,32}")
 # Expired rows are purged at most this often (per process).
 _PURGE_EVERY = timedelta(minutes=10)
 
@@ -75,6 +83,27 @@ class PendingLaunch:
 def new_id() -> str:
     """A fresh opaque id (256 random bits) for a cookie, a state or a CSRF token."""
     return secrets.token_urlsafe(32)
+
+
+def new_handle() -> str:
+    """A launch handle for URLs (96 random bits; the cookie it names is the secret)."""
+    return secrets.token_urlsafe(12)
+
+
+def launch_handle() -> str | None:
+    """The request's launch handle (``?s=``), when it is well-formed."""
+    value = request.args.get(HANDLE_PARAM) or ""
+    return value if _HANDLE.fullmatch(value) else None
+
+
+def session_cookie_name(handle: str | None) -> str:
+    """The cookie holding the session of launch ``handle`` (None: the latest session's)."""
+    return f"{COOKIE}_{handle}" if handle else COOKIE
+
+
+def pending_cookie_name(state: str) -> str:
+    """The cookie of the launch waiting for the callback with ``state``."""
+    return PENDING_COOKIE + hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
 def key_of(cookie_value: str) -> str:
@@ -124,13 +153,16 @@ def current_session() -> ReviewSession:
     cached = g.get("review_session")
     if isinstance(cached, ReviewSession):
         return cached
-    cookie = request.cookies.get(COOKIE)
+    # A URL with a handle is that launch's, never another's: no fallback to ``COOKIE``.
+    handle = launch_handle()
+    cookie = request.cookies.get(session_cookie_name(handle))
     if not cookie:
         raise NoSession()
     session = review_app().store.active(key_of(cookie))
     if session is None:
         raise NoSession()
     g.review_session = session
+    g.launch_handle = handle
     return session
 
 

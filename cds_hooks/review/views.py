@@ -3,8 +3,9 @@
 - ``GET /review/patient/<id>``: the patient view (``?view=print``: the printable one);
 - ``GET /review/queue``: the work queue, filtered by the query string;
 - ``POST /review/actions``: one review action (the CSRF check runs blueprint-wide first),
-  then a 303 back to the page the form came from with a short message chosen here (the query
-  string carries only an outcome code and counts, never text to show).
+  then a 303 back to the page the form came from (the patient page at the row acted on, or
+  the queue with its filters) with a short message chosen here: a one-time cookie carries
+  only an outcome code and counts (flash.py), read once, so a reload shows no banner.
 
 The data comes from ``pages.py`` and the writes from ``actions.Reviewer``, built per request
 from the session (its FHIR server, token, fhirUser and write scope) and the app's evaluator,
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qsl
 
 from flask import current_app, redirect, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from cds_hooks.blueprint import HookApp
+from cds_hooks.review import flash
 from cds_hooks.review.actions import (
     ReadOnlyError,
     ReviewConflict,
@@ -30,6 +33,7 @@ from cds_hooks.review.actions import (
 )
 from cds_hooks.review.blueprint import blueprint, page
 from cds_hooks.review.pages import QueueFilters, patient_page, perform, work_queue
+from cds_hooks.review.patient_summary import ANCHOR
 from cds_hooks.review.sessions import current_session
 from cds_hooks.review.smart import fhir_client_for
 from cpoc_fhir.fhir.errors import FhirAuthError, FhirError, FhirNotFound
@@ -37,7 +41,8 @@ from cpoc_fhir.fhir.errors import FhirAuthError, FhirError, FhirNotFound
 log = logging.getLogger(__name__)
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-# The messages a redirect may ask for: ?done=<key> (+ counts for a batch).
+# The messages an action may ask for through its one-time cookie (flash.py): an outcome code
+# (+ counts for a batch).
 MESSAGES = {
     "approved": "Charge approved: it is now billable.",
     "held": "Charge put on hold.",
@@ -52,12 +57,16 @@ def _hook_app() -> HookApp:
 
 
 def _message() -> tuple[str | None, str]:
-    """The message a redirect after an action asked for, and its kind (info or warning)."""
-    done = request.args.get("done", "")
+    """The message the action before this page asked for (its one-time cookie, read once:
+    a reload shows no banner), and its kind (info or warning)."""
+    outcome = flash.read(request)
+    if outcome is None:
+        return None, "info"
+    done, counts_of = outcome
     if done in MESSAGES:
         return MESSAGES[done], "info"
     if done == "batch":
-        counts = {k: _count(k) for k in ("approved", "conflict", "failed")}
+        counts = {k: counts_of.get(k, 0) for k in ("approved", "conflict", "failed")}
         text = f"{counts['approved']} approved"
         if counts["conflict"]:
             text += f", {counts['conflict']} changed by someone else (reload and try again)"
@@ -65,11 +74,6 @@ def _message() -> tuple[str | None, str]:
             text += f", {counts['failed']} failed"
         return text + ".", "warning" if counts["conflict"] or counts["failed"] else "info"
     return None, "info"
-
-
-def _count(key: str) -> int:
-    value = request.args.get(key, "0")
-    return int(value) if value.isdigit() and len(value) < 6 else 0
 
 
 def _patient_id(value: str | None) -> str | None:
@@ -95,7 +99,11 @@ def patient(patient_id: str) -> Response:
     if request.args.get("view") == "print":
         return page("print.html", page=data)
     message, kind = _message()
-    return page("patient.html", page=data, message=message, message_kind=kind)
+    open_only = request.args.get("show") == "open"
+    response = page(
+        "patient.html", page=data, message=message, message_kind=kind, open_only=open_only
+    )
+    return flash.cleared(response) if message else response
 
 
 @blueprint.get("/queue")
@@ -112,7 +120,8 @@ def queue() -> Response:
             client, runtime.publish, filters, session.can_write, runtime.evaluator.models
         )
     message, kind = _message()
-    return page("queue.html", page=data, message=message, message_kind=kind)
+    response = page("queue.html", page=data, message=message, message_kind=kind)
+    return flash.cleared(response) if message else response
 
 
 @blueprint.post("/actions")
@@ -121,7 +130,7 @@ def actions() -> Response:
     session = current_session()
     hook = _hook_app()
     pid = _patient_id(request.form.get("patient_id"))
-    back = url_for(".patient", patient_id=pid) if pid else url_for(".queue")
+    back = url_for(".patient", patient_id=pid) if pid else _queue_back()
     with fhir_client_for(session) as client:
         reviewer = Reviewer(
             client=client,
@@ -147,9 +156,22 @@ def actions() -> Response:
     if request.form.get("action") == "batch-approve":
         outcomes = [r.outcome for r in results]
         counts = {k: outcomes.count(k) for k in ("approved", "conflict", "failed")}
-        query = "&".join(f"{k}={n}" for k, n in counts.items())
-        return redirect(f"{url_for('.queue')}?done=batch&{query}", 303)
-    return redirect(f"{back}?done={results[0].outcome}", 303)
+        return flash.remember(redirect(back, 303), "batch", counts)
+    anchor = request.form.get("anchor") or ""
+    fragment = f"#{anchor}" if pid and ANCHOR.fullmatch(anchor) else ""
+    return flash.remember(redirect(f"{back}{fragment}", 303), results[0].outcome)
+
+
+def _queue_back() -> str:
+    """The queue with the filters the batch form came from (``back_query``: the queue's query
+    string), each filter checked; unknown ones are dropped."""
+    raw = dict(parse_qsl((request.form.get("back_query") or "")[:2000]))
+    try:
+        filters = QueueFilters.from_args(raw, _hook_app().runtime.evaluator.models)
+    except ValueError:
+        return url_for(".queue")
+    kept = {k: v for k, v in vars(filters).items() if v}
+    return url_for(".queue", **kept)
 
 
 def _refused(exc: ReviewError, back: str, status: int | None = None) -> Response:
