@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from cpoc_fhir.fhir.read.fast_json import container_or_none
+
 # A JSON string (escapes included) — removed first, so brackets inside strings do not count.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
@@ -48,6 +50,11 @@ def read_json(data: bytes, max_bytes: int, max_depth: int) -> Any:
         raise BodyError(400, "bad-request", f"the JSON is nested deeper than {max_depth} levels")
     if _LONE_SURROGATE.search(data):
         raise BodyError(400, "bad-request", "the JSON holds an unpaired UTF-16 surrogate escape")
+    # orjson first (strict UTF-8, no NaN/Infinity, no 1e400: anything it refuses or could read
+    # differently goes on to json below, which words the refusal)
+    value = container_or_none(data)
+    if value is not None:
+        return value
     try:
         # Strict UTF-8 ourselves: json.loads(bytes) decodes with "surrogatepass", which lets
         # an encoded lone surrogate (ED A0 80..ED BF BF) through.

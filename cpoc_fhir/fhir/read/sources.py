@@ -8,13 +8,13 @@ folder or NDJSON becomes an entry in ``source.warnings`` and the rest is read.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.fhir.read import fast_json
 from cpoc_fhir.fhir.read.bundles import flatten
 from cpoc_fhir.fhir.read.index import Index, decode_reason
 from cpoc_fhir.fhir.read.ndjson import scan_ndjson
@@ -190,7 +190,7 @@ def _read_json(path: Path) -> Any:
     except OSError as exc:
         raise InputError(str(path), _unreadable(exc)) from exc
     try:
-        return json.loads(raw)
+        return fast_json.loads(raw)
     except ValueError as exc:
         raise InputError(str(path), f"not JSON ({decode_reason(exc)})") from exc
 
