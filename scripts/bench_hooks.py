@@ -225,6 +225,9 @@ def start_gunicorn(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]
             "CPOC_CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: str(tmp / "client-jwks.json")}),
             "CPOC_CDS_BASE_URL": f"http://127.0.0.1:{port}",
             "CPOC_STORE_URL": f"sqlite:///{tmp / 'store.sqlite'}",
+            # the draft is dated on the Synthea record's last treatment day (decades ago): the
+            # service's window for draft dates (366 days by default) would refuse it
+            "CPOC_CDS_DRAFT_DAYS_BACK": "36500",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         }
     )
