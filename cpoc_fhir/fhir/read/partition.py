@@ -36,7 +36,8 @@ from cpoc_fhir.fhir.read.resources import PatientResources, dedupe
 
 MAX_PARTITIONS = 256  # open files during the first pass
 _TAB = b"\t"
-_Line = tuple[str, bool, bytes]  # where (original file:line), parsed in the first pass, JSON
+# (file number, line number, parsed in the first pass, the JSON line)
+_Line = tuple[int, int, bool, bytes]
 
 
 class PartitionedNdjsonSource(RecordSource):
@@ -57,6 +58,7 @@ class PartitionedNdjsonSource(RecordSource):
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
         self.partition_paths: list[Path] = []
         self.held = self.most_held = 0
+        self._names: list[str] = []  # the NDJSON files' names, by file number
 
     def _files(self) -> list[Path]:
         if not self.path.is_dir():
@@ -80,7 +82,8 @@ class PartitionedNdjsonSource(RecordSource):
         try:
             for path in paths:
                 try:
-                    _partition_file(path, index, outs)
+                    self._names.append(path.name)
+                    _partition_file(path, len(self._names) - 1, index, outs)
                 except OSError as exc:
                     index.warnings.append(f"{path.name}: {unreadable(exc)}")
         finally:
@@ -94,21 +97,25 @@ class PartitionedNdjsonSource(RecordSource):
             groups = self._hold(path, wanted)
             try:
                 for key in list(groups):
-                    yield _patient(key, groups.pop(key), index)
+                    patient = key.decode("utf-8", "surrogatepass")
+                    yield _patient(patient, groups.pop(key), index, self._names)
             finally:
                 self.held -= 1
 
-    def _hold(self, path: Path, wanted: set[str] | None) -> dict[str, list[_Line]]:
+    def _hold(self, path: Path, wanted: set[str] | None) -> dict[bytes, list[_Line]]:
         """One partition's lines grouped by patient (first-met order)."""
         self.held += 1
         self.most_held = max(self.most_held, self.held)
-        groups: dict[str, list[_Line]] = {}
+        groups: dict[bytes, list[_Line]] = {}
+        chosen = None if wanted is None else {_encode(k) for k in wanted}
         with path.open("rb") as handle:
             for tagged in handle:
-                header, _, line = tagged.partition(_TAB)
-                key, where, parsed = json.loads(header)
-                if wanted is None or key in wanted:
-                    groups.setdefault(key, []).append((where, parsed, line.rstrip(b"\r\n")))
+                header, _, rest = tagged.partition(_TAB)
+                size, file_no, line_no, parsed = map(int, header.split())
+                key = rest[:size]
+                if chosen is None or key in chosen:
+                    line = rest[size:].rstrip(b"\r\n")
+                    groups.setdefault(key, []).append((file_no, line_no, parsed == 1, line))
         return groups
 
     def close(self) -> None:
@@ -116,42 +123,48 @@ class PartitionedNdjsonSource(RecordSource):
         self._cleanup()
 
 
-def _partition_file(path: Path, index: Index, outs: list[IO[bytes]]) -> None:
+def _partition_file(path: Path, file_no: int, index: Index, outs: list[IO[bytes]]) -> None:
     """One streaming pass over an NDJSON file: each line to its patient's partition."""
     patients: dict[bytes, str | None] = {}
     with path.open("rb") as handle:
         for line_no, line in enumerate(handle):
             if len(line) < 3 and not line.strip():
                 continue
-            where = f"{path.name}:{line_no + 1}"
             key = _fast_patient(line, patients)
             if key is not None:
-                _write(outs, key, where, False, line.rstrip(b"\r\n"))
+                _write(outs, key, file_no, line_no + 1, 0, line.rstrip(b"\r\n"))
                 continue
-            _parse_line(line, where, index)  # files it in index.groups, shared or warnings
+            # files it in index.groups, shared or warnings
+            _parse_line(line, f"{path.name}:{line_no + 1}", index)
             for found, items in index.groups.items():
                 for item in items:
                     text = json.dumps(item, separators=(",", ":")).encode()
-                    _write(outs, found, where, True, text)
+                    _write(outs, found, file_no, line_no + 1, 1, text)
             index.groups.clear()
 
 
-def _write(outs: list[IO[bytes]], key: str, where: str, parsed: bool, line: bytes) -> None:
-    """``parsed``: the line was parsed and filed by ``Index.add`` (checked: taken as is)."""
-    # json.dumps escapes control characters, so the first raw tab ends the header
-    header = json.dumps([key, where, parsed], ensure_ascii=True).encode()
-    outs[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(outs)].write(
-        header + _TAB + line + b"\n"
-    )
+def _write(
+    outs: list[IO[bytes]], key: str, file_no: int, line_no: int, parsed: int, line: bytes
+) -> None:
+    """One tagged line: ``<key size> <file no> <line no> <parsed>\\t<key><JSON>``; ``parsed``
+    1: the line was parsed and filed by ``Index.add`` in the first pass (taken as is)."""
+    name = _encode(key)
+    header = b"%d %d %d %d\t" % (len(name), file_no, line_no, parsed)
+    outs[zlib.crc32(name) % len(outs)].write(header + name + line + b"\n")
 
 
-def _patient(key: str, lines: list[_Line], index: Index) -> PatientResources:
+def _encode(key: str) -> bytes:
+    return key.encode("utf-8", "surrogatepass")
+
+
+def _patient(key: str, lines: list[_Line], index: Index, names: list[str]) -> PatientResources:
     """The patient's resources, each line checked as ``Index`` checks a line it loads."""
     resources: list[dict[str, Any]] = []
-    for where, parsed, line in lines:
+    for file_no, line_no, parsed, line in lines:
         if parsed:
             resources.append(json.loads(line))
             continue
+        where = f"{names[file_no]}:{line_no}"
         try:
             resource = fast_json.loads(line)
         except ValueError as exc:
