@@ -60,6 +60,10 @@ def test_values_are_json_loads_values(value: Any, compact: bool) -> None:
         '{"value":"\ud800"}'.encode("utf-8", "surrogatepass"),  # an encoded lone surrogate
         '{"value":1}'.encode("utf-16"),
         b'{"value":0.10}',
+        b'{"v" : -12345678901234567890 }',
+        b"[12345678901234567890123]",
+        b'{"v":12345678901234567890.5,"w":1234567890123456789e3}',  # floats in both
+        b'{"t":"seed: 6608123172186290765 (Synthea)","n":1}',
     ],
 )
 def test_where_orjson_differs_json_decides(text: bytes) -> None:
@@ -82,3 +86,18 @@ def test_orjson_is_used_when_installed() -> None:
     # a long digit run only inside a string still parses right (json.loads takes it)
     text = b'{"id":"x","n":[1,"12345678901234567890123"]}'
     assert fast_json.loads(text) == orjson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "long"),
+    [
+        (b'{"v":12345678901234567890}', True),  # 20 digits before "}"
+        (b'{"v": [ -1234567890123456789 , 2]}', True),  # 19 digits, spaces and a minus
+        (b'{"v":123456789012345678}', False),  # 18 digits: an int64
+        (b'{"v":12345678901234567890.5}', False),  # a fraction: a float for json too
+        (b'{"t":"seed: 6608123172186290765 (Synthea)"}', False),  # in text, not delimited
+        (b'{"t":"x,12345678901234567890]"}', True),  # in a string: a false alarm (json decides)
+    ],
+)
+def test_long_integers_are_found_where_an_integer_can_stand(text: bytes, long: bool) -> None:
+    assert fast_json._long_integer(text) is long

@@ -7,9 +7,9 @@ decimal to the nearest double. Where the two differ, ``loads`` hands the text to
 ``json.loads`` instead, so the result (or the error, and its message) is exactly what
 ``json.loads`` gives:
   * integers beyond 64 bits: orjson turns them into floats. A run of 19 or more digits
-    after ``:``, ``,`` or ``[`` (where a number can start; inside a string too: a false
-    alarm only costs time) sends the text to ``json.loads``, and so does a top-level value
-    that is not an object or array;
+    between ``:``, ``,`` or ``[`` and ``,``, ``}`` or ``]`` (where an integer can stand;
+    inside a string too: a false alarm only costs time) sends the text to ``json.loads``,
+    and so does a top-level value that is not an object or array;
   * what orjson refuses and ``json`` accepts or words differently: NaN/Infinity, 1e400,
     lone surrogates, a UTF-8 BOM, UTF-16/32 bytes, invalid UTF-8, nesting beyond 1 024.
 Without orjson installed (it is a dependency; a stale environment) ``json.loads`` is used.
@@ -18,7 +18,6 @@ Without orjson installed (it is a dependency; a stale environment) ``json.loads`
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 _orjson: Any
@@ -29,10 +28,42 @@ except ImportError:  # pragma: no cover - orjson is a declared dependency
 else:
     _orjson = orjson
 
-# 2**63 has 19 digits: shorter integers fit an int64. Starting with a character class lets
-# the regex engine skip ahead (measured: 0.20 s vs 0.31 s for a bare [0-9]{19} over 110 000
-# lines, where orjson itself takes 0.55 s and json.loads 1.1 s).
-_LONG_NUMBER = re.compile(rb"[:,\[][ \t\r\n]*-?[0-9]{19}")
+# 2**63 has 19 digits: shorter integers fit an int64. Digits are mapped to "0" (one C pass)
+# and runs of 19 found with bytes.find; only then is the run's context looked at (measured
+# on a 1.2 MB hook body: 0.3 ms, where a regex for the same took 7 ms and orjson 16 ms).
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_RUN = b"0" * 19
+_ZERO = ord("0")
+_SPACE = frozenset(b" \t\r\n")
+_BEFORE = frozenset(b":,[")
+_AFTER = frozenset(b",}]")
+
+
+def _long_integer(data: bytes) -> bool:
+    """Whether a run of 19+ digits stands where an integer can (between ``:``, ``,`` or ``[``
+    and ``,``, ``}`` or ``]``; inside a string too: a false alarm only costs time)."""
+    zeros = data.translate(_DIGITS)
+    at = zeros.find(_RUN)
+    while at >= 0:
+        start, end = at, at + len(_RUN)
+        while start > 0 and zeros[start - 1] == _ZERO:
+            start -= 1
+        while end < len(zeros) and zeros[end] == _ZERO:
+            end += 1
+        before = start - 1
+        if before >= 0 and data[before] == ord("-"):
+            before -= 1
+        while before >= 0 and data[before] in _SPACE:
+            before -= 1
+        after = end
+        while after < len(data) and data[after] in _SPACE:
+            after += 1
+        if (before < 0 or data[before] in _BEFORE) and (
+            after >= len(data) or data[after] in _AFTER
+        ):
+            return True
+        at = zeros.find(_RUN, end)
+    return False
 
 
 def loads(data: bytes) -> Any:
@@ -44,7 +75,7 @@ def loads(data: bytes) -> Any:
 def container_or_none(data: bytes) -> dict[str, Any] | list[Any] | None:
     """The object or array orjson reads where its value is the one ``json`` would give; None
     when ``json`` must decide (not parsed, a long number, not an object or array)."""
-    if _orjson is None or _LONG_NUMBER.search(data) is not None:
+    if _orjson is None or _long_integer(data):
         return None
     try:
         value = _orjson.loads(data)
