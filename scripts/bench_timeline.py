@@ -34,6 +34,12 @@ from cpoc_fhir.service import Evaluator  # noqa: E402
 from cpoc_fhir.synthetic import generate_practice  # noqa: E402
 
 
+def generate(folder: Path, patients: int) -> int:
+    """N synthetic patients (seed 7, no claims) as NDJSON per type in ``folder``; resources
+    written. (bench_capture.py uses it too.)"""
+    return generate_practice(folder, patients, claims=False).resources
+
+
 def bench(folder: Path, partition_mb: float | None = None) -> dict[str, float]:
     files = sorted(folder.glob("*.ndjson"))
     t0 = time.perf_counter()
@@ -90,7 +96,7 @@ def main() -> None:
             shutil.rmtree(args.out)
         t0 = time.perf_counter()
         # the clinical records only: claims are not read by the timeline
-        written = generate_practice(args.out, args.patients, claims=False).resources
+        written = generate(args.out, args.patients)
         print(
             f"generated {args.patients} patients, {written} resources in "
             f"{time.perf_counter() - t0:.1f} s → {args.out}"
