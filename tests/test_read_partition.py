@@ -161,3 +161,20 @@ def test_any_partition_size_gives_the_same_records(tmp_path_factory: Any, size: 
     split = PartitionedNdjsonSource(folder, partition_bytes=size)
     assert _records(split) == _records(NdjsonSource(folder))
     assert split.most_held == 1
+
+
+def test_a_partition_that_cannot_be_written_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from cpoc_fhir.fhir.read import partition
+
+    def full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(partition.zlib, "crc32", full)  # the first write of a tagged line
+    split = PartitionedNdjsonSource(_export(tmp_path / "bulk"), partition_bytes=1000)
+    with pytest.raises(InputError) as raised:
+        split.scan()
+    assert raised.value.problem == "cannot be written (No space left on device)"

@@ -84,6 +84,9 @@ class PartitionedNdjsonSource(RecordSource):
                 try:
                     self._names.append(path.name)
                     _partition_file(path, len(self._names) - 1, index, outs)
+                except _WriteFailed as failed:
+                    problem = unreadable(failed.error).replace("be read", "be written")
+                    raise InputError("temporary partitions", problem) from failed.error
                 except OSError as exc:
                     index.warnings.append(f"{path.name}: {unreadable(exc)}")
         finally:
@@ -150,7 +153,16 @@ def _write(
     1: the line was parsed and filed by ``Index.add`` in the first pass (taken as is)."""
     name = _encode(key)
     header = b"%d %d %d %d\t" % (len(name), file_no, line_no, parsed)
-    outs[zlib.crc32(name) % len(outs)].write(header + name + line + b"\n")
+    try:
+        outs[zlib.crc32(name) % len(outs)].write(header + name + line + b"\n")
+    except OSError as exc:  # a full disk is not the input's fault
+        raise _WriteFailed(exc) from exc
+
+
+class _WriteFailed(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _encode(key: str) -> bytes:
