@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import re
+import resource as rusage
 import shutil
 import sys
 import tempfile
@@ -187,6 +188,8 @@ def main() -> None:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"total wall time {time.perf_counter() - t0:.1f} s")
+    peak = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"peak RSS {peak:.0f} MB (this process: the offline runs are in-process)")
 
 
 if __name__ == "__main__":

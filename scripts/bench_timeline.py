@@ -9,6 +9,7 @@ Prints patients/s, ms/patient and the ratio of (2) to (1).
 
     python scripts/bench_timeline.py --patients 10000 [--out bench-data] [--keep]
     python scripts/bench_timeline.py --data bench-data   # time a kept folder again
+    python scripts/bench_timeline.py --partition-mb 8    # bounded memory (partitioned read)
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ sys.path.insert(0, str(REPO))
 
 from cpoc_fhir.config import load_payer  # noqa: E402
 from cpoc_fhir.engine.settings import RuleSettings  # noqa: E402
-from cpoc_fhir.fhir.read import open_source  # noqa: E402
+from cpoc_fhir.fhir.read import fast_json, open_source  # noqa: E402
 from cpoc_fhir.knowledge.loader import load_knowledge  # noqa: E402
 from cpoc_fhir.service import Evaluator  # noqa: E402
 from cpoc_fhir.synthetic import generate_practice  # noqa: E402
 
 
-def bench(folder: Path) -> dict[str, float]:
+def generate(folder: Path, patients: int) -> int:
+    """N synthetic patients (seed 7, no claims) as NDJSON per type in ``folder``; resources
+    written. (bench_capture.py uses it too.)"""
+    return generate_practice(folder, patients, claims=False).resources
+
+
+def bench(folder: Path, partition_mb: float | None = None) -> dict[str, float]:
     files = sorted(folder.glob("*.ndjson"))
     t0 = time.perf_counter()
     lines = 0
@@ -46,7 +53,8 @@ def bench(folder: Path) -> dict[str, float]:
 
     evaluator = Evaluator(load_knowledge(), RuleSettings(), load_payer(None))
     t0 = time.perf_counter()
-    source = open_source(folder)
+    partition = None if partition_mb is None else int(partition_mb * (1 << 20))
+    source = open_source(folder, partition_bytes=partition)
     count = out_bytes = 0
     for timeline in evaluator.timelines(source, date(2026, 6, 30)):
         out_bytes += len(json.dumps(timeline.as_json()))
@@ -74,6 +82,12 @@ def main() -> None:
         help="time an existing folder (kept with --keep) instead of generating one: the same "
         "patients for two checkouts compared in turn",
     )
+    parser.add_argument(
+        "--partition-mb",
+        type=float,
+        help="read the export partitioned by patient on disk, partitions of about this many MB "
+        "(fhir/read/partition.py; memory bounded by one partition)",
+    )
     args = parser.parse_args()
     if args.data is not None:
         args.out, args.keep = args.data, True
@@ -82,12 +96,13 @@ def main() -> None:
             shutil.rmtree(args.out)
         t0 = time.perf_counter()
         # the clinical records only: claims are not read by the timeline
-        written = generate_practice(args.out, args.patients, claims=False).resources
+        written = generate(args.out, args.patients)
         print(
             f"generated {args.patients} patients, {written} resources in "
             f"{time.perf_counter() - t0:.1f} s → {args.out}"
         )
-    r = bench(args.out)
+    r = bench(args.out, args.partition_mb)
+    print(f"JSON reader      : {'orjson' if fast_json.available() else 'json (orjson absent)'}")
     print(
         f"plain JSON parse : {r['parse_s']:.2f} s ({r['resources'] / r['parse_s']:,.0f} "
         "resources/s)"

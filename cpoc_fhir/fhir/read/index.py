@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpoc_fhir.fhir.read import fast_json
 from cpoc_fhir.fhir.read.references import (
     has_patient_field,
     patient_field_problem,
@@ -95,7 +96,7 @@ class Index:
         where = f"{line_file.name}:{line_no + 1}"
         start, end = line_file.starts[line_no], line_file.starts[line_no + 1]
         try:
-            resource = json.loads(maps[file_no][start:end].rstrip(b"\r\n"))
+            resource = fast_json.loads(maps[file_no][start:end].rstrip(b"\r\n"))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             self.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
             return None

@@ -10,10 +10,10 @@ patient is checked again when it is parsed.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from cpoc_fhir.fhir.read import fast_json
 from cpoc_fhir.fhir.read.bundles import flatten
 from cpoc_fhir.fhir.read.index import LINE_BITS, Index, LineFile, decode_reason
 from cpoc_fhir.fhir.read.references import reference_key
@@ -101,7 +101,7 @@ def _reference_at(line: bytes, at: int) -> bytes | None:
 
 def _parse_line(line: bytes, where: str, index: Index) -> None:
     try:
-        resource = json.loads(line.rstrip(b"\r\n"))
+        resource = fast_json.loads(line.rstrip(b"\r\n"))
     except ValueError as exc:
         index.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
         return

@@ -8,60 +8,22 @@ folder or NDJSON becomes an entry in ``source.warnings`` and the rest is read.
 
 from __future__ import annotations
 
-import json
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.fhir.read import fast_json
 from cpoc_fhir.fhir.read.bundles import flatten
 from cpoc_fhir.fhir.read.index import Index, decode_reason
 from cpoc_fhir.fhir.read.ndjson import scan_ndjson
+from cpoc_fhir.fhir.read.partition import PartitionedNdjsonSource
+from cpoc_fhir.fhir.read.record_source import RecordSource, unreadable
 from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.fhir.read.resources import PatientResources
 
 Resource = dict[str, Any]
-
-
-class RecordSource(ABC):
-    """Resources grouped per patient. ``warnings``: problems tied to no patient (complete
-    once ``patients()`` has been iterated)."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self._index: Index | None = None
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._scanned().warnings
-
-    @property
-    def shared(self) -> dict[str, Resource]:
-        """Resources tied to no patient (Medication, Practitioner, Organization …)."""
-        return self._scanned().shared
-
-    def patients(self, patient_ids: set[str] | None = None) -> Iterator[PatientResources]:
-        """Each patient's resources, in the order patients were first met.
-
-        ``patient_ids`` ("x" or "Patient/x") limits the output to those patients.
-        """
-        wanted = None if patient_ids is None else {f"Patient/{patient_id(p)}" for p in patient_ids}
-        return self._scanned().patients(wanted)
-
-    def scan(self) -> None:
-        """Index the source now (else at the first use); raises ``InputError``."""
-        self._scanned()
-
-    def _scanned(self) -> Index:
-        if self._index is None:
-            self._index = Index()
-            self._scan(self._index)
-        return self._index
-
-    @abstractmethod
-    def _scan(self, index: Index) -> None:
-        """Fill ``index`` with every resource (or NDJSON line position) of the source."""
 
 
 class BundleSource(RecordSource):
@@ -142,14 +104,23 @@ class ResourceListSource(RecordSource):
                 index.warnings.append(f"{where}: not a FHIR resource; skipped")
 
 
-def open_source(path: Path) -> RecordSource:
+def open_source(path: Path, partition_bytes: int | None = None) -> RecordSource:
     """The source for a Bundle/resource ``.json`` file, an ``.ndjson`` file or a folder,
-    already indexed: an input that cannot be used raises ``InputError`` here."""
+    already indexed: an input that cannot be used raises ``InputError`` here.
+
+    ``partition_bytes`` (else ``CPOC_NDJSON_PARTITION_MB`` from the environment): NDJSON alone
+    (a file, or a folder without ``.json`` files) is read partitioned by patient on disk, with
+    memory bounded by one partition of about this size (fhir/read/partition.py).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
+    if partition_bytes is None:
+        partition_bytes = _partition_bytes_from_environment()
     source: RecordSource
-    if path.is_dir():
+    if partition_bytes is not None and _ndjson_only(path):
+        source = PartitionedNdjsonSource(path, partition_bytes)
+    elif path.is_dir():
         source = FolderSource(path)
     elif path.suffix == ".ndjson":
         source = NdjsonSource(path)
@@ -157,6 +128,25 @@ def open_source(path: Path) -> RecordSource:
         source = BundleSource(path)
     source.scan()
     return source
+
+
+def _partition_bytes_from_environment() -> int | None:
+    text = os.environ.get("CPOC_NDJSON_PARTITION_MB", "").strip()
+    if not text:
+        return None
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = 0
+    if not 0 < megabytes < 1 << 30:
+        raise InputError("CPOC_NDJSON_PARTITION_MB", "expected a positive number of megabytes")
+    return max(1, int(megabytes * (1 << 20)))
+
+
+def _ndjson_only(path: Path) -> bool:
+    if not path.is_dir():
+        return path.suffix == ".ndjson"
+    return not any(p.suffix == ".json" for p in path.iterdir())
 
 
 def patient_resources(
@@ -188,9 +178,9 @@ def _read_json(path: Path) -> Any:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(str(path), _unreadable(exc)) from exc
+        raise InputError(str(path), unreadable(exc)) from exc
     try:
-        return json.loads(raw)
+        return fast_json.loads(raw)
     except ValueError as exc:
         raise InputError(str(path), f"not JSON ({decode_reason(exc)})") from exc
 
@@ -200,7 +190,7 @@ def _check_readable(path: Path) -> None:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise InputError(str(path), _unreadable(exc)) from exc
+        raise InputError(str(path), unreadable(exc)) from exc
 
 
 def _add_json(data: Resource, where: str, index: Index) -> None:
@@ -215,8 +205,7 @@ def _scan_ndjson_file(path: Path, index: Index) -> None:
     try:
         scan_ndjson(path, path.name, index)
     except OSError as exc:
-        index.warnings.append(f"{path.name}: {_unreadable(exc)}")
+        index.warnings.append(f"{path.name}: {unreadable(exc)}")
 
 
-def _unreadable(exc: OSError) -> str:
-    return f"cannot be read ({exc.strerror or type(exc).__name__})"
+_unreadable = unreadable  # the name before RecordSource moved to record_source.py
