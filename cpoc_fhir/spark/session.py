@@ -12,6 +12,7 @@ local file or folder.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -68,12 +69,27 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
     return spark
 
 
+_MANGLED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)")  # what Path("s3a://b/x") leaves
+
+
 def to_uri(location: str | Path) -> str:
-    """A Hadoop URI for ``location``: a URI as given, a plain path as an absolute file URI."""
+    """A Hadoop URI for ``location``: a URI as given (also one a ``Path`` option turned into
+    "s3a:/b/x"), a plain path as an absolute file URI."""
     text = str(location)
-    if "://" in text:
+    mangled = _MANGLED.match(text)
+    if mangled and mangled.group(1) != "file":
+        return f"{mangled.group(1)}://{text[mangled.end() :]}"
+    if "://" in text or mangled:
         return text
     return Path(text).resolve().as_uri()
+
+
+def local_path(location: str | Path) -> Path | None:
+    """The local path of a plain path or ``file:`` URI, else None."""
+    uri = to_uri(location)
+    if not uri.startswith("file:"):
+        return None
+    return Path(uri.removeprefix("file:").removeprefix("//"))
 
 
 def ndjson_files(spark: Any, location: str | Path) -> list[tuple[str, str]]:
