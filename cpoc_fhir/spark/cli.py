@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.spark.session import local_path, parse_conf, spark_session
+from cpoc_fhir.spark.session import local_path, parse_conf, running_session
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFLICTS = 0, 3, 5
 
@@ -35,11 +35,8 @@ def run_timeline(args: argparse.Namespace) -> int:
         load_pack(args.model, config.models)
     spec = EvaluatorSpec(config.rules, payer, config.models, forced_model=args.model)
     as_of = args.as_of or date.today()
-    spark = spark_session(args.master, conf)
-    try:
+    with running_session(args.master, conf) as spark:
         result = job.run_timelines(spark, args.input, args.out, spec, as_of, args.patient)
-    finally:
-        spark.stop()
     out = sys.stdout
     out.write(
         f"{result.patients} patients, {result.lines} lines as of {as_of.isoformat()}\n"
@@ -77,13 +74,10 @@ def run_capture(args: argparse.Namespace) -> int:
     as_of = args.as_of or min(month.last, entered.date())
     spec = EvaluatorSpec(config.rules, payer, config.models)
     capture = CaptureJob(job.pack_spec(spec), config.publish, months, as_of, entered, args.dry_run)
-    spark = spark_session(args.master, conf)
-    try:
+    with running_session(args.master, conf) as spark:
         result = job.run_capture(
             spark, args.ndjson, args.out, capture, args.patient, getattr(args, "existing", None)
         )
-    finally:
-        spark.stop()
     summary = result.summary
     summary.catch_up = months.why
     default_conflicts = (local_path(args.out) or Path(".")) / f"ffs-conflicts-{month}.csv"

@@ -104,7 +104,17 @@ def timelines(
     aliases: Mapping[str, str],
 ) -> Iterator[str]:
     """Each patient's timeline JSON (``PatientTimeline.as_json``, serialised)."""
-    evaluator = evaluator_from(spec)
+    return evaluate_groups(evaluator_from(spec), groups, as_of, shared, aliases)
+
+
+def evaluate_groups(
+    evaluator: Evaluator,
+    groups: Iterable[tuple[str, Iterable[Item]]],
+    as_of: date,
+    shared: Mapping[str, Resource],
+    aliases: Mapping[str, str],
+) -> Iterator[str]:
+    """``timelines`` with an Evaluator already built."""
     with relaxed_gc():
         for key, group in groups:
             items = list(group)
@@ -218,7 +228,17 @@ def capture(
 ) -> Iterator[tuple[str, Any]]:
     """``("item", NDJSON line)`` per current ChargeItem and one ``("summary", CaptureSummary)``
     for the partition."""
-    evaluator = evaluator_from(job.spec)
+    return capture_groups(evaluator_from(job.spec), groups, job, shared, aliases)
+
+
+def capture_groups(
+    evaluator: Evaluator,
+    groups: Iterable[tuple[str, Iterable[Item]]],
+    job: CaptureJob,
+    shared: Mapping[str, Resource],
+    aliases: Mapping[str, str],
+) -> Iterator[tuple[str, Any]]:
+    """``capture`` with an Evaluator already built."""
     store = PatientStore(job.publish.practice_identifier_system, job.entered)
     run = CaptureRun(
         evaluator,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,23 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None =
 
 
 _MANGLED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)")  # what Path("s3a://b/x") leaves
+
+
+@contextmanager
+def running_session(master: str, conf: Mapping[str, str]) -> Iterator[Any]:
+    """A session for one command: an active one (a notebook's, a test's) is used and left
+    running; one started here is stopped at the end."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("--engine spark", f"pyspark is not installed: {_INSTALL}") from None
+    active = SparkSession.getActiveSession()
+    spark = active or spark_session(master, conf)
+    try:
+        yield spark
+    finally:
+        if active is None:
+            spark.stop()
 
 
 def to_uri(location: str | Path) -> str:
