@@ -11,9 +11,13 @@ import argparse
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.spark.session import local_path, parse_conf, running_session
+
+if TYPE_CHECKING:
+    from cpoc_fhir.capture.run import CaptureMonth
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFLICTS = 0, 3, 5
 
@@ -49,9 +53,19 @@ def run_timeline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _month(option: str, text: str | None) -> CaptureMonth | None:
+    from cpoc_fhir.capture.run import CaptureMonth
+
+    if text is None:
+        return None
+    try:
+        return CaptureMonth.parse(text)
+    except ValueError as exc:
+        raise InputError(option, str(exc)) from None
+
+
 def run_capture(args: argparse.Namespace) -> int:
     from cpoc_fhir.capture.catchup import window
-    from cpoc_fhir.capture.cli import _month
     from cpoc_fhir.capture.ffs import write_conflicts_csv
     from cpoc_fhir.capture.report import summary_table
     from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
