@@ -25,6 +25,7 @@ from cpoc_fhir.spark.keying import ALIAS, PATIENT, SHARED, WARNING, first_by_ord
 from cpoc_fhir.spark.session import ndjson_files, rename_parts, to_uri
 
 TEXT_INPUT = "org.apache.hadoop.mapreduce.lib.input.TextInputFormat"
+SPLIT_BYTES = 128 * 1024 * 1024  # Hadoop's usual block size: what one input task reads
 EXISTING_FILES = 1 << 20  # file numbers of the ChargeItems captured before: after the export's
 
 
@@ -63,12 +64,20 @@ def read_lines(spark: Any, location: str | Path, first_file: int = 0) -> Any:
     """RDD of ``(file number, file name, byte offset, line)`` over the location's NDJSON."""
     sc = spark.sparkContext
     parts = []
-    for number, (uri, name) in enumerate(ndjson_files(spark, location), start=first_file):
+    files = ndjson_files(spark, location)
+    for number, (uri, name, _size) in enumerate(files, start=first_file):
         rdd = sc.newAPIHadoopFile(
             uri, TEXT_INPUT, "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text"
         )
         parts.append(rdd.map(lambda kv, n=number, f=name: (n, f, kv[0], kv[1])))
-    return sc.union(parts) if len(parts) > 1 else parts[0]
+    lines = sc.union(parts) if len(parts) > 1 else parts[0]
+    # A Bulk export has one file per resource type, many of them small: one task per file
+    # would cost more than the work. Merge them (no shuffle) into at least one partition per
+    # core and one per SPLIT_BYTES of input; the per-patient stage inherits that count
+    # unless spark.default.parallelism says otherwise.
+    total = sum(size for _, _, size in files)
+    target = max(sc.defaultParallelism, -(-total // SPLIT_BYTES))
+    return lines.coalesce(target) if lines.getNumPartitions() > target else lines
 
 
 def gather(

@@ -110,9 +110,10 @@ def local_path(location: str | Path) -> Path | None:
     return Path(uri.removeprefix("file:").removeprefix("//"))
 
 
-def ndjson_files(spark: Any, location: str | Path) -> list[tuple[str, str]]:
-    """``(uri, name)`` of the NDJSON to read: the file itself, or a folder's ``*.ndjson`` files
-    by name (``open_source``'s order); none is an InputError naming the location."""
+def ndjson_files(spark: Any, location: str | Path) -> list[tuple[str, str, int]]:
+    """``(uri, name, size in bytes)`` of the NDJSON to read: the file itself, or a folder's
+    ``*.ndjson`` files by name (``open_source``'s order); none is an InputError naming the
+    location."""
     jvm = spark.sparkContext._jvm
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     uri = to_uri(location)
@@ -123,9 +124,9 @@ def ndjson_files(spark: Any, location: str | Path) -> list[tuple[str, str]]:
             raise InputError(str(location), "no such file or folder")
         status = fs.getFileStatus(path)
         if not status.isDirectory():
-            return [(status.getPath().toString(), status.getPath().getName())]
+            return [(status.getPath().toString(), status.getPath().getName(), status.getLen())]
         found = [
-            (s.getPath().toString(), s.getPath().getName())
+            (s.getPath().toString(), s.getPath().getName(), s.getLen())
             for s in fs.listStatus(path)
             if not s.isDirectory() and s.getPath().getName().endswith(".ndjson")
         ]
