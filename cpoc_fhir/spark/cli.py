@@ -100,7 +100,8 @@ def run_capture(args: argparse.Namespace) -> int:
     if args.warnings is not None:
         write_warnings(args.warnings, summary.warning_list)
     billed = f"{months.first} … {month}" if months.months > 1 else str(month)
-    title = f"CPOC capture {billed} as of {as_of.isoformat()} — Spark {args.master}" + (
+    master = args.master or "(default master)"
+    title = f"CPOC capture {billed} as of {as_of.isoformat()} — Spark {master}" + (
         " (dry run: nothing written)" if args.dry_run else ""
     )
     mode = (

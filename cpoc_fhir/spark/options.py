@@ -21,9 +21,9 @@ def add_engine_options(parser: argparse.ArgumentParser | Any) -> None:
     )
     group.add_argument(
         "--master",
-        default=DEFAULT_MASTER,
         metavar="URL",
-        help=f"Spark master (default {DEFAULT_MASTER}; e.g. local[2], yarn, spark://host:7077)",
+        help=f"Spark master (default {DEFAULT_MASTER}, or spark-submit's when started by it; "
+        "e.g. local[2], yarn, spark://host:7077)",
     )
     group.add_argument(
         "--spark-conf",

@@ -1,6 +1,7 @@
 """The SparkSession of a ``--engine spark`` run, and the Bulk NDJSON files of a location.
 
-``--master`` (default ``local[*]``) and ``--spark-conf KEY=VALUE`` go to the session as given.
+``--master`` (default ``local[*]``, or spark-submit's under ``spark-submit``) and
+``--spark-conf KEY=VALUE`` go to the session as given.
 With a local master the executors' Python workers are the driver's interpreter and import the
 driver's ``cpoc_fhir`` (``PYSPARK_PYTHON``, ``spark.executorEnv.PYTHONPATH``), so the
 code that runs per patient is the code that was started; on a cluster the package must be
@@ -48,17 +49,30 @@ def session_conf(master: str, conf: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None) -> Any:
-    """A SparkSession for ``master``; pyspark or Java missing is an InputError."""
+def under_spark_submit() -> bool:
+    """Whether this driver was started by ``spark-submit`` (it passes the gateway's port)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
+    """A SparkSession for ``master`` (None: spark-submit's master, else ``local[*]``);
+    pyspark or Java missing is an InputError."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("--engine spark", f"pyspark is not installed: {_INSTALL}") from None
-    if master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+    submitted = master is None and under_spark_submit()
+    master = master or DEFAULT_MASTER
+    if not submitted and master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
         # PySpark starts its Python workers with $PYSPARK_PYTHON (default python3 on PATH).
         os.environ["PYSPARK_PYTHON"] = sys.executable
-    builder = SparkSession.builder.master(master).appName("cpoc")
-    for key, value in session_conf(master, conf or {}).items():
+    builder = SparkSession.builder.appName("cpoc")
+    if submitted:  # spark-submit's --master and --conf stand; ours only add to them
+        settings = dict(conf or {})
+    else:
+        builder = builder.master(master)
+        settings = session_conf(master, conf or {})
+    for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
@@ -74,7 +88,7 @@ _MANGLED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)")  # what Path("s3a://
 
 
 @contextmanager
-def running_session(master: str, conf: Mapping[str, str]) -> Iterator[Any]:
+def running_session(master: str | None, conf: Mapping[str, str]) -> Iterator[Any]:
     """A session for one command: an active one (a notebook's, a test's) is used and left
     running; one started here is stopped at the end."""
     try:
