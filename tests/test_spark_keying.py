@@ -307,3 +307,25 @@ def test_summaries_merge() -> None:
     assert total.amount_by_code == {"xx301": Decimal("60.00")} and total.errors == [
         "Patient/x: failed"
     ]
+
+
+def test_cli_refuses_spark_options_out_of_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cpoc_fhir.cli import main
+
+    store = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    assert main(["timeline", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "--out: writes Parquet with --engine spark only" in capsys.readouterr().err
+    capture = ["capture", "--month", "2025-09", "--store", store, "--no-progress"]
+    code = main([*capture, "--fhir-base", "http://ehr.example/fhir", "--engine", "spark"])
+    assert code == 2
+    assert "captures offline only: give --ndjson INPUT" in capsys.readouterr().err
+    code = main([*capture, "--ndjson", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--existing", str(tmp_path)])  # fmt: skip
+    assert code == 2
+    assert "--existing: is for --engine spark" in capsys.readouterr().err
+    code = main(["timeline", str(tmp_path), "--engine", "spark", "--spark-conf", "novalue",
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    assert "--spark-conf: expected KEY=VALUE, not 'novalue'" in capsys.readouterr().err
