@@ -161,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bulk_options(timeline)
     capture_cli.add_auth_options(timeline, "system/*.rs")
+    timeline.add_argument(
+        "--out",
+        metavar="DIR",
+        help="--engine spark: where the lines are written as Parquet (DIR/lines, DIR/patients; "
+        "a path or a Hadoop URI)",
+    )
+    from cpoc_fhir.spark.options import add_engine_options
+
+    add_engine_options(timeline)
 
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
@@ -279,6 +288,12 @@ def _timeline(args: argparse.Namespace) -> int:
     from cpoc_fhir.packs.registry import load_pack
     from cpoc_fhir.service import Evaluator
 
+    if args.engine == "spark":
+        from cpoc_fhir.spark.cli import run_timeline
+
+        return run_timeline(args)
+    if args.out is not None:
+        raise InputError("--out", "writes Parquet with --engine spark only")
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     if args.model:

@@ -112,6 +112,15 @@ def add_parsers(sub: Any) -> None:
     )
     capture.add_argument("--no-progress", action="store_true")
     add_bulk_options(capture)
+    capture.add_argument(
+        "--existing",
+        metavar="PATH",
+        help="--engine spark: ChargeItems captured before (NDJSON file, folder or URI, e.g. the "
+        "last run's OUT/ChargeItem), planned against so a second run changes nothing",
+    )
+    from cpoc_fhir.spark.options import add_engine_options
+
+    add_engine_options(capture)
     add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")
 
     resources = sub.add_parser(
@@ -173,6 +182,12 @@ def _month(option: str, text: str | None) -> CaptureMonth | None:
 
 
 def run_capture(args: argparse.Namespace) -> int:
+    if getattr(args, "engine", "local") == "spark":
+        from cpoc_fhir.spark.cli import run_capture as run_spark_capture
+
+        return run_spark_capture(args)
+    if getattr(args, "existing", None) is not None:
+        raise InputError("--existing", "is for --engine spark (offline capture keeps OUT)")
     month = _month("--month", args.month)
     assert month is not None
     since = _month("--since", args.since)
