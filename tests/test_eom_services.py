@@ -9,41 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocm_fhir import colon_patient, write_bundle
 
 from cpoc_fhir.cli import main
-
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
 def _patient(pid: str, with_services: bool) -> list[dict[str, Any]]:
     subject = {"reference": f"Patient/{pid}"}
-    resources: list[dict[str, Any]] = [
-        {"resourceType": "Patient", "id": pid, "birthDate": "1950-01-01"},
-        {
-            "resourceType": "Condition",
-            "id": f"{pid}-crc",
-            "subject": subject,
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {"coding": [{"system": ICD10, "code": "C18.0"}]},
-            "onsetDateTime": "2025-01-10",
-        },
-        {
-            "resourceType": "MedicationAdministration",
-            "id": f"{pid}-ox",
-            "status": "completed",
-            "subject": subject,
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "32592"}]},
-            "effectiveDateTime": "2025-03-03",
-        },
-    ]
+    resources = colon_patient(pid, "2025-01-10", "2025-03-03")
     if with_services:
         resources += [
             {
@@ -67,13 +40,7 @@ def _patient(pid: str, with_services: bool) -> list[dict[str, Any]]:
 
 
 def _bundle(tmp_path: Path) -> Path:
-    entries = [{"resource": r} for r in _patient("p1", True) + _patient("p2", False)]
-    path = tmp_path / "bundle.json"
-    path.write_text(
-        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}),
-        encoding="utf-8",
-    )
-    return path
+    return write_bundle(tmp_path / "bundle.json", _patient("p1", True) + _patient("p2", False))
 
 
 def test_the_services_report_names_the_evidence_and_the_episode_lacking_it(

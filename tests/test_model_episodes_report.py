@@ -18,6 +18,7 @@ from ocm_fhir import (
     administration,
     coverage,
     dispense,
+    episode_of_care,
     patient,
     write_bundle,
 )
@@ -228,14 +229,7 @@ def test_from_a_fhir_server(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("CPOC_FHIR_TOKEN", raising=False)
     resources = [
         *patient("p1", "C18.0", "2018-12-01"),
-        {
-            "resourceType": "EpisodeOfCare",
-            "id": "p1-eoc",
-            "status": "active",
-            "patient": {"reference": "Patient/p1"},
-            "diagnosis": [{"condition": {"reference": "Condition/p1-dx"}}],
-            "period": {"start": "2019-01-10"},
-        },
+        episode_of_care("p1", "2019-01-10"),
         administration("p1", "p1-ox", OXALIPLATIN, "2019-01-31"),
     ]
     with running_sekmet(tmp_path / "sekmet") as server:
