@@ -4,10 +4,7 @@ months both pay care management (value-and-models §15.3; proposal II-G)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import io
-import json
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -15,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
 from cpoc_fhir.reports.sources import (
     TIMEOUT_HELP,
     add_record_source,
@@ -114,12 +112,5 @@ def run(args: argparse.Namespace) -> int:
             patients.append(summary)
             months += overlap
     result = cc.report(patients, months, as_of, args.start, args.end)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1) + "\n")
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(cc.csv_rows(result))
-        sys.stdout.write(buffer.getvalue())
-    else:
-        sys.stdout.write(cc.table(result))
+    sys.stdout.write(report_text(result, args.format, cc.csv_rows, cc.table))
     return 0

@@ -7,14 +7,12 @@ cpoc report eom-services [INPUT | --fhir-base URL [--group ID]] [--as-of YYYY-MM
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from datetime import date
 from typing import Any
 
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
 from cpoc_fhir.reports.sources import (
     add_record_source,
     add_server_options,
@@ -54,12 +52,5 @@ def run(args: argparse.Namespace) -> int:
         timeline = evaluator.evaluate(record, as_of)
         rows += eom_services.episode_rows(record, timeline.episodes, data.epro_questionnaires)
     result = eom_services.report(rows, as_of.isoformat())
-    if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1) + "\n")
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(eom_services.csv_rows(result))
-        sys.stdout.write(buffer.getvalue())
-    else:
-        sys.stdout.write(eom_services.table(result))
+    sys.stdout.write(report_text(result, args.format, eom_services.csv_rows, eom_services.table))
     return 0

@@ -12,9 +12,6 @@ command: 0; 2 bad usage or input.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from datetime import date
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
 from cpoc_fhir.reports.sources import (
     add_record_source,
     add_server_options,
@@ -68,14 +66,10 @@ def run(args: argparse.Namespace) -> int:
         rows += model_episodes.episode_rows(timeline, pack.id)
     result = model_episodes.report(rows, pack.id, pack.short_name, as_of)
     result["warnings"] = list(source.warnings)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1) + "\n")
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(model_episodes.csv_rows(result))
-        sys.stdout.write(buffer.getvalue())
-    else:
-        sys.stdout.write(model_episodes.table(result))
+    sys.stdout.write(
+        report_text(result, args.format, model_episodes.csv_rows, model_episodes.table)
+    )
+    if args.format == "table":
         for warning in source.warnings:
             sys.stdout.write(f"warning: {warning}\n")
     return 0

@@ -13,9 +13,6 @@ Exit codes as for every command: 0; 2 bad usage or input.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
 from cpoc_fhir.reports.sources import (
     add_record_source,
     add_server_options,
@@ -108,17 +106,11 @@ def run(args: argparse.Namespace) -> int:
         claims = open_source(args.claims)
     gathered = pbp.gather(evaluator, open_records(args), model, data, as_of, claims)
     result = pbp.report(payer_file, model, data, gathered, as_of)
-    if args.format == "json":
-        text = json.dumps(result, indent=1) + "\n"
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(pbp.csv_rows(result))
-        text = buffer.getvalue()
-    elif args.format == "html":
+    if args.format == "html":
         from cpoc_fhir.reports.pbp_html import pbp_html
 
         text = pbp_html(result)
     else:
-        text = pbp.table(result)
+        text = report_text(result, args.format, pbp.csv_rows, pbp.table)
     write_report(args.out, text)
     return 0
