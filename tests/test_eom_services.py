@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from episode_facts import administered
 from ocm_fhir import colon_patient, write_bundle
 
 from cpoc_fhir.cli import main
@@ -94,11 +95,7 @@ def test_the_charge_item_of_an_m0010_line_validates_with_the_hcpcs_coding() -> N
     from cpoc_fhir.config import load_config, load_payer
     from cpoc_fhir.engine.facts import (
         Diagnosis,
-        DrugRole,
-        ExposureKind,
-        MedicationExposure,
         PatientRecord,
-        Route,
     )
     from cpoc_fhir.fhir.write import ChargeContext, PublishSettings, build_charge_item
     from cpoc_fhir.knowledge.loader import load_knowledge
@@ -111,16 +108,7 @@ def test_the_charge_item_of_an_m0010_line_validates_with_the_hcpcs_coding() -> N
     evaluator = Evaluator(
         load_knowledge(), config.rules, payer, models=ModelSettings(default="eom")
     )
-    exposure = MedicationExposure(
-        "MedicationAdministration/a1",
-        "oxaliplatin",
-        "oxaliplatin",
-        DrugRole.ANTICANCER,
-        Route.PARENTERAL,
-        ExposureKind.ADMINISTERED,
-        date(2025, 3, 3),
-        date(2025, 3, 3),
-    )
+    exposure = administered("a1", "oxaliplatin", date(2025, 3, 3))
     record = PatientRecord(
         "Patient/p1",
         diagnoses=(Diagnosis("Condition/c1", icd10=("C180",), onset=date(2025, 1, 1)),),
