@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocm_fhir import colon_patient, coverage, write_bundle
 
 from cpoc_fhir.cli import main
 from cpoc_fhir.packs.cpcplus.pack import DATA_FILE
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 MBI = "http://hl7.org/fhir/sid/us-mbi"
 HEADER = "patient,practice_id,practice_name,track,from,to,tier\n"
 
@@ -27,49 +26,11 @@ def _no_env_attribution(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _patient(pid: str, cancer: str | None, oxaliplatin: str | None, **extra: Any) -> list[Any]:
-    subject = {"reference": f"Patient/{pid}"}
-    out: list[dict[str, Any]] = [{"resourceType": "Patient", "id": pid, **extra}]
-    if cancer is not None:
-        out.append(
-            {
-                "resourceType": "Condition",
-                "id": f"{pid}-crc",
-                "subject": subject,
-                "clinicalStatus": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                            "code": "active",
-                        }
-                    ]
-                },
-                "code": {"coding": [{"system": ICD10, "code": "C18.0"}]},
-                "onsetDateTime": cancer,
-            }
-        )
-    if oxaliplatin is not None:
-        out.append(
-            {
-                "resourceType": "MedicationAdministration",
-                "id": f"{pid}-ox",
-                "status": "completed",
-                "subject": subject,
-                "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "32592"}]},
-                "effectiveDateTime": oxaliplatin,
-            }
-        )
-    return out
+    return colon_patient(pid, cancer, oxaliplatin, birth_date=None, **extra)
 
 
 def _coverage(pid: str, payer: str, start: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Coverage",
-        "id": f"{pid}-cov",
-        "status": "active",
-        "beneficiary": {"reference": f"Patient/{pid}"},
-        "payor": [{"reference": payer}],
-        "period": {"start": start},
-    }
+    return coverage(pid, f"{pid}-cov", payer, start, None, order=None)
 
 
 def _practice(tmp_path: Path) -> Path:
@@ -84,18 +45,7 @@ def _practice(tmp_path: Path) -> Path:
         + _patient("p3", None, None)
         + _patient("p4", "2019-01-10", "2019-03-14")
     )
-    path = tmp_path / "bundle.json"
-    path.write_text(
-        json.dumps(
-            {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": r} for r in resources],
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return write_bundle(tmp_path / "bundle.json", resources)
 
 
 def _settings(tmp_path: Path) -> Path:

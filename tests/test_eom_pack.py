@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from episode_facts import administered as _drug
+from episode_facts import evaluate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +16,6 @@ from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.engine.facts import (
     CoverageFact,
     Diagnosis,
-    DrugRole,
-    ExposureKind,
     MedicationExposure,
     PatientRecord,
     Route,
@@ -31,27 +31,12 @@ SOPT = "urn:oid:2.16.840.1.113883.3.221.5"
 AS_OF = date(2026, 12, 31)
 
 
-def _drug(ref: str, drug: str, on: date, route: Route = Route.PARENTERAL) -> MedicationExposure:
-    return MedicationExposure(
-        ref=f"MedicationAdministration/{ref}",
-        drug=drug,
-        drug_name=drug,
-        role=DrugRole.ANTICANCER,
-        route=route,
-        kind=ExposureKind.ADMINISTERED,
-        start=on,
-        end=on,
-    )
-
-
 def _dx(icd10: str) -> Diagnosis:
     return Diagnosis("Condition/c1", icd10=(icd10,), onset=date(2023, 1, 1))
 
 
 def _evaluate(record: PatientRecord, models: ModelSettings = EOM) -> PatientTimeline:
-    config = load_config(environ={})
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=models)
-    return evaluator.evaluate(record, AS_OF)
+    return evaluate(record, models, AS_OF)
 
 
 def _record(icd10: str, *drugs: MedicationExposure, **kw: object) -> PatientRecord:

@@ -11,10 +11,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from episode_facts import administered as _drug
+from episode_facts import evaluate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.engine.episodes import Stop, Trigger, cut_episodes, episode_end
 from cpoc_fhir.engine.facts import (
     CancerRole,
@@ -34,25 +35,11 @@ from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.eom import rules
 from cpoc_fhir.packs.eom.pack import DATA_FILE, load_data
 from cpoc_fhir.packs.settings import ModelSettings
-from cpoc_fhir.service import Evaluator
 
 EOM = ModelSettings(default="eom")
 OCM = ModelSettings(default="ocm")
 SOPT_OID = "urn:oid:2.16.840.1.113883.3.221.5"
 AS_OF = date(2026, 12, 31)
-
-
-def _drug(ref: str, drug: str, on: date, route: Route = Route.PARENTERAL) -> MedicationExposure:
-    return MedicationExposure(
-        ref=f"MedicationAdministration/{ref}",
-        drug=drug,
-        drug_name=drug or "unlisted drug",
-        role=DrugRole.ANTICANCER,
-        route=route,
-        kind=ExposureKind.ADMINISTERED,
-        start=on,
-        end=on,
-    )
 
 
 def _record(icd10: str, *drugs: MedicationExposure, **kw: object) -> PatientRecord:
@@ -65,9 +52,7 @@ def _record(icd10: str, *drugs: MedicationExposure, **kw: object) -> PatientReco
 def _evaluate(
     record: PatientRecord, models: ModelSettings = EOM, as_of: date = AS_OF
 ) -> PatientTimeline:
-    config = load_config(environ={})
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=models)
-    return evaluator.evaluate(record, as_of)
+    return evaluate(record, models, as_of)
 
 
 def _data_file(tmp_path: Path, old: str, new: str) -> ModelSettings:

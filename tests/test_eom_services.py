@@ -9,41 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from episode_facts import administered
+from ocm_fhir import colon_patient, write_bundle
 
 from cpoc_fhir.cli import main
-
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
 def _patient(pid: str, with_services: bool) -> list[dict[str, Any]]:
     subject = {"reference": f"Patient/{pid}"}
-    resources: list[dict[str, Any]] = [
-        {"resourceType": "Patient", "id": pid, "birthDate": "1950-01-01"},
-        {
-            "resourceType": "Condition",
-            "id": f"{pid}-crc",
-            "subject": subject,
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {"coding": [{"system": ICD10, "code": "C18.0"}]},
-            "onsetDateTime": "2025-01-10",
-        },
-        {
-            "resourceType": "MedicationAdministration",
-            "id": f"{pid}-ox",
-            "status": "completed",
-            "subject": subject,
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "32592"}]},
-            "effectiveDateTime": "2025-03-03",
-        },
-    ]
+    resources = colon_patient(pid, "2025-01-10", "2025-03-03")
     if with_services:
         resources += [
             {
@@ -67,13 +41,7 @@ def _patient(pid: str, with_services: bool) -> list[dict[str, Any]]:
 
 
 def _bundle(tmp_path: Path) -> Path:
-    entries = [{"resource": r} for r in _patient("p1", True) + _patient("p2", False)]
-    path = tmp_path / "bundle.json"
-    path.write_text(
-        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}),
-        encoding="utf-8",
-    )
-    return path
+    return write_bundle(tmp_path / "bundle.json", _patient("p1", True) + _patient("p2", False))
 
 
 def test_the_services_report_names_the_evidence_and_the_episode_lacking_it(
@@ -127,11 +95,7 @@ def test_the_charge_item_of_an_m0010_line_validates_with_the_hcpcs_coding() -> N
     from cpoc_fhir.config import load_config, load_payer
     from cpoc_fhir.engine.facts import (
         Diagnosis,
-        DrugRole,
-        ExposureKind,
-        MedicationExposure,
         PatientRecord,
-        Route,
     )
     from cpoc_fhir.fhir.write import ChargeContext, PublishSettings, build_charge_item
     from cpoc_fhir.knowledge.loader import load_knowledge
@@ -144,16 +108,7 @@ def test_the_charge_item_of_an_m0010_line_validates_with_the_hcpcs_coding() -> N
     evaluator = Evaluator(
         load_knowledge(), config.rules, payer, models=ModelSettings(default="eom")
     )
-    exposure = MedicationExposure(
-        "MedicationAdministration/a1",
-        "oxaliplatin",
-        "oxaliplatin",
-        DrugRole.ANTICANCER,
-        Route.PARENTERAL,
-        ExposureKind.ADMINISTERED,
-        date(2025, 3, 3),
-        date(2025, 3, 3),
-    )
+    exposure = administered("a1", "oxaliplatin", date(2025, 3, 3))
     record = PatientRecord(
         "Patient/p1",
         diagnoses=(Diagnosis("Condition/c1", icd10=("C180",), onset=date(2025, 1, 1)),),

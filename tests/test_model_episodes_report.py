@@ -18,6 +18,7 @@ from ocm_fhir import (
     administration,
     coverage,
     dispense,
+    episode_of_care,
     patient,
     write_bundle,
 )
@@ -176,17 +177,7 @@ def test_the_eom_report_has_no_episode_for_hormonal_only_breast(tmp_path, capsys
 def test_csv_and_table(tmp_path: Path, capsys) -> None:
     text = _run(tmp_path, capsys, "--model", "ocm", fmt="csv")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == [
-        "patient",
-        "episode",
-        "start",
-        "end",
-        "trigger",
-        "cancer_type",
-        "months_billed",
-        "meos_total",
-        "note",
-    ]
+    assert rows[0] == list(FIELDS)  # the columns, written out by hand at the top
     assert rows[4][0] == "Patient/p3" and rows[4][-1] == "cut short: death on 2019-05-20"
     assert len(rows) == 6  # the header and five episodes
     table = _run(tmp_path, capsys, "--model", "ocm", fmt="table")
@@ -228,14 +219,7 @@ def test_from_a_fhir_server(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("CPOC_FHIR_TOKEN", raising=False)
     resources = [
         *patient("p1", "C18.0", "2018-12-01"),
-        {
-            "resourceType": "EpisodeOfCare",
-            "id": "p1-eoc",
-            "status": "active",
-            "patient": {"reference": "Patient/p1"},
-            "diagnosis": [{"condition": {"reference": "Condition/p1-dx"}}],
-            "period": {"start": "2019-01-10"},
-        },
+        episode_of_care("p1", "2019-01-10"),
         administration("p1", "p1-ox", OXALIPLATIN, "2019-01-31"),
     ]
     with running_sekmet(tmp_path / "sekmet") as server:

@@ -10,10 +10,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from episode_facts import administered as _given
+from episode_facts import evaluate
+from episode_facts import supplied as _oral
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpoc_fhir.config import load_config, load_payer
+from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.facts import (
     CancerRole,
     CareEpisode,
@@ -28,43 +31,15 @@ from cpoc_fhir.engine.facts import (
 )
 from cpoc_fhir.engine.lines import LineStatus, PatientTimeline
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.packs.ocm.pack import load_data
 from cpoc_fhir.packs.registry import load_pack
 from cpoc_fhir.packs.settings import ModelSettings
-from cpoc_fhir.service import Evaluator
 
 OCM = ModelSettings(default="ocm")
 EOM = ModelSettings(default="eom")
 AS_OF = date(2026, 12, 31)
 G9678 = "G9678"
 MEOS = Decimal("160.00")
-
-
-def _given(ref: str, drug: str, on: date) -> MedicationExposure:
-    return MedicationExposure(
-        ref=f"MedicationAdministration/{ref}",
-        drug=drug,
-        drug_name=drug,
-        role=DrugRole.ANTICANCER,
-        route=Route.PARENTERAL,
-        kind=ExposureKind.ADMINISTERED,
-        start=on,
-        end=on,
-    )
-
-
-def _oral(ref: str, drug: str, start: date, end: date, resource: str = "MedicationDispense"):
-    return MedicationExposure(
-        ref=f"{resource}/{ref}",
-        drug=drug,
-        drug_name=drug,
-        role=DrugRole.ANTICANCER,
-        route=Route.ORAL,
-        kind=ExposureKind.SUPPLY,
-        start=start,
-        end=end,
-    )
 
 
 def _cancer(icd10: str, cancer_type: str, onset: date = date(2015, 1, 1)) -> Diagnosis:
@@ -84,9 +59,7 @@ BREAST = _cancer("C509", "breast")
 def _evaluate(
     record: PatientRecord, models: ModelSettings = OCM, as_of: date = AS_OF
 ) -> PatientTimeline:
-    config = load_config(environ={})
-    evaluator = Evaluator(load_knowledge(), config.rules, load_payer(None), models=models)
-    return evaluator.evaluate(record, as_of)
+    return evaluate(record, models, as_of)
 
 
 def _record(*drugs: MedicationExposure, dx: Diagnosis = COLON, **kw: object) -> PatientRecord:

@@ -8,16 +8,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from episode_facts import administered
 from fhir.resources.R4B.chargeitem import ChargeItem
 
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.engine.facts import (
     Diagnosis,
-    DrugRole,
-    ExposureKind,
-    MedicationExposure,
     PatientRecord,
-    Route,
 )
 from cpoc_fhir.fhir.write.charge_item import ChargeContext, build_charge_item
 from cpoc_fhir.fhir.write.publish import PublishSettings, line_codings
@@ -43,16 +40,7 @@ def _override(tmp_path: Path) -> Path:
 
 
 def _record() -> PatientRecord:
-    exposure = MedicationExposure(
-        "MedicationAdministration/a1",
-        "oxaliplatin",
-        "oxaliplatin",
-        DrugRole.ANTICANCER,
-        Route.PARENTERAL,
-        ExposureKind.ADMINISTERED,
-        date(2025, 3, 3),
-        date(2025, 3, 3),
-    )
+    exposure = administered("a1", "oxaliplatin", date(2025, 3, 3))
     return PatientRecord(
         "Patient/p1",
         diagnoses=(Diagnosis("Condition/c1", icd10=("C180",), onset=date(2025, 1, 1)),),

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from episode_facts import administered
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,11 +19,7 @@ from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.engine.facts import (
     CoverageFact,
     Diagnosis,
-    DrugRole,
-    ExposureKind,
-    MedicationExposure,
     PatientRecord,
-    Route,
 )
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge.loader import load_knowledge
@@ -44,16 +41,7 @@ HISTORY = ModelSettings(
 
 
 def _record(*coverages: CoverageFact, drug_day: date = date(2025, 3, 3)) -> PatientRecord:
-    exposure = MedicationExposure(
-        "MedicationAdministration/a1",
-        "oxaliplatin",
-        "oxaliplatin",
-        DrugRole.ANTICANCER,
-        Route.PARENTERAL,
-        ExposureKind.ADMINISTERED,
-        drug_day,
-        drug_day,
-    )
+    exposure = administered("a1", "oxaliplatin", drug_day)
     return PatientRecord(
         "Patient/p1",
         diagnoses=(Diagnosis("Condition/c1", icd10=("C180",), onset=date(2015, 1, 1)),),

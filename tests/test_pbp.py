@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ocm_fhir import OXALIPLATIN, TAMOXIFEN, administration, dispense, patient, write_bundle
+from ocm_fhir import (
+    OXALIPLATIN,
+    TAMOXIFEN,
+    administration,
+    colon_patient,
+    dispense,
+    episode_of_care,
+    patient,
+    write_bundle,
+)
 
 from cpoc_fhir.cli import main
 from cpoc_fhir.economics.claims import ClaimLine
@@ -391,8 +400,6 @@ def test_the_pure_modules_do_no_io() -> None:
 
 # --- End to end: FHIR JSON → cpoc report pbp --------------------------------------------
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
 ADJ = "http://terminology.hl7.org/CodeSystem/adjudication"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
@@ -416,30 +423,7 @@ def _eob_item(sequence: int, on: str, paid: float) -> dict[str, Any]:
 def _resources(pid: str) -> list[dict[str, Any]]:
     subject = {"reference": f"Patient/{pid}"}
     return [
-        {"resourceType": "Patient", "id": pid, "birthDate": "1950-01-01"},
-        {
-            "resourceType": "Condition",
-            "id": f"{pid}-crc",
-            "subject": subject,
-            "clinicalStatus": {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                        "code": "active",
-                    }
-                ]
-            },
-            "code": {"coding": [{"system": ICD10, "code": "C18.0"}]},
-            "onsetDateTime": "2025-01-10",
-        },
-        {
-            "resourceType": "MedicationAdministration",
-            "id": f"{pid}-ox",
-            "status": "completed",
-            "subject": subject,
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "32592"}]},
-            "effectiveDateTime": "2025-03-03",
-        },
+        *colon_patient(pid, "2025-01-10", "2025-03-03"),
         {
             "resourceType": "ExplanationOfBenefit",
             "id": f"{pid}-eob",
@@ -759,14 +743,7 @@ def test_report_pbp_from_a_fhir_server_matches_the_file(
     monkeypatch.setenv("CPOC_CONFIG", str(settings))
     resources = [
         *patient("p1", "C18.0", "2018-12-01"),
-        {
-            "resourceType": "EpisodeOfCare",
-            "id": "p1-eoc",
-            "status": "active",
-            "patient": {"reference": "Patient/p1"},
-            "diagnosis": [{"condition": {"reference": "Condition/p1-dx"}}],
-            "period": {"start": "2019-01-10"},
-        },
+        episode_of_care("p1", "2019-01-10"),
         administration("p1", "p1-ox", OXALIPLATIN, "2019-01-31"),
         _claim("p1", "p1-c1", "2019-02-01", "96413", 20000.00),
     ]

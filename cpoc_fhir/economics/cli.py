@@ -31,6 +31,7 @@ from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.sources import check_record_source
 from cpoc_fhir.service import Evaluator
 
 
@@ -92,8 +93,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if (args.input is None) == (args.fhir_base is None):
-        raise InputError("INPUT", "give the records as INPUT or --fhir-base URL (one of them)")
+    check_record_source(args)
     if args.start > args.end:
         raise InputError("--from", f"{args.start} is after --to {args.end}")
     config = load_config(args.config)

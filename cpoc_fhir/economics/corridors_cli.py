@@ -19,21 +19,23 @@ from typing import Any
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports.options import positive, year
+from cpoc_fhir.reports.sources import (
+    add_record_source,
+    add_server_options,
+    check_record_source,
+    report_evaluator,
+)
 
 FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
-
     p = reports.add_parser(
         "corridors",
         help="Option 2, risk corridors: CPOC payments against what FFS would have paid, per "
         "quarter and payer, and the supplement or recovery (value-and-models §14.4)",
     )
-    p.add_argument("input", nargs="?", type=Path, metavar="INPUT", help="the practice's records")
-    p.add_argument("--fhir-base", metavar="URL", help="read records and charges from this server")
-    p.add_argument("--group", metavar="ID", help="with --fhir-base: the Group's members only")
+    add_record_source(p, "the practice's records", "read records and charges from this server")
     p.add_argument("--year", type=year, required=True, metavar="YYYY", help="the corridor year")
     p.add_argument(
         "--ffs",
@@ -60,9 +62,7 @@ def add_parser(reports: Any) -> None:
         metavar="DIR",
         help="write a ChargeItem per supplement and a PaymentReconciliation per recovery",
     )
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
-    add_auth_options(p, "system/*.rs")
+    add_server_options(p)
 
 
 def run(args: argparse.Namespace, today: date | None = None) -> int:
@@ -73,23 +73,15 @@ def run(args: argparse.Namespace, today: date | None = None) -> int:
     from cpoc_fhir.economics.fee_schedule import load_fee_schedule
     from cpoc_fhir.economics.server_source import open_records
     from cpoc_fhir.fhir.read import open_source
-    from cpoc_fhir.knowledge.loader import load_knowledge
-    from cpoc_fhir.service import Evaluator
 
-    if (args.input is None) == (args.fhir_base is None):
-        raise InputError("INPUT", "give the records as INPUT or --fhir-base URL (one of them)")
+    check_record_source(args)
     if (args.baseline is not None) and args.baseline_year is None:
         raise InputError("--baseline", "needs --baseline-year Y0")
     if args.baseline_year is not None and args.baseline_year >= args.year:
         raise InputError("--baseline-year", f"{args.baseline_year} is not before --year")
     config = load_config(args.config)
     locality = config.payer_locality
-    evaluator = Evaluator(
-        load_knowledge(),
-        config.rules,
-        load_payer(config.payer_file, locality),
-        models=config.models,
-    )
+    evaluator = report_evaluator(config)
     payer = load_payer(args.payer or config.payer_file, locality)
     options = CorridorOptions(
         year=args.year,

@@ -15,6 +15,7 @@ from cpoc_fhir.reports.options import iso_date, zone
 from cpoc_fhir.reports.options import percentile as _percentile
 from cpoc_fhir.reports.options import positive as _positive
 from cpoc_fhir.reports.options import year as _year
+from cpoc_fhir.reports.sources import TIMEOUT_HELP, add_record_source, add_server_options
 from cpoc_fhir.store import DEFAULT_URL
 
 ADHERENCE_PHASES = ("1", "2", "both")
@@ -92,21 +93,17 @@ def _adherence(reports: Any) -> None:
 
 
 def _value(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
-
     p = reports.add_parser(
         "value",
         help="the value measures of a performance year (pathways, quality, emergency visits), "
         "their ratings and the adjustment (value-and-models §12)",
     )
-    p.add_argument(
-        "input",
-        nargs="?",
-        type=Path,
-        metavar="INPUT",
-        help="Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON",
+    add_record_source(
+        p,
+        "Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON",
+        "read the patients from this FHIR server",
+        group=False,
     )
-    p.add_argument("--fhir-base", metavar="URL", help="read the patients from this FHIR server")
     p.add_argument("--year", type=_year, required=True, metavar="YYYY", help="the performance year")
     p.add_argument(
         "--as-of",
@@ -179,17 +176,9 @@ def _value(reports: Any) -> None:
         help="with --measure-reports/--submit: individual MeasureReports too",
     )
     p.add_argument("--submit", metavar="URL", help="POST the MeasureReports to this FHIR base")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="wait at most this long for each FHIR answer (default 60)",
-    )
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    add_server_options(p, TIMEOUT_HELP)
     _tz_option(p)
     _store_option(p)
-    add_auth_options(p, "system/*.rs")
 
 
 def _benchmarks(reports: Any) -> None:

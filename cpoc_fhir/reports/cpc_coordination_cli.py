@@ -4,10 +4,7 @@ months both pay care management (value-and-models §15.3; proposal II-G)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import io
-import json
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -15,24 +12,28 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
+from cpoc_fhir.reports.sources import (
+    TIMEOUT_HELP,
+    add_record_source,
+    add_server_options,
+    check_record_source,
+    report_evaluator,
+)
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
-
     p = reports.add_parser(
         "cpc-coordination",
         help="oncology patients attributed to a CPC+ practice: the months both models pay "
         "care management (§15.3, proposal II-G)",
     )
-    p.add_argument(
-        "input",
-        nargs="?",
-        type=Path,
-        metavar="INPUT",
-        help="Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON",
+    add_record_source(
+        p,
+        "Bundle JSON, folder of resource JSON files, or Bulk FHIR NDJSON",
+        "read the patients from this FHIR server",
+        group=False,
     )
-    p.add_argument("--fhir-base", metavar="URL", help="read the patients from this FHIR server")
     p.add_argument(
         "--attribution",
         type=Path,
@@ -44,15 +45,7 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--to", dest="end", type=iso_date, metavar="YYYY-MM-DD")
     p.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD", help="default: --to, else today")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="wait at most this long for each FHIR answer (default 60)",
-    )
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
-    add_auth_options(p, "system/*.rs")
+    add_server_options(p, TIMEOUT_HELP)
     p.set_defaults(report_run=run)
 
 
@@ -76,23 +69,19 @@ def _patients(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cpoc_fhir.config import load_config, load_payer
+    from cpoc_fhir.config import load_config
     from cpoc_fhir.engine.lines import ModelSpan
     from cpoc_fhir.errors import InputError
-    from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.packs.cpcplus.attribution import of_patient, on_day
     from cpoc_fhir.packs.cpcplus.pack import bind_with
     from cpoc_fhir.reports import cpc_coordination as cc
-    from cpoc_fhir.service import Evaluator
 
-    if (args.input is None) == (args.fhir_base is None):
-        raise InputError("cpoc report cpc-coordination", "give an INPUT or --fhir-base URL")
+    check_record_source(args, "cpoc report cpc-coordination", "give an INPUT or --fhir-base URL")
     if args.start and args.end and args.end < args.start:
         raise InputError("--to", "is before --from")
     config = load_config(getattr(args, "config", None))
     # CPOC lines are priced with the practice's payer file (``[billing] payer_file``).
-    payer = load_payer(config.payer_file, config.payer_locality)
-    evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
+    evaluator = report_evaluator(config)
     evaluation = evaluator.model_evaluation
     pack = evaluation.pack(cc.CMF_PACK)
     data_file = evaluation.settings.data_files.get(cc.CMF_PACK) or pack.default_data_file
@@ -123,12 +112,5 @@ def run(args: argparse.Namespace) -> int:
             patients.append(summary)
             months += overlap
     result = cc.report(patients, months, as_of, args.start, args.end)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(result, indent=1) + "\n")
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(cc.csv_rows(result))
-        sys.stdout.write(buffer.getvalue())
-    else:
-        sys.stdout.write(cc.table(result))
+    sys.stdout.write(report_text(result, args.format, cc.csv_rows, cc.table))
     return 0

@@ -13,9 +13,6 @@ Exit codes as for every command: 0; 2 bad usage or input.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -23,6 +20,13 @@ from typing import Any
 
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.reports.render import report_text
+from cpoc_fhir.reports.sources import (
+    add_record_source,
+    add_server_options,
+    check_record_source,
+    report_evaluator,
+)
 
 FORMATS = ("table", "json", "csv", "html")
 MODELS = ("ocm", "eom")
@@ -30,16 +34,12 @@ EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "packs" / "pbp_data" / "pbp
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
-
     p = reports.add_parser(
         "pbp",
         help="OCM / EOM performance-based payment of a semi-annual period: target price "
         "against actual spend per episode, quality multiplier, risk arrangement (§15.1, §15.2)",
     )
-    p.add_argument("input", nargs="?", type=Path, metavar="INPUT", help="records and claims")
-    p.add_argument("--fhir-base", metavar="URL", help="read records and claims from this server")
-    p.add_argument("--group", metavar="ID", help="with --fhir-base: the Group's members only")
+    add_record_source(p, "records and claims", "read records and claims from this server")
     p.add_argument(
         "--claims",
         type=Path,
@@ -65,9 +65,7 @@ def add_parser(reports: Any) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
-    add_auth_options(p, "system/*.rs")
+    add_server_options(p)
     p.set_defaults(report_run=run)
 
 
@@ -86,29 +84,20 @@ def load_pbp_file(path: Path | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cpoc_fhir.config import load_config, load_payer
+    from cpoc_fhir.config import load_config
     from cpoc_fhir.economics.output import write_report
     from cpoc_fhir.economics.server_source import open_records
     from cpoc_fhir.fhir.read import open_source
-    from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.packs.performance_data import parse_period
     from cpoc_fhir.reports import pbp
-    from cpoc_fhir.service import Evaluator
 
-    if (args.input is None) == (args.fhir_base is None):
-        raise InputError("INPUT", "give the records as INPUT or --fhir-base URL (one of them)")
+    check_record_source(args)
     period = parse_period(args.period)
     payer_file = load_pbp_file(args.payer_file)
     model = payer_file.model(args.model)
     data = model.period(period.name, f"{payer_file.where}: --period")
     config = load_config(getattr(args, "config", None))
-    evaluator = Evaluator(
-        load_knowledge(),
-        config.rules,
-        load_payer(config.payer_file, config.payer_locality),
-        models=config.models,
-        forced_model=args.model if args.all_patients else None,
-    )
+    evaluator = report_evaluator(config, args.model if args.all_patients else None)
     as_of = args.as_of or date.today()
     claims = None
     if args.claims is not None and (
@@ -117,17 +106,11 @@ def run(args: argparse.Namespace) -> int:
         claims = open_source(args.claims)
     gathered = pbp.gather(evaluator, open_records(args), model, data, as_of, claims)
     result = pbp.report(payer_file, model, data, gathered, as_of)
-    if args.format == "json":
-        text = json.dumps(result, indent=1) + "\n"
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(pbp.csv_rows(result))
-        text = buffer.getvalue()
-    elif args.format == "html":
+    if args.format == "html":
         from cpoc_fhir.reports.pbp_html import pbp_html
 
         text = pbp_html(result)
     else:
-        text = pbp.table(result)
+        text = report_text(result, args.format, pbp.csv_rows, pbp.table)
     write_report(args.out, text)
     return 0

@@ -1,11 +1,12 @@
-"""Helpers every report's renderers share: aligned tables, percentages, rates in JSON, CSV text
-and writing an output file with a clear error."""
+"""Helpers every report's renderers share: aligned tables, percentages, rates in JSON, CSV text,
+a result in its ``--format`` and writing an output file with a clear error."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -67,6 +68,21 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def report_text(
+    result: dict[str, Any],
+    fmt: str,
+    csv_rows: Callable[[dict[str, Any]], Iterable[Sequence[Any]]],
+    table: Callable[[dict[str, Any]], str],
+) -> str:
+    """A report's ``result`` as ``--format`` asks: ``json`` (indented), ``csv`` (the rows of
+    ``csv_rows``), else ``table``."""
+    if fmt == "json":
+        return json.dumps(result, indent=1) + "\n"
+    if fmt == "csv":
+        return csv_text(csv_rows(result))
+    return table(result)
 
 
 def write_text(path: Path, text: str) -> None:

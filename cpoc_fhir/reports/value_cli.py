@@ -22,6 +22,7 @@ from cpoc_fhir.fhir.read.access import UnreadableElement, decimal, obj
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.reports.benchmarks import load_benchmarks, read_table_file
 from cpoc_fhir.reports.render import write_text
+from cpoc_fhir.reports.sources import check_record_source
 from cpoc_fhir.reports.value_table import value_table
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import DEFAULT_URL, open_ledger
@@ -53,8 +54,9 @@ class Practice:
 def run(
     args: argparse.Namespace, tz: tzinfo | None, components: ValueComponents | None = None
 ) -> int:
-    if (args.input is None) == (args.fhir_base is None):
-        raise InputError("cpoc report value", "give an INPUT (file or folder) or --fhir-base URL")
+    check_record_source(
+        args, "cpoc report value", "give an INPUT (file or folder) or --fhir-base URL"
+    )
     if args.individual and not (args.measure_reports or args.submit):
         raise InputError("--individual", "goes with --measure-reports DIR or --submit URL")
     if args.submit:

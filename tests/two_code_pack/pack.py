@@ -3,27 +3,15 @@ may be corrected from one code to the other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
 from cpoc_fhir.engine.components import Component
-from cpoc_fhir.engine.facts import PatientRecord
-from cpoc_fhir.engine.lines import ModelSpan, PatientTimeline
 from cpoc_fhir.packs.base import PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.no_model.pack import NoModel
 
 SYSTEM = "http://example.org/fhir/CodeSystem/two-code-test"
 
 
-@dataclass(frozen=True)
-class NoLines:
-    def evaluate(
-        self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
-    ) -> PatientTimeline:
-        return PatientTimeline(record.patient_ref, as_of, ())
-
-
-def _bind(env: PackEnvironment) -> NoLines:
-    return NoLines()
+def _bind(env: PackEnvironment) -> NoModel:
+    return NoModel()  # bills no line, as the built-in pack "none"
 
 
 PACK = PaymentModelPack(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,17 +27,14 @@ from cpoc_fhir.packs.cpcplus.attribution import (
     parse_rows,
 )
 from cpoc_fhir.packs.cpcplus.data_model import CpcPlusData, parse
+from cpoc_fhir.packs.pack_data import money, read_data_file
 
 DATA_FILE = Path(__file__).parent / "data" / "cpcplus.toml"
 ATTRIBUTION_ENV = "CPOC_CPCPLUS_ATTRIBUTION"
 
 
 def load_data(path: str | Path | None = None) -> CpcPlusData:
-    where = Path(path) if path else DATA_FILE
-    try:
-        return parse(tomllib.loads(where.read_text(encoding="utf-8")), str(where))
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise InputError(str(where), f"cannot read the CPC+ data: {exc}") from None
+    return read_data_file(path, DATA_FILE, parse, "CPC+")
 
 
 def attribution_path(
@@ -105,10 +101,8 @@ def _bind(env: PackEnvironment) -> CpcPlusModel:
 
 
 def _title(line: BillingLine, currency: str) -> str:
-    money = (
-        f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
-    )
-    return f"CPC+ care management fee {line.start:%Y-%m}: {line.code} {money}"
+    amount = money(line.amount, currency)
+    return f"CPC+ care management fee {line.start:%Y-%m}: {line.code} {amount}"
 
 
 def _codes(path: str | None = None) -> dict[str, PackCode]:

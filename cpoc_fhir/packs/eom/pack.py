@@ -7,37 +7,32 @@ catalog drug has is an InputError naming it). Episodes start only inside the mod
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from cpoc_fhir.engine.components import Component
-from cpoc_fhir.engine.episodes import Episode, cut_episodes
+from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.knowledge import Knowledge
-from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.base import PackCode, PackEnvironment, PaymentModelPack
 from cpoc_fhir.packs.eom import rules
-from cpoc_fhir.packs.episode_lines import (
-    drug_triggers,
-    hospice_stops,
-    last_billable_day,
-    meos_lines,
+from cpoc_fhir.packs.episode_lines import meos_lines
+from cpoc_fhir.packs.episode_pack import (
+    cut_model_episodes,
+    meos_code,
+    model_last_day,
+    window_triggers,
 )
+from cpoc_fhir.packs.pack_data import money, read_data_file
 
 DATA_FILE = Path(__file__).parent / "data" / "eom.toml"
 
 
 def load_data(path: str | Path | None = None) -> rules.EomData:
-    where = Path(path) if path else DATA_FILE
-    try:
-        raw = tomllib.loads(where.read_text(encoding="utf-8"))
-        return rules.parse(raw, str(where))
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise InputError(str(where), f"cannot read the EOM data: {exc}") from None
+    return read_data_file(path, DATA_FILE, rules.parse, "EOM")
 
 
 @dataclass(frozen=True)
@@ -48,9 +43,7 @@ class EomModel:
     def evaluate(
         self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
     ) -> PatientTimeline:
-        last, why = last_billable_day(record, as_of)
-        if self.data.model_end < last:
-            last, why = self.data.model_end, f"EOM ends on {self.data.model_end.isoformat()}"
+        last, why = model_last_day(record, as_of, self.data.model_end, "EOM ends on")
         catalog = self.knowledge.regimens
 
         by_ref = {e.ref: e for e in record.exposures}
@@ -58,9 +51,8 @@ class EomModel:
         triggers = []
         # Every drug day is a candidate; whether it initiates depends on the day (the
         # diagnoses then, the days the model holds the patient), so it is checked per day.
-        for trigger in drug_triggers(record, lambda exposure: True):
-            if not self.data.may_start(trigger.on) or not any(s.holds(trigger.on) for s in spans):
-                continue  # §15: inside the model window, on days the model holds the patient
+        # §15: inside the model window, on days the model holds the patient.
+        for trigger in window_triggers(record, spans, self.data.may_start, lambda _: True):
             exposure = by_ref[trigger.ref]
             classes = classes_of.get(exposure.ref)
             if classes is None:
@@ -72,7 +64,7 @@ class EomModel:
                 triggers.append(trigger)
             elif start is rules.Initiation.PROVISIONAL:
                 triggers.append(replace(trigger, confirmed=False, why_provisional=_UNKNOWN))
-        episodes = cut_episodes("eom", triggers, last, stop_reason=why, stops=hospice_stops(record))
+        episodes = cut_model_episodes("eom", record, triggers, last, why)
         # A warning per unclassified drug that started an episode (its resource id, no PHI).
         unknown = (e.trigger for e in episodes if e.why_provisional == _UNKNOWN)
         warnings = (*record.warnings, *(f"{ref}: {_UNKNOWN}" for ref in dict.fromkeys(unknown)))
@@ -115,16 +107,14 @@ def _bind(env: PackEnvironment) -> EomModel:
 def _title(line: BillingLine, currency: str) -> str:
     # Structured: a dual month's line cites the Medicaid Coverage its add-on rests on.
     dual = ", dual-eligible" if rules.is_dual_line(line) else ""
-    money = (
-        f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
-    )
-    return f"EOM episode {line.episode}, month {line.month}: MEOS {line.code} {money}{dual}"
+    amount = money(line.amount, currency)
+    return f"EOM episode {line.episode}, month {line.month}: MEOS {line.code} {amount}{dual}"
 
 
 def _codes(path: str | None = None) -> dict[str, PackCode]:
     """The MEOS code of the data file at ``path`` (None: the shipped file)."""
     data = load_data(path)
-    return {data.code: PackCode(data.code, data.display, Component.MEOS, system=HCPCS)}
+    return meos_code(data.code, data.display)
 
 
 _DATA = load_data()

@@ -22,6 +22,7 @@ from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.packs.data_fields import data_date as _date
 
 # How a dual month's line names the Medicaid Coverage it rests on (with_dual_evidence).
 COVERAGE_PREFIX = "Coverage/"
@@ -246,11 +247,3 @@ def parse(raw: Mapping[str, Any], where: str) -> EomData:
     if any(not a.amount.is_finite() or a.amount < 0 for a in data.amounts):
         raise ValueError(f"{where}: bad EOM data (a meos.amounts amount is not an amount)")
     return data
-
-
-def _date(value: Any, field: str) -> date:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        return date.fromisoformat(value)
-    raise ValueError(f"{field}: not a date ({value!r})")

@@ -6,36 +6,31 @@ file, the evaluator from the file ``[models] data_files.ocm`` names (else the sh
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from cpoc_fhir.engine.components import Component
-from cpoc_fhir.engine.episodes import Episode, cut_episodes
-from cpoc_fhir.engine.facts import PatientRecord
+from cpoc_fhir.engine.episodes import Episode
+from cpoc_fhir.engine.facts import MedicationExposure, PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, ModelSpan, PatientTimeline
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.packs.base import HCPCS, PackCode, PackEnvironment, PaymentModelPack
-from cpoc_fhir.packs.episode_lines import (
-    drug_triggers,
-    hospice_stops,
-    last_billable_day,
-    meos_lines,
+from cpoc_fhir.packs.base import PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.episode_lines import meos_lines
+from cpoc_fhir.packs.episode_pack import (
+    cut_model_episodes,
+    meos_code,
+    model_last_day,
+    window_triggers,
 )
 from cpoc_fhir.packs.ocm import rules
+from cpoc_fhir.packs.pack_data import money, read_data_file
 
 DATA_FILE = Path(__file__).parent / "data" / "ocm.toml"
 
 
 def load_data(path: str | Path | None = None) -> rules.OcmData:
-    where = Path(path) if path else DATA_FILE
-    try:
-        raw = tomllib.loads(where.read_text(encoding="utf-8"))
-        return rules.parse(raw, str(where))
-    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise InputError(str(where), f"cannot read the OCM data: {exc}") from None
+    return read_data_file(path, DATA_FILE, rules.parse, "OCM")
 
 
 @dataclass(frozen=True)
@@ -45,22 +40,22 @@ class OcmModel:
     def evaluate(
         self, record: PatientRecord, as_of: date, spans: tuple[ModelSpan, ...]
     ) -> PatientTimeline:
-        last, why = last_billable_day(record, as_of)
-        if self.data.model_end < last:
-            last, why = self.data.model_end, f"OCM ended on {self.data.model_end.isoformat()}"
+        last, why = model_last_day(record, as_of, self.data.model_end, "OCM ended on")
         triggers = []
         # Every anti-cancer fill or administration day, hormonal included (§15.1); whether it
         # can start an episode depends on the day: the model window, a cancer diagnosis then,
         # and the model holding the patient (a payer switch).
         starts = self.data.not_cancer_directed
-        for trigger in drug_triggers(record, lambda exposure: exposure.drug not in starts):
+
+        def counts(exposure: MedicationExposure) -> bool:
+            return exposure.drug not in starts
+
+        for trigger in window_triggers(record, spans, self.data.may_start, counts):
             day = trigger.on
-            if not self.data.may_start(day) or not any(s.holds(day) for s in spans):
-                continue
             if not rules.has_cancer(record, day):
                 continue  # OCM: the triggering claim carries a cancer diagnosis
             triggers.append(replace(trigger, cancer_type=rules.cancer_type(record, day)))
-        episodes = cut_episodes("ocm", triggers, last, stop_reason=why, stops=hospice_stops(record))
+        episodes = cut_model_episodes("ocm", record, triggers, last, why)
 
         def price(episode: Episode, on: date) -> tuple[Decimal, list[str]]:
             return rules.price(on, self.data)
@@ -83,16 +78,14 @@ def _bind(env: PackEnvironment) -> OcmModel:
 
 
 def _title(line: BillingLine, currency: str) -> str:
-    money = (
-        f"${line.amount:.2f}" if currency in ("USD", "$", "") else f"{currency} {line.amount:.2f}"
-    )
-    return f"OCM episode {line.episode}, month {line.month}: MEOS {line.code} {money}"
+    amount = money(line.amount, currency)
+    return f"OCM episode {line.episode}, month {line.month}: MEOS {line.code} {amount}"
 
 
 def _codes(path: str | None = None) -> dict[str, PackCode]:
     """The MEOS code of the data file the pack is bound with (a practice may override it)."""
     data = load_data(path)
-    return {data.code: PackCode(data.code, data.display, Component.MEOS, system=HCPCS)}
+    return meos_code(data.code, data.display)
 
 
 _DATA = load_data()

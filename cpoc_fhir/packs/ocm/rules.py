@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from cpoc_fhir.engine.facts import CancerRole, PatientRecord
+from cpoc_fhir.packs.data_fields import data_date as _date
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,6 @@ def price(day: date, data: OcmData) -> tuple[Decimal, list[str]]:
         f"OCM MEOS {data.code} {data.amount} per beneficiary per episode month "
         f"(month starting {day.isoformat()})"
     ]
-
-
-def _date(value: Any, field: str) -> date:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        return date.fromisoformat(value)
-    raise ValueError(f"{field}: not a date ({value!r})")
 
 
 def parse(raw: Mapping[str, Any], where: str) -> OcmData:
