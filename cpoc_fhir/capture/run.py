@@ -4,6 +4,10 @@ One patient at a time: read the record → lines (``service.Evaluator``) → des
 ``plan`` against the existing ones → write (server or NDJSON) → the ledger records the patient's
 writes and its completion together, so a killed run resumes after the last finished patient and
 the writes it repeats are idempotent (conditional create, If-Match updates).
+
+With ``workers`` > 1 the reads (record and ChargeItems) of the next patients run ahead on that
+many threads (``capture.parallel``); evaluation, writes, ledger and summary stay in this
+thread, in patient order, exactly as with one worker.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
+from cpoc_fhir.capture.parallel import prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.lines import LineStatus
@@ -87,14 +92,18 @@ class WriteOutcome:
     message: str = ""
 
 
-class RecordStore(Protocol):
-    """Where a run reads patients and their ChargeItems, and writes the plan."""
+class RecordReads(Protocol):
+    """Where a run reads patients and their ChargeItems."""
 
     def patient_resources(self, patient_id: str) -> PatientResources: ...
 
     def charge_resources(self, patient_id: str) -> list[Resource]:
         """The patient's ChargeItems (all of them) and Claims, for planning and FFS checks."""
         ...
+
+
+class RecordStore(RecordReads, Protocol):
+    """Where a run reads patients and their ChargeItems, and writes the plan."""
 
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]: ...
 
@@ -188,6 +197,8 @@ class CaptureRun:
     ledger: LedgerRun | None = None
     progress: Callable[[str], None] = lambda patient: None
     first: CaptureMonth | None = None  # catching up: bill every month from this one
+    workers: int = 1  # > 1: that many threads read the next patients ahead (capture.parallel)
+    reads: RecordReads | None = None  # thread-safe reads for workers > 1 (default: store)
 
     @property
     def window_first(self) -> date:
@@ -197,13 +208,25 @@ class CaptureRun:
     def run(self, patient_ids: Iterable[str], skip: Iterable[str] = ()) -> CaptureSummary:
         summary = CaptureSummary(str(self.month), str(self.first or self.month))
         done = set(skip)
-        for patient_id in patient_ids:
+        if self.workers > 1 and self.reads is None:
+            raise ValueError("reading with several workers needs thread-safe reads")
+        reads = self.reads or self.store
+
+        def read(patient_id: str) -> tuple[PatientResources, list[Resource]]:
+            return reads.patient_resources(patient_id), reads.charge_resources(patient_id)
+
+        def skipped(patient_id: str) -> bool:
+            return f"Patient/{patient_id}" in done or patient_id in done
+
+        for ahead in prefetch(patient_ids, read, self.workers, skipped):
+            patient_id = ahead.item
             ref = f"Patient/{patient_id}"
-            if ref in done or patient_id in done:
+            if ahead.skipped:
                 self.progress(patient_id)
                 continue
             try:
-                self._patient(patient_id, summary)
+                resources, charges = ahead.result()
+                self._patient(patient_id, resources, charges, summary)
             except CpocError as exc:
                 summary.failed_patients += 1
                 summary.errors.append(f"{ref}: {exc}")
@@ -212,9 +235,14 @@ class CaptureRun:
             self.progress(patient_id)
         return summary
 
-    def _patient(self, patient_id: str, summary: CaptureSummary) -> None:
+    def _patient(
+        self,
+        patient_id: str,
+        resources: PatientResources,
+        charges: list[Resource],
+        summary: CaptureSummary,
+    ) -> None:
         ref = f"Patient/{patient_id}"
-        resources = self.store.patient_resources(patient_id)
         ev = self.evaluator
         record = read_record(resources, ev.knowledge, ev.reader)
         timeline = ev.evaluate(record, self.as_of)
@@ -222,7 +250,6 @@ class CaptureRun:
         lines = [line for line in timeline.lines if line.start <= self.month.last]
         # Built unvalidated to plan; only what is sent is validated (check_writes).
         desired = [build_charge_item(line, context, validate=False) for line in lines]
-        charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
         if timeline.fee_for_service is None:
