@@ -5,8 +5,8 @@ One patient at a time: read the record → lines (``service.Evaluator``) → des
 writes and its completion together, so a killed run resumes after the last finished patient and
 the writes it repeats are idempotent (conditional create, If-Match updates).
 
-With ``workers`` > 1 the reads (record and ChargeItems) of the next patients run ahead on that
-many threads (``capture.parallel``); evaluation, writes, ledger and summary stay in this
+With ``workers`` > 1 the next patients are read, evaluated and planned ahead on that many
+threads (``capture.parallel``); the writes, the ledger and the summary stay in the run's
 thread, in patient order, exactly as with one worker.
 """
 
@@ -185,6 +185,17 @@ def check_writes(steps: Plan) -> None:
         validate_charge_item(step.resource)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One patient read, evaluated and planned, not yet written."""
+
+    patient_id: str
+    timeline: Any  # engine.lines.PatientTimeline
+    lines: list[Any]  # the timeline's lines up to the run's month
+    steps: Plan
+    conflicts: list[dict[str, str]]  # FFS conflict rows (capture.ffs.conflict_rows)
+
+
 @dataclass
 class CaptureRun:
     evaluator: Evaluator
@@ -197,7 +208,7 @@ class CaptureRun:
     ledger: LedgerRun | None = None
     progress: Callable[[str], None] = lambda patient: None
     first: CaptureMonth | None = None  # catching up: bill every month from this one
-    workers: int = 1  # > 1: that many threads read the next patients ahead (capture.parallel)
+    workers: int = 1  # > 1: that many threads prepare the next patients (capture.parallel)
     reads: RecordReads | None = None  # thread-safe reads for workers > 1 (default: store)
 
     @property
@@ -212,21 +223,20 @@ class CaptureRun:
             raise ValueError("reading with several workers needs thread-safe reads")
         reads = self.reads or self.store
 
-        def read(patient_id: str) -> tuple[PatientResources, list[Resource]]:
-            return reads.patient_resources(patient_id), reads.charge_resources(patient_id)
-
         def skipped(patient_id: str) -> bool:
             return f"Patient/{patient_id}" in done or patient_id in done
 
-        for ahead in prefetch(patient_ids, read, self.workers, skipped):
+        def prepare(patient_id: str) -> Prepared:
+            return self._prepare(patient_id, reads)
+
+        for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
             patient_id = ahead.item
             ref = f"Patient/{patient_id}"
             if ahead.skipped:
                 self.progress(patient_id)
                 continue
             try:
-                resources, charges = ahead.result()
-                self._patient(patient_id, resources, charges, summary)
+                self._commit(ahead.result(), summary)
             except CpocError as exc:
                 summary.failed_patients += 1
                 summary.errors.append(f"{ref}: {exc}")
@@ -235,14 +245,11 @@ class CaptureRun:
             self.progress(patient_id)
         return summary
 
-    def _patient(
-        self,
-        patient_id: str,
-        resources: PatientResources,
-        charges: list[Resource],
-        summary: CaptureSummary,
-    ) -> None:
-        ref = f"Patient/{patient_id}"
+    def _prepare(self, patient_id: str, reads: RecordReads) -> Prepared:
+        """Read, evaluate and plan one patient: no write, no ledger, nothing shared changed
+        (with ``workers`` > 1 this runs on a reading thread)."""
+        resources = reads.patient_resources(patient_id)
+        charges = reads.charge_resources(patient_id)
         ev = self.evaluator
         record = read_record(resources, ev.knowledge, ev.reader)
         timeline = ev.evaluate(record, self.as_of)
@@ -258,6 +265,15 @@ class CaptureRun:
         else:
             steps = fee_for_service_plan(own, system, self.month.last)
         check_writes(steps)
+        conflicts = self._ffs_conflicts(ffs_charges(charges, system), timeline)
+        rows = conflict_rows(f"Patient/{patient_id}", conflicts)
+        return Prepared(patient_id, timeline, lines, steps, rows)
+
+    def _commit(self, ready: Prepared, summary: CaptureSummary) -> None:
+        """Write one prepared patient's plan, count it, and record it in the ledger (always in
+        the run's thread, in patient order)."""
+        ref = f"Patient/{ready.patient_id}"
+        steps = ready.steps
         if self.dry_run:
             outcomes = [
                 WriteOutcome(
@@ -271,15 +287,14 @@ class CaptureRun:
                 for s in steps.steps
             ]
         else:
-            outcomes = self.store.apply(patient_id, steps)
-        conflicts = self._ffs_conflicts(ffs_charges(charges, system), timeline)
-        self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
+            outcomes = self.store.apply(ready.patient_id, steps)
+        self._count(summary, ready.timeline, ready.lines, steps, outcomes, ready.conflicts)
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]
             if failed:
                 self.ledger.patient_failed(ref, f"{len(failed)} write(s) failed", list(outcomes))
             else:
-                self.ledger.patient_done(ref, len(lines), list(outcomes))
+                self.ledger.patient_done(ref, len(ready.lines), list(outcomes))
 
     def _ffs_conflicts(self, charges: list[Any], timeline: Any) -> list[Any]:
         """cpoc-rules §10 conflicts, only in months of a pack that replaces fee-for-service
