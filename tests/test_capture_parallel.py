@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from sekmet_server import SekmetServer, running_sekmet
 
 from cpoc_fhir.capture.parallel import prefetch
+from cpoc_fhir.capture.plan import Action, Plan, Step
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun
+from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.capture.threaded_reads import ThreadedReads
 from cpoc_fhir.cli import main
 from cpoc_fhir.config import load_payer
@@ -31,6 +33,7 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.errors import FhirConnectionError
 from cpoc_fhir.fhir.read import patient_resources
+from cpoc_fhir.fhir.results import EntryResult
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
@@ -232,6 +235,94 @@ def test_several_workers_need_thread_safe_reads() -> None:
     )
     with pytest.raises(ValueError, match="thread-safe"):
         run.run(["p1"])
+
+
+# --- several patients' creates in one batch (ServerStore.apply_many) ----------------------
+
+
+class BatchClient:
+    """A FhirClient stand-in: batches answered 201 per entry (or no answer ``fail`` times),
+    searches empty."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.batches: list[list[str]] = []
+        self.fail = fail
+        self.searches: list[dict[str, str]] = []
+
+    def batch(self, entries: list[dict[str, Any]]) -> list[EntryResult]:
+        self.batches.append([e["request"]["url"] for e in entries])
+        if self.fail:
+            self.fail -= 1
+            raise FhirConnectionError("POST batch Bundle: no answer (ReadTimeout) after 5 attempts")
+        return [
+            EntryResult(201, "ChargeItem", e["resource"]["id"], "1", index=n)
+            for n, e in enumerate(entries)
+        ]
+
+    def search(self, resource_type: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+        self.searches.append(params)
+        return iter(())
+
+
+def creates(patient: str, lines: int) -> tuple[str, Plan]:
+    steps = [
+        Step(
+            Action.CREATE,
+            f"{patient}.treatment-month.2025-03-0{n}",
+            {"resourceType": "ChargeItem", "status": "billable"},
+            new_id=f"cpoc-{patient}-{n}",
+        )
+        for n in range(1, lines + 1)
+    ]
+    return patient, Plan(steps)
+
+
+def batch_store(client: BatchClient) -> ServerStore:
+    store = ServerStore(client, "http://example.org/sid", lambda a, b: True, update_create=True)
+    return store
+
+
+def test_apply_many_sends_every_patients_creates_in_one_batch_then_sweeps_each() -> None:
+    client = BatchClient()
+    plans = [creates("a", 2), creates("b", 1), ("c", Plan()), creates("d", 3)]
+    out = batch_store(client).apply_many(plans)
+    # One batch of 2 + 1 + 3 = 6 PUTs, in patient order; then a sweep per patient with creates.
+    assert client.batches == [
+        ["ChargeItem/cpoc-a-1", "ChargeItem/cpoc-a-2", "ChargeItem/cpoc-b-1"]
+        + [f"ChargeItem/cpoc-d-{n}" for n in (1, 2, 3)]
+    ]
+    assert [p["subject"] for p in client.searches] == ["Patient/a", "Patient/b", "Patient/d"]
+    assert [[(o.chargeitem_id, o.outcome) for o in got] for got in out] == [  # type: ignore[union-attr]
+        [("cpoc-a-1", "created"), ("cpoc-a-2", "created")],
+        [("cpoc-b-1", "created")],
+        [],
+        [("cpoc-d-1", "created"), ("cpoc-d-2", "created"), ("cpoc-d-3", "created")],
+    ]
+
+
+def test_a_group_batch_without_answer_is_sent_again_patient_by_patient() -> None:
+    # The group's batch and then patient b's own batch get no answer: a and d are written
+    # (PUTs by id, safe to send again), b alone fails with the error.
+    client = BatchClient(fail=1)
+    store = batch_store(client)
+    original = client.batch
+
+    def second_fails(entries: list[dict[str, Any]]) -> list[EntryResult]:
+        if entries[0]["request"]["url"] == "ChargeItem/cpoc-b-1":
+            client.fail = 1
+        return original(entries)
+
+    client.batch = second_fails  # type: ignore[method-assign]
+    out = store.apply_many([creates("a", 1), creates("b", 1), creates("d", 1)])
+    assert client.batches == [
+        ["ChargeItem/cpoc-a-1", "ChargeItem/cpoc-b-1", "ChargeItem/cpoc-d-1"],
+        ["ChargeItem/cpoc-a-1"],
+        ["ChargeItem/cpoc-b-1"],
+        ["ChargeItem/cpoc-d-1"],
+    ]
+    assert isinstance(out[1], FhirConnectionError)
+    assert [o.outcome for o in out[0]] == ["created"]  # type: ignore[union-attr]
+    assert [o.outcome for o in out[2]] == ["created"]  # type: ignore[union-attr]
 
 
 # --- the CLI -----------------------------------------------------------------------------

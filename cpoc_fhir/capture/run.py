@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
-from cpoc_fhir.capture.parallel import prefetch
+from cpoc_fhir.capture.parallel import Prefetched, prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.lines import LineStatus
@@ -160,6 +160,21 @@ class CaptureSummary:
         }
 
 
+def _dry_run(steps: Plan) -> list[WriteOutcome]:
+    """What a dry run reports for a plan: nothing written."""
+    return [
+        WriteOutcome(
+            s.identifier,
+            s.action.value,
+            "unchanged" if s.action is Action.UNCHANGED else "dry-run",
+            s.existing_id,
+            s.existing_version,
+            message=s.reason if s.action is Action.UNCHANGED else "",
+        )
+        for s in steps.steps
+    ]
+
+
 def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> Plan:
     """value-and-models §14.3: a patient billed fee-for-service gets no ChargeItems. CPOC
     items written before the payer's cancer types were set are left for billing staff, each
@@ -229,21 +244,66 @@ class CaptureRun:
         def prepare(patient_id: str) -> Prepared:
             return self._prepare(patient_id, reads)
 
+        group: list[Prefetched[str, Prepared]] = []
         for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
-            patient_id = ahead.item
-            ref = f"Patient/{patient_id}"
+            group.append(ahead)
+            if len(group) >= self.workers:
+                self._commit_group(group, summary)
+                group = []
+        if group:
+            self._commit_group(group, summary)
+        return summary
+
+    def _commit_group(
+        self, group: list[Prefetched[str, Prepared]], summary: CaptureSummary
+    ) -> None:
+        """Write, count and record a group of patients, in patient order; their creates go
+        in one batch Bundle (``ServerStore.apply_many``). One worker: groups of one."""
+        prepared: list[Prepared | CpocError | None] = []
+        for ahead in group:
             if ahead.skipped:
-                self.progress(patient_id)
+                prepared.append(None)
                 continue
             try:
-                self._commit(ahead.result(), summary)
+                prepared.append(ahead.result())
             except CpocError as exc:
+                prepared.append(exc)
+        ready = [p for p in prepared if isinstance(p, Prepared)]
+        written = iter(self._write(ready))
+        for ahead, one in zip(group, prepared, strict=True):
+            ref = f"Patient/{ahead.item}"
+            if isinstance(one, Prepared):
+                outcomes = next(written)
+                try:
+                    if isinstance(outcomes, CpocError):
+                        raise outcomes
+                    self._commit(one, outcomes, summary)
+                except CpocError as exc:
+                    one = exc
+            if isinstance(one, CpocError):
                 summary.failed_patients += 1
-                summary.errors.append(f"{ref}: {exc}")
+                summary.errors.append(f"{ref}: {one}")
                 if self.ledger is not None:
-                    self.ledger.patient_failed(ref, str(exc))
-            self.progress(patient_id)
-        return summary
+                    self.ledger.patient_failed(ref, str(one))
+            self.progress(ahead.item)
+
+    def _write(self, ready: list[Prepared]) -> list[list[WriteOutcome] | CpocError]:
+        """Each patient's write outcomes, or the error that failed the patient."""
+        if self.dry_run:
+            return [_dry_run(p.steps) for p in ready]
+        many = getattr(self.store, "apply_many", None)
+        if many is not None and len(ready) > 1:
+            done: list[list[WriteOutcome] | CpocError] = many(
+                [(p.patient_id, p.steps) for p in ready]
+            )
+            return done
+        out: list[list[WriteOutcome] | CpocError] = []
+        for p in ready:
+            try:
+                out.append(self.store.apply(p.patient_id, p.steps))
+            except CpocError as exc:
+                out.append(exc)
+        return out
 
     def _prepare(self, patient_id: str, reads: RecordReads) -> Prepared:
         """Read, evaluate and plan one patient: no write, no ledger, nothing shared changed
@@ -269,25 +329,13 @@ class CaptureRun:
         rows = conflict_rows(f"Patient/{patient_id}", conflicts)
         return Prepared(patient_id, timeline, lines, steps, rows)
 
-    def _commit(self, ready: Prepared, summary: CaptureSummary) -> None:
-        """Write one prepared patient's plan, count it, and record it in the ledger (always in
-        the run's thread, in patient order)."""
+    def _commit(
+        self, ready: Prepared, outcomes: list[WriteOutcome], summary: CaptureSummary
+    ) -> None:
+        """Count one written patient and record it in the ledger (always in the run's thread,
+        in patient order)."""
         ref = f"Patient/{ready.patient_id}"
         steps = ready.steps
-        if self.dry_run:
-            outcomes = [
-                WriteOutcome(
-                    s.identifier,
-                    s.action.value,
-                    "unchanged" if s.action is Action.UNCHANGED else "dry-run",
-                    s.existing_id,
-                    s.existing_version,
-                    message=s.reason if s.action is Action.UNCHANGED else "",
-                )
-                for s in steps.steps
-            ]
-        else:
-            outcomes = self.store.apply(ready.patient_id, steps)
         self._count(summary, ready.timeline, ready.lines, steps, outcomes, ready.conflicts)
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]

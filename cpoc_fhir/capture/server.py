@@ -14,10 +14,12 @@ Exactly once whatever the server does (docs/exactly-once.md):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step, live_by_identifier, raises
 from cpoc_fhir.capture.run import WriteOutcome
+from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
@@ -108,6 +110,44 @@ class ServerStore:
 
     # --- writing --------------------------------------------------------------------------
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
+        batched, entries = self._batched_creates(steps)
+        return self._after_creates(patient_id, steps, self._batch(batched, entries))
+
+    def apply_many(self, plans: list[tuple[str, Plan]]) -> list[list[WriteOutcome] | CpocError]:
+        """``apply`` for several patients (``cpoc capture --workers``): every patient's creates
+        in one batch Bundle, then each patient's other writes and sweep as ``apply`` makes
+        them. Each patient's outcomes, or the error that failed that patient alone; a batch
+        that got no answer is sent again patient by patient (its entries are PUTs by id or
+        conditional creates: safe to repeat)."""
+        parts = [self._batched_creates(steps) for _, steps in plans]
+        try:
+            created = self._batch(
+                [s for batched, _ in parts for s in batched],
+                [e for _, entries in parts for e in entries],
+            )
+        except FhirError:
+            return [_or_error(partial(self.apply, p, s)) for p, s in plans]
+        out: list[list[WriteOutcome] | CpocError] = []
+        start = 0
+        for (patient_id, steps), (batched, _) in zip(plans, parts, strict=True):
+            mine = created[start : start + len(batched)]
+            start += len(batched)
+            out.append(_or_error(partial(self._after_creates, patient_id, steps, mine)))
+        return out
+
+    def _batched_creates(self, steps: Plan) -> tuple[list[Step], list[Resource]]:
+        """The creates sent in a batch Bundle, and their entries."""
+        creates = steps.of(Action.CREATE)
+        if self.update_create:
+            return creates, [self._put_entry(s) for s in creates]
+        once = [s for s in creates if not s.recreate]
+        return once, [self._conditional_entry(s) for s in once]
+
+    def _after_creates(
+        self, patient_id: str, steps: Plan, created: list[WriteOutcome]
+    ) -> list[WriteOutcome]:
+        """The patient's outcomes: unchanged, the batched creates' ``created``, then plain
+        creates, updates and entered-in-error, then the sweep."""
         outcomes = [
             WriteOutcome(
                 s.identifier,
@@ -119,12 +159,9 @@ class ServerStore:
             )
             for s in steps.of(Action.UNCHANGED)
         ]
+        outcomes += created
         creates = steps.of(Action.CREATE)
-        if self.update_create:
-            outcomes += self._batch(creates, [self._put_entry(s) for s in creates])
-        else:
-            once = [s for s in creates if not s.recreate]
-            outcomes += self._batch(once, [self._conditional_entry(s) for s in once])
+        if not self.update_create:
             outcomes += [self._post(s) for s in creates if s.recreate]
         for step in steps.of(Action.UPDATE) + steps.of(Action.ENTER_IN_ERROR):
             outcomes.append(self._update(step))
@@ -272,6 +309,13 @@ class ServerStore:
                 )
             outcomes.append(outcome)
         return outcomes
+
+
+def _or_error(write: Callable[[], list[WriteOutcome]]) -> list[WriteOutcome] | CpocError:
+    try:
+        return write()
+    except CpocError as exc:
+        return exc
 
 
 def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:
