@@ -11,7 +11,8 @@ One run, one sekmet-fhir on 127.0.0.1 loaded with N generated patients (as
   (b) ``cpoc capture --workers W`` in-process (``cpoc_fhir.cli.main``), a new ledger and a
       practice identifier system of its own: the first run creates the month's ChargeItems,
       the second finds them all unchanged (it must write nothing);
-and prints patients/s of each and the ratio capture / floor (target ≥ 0.80).
+and prints patients/s of each, the ratio capture / floor (target ≥ 0.80), and this process's
+CPU time per patient (all threads; sekmet's own CPU is not counted).
 
     python scripts/bench_capture_parallel.py [--patients 300] [--workers 1,4,8]
                                              [--month 2025-03] [--keep]
@@ -79,7 +80,7 @@ def search_only(base: str, workers: int) -> dict[str, Any]:
             found += sum(1 for _ in http.search(resource_type, query))
         return found
 
-    t0 = time.perf_counter()
+    t0, cpu = time.perf_counter(), time.process_time()
     lister = FhirClient(base)
     patients, seen = [], set()
     for episode in lister.search("EpisodeOfCare", {"_count": PAGE}):
@@ -89,10 +90,10 @@ def search_only(base: str, workers: int) -> dict[str, Any]:
             patients.append(ref.split("/", 1)[1])
     with ThreadPoolExecutor(workers) as pool:
         resources = sum(pool.map(one, patients))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu
     for made in [lister, *clients]:
         made.close()
-    return {"s": seconds, "patients": len(patients), "resources": resources}
+    return {"s": seconds, "cpu": cpu, "patients": len(patients), "resources": resources}
 
 
 def capture_runs(base: str, tmp: Path, month: str, workers: int) -> tuple[dict[str, Any], ...]:
@@ -103,8 +104,11 @@ def capture_runs(base: str, tmp: Path, month: str, workers: int) -> tuple[dict[s
     argv = ["--fhir-base", base, "--month", month, "--workers", str(workers)]
     argv += ["--store", f"sqlite:///{tmp / f'ledger-w{workers}.sqlite'}"]
     argv += ["--conflicts", str(tmp / f"conflicts-w{workers}.csv")]
+    cpu = time.process_time()
     first = capture(argv, config)
+    first["cpu"], cpu = time.process_time() - cpu, time.process_time()
     second = capture(argv, config)
+    second["cpu"] = time.process_time() - cpu
     check_second(first, second, f"--workers {workers}")
     return first, second
 
@@ -139,7 +143,9 @@ def main() -> int:
                 before = search_only(base, workers)
                 first, second = capture_runs(base, tmp, args.month, workers)
                 after = search_only(base, workers)
-                floor = dict(before, s=(before["s"] + after["s"]) / 2)
+                floor = dict(
+                    before, s=(before["s"] + after["s"]) / 2, cpu=(before["cpu"] + after["cpu"]) / 2
+                )
                 rows.append((workers, floor, first, second))
                 print(_row(workers, floor, first, second), flush=True)
     finally:
@@ -148,7 +154,7 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("W   search-only    capture (creates)      capture (unchanged)")
+    print("W   search-only              capture (creates)                  capture (unchanged)")
     for row in rows:
         print(_row(*row))
     print(f"total wall time {time.perf_counter() - t0:.1f} s")
@@ -159,10 +165,15 @@ def _row(workers: int, floor: dict[str, Any], first: dict[str, Any], second: dic
     base = floor["patients"] / floor["s"]
     one, two = first["patients"] / first["s"], second["patients"] / second["s"]
     return (
-        f"{workers:<3} {base:6.1f} p/s    {one:6.1f} p/s ratio {one / base:4.2f}"
-        f"    {two:6.1f} p/s ratio {two / base:4.2f}"
+        f"{workers:<3} {base:6.1f} p/s {_cpu(floor)}   {one:6.1f} p/s {_cpu(first)} "
+        f"ratio {one / base:4.2f}   {two:6.1f} p/s {_cpu(second)} ratio {two / base:4.2f}"
         f"   ({floor['patients']} patients, {first['writes'].get('created', 0)} created)"
     )
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    """This process's CPU time per patient (every thread): what the shared machine spends."""
+    return f"({1000 * run['cpu'] / run['patients']:4.1f} ms CPU)"
 
 
 if __name__ == "__main__":
