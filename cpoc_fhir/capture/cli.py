@@ -114,8 +114,9 @@ def add_parsers(sub: Any) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="read N patients at once from the FHIR server (default 1; writes stay one at a "
-        f"time, in patient order; 4-8 is plenty, at most {MAX_WORKERS})",
+        help="read and evaluate N patients at once (default 1: one after another); writes "
+        "stay in patient order, the creates of up to N patients in one batch (4-8 is plenty, "
+        f"at most {MAX_WORKERS})",
     )
     capture.add_argument("--no-progress", action="store_true")
     add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")

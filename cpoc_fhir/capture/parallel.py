@@ -1,15 +1,16 @@
-"""Parallel reads for ``cpoc capture --workers N``: the per-patient reads run ahead of the run.
+"""Parallel capture (``cpoc capture --workers N``, issue 16 item 3): patients prepared ahead.
 
-Only the reads are concurrent (issue 16 item 3). The capture run stays the single writer: it
-takes each patient's prefetched record and ChargeItems *in patient order*, evaluates, plans and
-writes them as before (one batch Bundle of creates per patient, If-Match updates, the sweep),
-and the ledger records each patient's writes and its completion together, as before
-(docs/exactly-once.md: nothing of the exactly-once design changes). Reading a few patients
-ahead of their writes is safe: a create is a PUT by deterministic id or a conditional create,
-and an update carries If-Match on the version read, so an item changed in between is a 412
-and is re-read.
+The per-patient reads (the record's searches and the patient's ChargeItems), and the pure work
+on them (facts, evaluation, ``plan``), run on N threads. The capture run stays the single
+writer: it takes the prepared patients *in patient order*, in groups of up to N, sends the
+group's creates in one batch Bundle (``ServerStore.apply_many``), then each patient's updates
+and sweep as before, and the ledger records each patient's writes and its completion together,
+as before. Nothing of the exactly-once design (docs/exactly-once.md) changes: a create is a
+PUT by deterministic id or a conditional create, an update carries If-Match on the version
+read — so reading a few patients ahead of their writes is safe (an item changed in between is
+a 412 and is re-read), and a batch sent again after a lost answer repeats nothing.
 
-``prefetch`` keeps at most ``workers`` reads in flight and at most ``ahead`` read patients
+``prefetch`` keeps at most ``workers`` reads in flight and at most ``ahead`` prepared patients
 waiting, so memory stays bounded on a large practice. The reads of a FHIR server go through
 ``capture.threaded_reads.ThreadedReads`` (a client per thread).
 """
