@@ -33,7 +33,7 @@ from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.errors import FhirConnectionError
 from cpoc_fhir.fhir.read import patient_resources
-from cpoc_fhir.fhir.results import EntryResult
+from cpoc_fhir.fhir.results import EntryResult, WriteResult
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
@@ -298,6 +298,43 @@ def test_apply_many_sends_every_patients_creates_in_one_batch_then_sweeps_each()
         [],
         [("cpoc-d-1", "created"), ("cpoc-d-2", "created"), ("cpoc-d-3", "created")],
     ]
+
+
+def test_apply_many_reads_the_groups_sweeps_at_once_and_a_failed_sweep_read_fails_its_patient() -> (
+    None
+):
+    client = BatchClient()
+    asked: list[list[str]] = []
+    # The sweep of d finds a second live item of its line d.treatment-month.2025-03-01: that
+    # one (the higher id, cpoc-d-1-x; the lowest id is kept) is retired with If-Match.
+    system = "http://example.org/sid"
+    kept = {
+        "resourceType": "ChargeItem",
+        "id": "cpoc-d-1",
+        "status": "billable",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": system, "value": "d.treatment-month.2025-03-01"}],
+    }
+    second = dict(kept, id="cpoc-d-1-x")
+
+    def sweep_reads(ids: list[str]) -> list[Any]:
+        asked.append(ids)
+        return [FhirConnectionError("GET ChargeItem?subject=…: no answer"), [kept, second]]
+
+    updates: list[tuple[str, str | None]] = []
+
+    def update(resource: dict[str, Any], if_match: str | None = None) -> WriteResult:
+        updates.append((resource["id"], if_match))
+        return WriteResult(200, "ChargeItem", resource["id"], "2")
+
+    client.update = update  # type: ignore[attr-defined]
+    store = batch_store(client)
+    out = store.apply_many([creates("a", 1), ("c", Plan()), creates("d", 1)], sweep_reads)
+    assert asked == [["a", "d"]] and client.searches == []  # one call for the group's sweeps
+    assert isinstance(out[0], FhirConnectionError)
+    assert out[1] == []
+    assert updates == [("cpoc-d-1-x", 'W/"1"')]
+    assert [o.outcome for o in out[2]] == ["created", "duplicate-retired"]  # type: ignore[union-attr]
 
 
 def test_a_group_batch_without_answer_is_sent_again_patient_by_patient() -> None:

@@ -248,7 +248,7 @@ def _capture(
             )
             if args.workers > 1:
                 system = publish.practice_identifier_system
-                reads = ThreadedReads(lambda: _client(args, auth), system)
+                reads = ThreadedReads(lambda: _client(args, auth), system, args.workers)
             if args.patient:
                 _check_patients(store, args.patient)
             patients = args.patient or (

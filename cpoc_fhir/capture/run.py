@@ -293,8 +293,9 @@ class CaptureRun:
             return [_dry_run(p.steps) for p in ready]
         many = getattr(self.store, "apply_many", None)
         if many is not None and len(ready) > 1:
+            sweeps = getattr(self.reads, "sweep_items_many", None)  # the sweeps' reads at once
             done: list[list[WriteOutcome] | CpocError] = many(
-                [(p.patient_id, p.steps) for p in ready]
+                [(p.patient_id, p.steps) for p in ready], sweeps
             )
             return done
         out: list[list[WriteOutcome] | CpocError] = []
