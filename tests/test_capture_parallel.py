@@ -474,3 +474,26 @@ def test_faulted_killed_runs_at_eight_workers_bill_exactly_what_a_clean_run_bill
     assert (figures.duplicates, figures.losses, figures.differing) == (0, 0, 0)
     assert sum(figures.faults.values()) > 0 and set(figures.faults) <= set(KINDS)
     assert figures.kills > 0
+
+
+def test_a_dry_run_at_eight_workers_reports_what_one_worker_reports_and_writes_nothing(
+    fhir: SekmetServer, tmp_path: Path
+) -> None:
+    system = "http://example.org/fhir/sid/parallel-dry"
+    outputs = []
+    for workers in ("1", "8"):
+        command = capture_command(
+            fhir.base_url,
+            tmp_path / f"dry-{workers}.sqlite",
+            config_for(tmp_path, system),
+            "--as-of",
+            "2025-03-31",
+            "--dry-run",
+            "--workers",
+            workers,
+        )
+        done = run_capture([*PROGRAM, *command[1:]])
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(_summary(done.stdout))
+    assert "dry-run" in outputs[0] and outputs[0] == outputs[1]
+    assert reference_of(fhir.base_url, system) == {}  # nothing written under this system
