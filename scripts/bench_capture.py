@@ -1,6 +1,6 @@
 """Benchmark: the month-end capture run (``cpoc capture``), offline and against a FHIR server.
 
-1. Offline: N generated patients (``bench_timeline.generate``) as Bulk NDJSON →
+1. Offline: N generated patients (``cpoc_fhir.synthetic``) as Bulk NDJSON →
    ``cpoc capture --ndjson IN --out OUT --month M`` twice (creates, then all unchanged).
 2. Server: a smaller practice loaded into sekmet-fhir on 127.0.0.1 (batch PUTs of 200) →
    ``cpoc capture --fhir-base URL --month M`` twice.
@@ -32,21 +32,27 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
 
-from bench_timeline import generate  # noqa: E402
 from sekmet_server import running_sekmet  # noqa: E402
 
 from cpoc_fhir.cli import main as cpoc  # noqa: E402
+from cpoc_fhir.synthetic import generate_practice  # noqa: E402
 
 # Referenced resources first (EpisodeOfCare and Encounter point to the cancer Condition).
 LOAD_ORDER = ["Patient", "Condition", "EpisodeOfCare", "Encounter", "Observation"]
 
 
-def capture(argv: list[str]) -> dict[str, Any]:
+def generate(folder: Path, patients: int) -> int:
+    """``patients`` synthetic patients (seed 7, no claims) as NDJSON; the resources written."""
+    return int(generate_practice(folder, patients, claims=False).resources)
+
+
+def capture(argv: list[str], config: Path | None = None) -> dict[str, Any]:
     """One in-process ``cpoc capture`` run: exit code, seconds, summary figures, output."""
     out = io.StringIO()
+    settings = ["--config", str(config)] if config is not None else []
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(out):
-        code = cpoc(["capture", "--no-progress", *argv])
+        code = cpoc([*settings, "capture", "--no-progress", *argv])
     seconds = time.perf_counter() - t0
     text = out.getvalue()
     if code != 0:

@@ -81,18 +81,23 @@ def run_suite(
     rates: FaultRates | None = None,
     timeout_s: float = 1.0,
     parallel: int = 2,
+    extra: tuple[str, ...] = (),
+    program: list[str] | None = None,
 ) -> Figures:
     """``runs`` faulted runs of ``capture_support.MONTH`` against sekmet at ``base``,
-    ``parallel`` at a time (each on its own identifier system and ledger)."""
+    ``parallel`` at a time (each on its own identifier system and ledger); ``extra``: more
+    ``cpoc capture`` options for the faulted runs (e.g. ``--workers 8``); ``program``: the
+    command that runs ``cpoc`` (default the console script)."""
     started = time.monotonic()
     figures = Figures()
     lock = threading.Lock()
     clean = f"{SYSTEMS}/clean-{seed}"
-    done = run_capture(
-        capture_command(
-            base, work / f"clean-{seed}.sqlite", config_for(work, clean), "--as-of", AS_OF
-        )
+    clean_command = capture_command(
+        base, work / f"clean-{seed}.sqlite", config_for(work, clean), "--as-of", AS_OF
     )
+    if program is not None:
+        clean_command = [*program, *clean_command[1:]]
+    done = run_capture(clean_command)
     assert done.returncode == 0, done.stdout + done.stderr
     reference = reference_of(base, clean)
     figures.lines = len(reference)
@@ -109,7 +114,10 @@ def run_suite(
                 AS_OF,
                 "--timeout",
                 str(timeout_s),
+                *extra,
             )
+            if program is not None:
+                command = [*program, *command[1:]]
             rng = random.Random(seed * 100_003 + n)
             _until_done(command, rng, kill_chance, figures, f"run {n}", lock)
             dupes, lost, differ = duplicates_and_losses(base, system, reference)

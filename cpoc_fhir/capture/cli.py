@@ -22,9 +22,11 @@ from cpoc_fhir.capture.bulk_store import BulkServerStore
 from cpoc_fhir.capture.catchup import DEFAULT_MAX_MONTHS, Window, last_completed, window
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.offline import OfflineStore
+from cpoc_fhir.capture.parallel import MAX_WORKERS
 from cpoc_fhir.capture.report import summary_table
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
 from cpoc_fhir.capture.server import ServerStore
+from cpoc_fhir.capture.threaded_reads import ThreadedReads
 from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
@@ -109,6 +111,15 @@ def add_parsers(sub: Any) -> None:
         default=60.0,
         metavar="SECONDS",
         help="wait at most this long for each FHIR answer (default 60; retried)",
+    )
+    capture.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="read and evaluate N patients at once (default 1: one after another); writes "
+        "stay in patient order, the creates of up to N patients in one batch (4-8 is plenty, "
+        f"at most {MAX_WORKERS})",
     )
     capture.add_argument("--no-progress", action="store_true")
     add_bulk_options(capture)
@@ -197,6 +208,12 @@ def run_capture(args: argparse.Namespace) -> int:
     if args.ndjson is not None and args.out is None:
         raise InputError("--ndjson", "offline capture needs --out DIR")
     check_bulk_options(args)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise InputError("--workers", f"from 1 to {MAX_WORKERS}, not {args.workers}")
+    if args.workers > 1 and (args.ndjson is not None or getattr(args, "bulk", False)):
+        raise InputError(
+            "--workers", "parallel reads are for --fhir-base without --bulk (an export is one pass)"
+        )
     if args.fhir_base:
         try:
             check_base_url(args.fhir_base)
@@ -244,6 +261,7 @@ def _capture(
     except RunInProgress as exc:
         print(f"cpoc: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    reads = None
     with handle, ExitStack() as stack:
         if args.fhir_base and args.bulk:
             # Records from a Bulk Data export (fhir/bulk); ChargeItems read and written on the
@@ -262,9 +280,13 @@ def _capture(
             )
             conflicts_path = args.conflicts or Path(f"cpoc-ffs-conflicts-{month}.csv")
         elif args.fhir_base:
+            auth = _auth(args)  # one token provider for the run's clients
             store = ServerStore(
-                _client(args), publish.practice_identifier_system, charge_item_changed
+                _client(args, auth), publish.practice_identifier_system, charge_item_changed
             )
+            if args.workers > 1:
+                system = publish.practice_identifier_system
+                reads = ThreadedReads(lambda: _client(args, auth), system, args.workers)
             if args.patient:
                 _check_patients(store, args.patient)
             patients = args.patient or (
@@ -290,8 +312,14 @@ def _capture(
             args.dry_run,
             ledger=handle,
             first=months.first,
+            workers=args.workers,
+            reads=reads,
         )
-        summary = _run_with_progress(capture, patients, handle, args.no_progress)
+        try:
+            summary = _run_with_progress(capture, patients, handle, args.no_progress)
+        finally:
+            if reads is not None:
+                reads.close()
         summary.catch_up = months.why
         if isinstance(store, OfflineStore) and not args.dry_run:
             store.finish()
@@ -375,8 +403,10 @@ def _check_server(args: argparse.Namespace) -> None:
         client.close()
 
 
-def _client(args: argparse.Namespace) -> FhirClient:
-    return FhirClient(args.fhir_base, auth=_auth(args), timeout=(5, args.timeout))
+def _client(args: argparse.Namespace, auth: TokenProvider | None = None) -> FhirClient:
+    return FhirClient(
+        args.fhir_base, auth=auth if auth is not None else _auth(args), timeout=(5, args.timeout)
+    )
 
 
 def _auth(args: argparse.Namespace) -> TokenProvider:

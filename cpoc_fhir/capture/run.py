@@ -4,6 +4,10 @@ One patient at a time: read the record → lines (``service.Evaluator``) → des
 ``plan`` against the existing ones → write (server or NDJSON) → the ledger records the patient's
 writes and its completion together, so a killed run resumes after the last finished patient and
 the writes it repeats are idempotent (conditional create, If-Match updates).
+
+With ``workers`` > 1 the next patients are read, evaluated and planned ahead on that many
+threads (``capture.parallel``); the writes, the ledger and the summary stay in the run's
+thread, in patient order, exactly as with one worker.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
+from cpoc_fhir.capture.parallel import Prefetched, prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.lines import LineStatus
@@ -87,14 +92,18 @@ class WriteOutcome:
     message: str = ""
 
 
-class RecordStore(Protocol):
-    """Where a run reads patients and their ChargeItems, and writes the plan."""
+class RecordReads(Protocol):
+    """Where a run reads patients and their ChargeItems."""
 
     def patient_resources(self, patient_id: str) -> PatientResources: ...
 
     def charge_resources(self, patient_id: str) -> list[Resource]:
         """The patient's ChargeItems (all of them) and Claims, for planning and FFS checks."""
         ...
+
+
+class RecordStore(RecordReads, Protocol):
+    """Where a run reads patients and their ChargeItems, and writes the plan."""
 
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]: ...
 
@@ -151,6 +160,21 @@ class CaptureSummary:
         }
 
 
+def _dry_run(steps: Plan) -> list[WriteOutcome]:
+    """What a dry run reports for a plan: nothing written."""
+    return [
+        WriteOutcome(
+            s.identifier,
+            s.action.value,
+            "unchanged" if s.action is Action.UNCHANGED else "dry-run",
+            s.existing_id,
+            s.existing_version,
+            message=s.reason if s.action is Action.UNCHANGED else "",
+        )
+        for s in steps.steps
+    ]
+
+
 def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> Plan:
     """value-and-models §14.3: a patient billed fee-for-service gets no ChargeItems. CPOC
     items written before the payer's cancer types were set are left for billing staff, each
@@ -176,6 +200,17 @@ def check_writes(steps: Plan) -> None:
         validate_charge_item(step.resource)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One patient read, evaluated and planned, not yet written."""
+
+    patient_id: str
+    timeline: Any  # engine.lines.PatientTimeline
+    lines: list[Any]  # the timeline's lines up to the run's month
+    steps: Plan
+    conflicts: list[dict[str, str]]  # FFS conflict rows (capture.ffs.conflict_rows)
+
+
 @dataclass
 class CaptureRun:
     evaluator: Evaluator
@@ -188,6 +223,8 @@ class CaptureRun:
     ledger: LedgerRun | None = None
     progress: Callable[[str], None] = lambda patient: None
     first: CaptureMonth | None = None  # catching up: bill every month from this one
+    workers: int = 1  # > 1: that many threads prepare the next patients (capture.parallel)
+    reads: RecordReads | None = None  # thread-safe reads for workers > 1 (default: store)
 
     @property
     def window_first(self) -> date:
@@ -197,24 +234,83 @@ class CaptureRun:
     def run(self, patient_ids: Iterable[str], skip: Iterable[str] = ()) -> CaptureSummary:
         summary = CaptureSummary(str(self.month), str(self.first or self.month))
         done = set(skip)
-        for patient_id in patient_ids:
-            ref = f"Patient/{patient_id}"
-            if ref in done or patient_id in done:
-                self.progress(patient_id)
-                continue
-            try:
-                self._patient(patient_id, summary)
-            except CpocError as exc:
-                summary.failed_patients += 1
-                summary.errors.append(f"{ref}: {exc}")
-                if self.ledger is not None:
-                    self.ledger.patient_failed(ref, str(exc))
-            self.progress(patient_id)
+        if self.workers > 1 and self.reads is None:
+            raise ValueError("reading with several workers needs thread-safe reads")
+        reads = self.reads or self.store
+
+        def skipped(patient_id: str) -> bool:
+            return f"Patient/{patient_id}" in done or patient_id in done
+
+        def prepare(patient_id: str) -> Prepared:
+            return self._prepare(patient_id, reads)
+
+        group: list[Prefetched[str, Prepared]] = []
+        for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
+            group.append(ahead)
+            if len(group) >= self.workers:
+                self._commit_group(group, summary)
+                group = []
+        if group:
+            self._commit_group(group, summary)
         return summary
 
-    def _patient(self, patient_id: str, summary: CaptureSummary) -> None:
-        ref = f"Patient/{patient_id}"
-        resources = self.store.patient_resources(patient_id)
+    def _commit_group(
+        self, group: list[Prefetched[str, Prepared]], summary: CaptureSummary
+    ) -> None:
+        """Write, count and record a group of patients, in patient order; their creates go
+        in one batch Bundle (``ServerStore.apply_many``). One worker: groups of one."""
+        prepared: list[Prepared | CpocError | None] = []
+        for ahead in group:
+            if ahead.skipped:
+                prepared.append(None)
+                continue
+            try:
+                prepared.append(ahead.result())
+            except CpocError as exc:
+                prepared.append(exc)
+        ready = [p for p in prepared if isinstance(p, Prepared)]
+        written = iter(self._write(ready))
+        for ahead, one in zip(group, prepared, strict=True):
+            ref = f"Patient/{ahead.item}"
+            if isinstance(one, Prepared):
+                outcomes = next(written)
+                try:
+                    if isinstance(outcomes, CpocError):
+                        raise outcomes
+                    self._commit(one, outcomes, summary)
+                except CpocError as exc:
+                    one = exc
+            if isinstance(one, CpocError):
+                summary.failed_patients += 1
+                summary.errors.append(f"{ref}: {one}")
+                if self.ledger is not None:
+                    self.ledger.patient_failed(ref, str(one))
+            self.progress(ahead.item)
+
+    def _write(self, ready: list[Prepared]) -> list[list[WriteOutcome] | CpocError]:
+        """Each patient's write outcomes, or the error that failed the patient."""
+        if self.dry_run:
+            return [_dry_run(p.steps) for p in ready]
+        many = getattr(self.store, "apply_many", None)
+        if many is not None and len(ready) > 1:
+            sweeps = getattr(self.reads, "sweep_items_many", None)  # the sweeps' reads at once
+            done: list[list[WriteOutcome] | CpocError] = many(
+                [(p.patient_id, p.steps) for p in ready], sweeps
+            )
+            return done
+        out: list[list[WriteOutcome] | CpocError] = []
+        for p in ready:
+            try:
+                out.append(self.store.apply(p.patient_id, p.steps))
+            except CpocError as exc:
+                out.append(exc)
+        return out
+
+    def _prepare(self, patient_id: str, reads: RecordReads) -> Prepared:
+        """Read, evaluate and plan one patient: no write, no ledger, nothing shared changed
+        (with ``workers`` > 1 this runs on a reading thread)."""
+        resources = reads.patient_resources(patient_id)
+        charges = reads.charge_resources(patient_id)
         ev = self.evaluator
         record = read_record(resources, ev.knowledge, ev.reader)
         timeline = ev.evaluate(record, self.as_of)
@@ -222,7 +318,6 @@ class CaptureRun:
         lines = [line for line in timeline.lines if line.start <= self.month.last]
         # Built unvalidated to plan; only what is sent is validated (check_writes).
         desired = [build_charge_item(line, context, validate=False) for line in lines]
-        charges = self.store.charge_resources(patient_id)
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
         if timeline.fee_for_service is None:
@@ -231,28 +326,24 @@ class CaptureRun:
         else:
             steps = fee_for_service_plan(own, system, self.month.last)
         check_writes(steps)
-        if self.dry_run:
-            outcomes = [
-                WriteOutcome(
-                    s.identifier,
-                    s.action.value,
-                    "unchanged" if s.action is Action.UNCHANGED else "dry-run",
-                    s.existing_id,
-                    s.existing_version,
-                    message=s.reason if s.action is Action.UNCHANGED else "",
-                )
-                for s in steps.steps
-            ]
-        else:
-            outcomes = self.store.apply(patient_id, steps)
         conflicts = self._ffs_conflicts(ffs_charges(charges, system), timeline)
-        self._count(summary, timeline, lines, steps, outcomes, conflict_rows(ref, conflicts))
+        rows = conflict_rows(f"Patient/{patient_id}", conflicts)
+        return Prepared(patient_id, timeline, lines, steps, rows)
+
+    def _commit(
+        self, ready: Prepared, outcomes: list[WriteOutcome], summary: CaptureSummary
+    ) -> None:
+        """Count one written patient and record it in the ledger (always in the run's thread,
+        in patient order)."""
+        ref = f"Patient/{ready.patient_id}"
+        steps = ready.steps
+        self._count(summary, ready.timeline, ready.lines, steps, outcomes, ready.conflicts)
         if self.ledger is not None:
             failed = [o for o in outcomes if o.outcome == "failed"]
             if failed:
                 self.ledger.patient_failed(ref, f"{len(failed)} write(s) failed", list(outcomes))
             else:
-                self.ledger.patient_done(ref, len(lines), list(outcomes))
+                self.ledger.patient_done(ref, len(ready.lines), list(outcomes))
 
     def _ffs_conflicts(self, charges: list[Any], timeline: Any) -> list[Any]:
         """cpoc-rules §10 conflicts, only in months of a pack that replaces fee-for-service

@@ -14,10 +14,12 @@ Exactly once whatever the server does (docs/exactly-once.md):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step, live_by_identifier, raises
 from cpoc_fhir.capture.run import WriteOutcome
+from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
@@ -29,6 +31,8 @@ PAGE = "200"
 
 
 SWEPT = "duplicate-retired"
+# Several patients' sweep reads at once: each patient's ChargeItems, or the error of its read.
+SweepReads = Callable[[list[str]], list[list[Resource] | CpocError]]
 
 
 def allows_update_create(capabilities: Resource, resource_type: str = "ChargeItem") -> bool:
@@ -108,6 +112,73 @@ class ServerStore:
 
     # --- writing --------------------------------------------------------------------------
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
+        batched, entries = self._batched_creates(steps)
+        return self._after_creates(patient_id, steps, self._batch(batched, entries))
+
+    def apply_many(
+        self, plans: list[tuple[str, Plan]], sweep_reads: SweepReads | None = None
+    ) -> list[list[WriteOutcome] | CpocError]:
+        """``apply`` for several patients (``cpoc capture --workers``): every patient's creates
+        in one batch Bundle, then each patient's other writes as ``apply`` makes them, then the
+        sweeps: their reads (``sweep_items`` of each patient with creates) at once through
+        ``sweep_reads`` when given, each patient's retirements here. Each patient's outcomes,
+        or the error that failed that patient alone; a batch that got no answer is sent again
+        patient by patient (its entries are PUTs by id or conditional creates: safe to
+        repeat)."""
+        parts = [self._batched_creates(steps) for _, steps in plans]
+        try:
+            created = self._batch(
+                [s for batched, _ in parts for s in batched],
+                [e for _, entries in parts for e in entries],
+            )
+        except FhirError:
+            return [_or_error(partial(self.apply, p, s)) for p, s in plans]
+        out: list[list[WriteOutcome] | CpocError] = []
+        start = 0
+        for (_, steps), (batched, _) in zip(plans, parts, strict=True):
+            mine = created[start : start + len(batched)]
+            start += len(batched)
+            out.append(_or_error(partial(self._before_sweep, steps, mine)))
+        sweeping = [
+            n
+            for n, (_, steps) in enumerate(plans)
+            if self.sweep and steps.of(Action.CREATE) and not isinstance(out[n], CpocError)
+        ]
+        ids = [plans[n][0] for n in sweeping]
+        found = (
+            sweep_reads(ids) if sweep_reads is not None else [_read_or_error(self, i) for i in ids]
+        )
+        for n, items in zip(sweeping, found, strict=True):
+            done = out[n]
+            assert not isinstance(done, CpocError)
+            if isinstance(items, CpocError):
+                out[n] = items
+                continue
+            made = {s.identifier for s in plans[n][1].of(Action.CREATE)}
+            swept = _or_error(partial(self._retire_duplicates, made, items))
+            out[n] = swept if isinstance(swept, CpocError) else done + swept
+        return out
+
+    def _batched_creates(self, steps: Plan) -> tuple[list[Step], list[Resource]]:
+        """The creates sent in a batch Bundle, and their entries."""
+        creates = steps.of(Action.CREATE)
+        if self.update_create:
+            return creates, [self._put_entry(s) for s in creates]
+        once = [s for s in creates if not s.recreate]
+        return once, [self._conditional_entry(s) for s in once]
+
+    def _after_creates(
+        self, patient_id: str, steps: Plan, created: list[WriteOutcome]
+    ) -> list[WriteOutcome]:
+        """The patient's outcomes after its batch: ``_before_sweep``, then the sweep."""
+        outcomes = self._before_sweep(steps, created)
+        if steps.of(Action.CREATE) and self.sweep:
+            outcomes += self._sweep(patient_id, {s.identifier for s in steps.of(Action.CREATE)})
+        return outcomes
+
+    def _before_sweep(self, steps: Plan, created: list[WriteOutcome]) -> list[WriteOutcome]:
+        """Unchanged, the batched creates' ``created``, then plain creates, updates and
+        entered-in-error."""
         outcomes = [
             WriteOutcome(
                 s.identifier,
@@ -119,17 +190,12 @@ class ServerStore:
             )
             for s in steps.of(Action.UNCHANGED)
         ]
+        outcomes += created
         creates = steps.of(Action.CREATE)
-        if self.update_create:
-            outcomes += self._batch(creates, [self._put_entry(s) for s in creates])
-        else:
-            once = [s for s in creates if not s.recreate]
-            outcomes += self._batch(once, [self._conditional_entry(s) for s in once])
+        if not self.update_create:
             outcomes += [self._post(s) for s in creates if s.recreate]
         for step in steps.of(Action.UPDATE) + steps.of(Action.ENTER_IN_ERROR):
             outcomes.append(self._update(step))
-        if creates and self.sweep:
-            outcomes += self._sweep(patient_id, {s.identifier for s in creates})
         return outcomes
 
     def _put_entry(self, step: Step) -> Resource:
@@ -244,13 +310,19 @@ class ServerStore:
     def _sweep(self, patient_id: str, created: set[str]) -> list[WriteOutcome]:
         """Retire every second live item of a line just created (kept: the one ``plan`` keeps,
         so racing runs agree); each retirement is If-Match, so a race on it is harmless."""
-        items = [
+        return self._retire_duplicates(created, self.sweep_items(patient_id))
+
+    def sweep_items(self, patient_id: str) -> list[Resource]:
+        """The sweep's read: every ChargeItem of the patient, read again after the creates."""
+        return [
             r
             for r in self.client.search(
                 "ChargeItem", {"subject": f"Patient/{patient_id}", "_count": PAGE}
             )
             if r.get("resourceType") == "ChargeItem"
         ]
+
+    def _retire_duplicates(self, created: set[str], items: list[Resource]) -> list[WriteOutcome]:
         found = Plan()
         live = live_by_identifier(items, self.system, found)
         outcomes = []
@@ -272,6 +344,20 @@ class ServerStore:
                 )
             outcomes.append(outcome)
         return outcomes
+
+
+def _read_or_error(store: ServerStore, patient_id: str) -> list[Resource] | CpocError:
+    try:
+        return store.sweep_items(patient_id)
+    except CpocError as exc:
+        return exc
+
+
+def _or_error(write: Callable[[], list[WriteOutcome]]) -> list[WriteOutcome] | CpocError:
+    try:
+        return write()
+    except CpocError as exc:
+        return exc
 
 
 def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:
