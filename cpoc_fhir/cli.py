@@ -13,15 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
-from cpoc_fhir.errors import CpocError
+from cpoc_fhir.errors import CpocError, InputError
 
-# Only the standard library and the three light modules above at import time: `cpoc
+if TYPE_CHECKING:
+    from cpoc_fhir.engine.lines import PatientTimeline
+    from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+    from cpoc_fhir.progress import Bar
+
+# Only the standard library and the light modules above at import time: `cpoc
 # --version` and `cpoc --help` build the top-level parser alone (issue 17 item 6); each
 # subcommand imports what it needs when it runs.
 
@@ -52,6 +58,7 @@ COMMANDS = (
     ),
 )
 _TOP_LEVEL_ONLY = ("--version", "-h", "--help")
+TIMELINE_FORMATS = ("table", "json", "csv", "xlsx")
 
 
 def _iso_date(text: str) -> date:
@@ -119,9 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="payer file (TOML/JSON; default: the illustrative example)",
     )
-    timeline.add_argument("--format", choices=("table", "json"), default="table")
+    timeline.add_argument("--format", choices=TIMELINE_FORMATS, default="table")
+    timeline.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the csv/xlsx export here (default: stdout; xlsx needs a file or a pipe)",
+    )
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
+    )
+    timeline.add_argument(
+        "--wide",
+        action="store_true",
+        help="table: every column on one line, nothing wrapped (default: fit 80 columns)",
+    )
+    timeline.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none when not a terminal)"
     )
     timeline.add_argument(
         "--model",
@@ -145,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ties (exit 1 with findings)",
     )
 
-    from cpoc_fhir.capture import cli as capture_cli
+    from cpoc_fhir.capture import cli_options as capture_options
 
-    capture_cli.add_parsers(sub)
+    capture_options.add_parsers(sub)
 
     from cpoc_fhir.pathways import cli as pathways_cli
 
@@ -252,7 +273,7 @@ def _timeline(args: argparse.Namespace) -> int:
     from cpoc_fhir.fhir.read import open_source
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.packs.registry import load_pack
-    from cpoc_fhir.render import timeline_table
+    from cpoc_fhir.progress import progress
     from cpoc_fhir.service import Evaluator
 
     config = load_config(args.config)
@@ -265,33 +286,90 @@ def _timeline(args: argparse.Namespace) -> int:
     source = open_source(args.input or bundled_examples())
     as_of = args.as_of or date.today()
     wanted = set(args.patient) if args.patient else None
-    timelines = evaluator.timelines(source, as_of, wanted)
+    with progress(source.patient_count(wanted), "patient", args.no_progress) as bar:
+        timelines = _counted(evaluator.timelines(source, as_of, wanted), bar)
+        if args.format in ("csv", "xlsx"):
+            return _timeline_export(args, timelines, payer.illustrative)
+        return _timeline_text(args, timelines, source.warnings, as_of, wanted, payer)
+
+
+def _counted(timelines: Iterator[PatientTimeline], bar: Bar) -> Iterator[PatientTimeline]:
+    for timeline in timelines:
+        yield timeline
+        bar.update(1)
+
+
+def _timeline_text(
+    args: argparse.Namespace,
+    timelines: Iterator[PatientTimeline],
+    warnings: list[str],
+    as_of: date,
+    wanted: set[str] | None,
+    payer: PayerSchedule,
+) -> int:
+    from cpoc_fhir.render import timeline_table
+    from cpoc_fhir.terminal import line_width, wrapped
+
     out = sys.stdout
     if args.format == "json":
         out.write('{"patients": [')
         for i, timeline in enumerate(timelines):
             out.write(("," if i else "") + "\n" + json.dumps(timeline.as_json()))
         out.write(
-            "\n], "
-            + f'"asOf": "{as_of.isoformat()}", "warnings": '
-            + json.dumps(source.warnings)
-            + "}\n"
+            "\n], " + f'"asOf": "{as_of.isoformat()}", "warnings": ' + json.dumps(warnings) + "}\n"
         )
         return EXIT_OK
+    width = line_width(args.wide)
     count = 0
     for timeline in timelines:
-        out.write(("\n" if count else "") + timeline_table(timeline, args.explain) + "\n")
+        out.write(("\n" if count else "") + timeline_table(timeline, args.explain, width) + "\n")
         count += 1
     if count == 0:
         out.write("no patients found" + (f" matching {sorted(wanted)}" if wanted else "") + "\n")
-    for warning in source.warnings:
+    for warning in warnings:
         out.write(f"warning: {warning}\n")
     if payer.illustrative:
-        out.write(
-            f"\nAmounts use the payer file {payer.id!r}: "
-            "illustrative only, not a real fee schedule.\n"
+        note = (
+            f"Amounts use the payer file {payer.id!r}: illustrative only, not a real fee schedule."
         )
+        out.write("\n" + "\n".join(wrapped(note, width)) + "\n")
     return EXIT_OK
+
+
+def _timeline_export(
+    args: argparse.Namespace, timelines: Iterator[PatientTimeline], illustrative: bool
+) -> int:
+    """``--format csv|xlsx``: one row per line (exports.timeline_table), to --out or stdout."""
+    from cpoc_fhir.exports import timeline_table, write_csv, write_xlsx
+
+    table = timeline_table(timelines)
+    if args.format == "csv":
+        if args.out is None:
+            write_csv(table, sys.stdout)
+        else:
+            with _open_out(args.out, "w") as out:
+                write_csv(table, out)
+    else:
+        if args.out is None and sys.stdout.isatty():
+            raise InputError("--format xlsx", "give --out FILE (a workbook is not for a terminal)")
+        sheets = {"lines": table}
+        if args.out is None:
+            write_xlsx(sheets, sys.stdout.buffer)
+        else:
+            with _open_out(args.out, "wb") as out:
+                write_xlsx(sheets, out)
+    if illustrative:
+        print("cpoc: amounts from an illustrative payer file", file=sys.stderr)
+    return EXIT_OK
+
+
+def _open_out(path: Path, mode: str) -> IO[Any]:
+    try:
+        if "b" in mode:
+            return path.open(mode)
+        return path.open(mode, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
 
 
 def _regimens(args: argparse.Namespace) -> int:

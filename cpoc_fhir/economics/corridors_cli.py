@@ -24,7 +24,7 @@ FORMATS = ("table", "json", "html")
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     p = reports.add_parser(
         "corridors",

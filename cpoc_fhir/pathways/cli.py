@@ -12,14 +12,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cpoc_fhir.config import load_config
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.knowledge.loader import load_knowledge
-from cpoc_fhir.pathways.library import PUBLISHED, authored_pathways, load_pathways, publish
-from cpoc_fhir.pathways.model import PathwayLibrary
-from cpoc_fhir.pathways.plandefinition import to_plan_definition
+
+if TYPE_CHECKING:
+    from cpoc_fhir.pathways.model import PathwayLibrary
+
+# What a run needs is imported in run(): `cpoc pathways --help` builds the parser alone
+# (issue 17 item 6).
 
 
 def add_parser(sub: Any) -> None:
@@ -38,6 +39,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cpoc_fhir.config import load_config
+    from cpoc_fhir.knowledge.loader import load_knowledge
+    from cpoc_fhir.pathways.library import PUBLISHED, authored_pathways, load_pathways, publish
+    from cpoc_fhir.pathways.plandefinition import to_plan_definition
+
     catalog = load_knowledge().regimens
     if args.pathways_command == "publish":
         args.out.mkdir(parents=True, exist_ok=True)

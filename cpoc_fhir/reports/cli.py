@@ -15,12 +15,14 @@ from cpoc_fhir.reports.options import iso_date, zone
 from cpoc_fhir.reports.options import percentile as _percentile
 from cpoc_fhir.reports.options import positive as _positive
 from cpoc_fhir.reports.options import year as _year
-from cpoc_fhir.store import DEFAULT_URL
 
 ADHERENCE_PHASES = ("1", "2", "both")
 ADHERENCE_FORMATS = ("table", "json", "csv")
 VALUE_FORMATS = ("table", "json", "html")
 DEFAULT_PERCENTILE = 75
+# = cpoc_fhir.store.DEFAULT_URL (tested): the store package imports SQLAlchemy, which
+# `cpoc report … --help` must not (issue 17 item 6).
+DEFAULT_URL = "sqlite:///cpoc-ledger.sqlite"
 
 
 def add_parser(sub: Any) -> None:
@@ -92,7 +94,7 @@ def _adherence(reports: Any) -> None:
 
 
 def _value(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     p = reports.add_parser(
         "value",

@@ -26,7 +26,7 @@ from cpoc_fhir.reports.options import iso_date
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     p = reports.add_parser(
         "model-episodes",

@@ -30,7 +30,7 @@ EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "packs" / "pbp_data" / "pbp
 
 
 def add_parser(reports: Any) -> None:
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     p = reports.add_parser(
         "pbp",
