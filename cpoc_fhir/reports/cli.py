@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> None:
     from cpoc_fhir.reports import pbp_cli
 
     pbp_cli.add_parser(reports)
+    from cpoc_fhir.reports import revenue_cli
+
+    revenue_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:
