@@ -75,7 +75,8 @@ class RevenueFilters:
     provider: str = ""
     model: str = ""
     code: str = ""
-    group: str = ""
+    group: str = ""  # one of GROUPS
+    level: int | None = None  # a Treatment Month level
 
     def keep(self, row: RevenueRow) -> bool:
         return (
@@ -85,6 +86,7 @@ class RevenueFilters:
             and (not self.model or row.model == self.model)
             and (not self.code or row.code == self.code)
             and (not self.group or row.group == self.group)
+            and (self.level is None or (row.treatment_month and row.level == self.level))
         )
 
 
@@ -203,7 +205,7 @@ def rows_table(rows: Iterable[RevenueRow]) -> Table:
 def as_json(revenue: Revenue) -> dict[str, Any]:
     """The summary with amounts as strings (cents)."""
     return {
-        "filters": {k: v for k, v in vars(revenue.filters).items() if v},
+        "filters": {k: v for k, v in vars(revenue.filters).items() if v not in ("", None)},
         "currency": revenue.currency,
         "revenue": str(cents(revenue.revenue)),
         "totals": {g: str(cents(revenue.totals.get(g, Decimal(0)))) for g in GROUPS},
