@@ -281,6 +281,8 @@ def app() -> Flask:
     stub = Blueprint("review", __name__, url_prefix="/review")
     stub.add_url_rule("/patient/<patient_id>", "patient", lambda patient_id: "")
     stub.add_url_rule("/queue", "queue", lambda: "")
+    stub.add_url_rule("/queue/export", "queue_export", lambda: "")
+    stub.add_url_rule("/dashboard", "dashboard", lambda: "")
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     return app
