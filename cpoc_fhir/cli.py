@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
     regimens.add_argument(
+        "--wide", action="store_true", help="table: one line a row (default: fit 80 columns)"
+    )
+    regimens.add_argument(
         "--check",
         action="store_true",
         help="review the catalog: figures without full citation, estimates, all-cause figures, "
@@ -381,6 +384,7 @@ def _regimens(args: argparse.Namespace) -> int:
         check_text,
     )
     from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
+    from cpoc_fhir.terminal import line_width
 
     catalog = load_knowledge().regimens
     if args.check:
@@ -388,12 +392,12 @@ def _regimens(args: argparse.Namespace) -> int:
         if args.format == "json":
             sys.stdout.write(json.dumps(check_json(catalog, items), indent=1) + "\n")
         else:
-            sys.stdout.write(check_text(catalog, items))
+            sys.stdout.write(check_text(catalog, items, line_width(args.wide)))
         return EXIT_CHECK_FINDINGS if check_failed(items) else EXIT_OK
     if args.format == "json":
         sys.stdout.write(json.dumps(catalog_json(catalog), indent=1) + "\n")
     else:
-        sys.stdout.write(catalog_table(catalog) + "\n")
+        sys.stdout.write(catalog_table(catalog, line_width(args.wide)) + "\n")
     return EXIT_OK
 
 

@@ -62,3 +62,40 @@ def wrapped_query(text: str, width: int | None, first: str, rest: str) -> list[s
         current += piece
     lines.append(current)
     return lines
+
+
+def fit_table(
+    rows: list[tuple[str, ...]],
+    width: int | None,
+    keep: tuple[int, ...] = (0,),
+    gap: int = 2,
+    least: int = 10,
+) -> list[str]:
+    """``rows`` (the first one the header) in columns ``gap`` apart, fitted to ``width``: the
+    widest columns not in ``keep`` (an id column) are narrowed one step at a time, never under
+    ``least``, and their cells wrapped onto more lines, the row's other cells on its first
+    line. ``width`` None, or a table that cannot fit: one line a row as wide as it needs."""
+    if not rows:
+        return []
+    count = len(rows[0])
+    widths = [max(len(row[i]) for row in rows) for i in range(count)]
+    if width is not None:
+        room = width - gap * (count - 1)
+        narrowable = [i for i in range(count) if i not in keep]
+        while sum(widths) > room and narrowable:
+            widest = max(narrowable, key=lambda i: widths[i])
+            if widths[widest] <= least:
+                break  # cannot fit: the narrowest sensible table, a little over
+            widths[widest] -= 1
+    out: list[str] = []
+    for row in rows:
+        cells = [
+            textwrap.wrap(cell, widths[i], break_on_hyphens=False) or [""]
+            if len(cell) > widths[i]
+            else [cell]
+            for i, cell in enumerate(row)
+        ]
+        for k in range(max(len(c) for c in cells)):
+            parts = [(c[k] if k < len(c) else "").ljust(widths[i]) for i, c in enumerate(cells)]
+            out.append((" " * gap).join(parts).rstrip())
+    return out

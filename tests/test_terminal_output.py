@@ -16,7 +16,7 @@ from cpoc_fhir.cli import main
 from cpoc_fhir.engine.lines import ModelSpan
 from cpoc_fhir.progress import progress, shown
 from cpoc_fhir.render import timeline_table
-from cpoc_fhir.terminal import WIDTH, wrapped, wrapped_query
+from cpoc_fhir.terminal import WIDTH, fit_table, wrapped, wrapped_query
 
 
 def _fits(text: str, width: int = WIDTH) -> None:
@@ -154,3 +154,27 @@ def test_light_parser_constants_match_their_sources() -> None:
 
     assert cli_options.DEFAULT_STORE == DEFAULT_URL == reports_cli.DEFAULT_URL
     assert cli_options.DEFAULT_MAX_MONTHS == catchup.DEFAULT_MAX_MONTHS
+
+
+@pytest.mark.parametrize("argv", [["regimens"], ["regimens", "--check"], ["pathways", "list"]])
+def test_other_tables_fit_80_columns_unless_wide(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(argv)
+    narrow = capsys.readouterr().out
+    assert narrow.count("\n") > 10 and max(len(line) for line in narrow.splitlines()) <= WIDTH
+    main([*argv, "--wide"])
+    wide = capsys.readouterr().out
+    assert max(len(line) for line in wide.splitlines()) > WIDTH
+    # the same words either way: wrapping moves them, never drops or cuts one (regimens'
+    # narrow form names its columns in a header of its own)
+    assert set(wide.split()) - set(narrow.split()) <= {"T", "TABLE", "CLASSES", "4"}
+
+
+def test_fit_table_narrows_the_widest_column_and_keeps_the_id() -> None:
+    rows = [("id", "title"), ("a-long-identifier", "word " * 20)]
+    lines = fit_table(rows, 40)
+    assert max(map(len, lines)) <= 40
+    assert lines[1].startswith("a-long-identifier  word")
+    assert lines[2].startswith(" " * 19 + "word")  # continuation under its column
+    assert fit_table(rows, None)[1] == "a-long-identifier  " + ("word " * 20).rstrip()
