@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 WIDTH = 80  # the default: a terminal, an e-mail, a printed page
 
@@ -65,7 +65,7 @@ def wrapped_query(text: str, width: int | None, first: str, rest: str) -> list[s
 
 
 def fit_table(
-    rows: list[tuple[str, ...]],
+    rows: Sequence[tuple[str, ...]],
     width: int | None,
     keep: tuple[int, ...] = (0,),
     gap: int = 2,
