@@ -131,3 +131,15 @@ def test_a_patients_lines_export(client: FlaskClient) -> None:
     assert rows[0]["code"] == "xx100" and {r["patient"] for r in rows} == {
         "Patient/appendix-a-folfox"
     }
+
+
+def test_a_launch_lands_only_on_a_named_page(tmp_path: Path, smart: SmartMock) -> None:
+    """``next`` is a name from a fixed list, never a URL: anything else lands on the queue."""
+    client = review_flask_app(tmp_path / "store.sqlite", smart).test_client()
+    started = client.get(
+        "/review/launch", query_string={"iss": smart.iss, "next": "https://elsewhere.example"}
+    )
+    assert "cpoc_review_next" not in " ".join(started.headers.getlist("Set-Cookie"))
+    parts = smart.approve(started.headers["Location"]).split("?", 1)
+    client.get("/review/callback", query_string=parts[1])
+    assert client.get("/review/").headers["Location"] == "/review/queue"
