@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from cpoc_fhir.reports.html_page import PageHeader, render_page
 from cpoc_fhir.reports.revenue import GROUP_LABELS, GROUPS, Revenue, cents, month_table
+from cpoc_fhir.terminal import WIDTH, wrapped
 
 SECTIONS = (
     ("months", "By month"),
@@ -51,12 +52,9 @@ def revenue_text(revenue: Revenue) -> str:
     ):
         if reasons:
             out.append(f"  {title}:")
-            out.extend(f"    {n:>4}  {_cut(reason, 66)}" for reason, n in reasons.items())
+            for reason, n in reasons.items():
+                out.extend(wrapped(reason, WIDTH, f"    {n:>4}  "))
     return "\n".join(out) + "\n"
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def revenue_html(revenue: Revenue) -> str:
