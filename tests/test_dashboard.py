@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -143,3 +143,34 @@ def test_a_launch_lands_only_on_a_named_page(tmp_path: Path, smart: SmartMock) -
     parts = smart.approve(started.headers["Location"]).split("?", 1)
     client.get("/review/callback", query_string=parts[1])
     assert client.get("/review/").headers["Location"] == "/review/queue"
+
+
+def test_dashboard_shows_the_months_pathway_adherence(client: FlaskClient) -> None:
+    from datetime import datetime
+
+    from flask import current_app
+
+    from cpoc_fhir.store.pathways import PathwayDecision
+
+    def decision(n: int, status: str) -> PathwayDecision:
+        return PathwayDecision(
+            order_key=f"Patient/p{n}|MedicationRequest/m{n}",
+            patient_id=f"p{n}",
+            stage="signed",
+            status=status,
+            decided_at=datetime(2025, 9, 10, 12, tzinfo=UTC),
+            pathway_id="colon-met",
+            pathway_title="Colon, metastatic",
+        )
+
+    app = client.application
+    with app.app_context():
+        log = current_app.extensions["cpoc"].pathway_log
+        # three signed orders on the pathway, one off: 3 / 4 = 75 % adherence
+        for n, status in enumerate(["on-pathway"] * 3 + ["off-pathway"]):
+            log.record(decision(n, status))
+    html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    assert "assessed against a pathway: <strong>4</strong>, on pathway 3, off 1" in html
+    assert "adherence <strong>75 %</strong>" in html and "Colon, metastatic" in html
+    earlier = client.get("/review/dashboard?from=2025-06&to=2025-08").text
+    assert "No signed orders were assessed against a pathway in these months." in earlier

@@ -14,6 +14,7 @@ The standalone launch lands here with ``/review/launch?next=dashboard`` (bluepri
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -141,7 +142,24 @@ def dashboard() -> Response:
         code_totals=_code_totals(revenue),
         pack_names={m: short_name(m, models) for m in pack_modules(models)},
         rows_url=lambda **changes: f"{url_for('.dashboard_rows')}?{query(filters, **changes)}",
+        adherence=_adherence(filters),
     )
+
+
+def _adherence(filters: RevenueFilters) -> Any:
+    """Pathway adherence of the signed orders in the months (reports/adherence.py, as
+    ``cpoc report adherence`` counts them; not rated here: no benchmark file)."""
+    from cpoc_fhir.reports.adherence import build_report
+
+    start = date.fromisoformat(f"{filters.start}-01")
+    year, month = int(filters.end[:4]), int(filters.end[5:7])
+    after = date(year + month // 12, month % 12 + 1, 1)
+    end = date.fromordinal(after.toordinal() - 1)
+    from cpoc_fhir.reports.options import zone
+
+    tz, name = zone(os.environ.get("CPOC_TIMEZONE"))  # the practice's zone, as the report's
+    decisions = _hook_app().pathway_log.decisions(start, end, tz)
+    return build_report(decisions, start, end, None, name)
 
 
 @blueprint.get("/dashboard/rows")
