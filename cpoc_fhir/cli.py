@@ -13,16 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
 from cpoc_fhir.errors import CpocError, InputError
 
-# Only the standard library and the three light modules above at import time: `cpoc
+if TYPE_CHECKING:
+    from cpoc_fhir.engine.lines import PatientTimeline
+    from cpoc_fhir.packs.cpoc.payer import PayerSchedule
+    from cpoc_fhir.progress import Bar
+
+# Only the standard library and the light modules above at import time: `cpoc
 # --version` and `cpoc --help` build the top-level parser alone (issue 17 item 6); each
 # subcommand imports what it needs when it runs.
 
@@ -53,6 +58,7 @@ COMMANDS = (
     ),
 )
 _TOP_LEVEL_ONLY = ("--version", "-h", "--help")
+TIMELINE_FORMATS = ("table", "json", "html", "csv", "xlsx")
 
 
 def _iso_date(text: str) -> date:
@@ -122,12 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timeline.add_argument(
         "--format",
-        choices=("table", "json", "html"),
+        choices=TIMELINE_FORMATS,
         default="table",
-        help="html: one page with a picture and a table per patient (redirect to a file)",
+        help="html: one page with a picture and a table per patient (redirect to a file); "
+        "csv/xlsx: one row per line (--out FILE)",
     )
     timeline.add_argument(
         "--explain", action="store_true", help="table: show each line's explanation and evidence"
+    )
+    timeline.add_argument(
+        "--wide",
+        action="store_true",
+        help="table: every column on one line, nothing wrapped (default: fit 80 columns)",
+    )
+    timeline.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none when not a terminal)"
     )
     timeline.add_argument(
         "--model",
@@ -156,11 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --fhir-base: wait at most this long for each FHIR answer (default 60)",
     )
-    from cpoc_fhir.capture import cli as capture_cli
-    from cpoc_fhir.fhir.bulk.options import add_bulk_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
+    from cpoc_fhir.fhir.bulk.cli_options import add_bulk_options
 
     add_bulk_options(timeline)
-    capture_cli.add_auth_options(timeline, "system/*.rs")
+    add_auth_options(timeline, "system/*.rs")
     timeline.add_argument(
         "--out",
         metavar="DIR",
@@ -174,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     regimens = sub.add_parser("regimens", help="the regimen catalog")
     regimens.add_argument("--format", choices=("table", "json"), default="table")
     regimens.add_argument(
+        "--wide", action="store_true", help="table: one line a row (default: fit 80 columns)"
+    )
+    regimens.add_argument(
         "--check",
         action="store_true",
         help="review the catalog: figures without full citation, estimates, all-cause figures, "
@@ -181,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ties (exit 1 with findings)",
     )
 
-    capture_cli.add_parsers(sub)
+    from cpoc_fhir.capture import cli_options as capture_options
+
+    capture_options.add_parsers(sub)
 
     from cpoc_fhir.pathways import cli as pathways_cli
 
@@ -292,8 +312,8 @@ def _timeline(args: argparse.Namespace) -> int:
         from cpoc_fhir.spark.cli import run_timeline
 
         return run_timeline(args)
-    if args.out is not None:
-        raise InputError("--out", "writes Parquet with --engine spark only")
+    if args.out is not None and args.format not in ("csv", "xlsx"):
+        raise InputError("--out", "is for --engine spark (Parquet) or --format csv|xlsx (a file)")
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     if args.model:
@@ -310,7 +330,8 @@ def _timeline(args: argparse.Namespace) -> int:
     if args.input is not None:
         raise InputError("--fhir-base", "give INPUT or --fhir-base, not both")
     from cpoc_fhir.capture.cli import fhir_client
-    from cpoc_fhir.fhir.bulk.options import check_bulk_options, records_folder
+    from cpoc_fhir.fhir.bulk.cli_options import check_bulk_options
+    from cpoc_fhir.fhir.bulk.options import records_folder
 
     check_bulk_options(args)
     with (
@@ -326,43 +347,101 @@ def _timeline(args: argparse.Namespace) -> int:
 def _print_timelines(
     args: argparse.Namespace, evaluator: Any, source: Any, payer: Any, wanted: set[str] | None
 ) -> int:
-    from cpoc_fhir.render import timeline_table
+    from cpoc_fhir.progress import progress
 
     as_of = args.as_of or date.today()
-    out = sys.stdout
     if args.format == "html":
         from cpoc_fhir.pictures.timeline_page import timeline_html
 
         records = (evaluator.record(r) for r in source.patients(wanted))
         pairs = ((evaluator.evaluate(record, as_of), record) for record in records)
-        out.write(timeline_html(pairs, as_of, payer.currency, source.warnings, payer.illustrative))
+        page = timeline_html(pairs, as_of, payer.currency, source.warnings, payer.illustrative)
+        sys.stdout.write(page)
         return EXIT_OK
-    timelines = evaluator.timelines(source, as_of, wanted)
+    with progress(source.patient_count(wanted), "patient", args.no_progress) as bar:
+        timelines = _counted(evaluator.timelines(source, as_of, wanted), bar)
+        if args.format in ("csv", "xlsx"):
+            return _timeline_export(args, timelines, payer.illustrative)
+        return _timeline_text(args, timelines, source.warnings, as_of, wanted, payer)
+
+
+def _counted(timelines: Iterator[PatientTimeline], bar: Bar) -> Iterator[PatientTimeline]:
+    for timeline in timelines:
+        yield timeline
+        bar.update(1)
+
+
+def _timeline_text(
+    args: argparse.Namespace,
+    timelines: Iterator[PatientTimeline],
+    warnings: list[str],
+    as_of: date,
+    wanted: set[str] | None,
+    payer: PayerSchedule,
+) -> int:
+    from cpoc_fhir.render import timeline_table
+    from cpoc_fhir.terminal import line_width, wrapped
+
+    out = sys.stdout
     if args.format == "json":
         out.write('{"patients": [')
         for i, timeline in enumerate(timelines):
             out.write(("," if i else "") + "\n" + json.dumps(timeline.as_json()))
         out.write(
-            "\n], "
-            + f'"asOf": "{as_of.isoformat()}", "warnings": '
-            + json.dumps(source.warnings)
-            + "}\n"
+            "\n], " + f'"asOf": "{as_of.isoformat()}", "warnings": ' + json.dumps(warnings) + "}\n"
         )
         return EXIT_OK
+    width = line_width(args.wide)
     count = 0
     for timeline in timelines:
-        out.write(("\n" if count else "") + timeline_table(timeline, args.explain) + "\n")
+        out.write(("\n" if count else "") + timeline_table(timeline, args.explain, width) + "\n")
         count += 1
     if count == 0:
         out.write("no patients found" + (f" matching {sorted(wanted)}" if wanted else "") + "\n")
-    for warning in source.warnings:
+    for warning in warnings:
         out.write(f"warning: {warning}\n")
     if payer.illustrative:
-        out.write(
-            f"\nAmounts use the payer file {payer.id!r}: "
-            "illustrative only, not a real fee schedule.\n"
+        note = (
+            f"Amounts use the payer file {payer.id!r}: illustrative only, not a real fee schedule."
         )
+        out.write("\n" + "\n".join(wrapped(note, width)) + "\n")
     return EXIT_OK
+
+
+def _timeline_export(
+    args: argparse.Namespace, timelines: Iterator[PatientTimeline], illustrative: bool
+) -> int:
+    """``--format csv|xlsx``: one row per line (exports.timeline_table), to --out or stdout."""
+    from cpoc_fhir.exports import timeline_table, write_csv, write_xlsx
+
+    table = timeline_table(timelines)
+    if args.format == "csv":
+        if args.out is None:
+            write_csv(table, sys.stdout)
+        else:
+            with _open_out(Path(args.out), "w") as out:
+                write_csv(table, out)
+    else:
+        if args.out is None and sys.stdout.isatty():
+            raise InputError("--format xlsx", "give --out FILE (a workbook is not for a terminal)")
+        sheets = {"lines": table}
+        if args.out is None:
+            write_xlsx(sheets, sys.stdout.buffer)
+        else:
+            with _open_out(Path(args.out), "wb") as out:
+                write_xlsx(sheets, out)
+    if illustrative:
+        print("cpoc: amounts from an illustrative payer file", file=sys.stderr)
+    return EXIT_OK
+
+
+def _open_out(path: Path, mode: str) -> IO[Any]:
+    try:
+        if "b" in mode:
+            return path.open(mode)
+        return path.open(mode, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
 
 
 def _regimens(args: argparse.Namespace) -> int:
@@ -374,6 +453,7 @@ def _regimens(args: argparse.Namespace) -> int:
         check_text,
     )
     from cpoc_fhir.knowledge.regimen_views import catalog_json, catalog_table
+    from cpoc_fhir.terminal import line_width
 
     catalog = load_knowledge().regimens
     if args.check:
@@ -381,12 +461,12 @@ def _regimens(args: argparse.Namespace) -> int:
         if args.format == "json":
             sys.stdout.write(json.dumps(check_json(catalog, items), indent=1) + "\n")
         else:
-            sys.stdout.write(check_text(catalog, items))
+            sys.stdout.write(check_text(catalog, items, line_width(args.wide)))
         return EXIT_CHECK_FINDINGS if check_failed(items) else EXIT_OK
     if args.format == "json":
         sys.stdout.write(json.dumps(catalog_json(catalog), indent=1) + "\n")
     else:
-        sys.stdout.write(catalog_table(catalog) + "\n")
+        sys.stdout.write(catalog_table(catalog, line_width(args.wide)) + "\n")
     return EXIT_OK
 
 

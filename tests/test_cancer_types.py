@@ -70,7 +70,7 @@ def test_other_cancer_type_gets_no_lines_and_one_notice() -> None:
     assert timeline.warnings == (notice,)
     assert timeline.fee_for_service == notice
     assert timeline.as_json()["feeForService"] == notice
-    assert f"(no CPOC lines: {notice})" in timeline_table(timeline)
+    assert f"(no CPOC lines: {notice})" in timeline_table(timeline, width=None)
 
 
 def test_listed_type_keeps_its_lines_unchanged() -> None:

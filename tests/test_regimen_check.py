@@ -89,7 +89,7 @@ notice   cover-tie          drugs a + b + c: ab and ab-s and ac tie at 2 drugs; 
 def test_check_text_lists_each_kind_on_a_small_catalog() -> None:
     catalog = RegimenCatalog.from_data(_small())
     items = check_catalog(catalog)
-    text = check_text(catalog, items)
+    text = check_text(catalog, items, width=None)
     assert text == EXPECTED_TEXT
     assert check_failed(items)
 
@@ -174,7 +174,7 @@ def test_each_figure_rule_adds_exactly_its_finding(
 def test_shipped_catalog_check_exits_1_and_lists_estimates(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["regimens", "--check"]) == 1
+    assert main(["regimens", "--check", "--wide"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("Regimen catalog 1.2.0: ")
     # Figures the catalog marks as estimates, and codes it could not confirm, are listed.

@@ -399,7 +399,7 @@ def test_catalog_json_shape_and_values(catalog: RegimenCatalog) -> None:
 
 
 def test_catalog_table_lists_every_regimen_in_columns(catalog: RegimenCatalog) -> None:
-    table = catalog_table(catalog)
+    table = catalog_table(catalog, width=None)
     lines = table.splitlines()
     assert lines[0].startswith("Regimen catalog 1.2.0")
     header = lines[2]

@@ -286,6 +286,8 @@ def app() -> Flask:
         "resource",
         lambda **_: "",
     )
+    stub.add_url_rule("/queue/export", "queue_export", lambda: "")
+    stub.add_url_rule("/dashboard", "dashboard", lambda: "")
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     return app

@@ -316,7 +316,8 @@ def test_cli_refuses_spark_options_out_of_place(
 
     store = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     assert main(["timeline", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
-    assert "--out: writes Parquet with --engine spark only" in capsys.readouterr().err
+    err = capsys.readouterr().err  # --out also takes the csv/xlsx export's file
+    assert "--out: is for --engine spark (Parquet) or --format csv|xlsx (a file)" in err
     capture = ["capture", "--month", "2025-09", "--store", store, "--no-progress"]
     code = main([*capture, "--fhir-base", "http://ehr.example/fhir", "--engine", "spark"])
     assert code == 2

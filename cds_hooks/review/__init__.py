@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["NoSession", "ReviewApp", "ReviewSession", "current_session", "init_review"]
 
-_VIEW_MODULES = ("cds_hooks.review.views", "cds_hooks.review.evidence")
+_VIEW_MODULES = (
+    "cds_hooks.review.views",
+    "cds_hooks.review.evidence",
+    "cds_hooks.review.dashboard",
+    "cds_hooks.review.export_views",
+)
 # (rule, endpoint, methods) the pages and actions modules are expected to provide.
 _PLACEHOLDERS = (
     ("/review/patient/<patient_id>", "patient", ("GET",)),

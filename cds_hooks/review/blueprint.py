@@ -52,6 +52,9 @@ blueprint = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+# Where a standalone launch may land (``/review/launch?next=dashboard``): name → endpoint.
+LANDING_PAGES = {"dashboard": ".dashboard", "queue": ".queue"}
+NEXT_COOKIE = "cpoc_review_next"
 blueprint.before_request(security.check_csrf)
 blueprint.after_request(security.add_headers)
 
@@ -127,6 +130,18 @@ def launch() -> Response:
     # This launch's own: a second launch in another tab does not replace it.
     max_age = int(settings.launch_timeout.total_seconds())
     security.set_session_cookie(response, cookie, pending_cookie_name(state), max_age)
+    if not launch_token and request.args.get("next") in LANDING_PAGES:
+        # A standalone launch may ask to land on the dashboard: a name from a fixed list,
+        # never a URL (no open redirect); home() reads and forgets it.
+        response.set_cookie(
+            NEXT_COOKIE,
+            str(request.args["next"]),
+            max_age=600,
+            path="/review",
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
 
 
@@ -182,7 +197,10 @@ def home() -> Response:
     session = current_session()
     if session.patient:
         return redirect(url_for(".patient", patient_id=session.patient), 303)
-    return redirect(url_for(".queue"), 303)
+    landing = LANDING_PAGES.get(request.cookies.get(NEXT_COOKIE, ""), ".queue")
+    response = redirect(url_for(landing), 303)
+    response.delete_cookie(NEXT_COOKIE, path="/review")
+    return response
 
 
 @blueprint.post("/logout")

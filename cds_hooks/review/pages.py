@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
@@ -252,6 +253,10 @@ class QueueFilters:
             raise ValueError(f"code: not a code of any pack: {code!r}")
         return cls(month, status, code, (args.get("provider") or "").strip(), model)
 
+    def as_args(self) -> dict[str, str]:
+        """The filters set, as query arguments (the export links keep them)."""
+        return {k: v for k, v in vars(self).items() if v}
+
     def keep(self, item: ServerItem, model: str = DEFAULT_MODEL) -> bool:
         """Whether ``item`` (of pack ``model``) passes the filters."""
         return (
@@ -274,6 +279,16 @@ class QueuePage:
     names: Mapping[str, str] = field(default_factory=dict)  # "Patient/id" → name shown
     packs: Mapping[str, str] = field(default_factory=dict)  # item id → its pack's short name
     pack_ids: Mapping[str, str] = field(default_factory=dict)  # pack id → short name (filter)
+
+    @property
+    def amount_totals(self) -> dict[str, Decimal]:
+        """The shown items' amounts summed per currency (the queue's total)."""
+        totals: dict[str, Decimal] = {}
+        for item in self.items:
+            if item.amount is not None:
+                currency = item.currency or ""
+                totals[currency] = totals.get(currency, Decimal(0)) + item.amount
+        return {c: a.quantize(Decimal("0.01")) for c, a in sorted(totals.items())}
 
 
 def work_queue(

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.capture.bulk_store import BulkServerStore
-from cpoc_fhir.capture.catchup import DEFAULT_MAX_MONTHS, Window, last_completed, window
+from cpoc_fhir.capture.catchup import Window, last_completed, window
+from cpoc_fhir.capture.cli_options import DEFAULT_STORE, MAX_WORKERS, add_auth_options, add_parsers
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.offline import OfflineStore
-from cpoc_fhir.capture.parallel import MAX_WORKERS
 from cpoc_fhir.capture.report import summary_table
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
 from cpoc_fhir.capture.server import ServerStore
@@ -31,135 +31,21 @@ from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
-from cpoc_fhir.fhir.bulk.options import add_bulk_options, check_bulk_options, records_folder
+from cpoc_fhir.fhir.bulk.cli_options import check_bulk_options
+from cpoc_fhir.fhir.bulk.options import records_folder
 from cpoc_fhir.fhir.client import FhirClient, FhirNotFound, check_base_url
 from cpoc_fhir.fhir.errors import FhirConnectionError, FhirError
 from cpoc_fhir.fhir.keys import read_private_key_pem
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
+from cpoc_fhir.progress import progress
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.store import RunInProgress, open_ledger
 from cpoc_fhir.value.measure_definitions import write_measures
 
 EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
-DEFAULT_STORE = "sqlite:///cpoc-ledger.sqlite"
-
-
-def add_parsers(sub: Any) -> None:
-    capture = sub.add_parser("capture", help="write the month's CPOC lines as ChargeItems")
-    capture.add_argument(
-        "--month",
-        required=True,
-        metavar="YYYY-MM",
-        help="bill the lines whose billing month starts in this month",
-    )
-    where = capture.add_mutually_exclusive_group(required=True)
-    where.add_argument("--fhir-base", metavar="URL", help="the EHR's FHIR R4 base URL")
-    where.add_argument(
-        "--ndjson",
-        type=Path,
-        metavar="INPUT_DIR",
-        help="offline: a Bulk FHIR NDJSON export (needs --out)",
-    )
-    capture.add_argument(
-        "--out", type=Path, metavar="DIR", help="offline: where ChargeItem.ndjson is kept"
-    )
-    capture.add_argument("--patient", action="append", metavar="ID", help="only this patient")
-    capture.add_argument("--group", metavar="ID", help="the patients of this Group")
-    capture.add_argument("--dry-run", action="store_true", help="plan and report, write nothing")
-    capture.add_argument(
-        "--as-of",
-        type=date.fromisoformat,
-        metavar="YYYY-MM-DD",
-        help="evaluate as of this date (default: the month's last day, or today if earlier)",
-    )
-    capture.add_argument("--payer", type=Path, metavar="FILE")
-    capture.add_argument(
-        "--store",
-        metavar="URL",
-        help=f"run ledger (SQLAlchemy URL; env CPOC_STORE_URL; default {DEFAULT_STORE})",
-    )
-    capture.add_argument(
-        "--conflicts",
-        type=Path,
-        metavar="CSV",
-        help="FFS conflicts report (default: cpoc-ffs-conflicts-MONTH.csv, in --out when offline)",
-    )
-    capture.add_argument(
-        "--since",
-        metavar="YYYY-MM",
-        help="bill every month from this one to --month (default: from the month after the "
-        "last completed run of this server, if it was earlier)",
-    )
-    capture.add_argument(
-        "--max-catch-up",
-        type=int,
-        default=DEFAULT_MAX_MONTHS,
-        metavar="N",
-        help=f"bill at most N months in one run (default {DEFAULT_MAX_MONTHS})",
-    )
-    capture.add_argument(
-        "--warnings",
-        type=Path,
-        metavar="FILE",
-        help="write every warning to FILE (.csv or .ndjson)",
-    )
-    capture.add_argument(
-        "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="wait at most this long for each FHIR answer (default 60; retried)",
-    )
-    capture.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="read and evaluate N patients at once (default 1: one after another); writes "
-        "stay in patient order, the creates of up to N patients in one batch (4-8 is plenty, "
-        f"at most {MAX_WORKERS})",
-    )
-    capture.add_argument("--no-progress", action="store_true")
-    add_bulk_options(capture)
-    capture.add_argument(
-        "--existing",
-        metavar="PATH",
-        help="--engine spark: ChargeItems captured before (NDJSON file, folder or URI, e.g. the "
-        "last run's OUT/ChargeItem), planned against so a second run changes nothing",
-    )
-    from cpoc_fhir.spark.options import add_engine_options
-
-    add_engine_options(capture)
-    add_auth_options(capture, "system/ChargeItem.cruds system/*.rs")
-
-    resources = sub.add_parser(
-        "fhir-resources",
-        help="write the CPOC CodeSystem, ChargeItemDefinitions, the value measures' Measures "
-        "and each other payment model's ValueSet of codes",
-    )
-    resources.add_argument("--payer", type=Path, metavar="FILE")
-    resources.add_argument("--out", type=Path, required=True, metavar="DIR")
-
-
-def add_auth_options(parser: Any, scope: str) -> None:
-    """The FHIR server's authorisation options (``--smart-*``), shared by every command that
-    reads a FHIR server (``fhir_client`` builds the client from them)."""
-    auth = parser.add_argument_group(
-        "authorisation (SMART Backend Services, or a bearer token in env CPOC_FHIR_TOKEN)"
-    )
-    auth.add_argument("--smart-client-id", default=os.environ.get("CPOC_SMART_CLIENT_ID"))
-    auth.add_argument(
-        "--smart-key",
-        type=Path,
-        default=os.environ.get("CPOC_SMART_KEY"),
-        help="PEM private key (RS384 or ES384)",
-    )
-    auth.add_argument("--smart-kid", default=os.environ.get("CPOC_SMART_KID"))
-    auth.add_argument("--smart-alg", choices=("RS384", "ES384"), default="RS384")
-    auth.add_argument("--smart-token-url", default=os.environ.get("CPOC_SMART_TOKEN_URL"))
-    auth.add_argument("--smart-scope", default=scope)
+__all__ = ["DEFAULT_STORE", "add_auth_options", "add_parsers"]  # their home: cli_options
 
 
 def fhir_client(args: argparse.Namespace) -> FhirClient:
@@ -262,6 +148,7 @@ def _capture(
         print(f"cpoc: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     reads = None
+    total: int | None = None  # the bar's total, where known before the run
     with handle, ExitStack() as stack:
         if args.fhir_base and args.bulk:
             # Records from a Bulk Data export (fhir/bulk); ChargeItems read and written on the
@@ -295,12 +182,15 @@ def _capture(
                 else list(store.patients_with_episodes())
             )
             conflicts_path = args.conflicts or Path(f"cpoc-ffs-conflicts-{month}.csv")
+            total = len(patients) if isinstance(patients, list) else None
         else:
             store = OfflineStore(
                 open_source(args.ndjson), args.out, publish.practice_identifier_system, entered
             )
             # Read lazily (the export is streamed); unknown --patient ids are told after the run.
-            patients = _seen(store.patient_ids(set(args.patient) if args.patient else None), seen)
+            wanted = set(args.patient) if args.patient else None
+            patients = _seen(store.patient_ids(wanted), seen)
+            total = store.source.patient_count(wanted)  # the bar's total: the export indexed
             conflicts_path = args.conflicts or args.out / f"ffs-conflicts-{month}.csv"
         capture = CaptureRun(
             evaluator,
@@ -316,7 +206,7 @@ def _capture(
             reads=reads,
         )
         try:
-            summary = _run_with_progress(capture, patients, handle, args.no_progress)
+            summary = _run_with_progress(capture, patients, total, handle, args.no_progress)
         finally:
             if reads is not None:
                 reads.close()
@@ -379,13 +269,16 @@ def _check_patients(store: ServerStore, ids: list[str]) -> None:
 
 
 def _run_with_progress(
-    capture: CaptureRun, patients: Any, handle: Any, quiet: bool
+    capture: CaptureRun, patients: Any, total: int | None, handle: Any, quiet: bool
 ) -> CaptureSummary:
-    from tqdm import tqdm
+    """The run with a bar on stderr (cpoc_fhir/progress.py: total and ETA, off when stderr is
+    not a terminal or with --no-progress)."""
+    with progress(total, "patient", quiet) as bar:
 
-    total = len(patients) if isinstance(patients, list) else None
-    with tqdm(total=total, unit="patient", disable=quiet or None, file=sys.stderr) as bar:
-        capture.progress = lambda _patient: bar.update(1)
+        def tick(_patient: str) -> None:
+            bar.update(1)
+
+        capture.progress = tick
         return capture.run(patients, skip=handle.done_patients())
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.terminal import WIDTH, wrapped
 
 _ABOUT = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64}): (?P<message>.+)$")
 _VARIABLE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T[0-9:.+\-Z]*)?|\d+(?:\.\d+)?")
@@ -69,8 +70,12 @@ def by_kind(warnings: Iterable[CaptureWarning]) -> list[KindCount]:
 def summary_lines(warnings: list[CaptureWarning], path: str | None) -> list[str]:
     """The summary's lines under "warnings N"."""
     kinds = by_kind(warnings)
-    out = [
-        f"    {k.count:>5} × {k.kind} (e.g. {', '.join(k.examples)})" for k in kinds[:SHOWN_KINDS]
+    out = [  # wrapped to 80 columns, under the kind (issue 17 item 6)
+        line
+        for k in kinds[:SHOWN_KINDS]
+        for line in wrapped(
+            f"{k.kind} (e.g. {', '.join(k.examples)})", WIDTH, f"    {k.count:>5} × ", " " * 12
+        )
     ]
     if len(kinds) > SHOWN_KINDS:
         more = sum(k.count for k in kinds[SHOWN_KINDS:])

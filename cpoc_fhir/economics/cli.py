@@ -19,27 +19,19 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cpoc_fhir.config import load_config, load_payer
-from cpoc_fhir.economics.fee_schedule import load_fee_schedule
-from cpoc_fhir.economics.model import ModelOptions
 from cpoc_fhir.economics.payer_side import DEFAULT_REDUCTION
-from cpoc_fhir.economics.relative_values import RelativeValues, load_relative_values
-from cpoc_fhir.economics.run import run_model
-from cpoc_fhir.economics.server_source import open_records
-from cpoc_fhir.economics.table import model_table
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.fhir.read import open_source
-from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.reports.options import iso_date
-from cpoc_fhir.reports.sources import check_record_source
-from cpoc_fhir.service import Evaluator
+
+# What a run needs is imported in run(): `cpoc model --help` builds the parser alone (issue 17
+# item 6).
 
 
 def add_parser(sub: Any) -> None:
     model = sub.add_parser(
         "model", help="CPOC against fee-for-service: neutral base, variance, payer's side"
     )
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     model.add_argument(
         "input",
@@ -93,6 +85,18 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cpoc_fhir.config import load_config, load_payer
+    from cpoc_fhir.economics.fee_schedule import load_fee_schedule
+    from cpoc_fhir.economics.model import ModelOptions
+    from cpoc_fhir.economics.relative_values import RelativeValues, load_relative_values
+    from cpoc_fhir.economics.run import run_model
+    from cpoc_fhir.economics.server_source import open_records
+    from cpoc_fhir.economics.table import model_table
+    from cpoc_fhir.fhir.read import open_source
+    from cpoc_fhir.knowledge.loader import load_knowledge
+    from cpoc_fhir.reports.sources import check_record_source
+    from cpoc_fhir.service import Evaluator
+
     check_record_source(args)
     if args.start > args.end:
         raise InputError("--from", f"{args.start} is after --to {args.end}")

@@ -22,6 +22,7 @@ from typing import Any
 from cpoc_fhir.knowledge.regimen_data import FIGURES
 from cpoc_fhir.knowledge.regimen_model import Regimen, ToxicityFigure
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.terminal import WIDTH, wrapped
 
 FINDING, NOTICE = "finding", "notice"
 _CITATION = ("trial", "arm", "table", "number")
@@ -161,8 +162,9 @@ def check_json(catalog: RegimenCatalog, items: list[CheckItem]) -> dict[str, Any
     }
 
 
-def check_text(catalog: RegimenCatalog, items: list[CheckItem]) -> str:
-    """The check for a person: a count line, then one line per item in fixed-width columns."""
+def check_text(catalog: RegimenCatalog, items: list[CheckItem], width: int | None = WIDTH) -> str:
+    """The check for a person: a count line, then each item in fixed-width columns, its
+    detail wrapped to ``width`` under itself (None: one line an item)."""
     findings = sum(item.level == FINDING for item in items)
     title = f"Regimen catalog {catalog.version}".rstrip()
     lines = [f"{title}: {findings} finding(s), {len(items) - findings} notice(s)"]
@@ -170,7 +172,7 @@ def check_text(catalog: RegimenCatalog, items: list[CheckItem]) -> str:
         kind_width = max(len(item.kind) for item in items)
         lines.append("")
         for item in items:
-            lines.append(
-                f"{item.level:<7}  {item.kind:<{kind_width}}  {item.subject}: {item.detail}"
-            )
+            first = f"{item.level:<7}  {item.kind:<{kind_width}}  "
+            text = f"{item.subject}: {item.detail}"
+            lines.extend(wrapped(text, width, first, " " * min(len(first), 30)))
     return "\n".join(lines) + "\n"

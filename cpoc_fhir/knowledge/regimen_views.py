@@ -8,6 +8,7 @@ from typing import Any
 from cpoc_fhir.knowledge.regimen_data import FIGURES
 from cpoc_fhir.knowledge.regimen_model import Dose, ToxicityFigure
 from cpoc_fhir.knowledge.regimens import RegimenCatalog
+from cpoc_fhir.terminal import WIDTH, fit_table, wrapped
 
 
 def _number(value: Decimal) -> int | float:
@@ -77,8 +78,9 @@ def catalog_json(catalog: RegimenCatalog) -> dict[str, Any]:
     return {"regimens": out}
 
 
-def catalog_table(catalog: RegimenCatalog) -> str:
-    """A fixed-width table of the regimens for a person: id, name, T points, Table 4, classes."""
+def catalog_table(catalog: RegimenCatalog, width: int | None = WIDTH) -> str:
+    """A fixed-width table of the regimens for a person: id, name, T points, Table 4, classes;
+    fitted to ``width`` columns by wrapping the long cells (None: one line a regimen)."""
     header = ("ID", "NAME", "T", "TABLE 4", "CLASSES")
     rows = [header]
     for r in catalog.regimens.values():
@@ -90,10 +92,12 @@ def catalog_table(catalog: RegimenCatalog) -> str:
         if r.stem_cell_transplant:
             admin.append("transplant")
         rows.append((r.id, r.name, str(r.toxicity_points), " + ".join(admin), ", ".join(r.classes)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    if width is None:
+        lines = fit_table(rows, None)
+    else:  # 80 columns: a regimen to a paragraph, its classes under it, no word cut
+        lines = ["ID  NAME  T points  TABLE 4", "    classes", ""]
+        for row in rows[1:]:
+            lines += wrapped(f"{row[0]}  {row[1]}  T {row[2]}  {row[3]}", width, "", "    ")
+            lines += wrapped(row[4], width, "    ") if row[4] else []
     title = f"Regimen catalog {catalog.version}".rstrip() + f" ({len(rows) - 1} regimens)"
     return "\n".join([title, "", *lines]) + "\n"

@@ -12,14 +12,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cpoc_fhir.config import load_config
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.knowledge.loader import load_knowledge
-from cpoc_fhir.pathways.library import PUBLISHED, authored_pathways, load_pathways, publish
-from cpoc_fhir.pathways.model import PathwayLibrary
-from cpoc_fhir.pathways.plandefinition import to_plan_definition
+from cpoc_fhir.terminal import fit_table, line_width, wrapped
+
+if TYPE_CHECKING:
+    from cpoc_fhir.pathways.model import PathwayLibrary
+
+# What a run needs is imported in run(): `cpoc pathways --help` builds the parser alone
+# (issue 17 item 6).
 
 
 def add_parser(sub: Any) -> None:
@@ -27,9 +29,11 @@ def add_parser(sub: Any) -> None:
     actions = pathways.add_subparsers(dest="pathways_command", required=True)
     listing = actions.add_parser("list", help="one line per pathway, in the order tried")
     listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.add_argument("--wide", action="store_true", help="one line a pathway")
     show = actions.add_parser("show", help="one pathway: criteria, regimens, sources")
     show.add_argument("id")
     show.add_argument("--fhir", action="store_true", help="print its PlanDefinition (JSON)")
+    show.add_argument("--wide", action="store_true", help="nothing wrapped")
     out = actions.add_parser("publish", help="write the shipped pathways as a FHIR Bundle")
     out.add_argument("--out", type=Path, required=True, help="folder to write into")
     check = actions.add_parser("check", help="load a practice's pathway folder, report problems")
@@ -38,6 +42,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cpoc_fhir.config import load_config
+    from cpoc_fhir.knowledge.loader import load_knowledge
+    from cpoc_fhir.pathways.library import PUBLISHED, authored_pathways, load_pathways, publish
+    from cpoc_fhir.pathways.plandefinition import to_plan_definition
+
     catalog = load_knowledge().regimens
     if args.pathways_command == "publish":
         args.out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             ]  # fmt: skip
             print(json.dumps(rows, indent=1, ensure_ascii=False))
         else:
-            _table(library)
+            _table(library, getattr(args, "wide", False))
         return 0
     pathway = library.get(args.id)
     if pathway is None:
@@ -70,26 +79,31 @@ def run(args: argparse.Namespace) -> int:
     if args.fhir:
         print(json.dumps(to_plan_definition(pathway, catalog), indent=1, ensure_ascii=False))
         return 0
-    print(f"{pathway.title}  ({pathway.id} {pathway.version}, {pathway.origin})")
-    print(f"  {pathway.setting}")
-    print("  applies when:")
+    width = line_width(getattr(args, "wide", False))
+    out = [f"{pathway.title}  ({pathway.id} {pathway.version}, {pathway.origin})"]
+    out += wrapped(pathway.setting, width, "  ")
+    out.append("  applies when:")
     for criterion in pathway.criteria:
-        print(f"    - {criterion.description}   [{criterion.expression}]")
-    print("  on-pathway regimens, value order:")
+        out += wrapped(f"{criterion.description}   [{criterion.expression}]", width, "    - ")
+    out.append("  on-pathway regimens, value order:")
     for rank, option in enumerate(pathway.options, start=1):
         regimen = catalog.regimen(option.regimen)
         note = f" — {option.note}" if option.note else ""
         doses = f" [doses: {option.dose_setting}]" if option.dose_setting else ""
-        print(f"    {rank}. {regimen.name if regimen else option.regimen}{note}{doses}")
+        name = regimen.name if regimen else option.regimen
+        out += wrapped(f"{name}{note}{doses}", width, f"    {rank}. ")
     if pathway.backbone:
-        print(f"  backbone (with every option): {', '.join(pathway.backbone)}")
+        out += wrapped(
+            ", ".join(pathway.backbone), width, "  backbone (with every option): ", "    "
+        )
     for source in pathway.sources:
-        print(f"  source: {source}")
+        out += wrapped(source, width, "  source: ", "    ")
+    print("\n".join(out))
     return 0
 
 
-def _table(library: PathwayLibrary) -> None:
-    width = max((len(p.id) for p in library.pathways), default=2)
-    for p in library.pathways:
-        print(f"{p.id:<{width}}  {p.cancer:<10}  {len(p.options)} regimens  {p.title}")
+def _table(library: PathwayLibrary, wide: bool = False) -> None:
+    rows = [(p.id, p.cancer, f"{len(p.options)} regimens", p.title) for p in library.pathways]
+    for line in fit_table(rows, line_width(wide)) if rows else ():
+        print(line)
     sys.stdout.flush()

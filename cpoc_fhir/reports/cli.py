@@ -16,12 +16,14 @@ from cpoc_fhir.reports.options import percentile as _percentile
 from cpoc_fhir.reports.options import positive as _positive
 from cpoc_fhir.reports.options import year as _year
 from cpoc_fhir.reports.sources import TIMEOUT_HELP, add_record_source, add_server_options
-from cpoc_fhir.store import DEFAULT_URL
 
 ADHERENCE_PHASES = ("1", "2", "both")
 ADHERENCE_FORMATS = ("table", "json", "csv")
 VALUE_FORMATS = ("table", "json", "html")
 DEFAULT_PERCENTILE = 75
+# = cpoc_fhir.store.DEFAULT_URL (tested): the store package imports SQLAlchemy, which
+# `cpoc report … --help` must not (issue 17 item 6).
+DEFAULT_URL = "sqlite:///cpoc-ledger.sqlite"
 
 
 def add_parser(sub: Any) -> None:
@@ -47,6 +49,9 @@ def add_parser(sub: Any) -> None:
     from cpoc_fhir.reports import pbp_cli
 
     pbp_cli.add_parser(reports)
+    from cpoc_fhir.reports import revenue_cli
+
+    revenue_cli.add_parser(reports)
 
 
 def _store_option(p: argparse.ArgumentParser) -> None:

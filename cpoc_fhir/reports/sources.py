@@ -36,7 +36,7 @@ def add_record_source(
 
 def add_server_options(parser: Any, timeout_help: str | None = None) -> None:
     """``--timeout``, ``--config`` and the FHIR server's authorisation options."""
-    from cpoc_fhir.capture.cli import add_auth_options
+    from cpoc_fhir.capture.cli_options import add_auth_options
 
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help=timeout_help)
     parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")

@@ -93,6 +93,11 @@ class PartitionedNdjsonSource(RecordSource):
             for out in outs:
                 out.close()
 
+    def patient_count(self, patient_ids: set[str] | None = None) -> int | None:  # type: ignore[override]
+        """Unknown until the partitions are read (the index keeps no patients): a progress
+        bar without a total."""
+        return None
+
     def patients(self, patient_ids: set[str] | None = None) -> Iterator[PatientResources]:
         index = self._scanned()
         wanted = None if patient_ids is None else {f"Patient/{patient_id(p)}" for p in patient_ids}

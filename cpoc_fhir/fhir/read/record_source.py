@@ -39,6 +39,14 @@ class RecordSource(ABC):
         wanted = None if patient_ids is None else {f"Patient/{patient_id(p)}" for p in patient_ids}
         return self._scanned().patients(wanted)
 
+    def patient_count(self, patient_ids: set[str] | None = None) -> int:
+        """How many patients ``patients(patient_ids)`` yields (a progress bar's total); the
+        source is indexed if it was not yet."""
+        groups = self._scanned().groups
+        if patient_ids is None:
+            return len(groups)
+        return len({f"Patient/{patient_id(p)}" for p in patient_ids} & groups.keys())
+
     def scan(self) -> None:
         """Index the source now (else at the first use); raises ``InputError``."""
         self._scanned()

@@ -1,0 +1,225 @@
+"""The practice dashboard (``/review/dashboard``, issue 17 item 4) and the rows behind its
+numbers (``/review/dashboard/rows``, with ``?format=csv|xlsx``).
+
+What it shows comes from the ChargeItems on the FHIR server, summed as ``cpoc report
+revenue`` sums them (cpoc_fhir/reports/revenue.py says what each status counts as): revenue
+by month and status and by month and code (stacked bars, the kit of reports/html_charts.py),
+the level distribution of Treatment Months, the provisional backlog with its reasons, the
+holds by reason. Filters: months from/to, provider, payment-model pack, code. Every number
+links to the rows behind it; the rows page exports them.
+
+The standalone launch lands here with ``/review/launch?next=dashboard`` (blueprint.py).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, request, url_for
+from werkzeug.wrappers import Response
+
+from cds_hooks.blueprint import HookApp
+from cds_hooks.review.blueprint import blueprint, page
+from cds_hooks.review.packs import known_codes, short_name
+from cds_hooks.review.pages import PAGE, patient_names
+from cds_hooks.review.sessions import current_session
+from cds_hooks.review.smart import fhir_client_for
+from cpoc_fhir.packs.registry import pack_modules
+from cpoc_fhir.packs.settings import ModelSettings
+from cpoc_fhir.reports.revenue import (
+    GROUP_LABELS,
+    GROUPS,
+    REVENUE_GROUPS,
+    Revenue,
+    RevenueFilters,
+    month_table,
+    rows_table,
+    summarise,
+)
+from cpoc_fhir.reports.revenue_items import PackIndex, revenue_rows
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+DEFAULT_MONTHS = 6  # without ?from: the six months up to this one
+FILTER_KEYS = ("from", "to", "provider", "model", "code", "group", "level")
+
+
+def _hook_app() -> HookApp:
+    hook_app: HookApp = current_app.extensions["cpoc"]
+    return hook_app
+
+
+def months_back(today: date, months: int) -> str:
+    """YYYY-MM of the month ``months - 1`` before ``today``'s (6 → five months earlier)."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def filters_from(
+    args: Mapping[str, str], today: date, models: ModelSettings | None = None
+) -> RevenueFilters:
+    """The dashboard's filters from the query; a bad value raises ``ValueError`` naming it."""
+    start = (args.get("from") or "").strip() or months_back(today, DEFAULT_MONTHS)
+    end = (args.get("to") or "").strip() or today.strftime("%Y-%m")
+    for name, value in (("from", start), ("to", end)):
+        if not _MONTH.fullmatch(value):
+            raise ValueError(f"{name}: not YYYY-MM: {value[:20]!r}")
+    if start > end:
+        raise ValueError(f"from: {start} is after to {end}")
+    model = (args.get("model") or "").strip()
+    if model and model not in pack_modules(models):
+        raise ValueError(f"model: not a known pack: {model[:40]!r}")
+    code = (args.get("code") or "").strip()
+    if code and code not in known_codes(models):
+        raise ValueError(f"code: not a code of any pack: {code[:40]!r}")
+    group = (args.get("group") or "").strip()
+    if group and group not in GROUPS:
+        raise ValueError(f"group: one of {', '.join(GROUPS)}")
+    level_text = (args.get("level") or "").strip()
+    if level_text and level_text not in ("1", "2", "3", "4"):
+        raise ValueError("level: 1, 2, 3 or 4")
+    provider = (args.get("provider") or "").strip()[:200]
+    level = int(level_text) if level_text else None
+    return RevenueFilters(start, end, provider, model, code, group, level)
+
+
+def query(filters: RevenueFilters, **changes: Any) -> str:
+    """The query string of ``filters`` with ``changes`` (None drops a key)."""
+    values: dict[str, Any] = {
+        "from": filters.start,
+        "to": filters.end,
+        "provider": filters.provider,
+        "model": filters.model,
+        "code": filters.code,
+        "group": filters.group,
+        "level": filters.level,
+    }
+    values.update(changes)
+    return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str]]:
+    runtime = _hook_app().runtime
+    session = current_session()
+    packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
+    with fhir_client_for(session) as client:
+        items = list(client.search("ChargeItem", {"_count": PAGE}))
+        revenue = summarise(revenue_rows(items, packs), filters)
+        names = patient_names(client, {r.patient_ref for r in revenue.rows})
+    return revenue, names
+
+
+def _bad_filter(exc: ValueError) -> Response:
+    return page("errors/action.html", 400, title="Unknown filter", message=str(exc), back=None)
+
+
+@blueprint.get("/dashboard")
+def dashboard() -> Response:
+    """The practice's revenue, levels, backlog and holds, filtered by the query string."""
+    runtime = _hook_app().runtime
+    models = runtime.evaluator.models
+    try:
+        filters = filters_from(request.args, runtime.today(), models)
+    except ValueError as exc:
+        return _bad_filter(exc)
+    revenue, _names = _revenue(filters)
+    from cpoc_fhir.reports.revenue_charts import revenue_charts  # vl-convert: when drawn
+
+    return page(
+        "dashboard.html",
+        revenue=revenue,
+        filters=filters,
+        charts=revenue_charts(revenue),
+        months=month_table(revenue),
+        groups=GROUPS,
+        revenue_groups=REVENUE_GROUPS,
+        labels=GROUP_LABELS,
+        code_totals=_code_totals(revenue),
+        pack_names={m: short_name(m, models) for m in pack_modules(models)},
+        rows_url=lambda **changes: f"{url_for('.dashboard_rows')}?{query(filters, **changes)}",
+        adherence=_adherence(filters),
+    )
+
+
+def _adherence(filters: RevenueFilters) -> Any:
+    """Pathway adherence of the signed orders in the months (reports/adherence.py, as
+    ``cpoc report adherence`` counts them; not rated here: no benchmark file)."""
+    from cpoc_fhir.reports.adherence import build_report
+
+    start = date.fromisoformat(f"{filters.start}-01")
+    year, month = int(filters.end[:4]), int(filters.end[5:7])
+    after = date(year + month // 12, month % 12 + 1, 1)
+    end = date.fromordinal(after.toordinal() - 1)
+    from cpoc_fhir.reports.options import zone
+
+    tz, name = zone(os.environ.get("CPOC_TIMEZONE"))  # the practice's zone, as the report's
+    decisions = _hook_app().pathway_log.decisions(start, end, tz)
+    return build_report(decisions, start, end, None, name)
+
+
+@blueprint.get("/dashboard/rows")
+def dashboard_rows() -> Response:
+    """The ChargeItems behind a dashboard number; ``?format=csv|xlsx`` downloads them."""
+    runtime = _hook_app().runtime
+    try:
+        filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
+    except ValueError as exc:
+        return _bad_filter(exc)
+    revenue, names = _revenue(filters)
+    wanted = request.args.get("format", "")
+    if wanted in ("csv", "xlsx"):
+        return _download(revenue, names, wanted, f"revenue-{filters.start}-{filters.end}")
+    return page(
+        "dashboard_rows.html",
+        revenue=revenue,
+        filters=filters,
+        names=names,
+        labels=GROUP_LABELS,
+        export_url=lambda kind: f"{url_for('.dashboard_rows')}?{query(filters, format=kind)}",
+        back_url=f"{url_for('.dashboard')}?{query(filters, group=None, level=None, code=None)}",
+    )
+
+
+def _code_totals(revenue: Revenue) -> dict[str, Any]:
+    totals: dict[str, Any] = {}
+    for by in revenue.by_month_code.values():
+        for code, amount in by.items():
+            totals[code] = totals.get(code, 0) + amount
+    return dict(sorted(totals.items()))
+
+
+def _download(revenue: Revenue, names: Mapping[str, str], kind: str, stem: str) -> Response:
+    from cpoc_fhir.exports import Table
+
+    base = rows_table(revenue.rows)
+    # the patient's name beside its id (the export is for billing staff, like the page)
+    table = Table(
+        (*base.headers[:2], "name", *base.headers[2:]),
+        tuple((*row[:2], names.get(str(row[1]), ""), *row[2:]) for row in base.rows),
+    )
+    return download(table, kind, stem)
+
+
+def download(table: Any, kind: str, stem: str, sheet: str = "rows") -> Response:
+    """``table`` as a CSV or an .xlsx attachment (``stem``: the file name without suffix)."""
+    from cpoc_fhir.exports import write_csv, write_xlsx
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem)[:80] or "export"
+    if kind == "csv":
+        text = io.StringIO()
+        write_csv(table, text)
+        body: bytes = text.getvalue().encode("utf-8")
+        mimetype = "text/csv"
+    else:
+        buffer = io.BytesIO()
+        write_xlsx({sheet: table}, buffer)
+        body = buffer.getvalue()
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = Response(body, 200, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}.{kind}"'
+    return response
