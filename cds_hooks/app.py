@@ -19,6 +19,7 @@ from flask import Flask
 from cds_hooks.blueprint import HookApp, blueprint
 from cds_hooks.logs import configure_from_environ, wants_logging
 from cds_hooks.probes import probes
+from cds_hooks.record_cache import RecordCache
 from cds_hooks.review import init_review
 from cds_hooks.security import ClientVerifier
 from cds_hooks.services import Runtime
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         now=clock,
         write_client=app.config.get("WRITE_CLIENT"),
+        record_cache=RecordCache() if settings.record_cache else None,
         **runtime_args,
     )
     ledger = open_ledger(settings.store_url)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
+from cds_hooks.record_cache import RecordCache
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import BillingLine, PatientTimeline
@@ -70,18 +71,31 @@ def assess_orders(
     selected: Iterable[str],
     as_of: date,
     draft_refs: Iterable[str] = (),
+    cache: RecordCache | None = None,
+    key: bytes | None = None,
 ) -> OrderAssessment:
     """The lines the selected draft orders produce, as known on ``as_of``. ``draft_refs`` (every
-    draft's "Type/id") are cited in the lines' evidence as drafts (cpoc-rules §11)."""
+    draft's "Type/id") are cited in the lines' evidence as drafts (cpoc-rules §11).
+
+    ``cache`` with ``key`` (record_cache.record_key of exactly the input ``resources`` were
+    built from) reuses the record and raw timelines an earlier call computed on it."""
     chosen = set(selected)
     local = frozenset(draft_refs) | chosen
-    record = evaluator.record(resources, include_drafts=True)
+    memo = cache if cache is not None else RecordCache(size=0)
+    record = memo.record(key, lambda: evaluator.record(resources, include_drafts=True))
     drafts = {e for e in record.exposures if _source(e.order_ref, e.ref) in chosen}
     without = replace(record, exposures=tuple(e for e in record.exposures if e not in drafts))
     # Drafts may be dated after today (a cycle planned next week): see as far as they reach.
     horizon = max([as_of, *(e.start for e in drafts)])
-    timeline = _drafts_marked(evaluator.evaluate(record, horizon), local)
-    baseline = _drafts_marked(evaluator.evaluate(without, horizon), local)
+    removed = frozenset(_source(e.order_ref, e.ref) for e in drafts)
+    raw = memo.timeline(key, (horizon, frozenset()), lambda: evaluator.evaluate(record, horizon))
+    raw_base = (
+        raw
+        if not drafts
+        else memo.timeline(key, (horizon, removed), lambda: evaluator.evaluate(without, horizon))
+    )
+    timeline = _drafts_marked(raw, local)
+    baseline = _drafts_marked(raw_base, local)
     order_refs = tuple(sorted({_source(e.order_ref, e.ref) for e in drafts}))
     days = sorted({e.start for e in drafts})
     months = _months(timeline, baseline, days)

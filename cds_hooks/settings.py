@@ -22,6 +22,8 @@
 ``CPOC_CDS_DRAFT_DAYS_BACK``       a draft's dates may lie this many days before today
                                    (default 366); earlier, or before the birth date: 400
 ``CPOC_CDS_DRAFT_DAYS_AHEAD``      ... and this many days after today (default 366)
+``CPOC_CDS_RECORD_CACHE``          ``on`` (default) / ``off``: order hooks reuse the record and
+                                   timelines of an identical earlier input (record_cache.py)
 ``CPOC_LOG_LEVEL``                 DEBUG, INFO (default), WARNING, ERROR (cds_hooks/logs.py)
 ``CPOC_LOG_FORMAT``                ``plain`` (default) or ``json``: one object per line
 =================================  =========================================================
@@ -78,6 +80,7 @@ class CdsSettings:
     max_bundle_entries: int = 5000
     draft_days_back: int = 366
     draft_days_ahead: int = 366
+    record_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.auth_enabled and not self.trusted_issuers:
@@ -124,6 +127,7 @@ def _cds_settings(environ: Mapping[str, str]) -> CdsSettings:
         max_bundle_entries=_count(environ, "CPOC_CDS_MAX_BUNDLE_ENTRIES", 5000),
         draft_days_back=_count(environ, "CPOC_CDS_DRAFT_DAYS_BACK", 366),
         draft_days_ahead=_count(environ, "CPOC_CDS_DRAFT_DAYS_AHEAD", 366),
+        record_cache=_switch(environ, "CPOC_CDS_RECORD_CACHE", True),
     )
 
 

@@ -22,6 +22,7 @@ Exits 2 when the data folder is absent.
 
     .venv/bin/python scripts/bench_hooks.py [--requests N] [--concurrency C]
                                             [--warmup W] [--data DIR] [--keep]
+                                            [--no-record-cache]
 """
 
 from __future__ import annotations
@@ -219,7 +220,9 @@ def client_key(tmp: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def start_gunicorn(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def start_gunicorn(
+    tmp: Path, port: int, record_cache: bool = True
+) -> tuple[subprocess.Popen[bytes], Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPOC_")}
     env.update(
         {
@@ -230,6 +233,9 @@ def start_gunicorn(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]
             # the draft is dated on the Synthea record's last treatment day (decades ago): the
             # service's window for draft dates (366 days by default) would refuse it
             "CPOC_CDS_DRAFT_DAYS_BACK": "36500",
+            # every timed request repeats one body: with the record cache on (the default)
+            # they measure the repeat of an order (select → sign); off: every call cold
+            "CPOC_CDS_RECORD_CACHE": "on" if record_cache else "off",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         }
     )
@@ -437,6 +443,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="client threads (2)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests first (20)")
     parser.add_argument("--data", type=Path, default=DATA, help="Bulk NDJSON folder")
+    parser.add_argument(
+        "--no-record-cache",
+        action="store_true",
+        help="CPOC_CDS_RECORD_CACHE=off: every request reads and evaluates its record",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
@@ -480,7 +491,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         url = base + SERVICE
-        proc, log_path = start_gunicorn(tmp, port)
+        proc, log_path = start_gunicorn(tmp, port, record_cache=not args.no_record_cache)
         wait_ready(proc, base, log_path, timeout=60)
         tokens = sign_tokens(key, url, args.warmup + 2 * args.requests)
         if args.warmup:

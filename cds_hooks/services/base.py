@@ -10,6 +10,7 @@ from typing import Any
 from cds_hooks.cards import Card, CardSource
 from cds_hooks.gather import ClientFactory, fhir_client, prefetch_templates
 from cds_hooks.hook_request import HookRequest
+from cds_hooks.record_cache import RecordCache
 from cds_hooks.settings import CdsSettings, WriteTarget
 from cpoc_fhir import __version__
 from cpoc_fhir.fhir.client import FhirClient
@@ -36,6 +37,8 @@ class Runtime:
     clients: ClientFactory = fhir_client
     write_client: Callable[[WriteTarget], FhirClient] | None = None
     pathways: PathwayLibrary | None = None  # None: no pathway cards
+    # order hooks' record and timelines per exact input (record_cache.py); None: off
+    record_cache: RecordCache | None = None
 
     def today(self) -> date:
         return self.now().date()

@@ -29,6 +29,7 @@ from cds_hooks.hook_request import DraftOrders, HookRequest, draft_orders
 from cds_hooks.pack_cards import episode_start_card, pack_line_card
 from cds_hooks.pack_orders import PackImpact, pack_impact
 from cds_hooks.pathway_cards import pathway_card
+from cds_hooks.record_cache import record_key
 from cds_hooks.services.base import HookResult, Runtime
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine
@@ -63,11 +64,15 @@ def _orders(rt: Runtime, request: HookRequest, source: CardSource, sign: bool) -
     check_draft_dates(
         drafts.resources, birth, today, settings.draft_days_back, settings.draft_days_ahead
     )
-    resources = patient_resources(
-        [*gathered.resources, *drafts.resources], f"Patient/{request.patient_id}"
-    )
+    patient_ref = f"Patient/{request.patient_id}"
+    received = [*gathered.resources, *drafts.resources]
+    resources = patient_resources(received, patient_ref)
     draft_refs = [f"{r['resourceType']}/{r['id']}" for r in drafts.resources]
-    assessment = assess_orders(rt.evaluator, resources, drafts.selected, today, draft_refs)
+    cache = rt.record_cache
+    key = record_key(patient_ref, received) if cache is not None else None
+    assessment = assess_orders(
+        rt.evaluator, resources, drafts.selected, today, draft_refs, cache=cache, key=key
+    )
     impact = pack_impact(assessment)
     evaluation = rt.evaluator.model_evaluation
     result = HookResult()
