@@ -125,6 +125,9 @@ def test_queue_shows_its_total_and_exports_what_it_shows(
 
 
 def test_a_patients_lines_export(client: FlaskClient) -> None:
+    page = client.get("/review/patient/appendix-a-folfox")
+    assert "/review/patient/appendix-a-folfox/lines?format=csv" in page.text  # linked from it
+    assert "/review/patient/appendix-a-folfox/lines?format=xlsx" in page.text
     exported = client.get("/review/patient/appendix-a-folfox/lines?format=csv")
     assert exported.status_code == 200
     rows = list(csv.DictReader(io.StringIO(exported.text)))

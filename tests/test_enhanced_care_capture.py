@@ -52,6 +52,7 @@ def rendered(page: Any) -> str:
     stub.add_url_rule(  # the evidence viewer (issue 17 item 3)
         "/patient/<patient_id>/resource/<resource_type>/<resource_id>", "resource", lambda **_: ""
     )
+    stub.add_url_rule("/patient/<patient_id>/lines", "patient_lines", lambda patient_id: "")
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     with app.test_request_context():

@@ -287,6 +287,7 @@ def app() -> Flask:
         lambda **_: "",
     )
     stub.add_url_rule("/queue/export", "queue_export", lambda: "")
+    stub.add_url_rule("/patient/<patient_id>/lines", "patient_lines", lambda patient_id: "")
     stub.add_url_rule("/dashboard", "dashboard", lambda: "")
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
