@@ -11,7 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from html_browser_support import browser_fixture, require_chromium
+from html_browser_support import (
+    SCREENSHOTS,
+    browser_fixture,
+    require_chromium,
+    screenshots_requested,
+)
 from review_support import review_flask_app, seeded_sekmet, smart_in_front_of
 from sekmet_server import SekmetServer, free_port
 from smart_mock import SmartMock
@@ -83,6 +88,9 @@ def test_practice_pages_fit_have_no_errors_and_pass_axe(
             scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
             assert scroll_width <= width, (path, scroll_width)
             assert _serious(axe.run(page)) == [], path
+            if screenshots_requested() and path.startswith("/review/dashboard?"):
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # CPOC_SCREENSHOTS=1: the README's
+                page.screenshot(path=str(SCREENSHOTS / f"dashboard-{width}.png"), full_page=True)
         assert errors == []
     finally:
         context.close()
