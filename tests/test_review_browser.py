@@ -178,7 +178,6 @@ def test_the_patient_page_print_view_and_evidence_viewer(
     checked(tab, "patient page")
     shot(page, f"patient-page-{width}")
     if width == 1280:
-        shot(page, "patient-view")  # the README's existing name for the patient page
 
     page.locator("details.month-detail summary").first.click()
     checked(tab, "patient page, a month's detail open")
