@@ -177,7 +177,6 @@ def test_the_patient_page_print_view_and_evidence_viewer(
     assert "USD" in page.locator("table.months").inner_text()  # amounts with their currency
     checked(tab, "patient page")
     shot(page, f"patient-page-{width}")
-    if width == 1280:
 
     page.locator("details.month-detail summary").first.click()
     checked(tab, "patient page, a month's detail open")
