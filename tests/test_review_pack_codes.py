@@ -163,7 +163,7 @@ def test_the_queue_is_filtered_by_pack_and_shows_its_short_name(
     assert eom_only.packs == {seeded["eom"]: "EOM"}
     assert everything.counts["model"]["cpoc"] == 1 and everything.counts["model"]["eom"] == 1
     html = render(app, "queue.html", page=eom_only)
-    assert '<td class="model">EOM</td>' in html
+    assert '<td class="model" data-label="Model">EOM</td>' in html
     assert '<option value="eom" selected>EOM (1)</option>' in html
     with pytest.raises(ValueError, match="model: not a known pack: 'ocmx'"):
         QueueFilters.from_args({"model": "ocmx"}, MODELS)
