@@ -322,3 +322,20 @@ def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
         with FhirClient(sekmet.base_url) as fhir:
             gone = fhir.read("ChargeItem", str(created.id))
             fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_the_dashboards_links_keep_a_launchs_handle(tmp_path: Path, smart: SmartMock) -> None:
+    """A launch's handle (``?s=``) stays on every link of the dashboard and its rows pages,
+    beside the filters (one query string, not two)."""
+    client = review_flask_app(tmp_path / "store.sqlite", smart).test_client()
+    started = client.get("/review/launch", query_string={"iss": smart.iss, "next": "dashboard"})
+    parts = smart.approve(started.headers["Location"]).split("?", 1)
+    done = client.get("/review/callback", query_string=parts[1])
+    handle = done.headers["Location"].split("s=", 1)[1].split("&")[0]
+    html = client.get(f"/review/dashboard?s={handle}&from=2025-09&to=2025-09").text
+    assert f"/review/dashboard/rows?from=2025-09&amp;to=2025-09&amp;s={handle}" in html
+    assert f'<input type="hidden" name="s" value="{handle}">' in html
+    for path in ("ffs", "adherence", "rows"):
+        rows = client.get(f"/review/dashboard/{path}?s={handle}&from=2025-09&to=2025-09").text
+        assert rows.count(f"s={handle}") >= 3, path  # back, CSV, Excel
+        assert "?s=" not in rows.replace(f'?s={handle}"', ""), path  # no second "?"
