@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,169 @@ def test_dashboard_shows_the_months_pathway_adherence(client: FlaskClient) -> No
         for n, status in enumerate(["on-pathway"] * 3 + ["off-pathway"]):
             log.record(decision(n, status))
     html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
-    assert "assessed against a pathway: <strong>4</strong>, on pathway 3, off 1" in html
+    on = '<a href="/review/dashboard/adherence?from=2025-09&amp;to=2025-09&amp;status=on">3</a>'
+    assert "assessed against a pathway: <strong><a " in html and f"on pathway {on}" in html
     assert "adherence <strong>75 %</strong>" in html and "Colon, metastatic" in html
+    assert "<title>Practice dashboard" in html and "<title>Practice dashboard\n<" not in html
     earlier = client.get("/review/dashboard?from=2025-06&to=2025-08").text
     assert "No signed orders were assessed against a pathway in these months." in earlier
+    # the rows behind: the four decisions of 10 September (UTC noon: the 10th in any zone
+    # from UTC-11 to UTC+11), three on, one off without a reason
+    rows = client.get("/review/dashboard/adherence?from=2025-09&to=2025-09")
+    assert rows.status_code == 200 and "4 signed orders" in rows.text
+    assert rows.text.count(">2025-09-10</td>") == 4
+    off = client.get("/review/dashboard/adherence?from=2025-09&to=2025-09&status=off&format=csv")
+    table = list(csv.DictReader(io.StringIO(off.text)))
+    assert [(r["patient"], r["pathway"], r["counted_as"]) for r in table] == [
+        ("Patient/p3", "colon-met", "off pathway (no reason)")
+    ]
+    one = client.get("/review/dashboard/adherence?from=2025-09&to=2025-09&pathway=colon-met")
+    assert "4 signed orders" in one.text
+    other = client.get("/review/dashboard/adherence?from=2025-09&to=2025-09&pathway=lung")
+    assert "No signed orders." in other.text
+    assert client.get("/review/dashboard/adherence?status=maybe").status_code == 400
+
+
+CS = "http://example.org/fhir/CodeSystem/cpoc"
+OURS = "http://example.org/fhir/sid/cpoc-charge"
+CPT = "http://www.ama-assn.org/go/cpt"
+
+
+def _charge(
+    id_: str, patient: str, system: str, code: str, start: str, end: str | None = None, **more: Any
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "resourceType": "ChargeItem",
+        "id": id_,
+        "status": more.pop("status", "billable"),
+        "subject": {"reference": f"Patient/{patient}"},
+        "code": {"coding": [{"system": system, "code": code}]},
+        "priceOverride": {"value": 10, "currency": "USD"},
+        **more,
+    }
+    if end is None:
+        item["occurrenceDateTime"] = start
+    else:
+        item["occurrencePeriod"] = {"start": start, "end": end}
+    if system == CS:
+        item["identifier"] = [{"system": OURS, "value": id_}]
+    return item
+
+
+def test_ffs_conflicts_are_charges_inside_a_model_items_period() -> None:
+    from cpoc_fhir.reports.ffs_conflicts import conflicts_table, ffs_conflicts, per_month
+    from cpoc_fhir.reports.revenue import RevenueFilters
+    from cpoc_fhir.reports.revenue_items import PackIndex
+
+    items = [
+        # patient a: Treatment Month (level 3) 2025-09-03 … 2025-10-02
+        _charge("tm", "a", CS, "xx203", "2025-09-03", "2025-10-02"),
+        _charge("f1", "a", CPT, "96413", "2025-09-15"),  # chemo admin inside: conflict
+        _charge("f2", "a", CPT, "99214", "2025-10-02"),  # E&M on the last day: conflict
+        _charge("f3", "a", CPT, "99214", "2025-10-03"),  # the day after: none
+        _charge("f4", "a", CPT, "99244", "2025-09-20"),  # a consultation: not replaced
+        _charge("f5", "a", CPT, "96413", "2025-09-16", status="entered-in-error"),
+        # patient d: New Patient on 2025-09-05, the same day the month starts: one conflict
+        _charge("np-d", "d", CS, "xx100", "2025-09-05"),
+        _charge("tm-d", "d", CS, "xx201", "2025-09-05", "2025-10-04"),
+        _charge("f8", "d", CPT, "99205", "2025-09-05"),
+        # patient b: the charge is in a's month, not b's (b has no model item)
+        _charge("f6", "b", CPT, "96413", "2025-09-15"),
+        # patient c: its only model item is not billable: none
+        _charge("tm-c", "c", CS, "xx201", "2025-09-01", "2025-09-30", status="not-billable"),
+        _charge("f7", "c", CPT, "96413", "2025-09-10"),
+    ]
+    packs = PackIndex(CS)
+    september = RevenueFilters("2025-09", "2025-09")
+    found = ffs_conflicts(items, packs, OURS, {"cpoc"}, september)
+    assert [(c.charge_ref, c.cpt_code, c.on.isoformat(), c.item_id) for c in found] == [
+        ("ChargeItem/f1", "96413", "2025-09-15", "tm"),
+        ("ChargeItem/f2", "99214", "2025-10-02", "tm"),
+        ("ChargeItem/f8", "99205", "2025-09-05", "tm-d"),  # ties: the larger item id
+    ]
+    # all three count in September, their month's (its start), not October
+    assert per_month(found) == {"2025-09": 3}
+    assert ffs_conflicts(items, packs, OURS, {"cpoc"}, RevenueFilters("2025-10", "2025-10")) == []
+    # a pack that does not replace fee-for-service has none; nor another provider's months
+    assert ffs_conflicts(items, packs, OURS, set(), september) == []
+    assert ffs_conflicts(items, packs, OURS, {"cpoc"}, RevenueFilters(provider="x")) == []
+    # code / group / level filters are ignored: a conflict is about the month
+    coded = RevenueFilters("2025-09", "2025-09", code="xx100", group="held", level=1)
+    assert len(ffs_conflicts(items, packs, OURS, {"cpoc"}, coded)) == 3
+    table = conflicts_table(found, {"Patient/a": "Ann"})
+    assert table.headers[:3] == ("month", "patient", "name")
+    assert table.rows[0][:5] == ("2025-09", "Patient/a", "Ann", "ChargeItem/f1", "96413")
+
+
+def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
+    client: FlaskClient, sekmet: SekmetServer
+) -> None:
+    months = [
+        i
+        for i in _items(sekmet)
+        if i["status"] in ("billable", "billed", "planned")
+        and i["code"]["coding"][0]["code"] in ("xx201", "xx202", "xx203", "xx204")
+        and _month(i) == "2025-09"
+    ]
+    assert months, "the capture wrote September Treatment Months"
+    tm = months[0]
+    patient = tm["subject"]["reference"].split("/")[1]
+    # five days into the month: inside it (a month runs about 30 days), after New Patient
+    day = (date.fromisoformat(tm["occurrencePeriod"]["start"][:10]) + timedelta(days=5)).isoformat()
+    assert day <= tm["occurrencePeriod"]["end"][:10]
+    before = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    assert "No FFS conflicts in these months." in before
+    ffs = _charge("ffs-test-1", patient, CPT, "96413", day)
+    del ffs["id"]
+    with FhirClient(sekmet.base_url) as fhir:
+        created = fhir.create(ffs)
+    try:
+        # one CPT 96413 inside a September Treatment Month: 1 conflict, September
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        link = '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>'
+        section = html[html.index("ffs-h") :][:900]
+        assert link in html and "1 fee-for-service charges</a>" in html, section
+        rows = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09")
+        assert rows.status_code == 200 and "1 conflicts" in rows.text and "CPT 96413" in rows.text
+        exported = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=csv")
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [(r["patient"], r["cpt_code"], r["date"]) for r in table] == [
+            (f"Patient/{patient}", "96413", day)
+        ]
+        # the model item: one of the patient's CPOC items holding the day (the one starting
+        # last; other lines, e.g. a Transition, may hold it besides the Treatment Month)
+        holding = {
+            f"ChargeItem/{i['id']}"
+            for i in _items(sekmet)
+            if i["subject"]["reference"] == f"Patient/{patient}"
+            and i["code"]["coding"][0]["system"] == CS
+            and i["occurrencePeriod"]["start"][:10] <= day <= i["occurrencePeriod"]["end"][:10]
+        }
+        assert f"ChargeItem/{tm['id']}" in holding and table[0]["model_item"] in holding
+        assert table[0]["name"]  # the patient's name from the server
+        book = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=xlsx")
+        assert book.data[:2] == b"PK"
+        assert (
+            "No FFS conflicts." in client.get("/review/dashboard/ffs?from=2025-06&to=2025-06").text
+        )
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("ChargeItem", str(created.id))
+            fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_the_dashboards_links_keep_a_launchs_handle(tmp_path: Path, smart: SmartMock) -> None:
+    """A launch's handle (``?s=``) stays on every link of the dashboard and its rows pages,
+    beside the filters (one query string, not two)."""
+    client = review_flask_app(tmp_path / "store.sqlite", smart).test_client()
+    started = client.get("/review/launch", query_string={"iss": smart.iss, "next": "dashboard"})
+    parts = smart.approve(started.headers["Location"]).split("?", 1)
+    done = client.get("/review/callback", query_string=parts[1])
+    handle = done.headers["Location"].split("s=", 1)[1].split("&")[0]
+    html = client.get(f"/review/dashboard?s={handle}&from=2025-09&to=2025-09").text
+    assert f"/review/dashboard/rows?from=2025-09&amp;to=2025-09&amp;s={handle}" in html
+    assert f'<input type="hidden" name="s" value="{handle}">' in html
+    for path in ("ffs", "adherence", "rows"):
+        rows = client.get(f"/review/dashboard/{path}?s={handle}&from=2025-09&to=2025-09").text
+        assert rows.count(f"s={handle}") >= 3, path  # back, CSV, Excel
+        assert "?s=" not in rows.replace(f'?s={handle}"', ""), path  # no second "?"

@@ -29,6 +29,8 @@ browser = browser_fixture()
 PAGES = (
     "/review/dashboard?from=2025-05&to=2025-10",
     "/review/dashboard/rows?from=2025-09&to=2025-09",
+    "/review/dashboard/ffs?from=2025-09&to=2025-09",
+    "/review/dashboard/adherence?from=2025-09&to=2025-09",
     "/review/queue",
 )
 

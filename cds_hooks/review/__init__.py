@@ -36,6 +36,7 @@ _VIEW_MODULES = (
     "cds_hooks.review.views",
     "cds_hooks.review.evidence",
     "cds_hooks.review.dashboard",
+    "cds_hooks.review.dashboard_more",
     "cds_hooks.review.export_views",
 )
 # (rule, endpoint, methods) the pages and actions modules are expected to provide.

@@ -90,6 +90,17 @@ def filters_from(
 
 def query(filters: RevenueFilters, **changes: Any) -> str:
     """The query string of ``filters`` with ``changes`` (None drops a key)."""
+    return urlencode(query_args(filters, **changes))
+
+
+def link(endpoint: str, filters: RevenueFilters, **changes: Any) -> str:
+    """``endpoint``'s URL with the filters' query: through ``url_for``, so a launch's handle
+    (``?s=``, blueprint.py) is kept beside them."""
+    return url_for(endpoint, **query_args(filters, **changes))
+
+
+def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
+    """The query of ``filters`` with ``changes`` (None or "" drops a key) as a dict."""
     values: dict[str, Any] = {
         "from": filters.start,
         "to": filters.end,
@@ -100,10 +111,11 @@ def query(filters: RevenueFilters, **changes: Any) -> str:
         "level": filters.level,
     }
     values.update(changes)
-    return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str]]:
+def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], list[Any]]:
+    """The filtered revenue, its patients' names and every ChargeItem read."""
     runtime = _hook_app().runtime
     session = current_session()
     packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
@@ -111,7 +123,21 @@ def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str]]:
         items = list(client.search("ChargeItem", {"_count": PAGE}))
         revenue = summarise(revenue_rows(items, packs), filters)
         names = patient_names(client, {r.patient_ref for r in revenue.rows})
-    return revenue, names
+    return revenue, names, items
+
+
+def conflicts_of(items: list[Any], filters: RevenueFilters) -> Any:
+    """The FFS conflicts among ``items`` (reports/ffs_conflicts.py) for the packs of the
+    settings that replace fee-for-service."""
+    from cpoc_fhir.packs.registry import all_packs
+    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
+
+    runtime = _hook_app().runtime
+    models = runtime.evaluator.models
+    publish = runtime.publish
+    replacing = {p.id for p in all_packs(models) if p.replaces_fee_for_service}
+    packs = PackIndex(publish.codesystem_url, models)
+    return ffs_conflicts(items, packs, publish.practice_identifier_system, replacing, filters)
 
 
 def _bad_filter(exc: ValueError) -> Response:
@@ -127,7 +153,8 @@ def dashboard() -> Response:
         filters = filters_from(request.args, runtime.today(), models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, _names = _revenue(filters)
+    revenue, _names, items = _revenue(filters)
+    from cpoc_fhir.reports.ffs_conflicts import per_month
     from cpoc_fhir.reports.revenue_charts import revenue_charts  # vl-convert: when drawn
 
     return page(
@@ -141,7 +168,10 @@ def dashboard() -> Response:
         labels=GROUP_LABELS,
         code_totals=_code_totals(revenue),
         pack_names={m: short_name(m, models) for m in pack_modules(models)},
-        rows_url=lambda **changes: f"{url_for('.dashboard_rows')}?{query(filters, **changes)}",
+        rows_url=lambda **changes: link(".dashboard_rows", filters, **changes),
+        ffs_url=lambda **changes: link(".dashboard_ffs", filters, **changes),
+        ffs_months=per_month(conflicts_of(items, filters)),
+        adherence_url=lambda **changes: link(".dashboard_adherence", filters, **changes),
         adherence=_adherence(filters),
     )
 
@@ -151,6 +181,13 @@ def _adherence(filters: RevenueFilters) -> Any:
     ``cpoc report adherence`` counts them; not rated here: no benchmark file)."""
     from cpoc_fhir.reports.adherence import build_report
 
+    decisions, start, end, _tz, name = decisions_of(filters)
+    return build_report(decisions, start, end, None, name)
+
+
+def decisions_of(filters: RevenueFilters) -> tuple[list[Any], date, date, Any, str]:
+    """The pathway decisions of the filters' months, in the practice's zone: (decisions,
+    first day, last day, the zone (None: this host's), its name)."""
     start = date.fromisoformat(f"{filters.start}-01")
     year, month = int(filters.end[:4]), int(filters.end[5:7])
     after = date(year + month // 12, month % 12 + 1, 1)
@@ -159,7 +196,7 @@ def _adherence(filters: RevenueFilters) -> Any:
 
     tz, name = zone(os.environ.get("CPOC_TIMEZONE"))  # the practice's zone, as the report's
     decisions = _hook_app().pathway_log.decisions(start, end, tz)
-    return build_report(decisions, start, end, None, name)
+    return decisions, start, end, tz, name
 
 
 @blueprint.get("/dashboard/rows")
@@ -170,7 +207,7 @@ def dashboard_rows() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, names = _revenue(filters)
+    revenue, names, _items = _revenue(filters)
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         return _download(revenue, names, wanted, f"revenue-{filters.start}-{filters.end}")
@@ -180,8 +217,8 @@ def dashboard_rows() -> Response:
         filters=filters,
         names=names,
         labels=GROUP_LABELS,
-        export_url=lambda kind: f"{url_for('.dashboard_rows')}?{query(filters, format=kind)}",
-        back_url=f"{url_for('.dashboard')}?{query(filters, group=None, level=None, code=None)}",
+        export_url=lambda kind: link(".dashboard_rows", filters, format=kind),
+        back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )
 
 
