@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, timedelta
 from decimal import Decimal
@@ -295,6 +296,9 @@ def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
         link = '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>'
         section = html[html.index("ffs-h") :][:900]
         assert link in html and "1 fee-for-service charges</a>" in html, section
+        # … and the FFS charge is not payment-model revenue: the totals are unchanged.
+        totals = re.compile(r'<dl class="totals">.*?</dl>', re.S)
+        assert totals.search(html).group(0) == totals.search(before).group(0)  # type: ignore[union-attr]
         rows = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09")
         assert rows.status_code == 200 and "1 conflicts" in rows.text and "CPT 96413" in rows.text
         exported = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=csv")

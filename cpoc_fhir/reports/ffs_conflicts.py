@@ -55,10 +55,9 @@ def ffs_conflicts(
     model_rows: list[RevenueRow] = []
     for item in items:
         row = revenue_row(item, packs)
+        # None: a code no pack claims (an FFS charge itself), not a model item.
         if row is None or row.model not in replacing or row.group == NOT_BILLABLE:
             continue
-        if packs.find((item.get("code") or {}).get("coding") or [])[2] is None:
-            continue  # a code no pack claims (an FFS charge itself): not a model item
         model_rows.append(row)
         ends[row.item_id] = _end(item) or row.start
     chosen = [r for r in model_rows if wide.keep(r)]

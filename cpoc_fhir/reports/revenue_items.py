@@ -46,27 +46,31 @@ class PackIndex:
 
     def find(
         self, codings: Iterable[Mapping[str, Any]]
-    ) -> tuple[str, str, Component | None, int | None]:
-        """(code, pack id, component, level) of the first coding a pack claims; else the
-        first coding's code as CPOC's, component unknown."""
+    ) -> tuple[str, str, Component | None, int | None] | None:
+        """(code, pack id, component, level) of the first coding a pack claims; None when no
+        pack claims any: a fee-for-service charge (a visit, an infusion) on the same server is
+        not payment-model revenue (the dashboard shows it among the FFS conflicts instead)."""
         listed = [c for c in codings if isinstance(c, Mapping) and c.get("code")]
         for coding in listed:
             found = self._codes.get((str(coding.get("system") or ""), str(coding["code"])))
             if found is not None:
                 return str(coding["code"]), *found
-        code = str(listed[0]["code"]) if listed else "?"
-        return code, DEFAULT_MODEL, None, None
+        return None
 
 
 def revenue_row(resource: Mapping[str, Any], packs: PackIndex) -> RevenueRow | None:
-    """The item as a revenue row; None for one entered in error or without a date."""
+    """The item as a revenue row; None for one entered in error, without a date, or with no
+    payment model's code."""
     status = str(resource.get("status", ""))
     start = _start(resource)
     if status == "entered-in-error" or start is None or status not in (*_GROUP, "planned"):
         return None
     hold = _hold_reason(resource)
     group = _GROUP.get(status) or (HELD if hold is not None else PLANNED)
-    code, model, component, level = packs.find((resource.get("code") or {}).get("coding") or [])
+    found = packs.find((resource.get("code") or {}).get("coding") or [])
+    if found is None:
+        return None  # no payment model's code: fee-for-service, not this revenue
+    code, model, component, level = found
     price = resource.get("priceOverride") or {}
     performers = [
         str((p.get("actor") or {}).get("reference", "")) for p in resource.get("performer") or []
