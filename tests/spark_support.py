@@ -27,7 +27,7 @@ EXTERNAL_BUNDLES = "synthea_r4_transaction"
 def external_data() -> Path:
     """The external FHIR data (tests/conftest.py's place, or $CPOC_EXTERNAL_DATA for a git
     worktree, whose parent has no shared/ folder); skips when absent."""
-    from tests.conftest import EXTERNAL
+    from conftest import EXTERNAL
 
     for place in (EXTERNAL, Path(os.environ.get("CPOC_EXTERNAL_DATA", EXTERNAL))):
         if place.is_dir():

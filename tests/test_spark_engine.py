@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spark_support import external_data, external_export
 
 from cpoc_fhir.capture.catchup import window
 from cpoc_fhir.capture.offline import OfflineStore
@@ -29,7 +30,6 @@ from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.synthetic import generate_practice
-from tests.spark_support import external_data, external_export
 
 # py4j leaves its gateway sockets to the garbage collector: a ResourceWarning, not a fault.
 pytestmark = pytest.mark.filterwarnings(

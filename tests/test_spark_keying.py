@@ -12,6 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from spark_support import (
+    external_data,
+    external_export,
+    pipeline_groups,
+    timelines_by_patient,
+)
 
 from cpoc_fhir.capture.catchup import window
 from cpoc_fhir.capture.offline import OfflineStore
@@ -27,12 +33,6 @@ from cpoc_fhir.spark import partition, schema
 from cpoc_fhir.spark.keying import ALIAS, PATIENT, SHARED, WARNING, first_by_order, key_line
 from cpoc_fhir.spark.session import local_path, parse_conf, session_conf, to_uri
 from cpoc_fhir.synthetic import generate_practice
-from tests.spark_support import (
-    external_data,
-    external_export,
-    pipeline_groups,
-    timelines_by_patient,
-)
 
 AS_OF = date(2026, 6, 30)
 ENTERED = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
