@@ -21,6 +21,7 @@ from typing import Any
 from cpoc_fhir.capture.bulk_store import BulkServerStore
 from cpoc_fhir.capture.catchup import DEFAULT_MAX_MONTHS, Window, last_completed, window
 from cpoc_fhir.capture.ffs import write_conflicts_csv
+from cpoc_fhir.capture.group_commit import GroupCommit
 from cpoc_fhir.capture.offline import OfflineStore
 from cpoc_fhir.capture.parallel import MAX_WORKERS
 from cpoc_fhir.capture.report import summary_table
@@ -297,7 +298,11 @@ def _capture(
             conflicts_path = args.conflicts or Path(f"cpoc-ffs-conflicts-{month}.csv")
         else:
             store = OfflineStore(
-                open_source(args.ndjson), args.out, publish.practice_identifier_system, entered
+                open_source(args.ndjson),
+                args.out,
+                publish.practice_identifier_system,
+                entered,
+                sync_each=False,  # the group commit syncs the journal (capture.group_commit)
             )
             # Read lazily (the export is streamed); unknown --patient ids are told after the run.
             patients = _seen(store.patient_ids(set(args.patient) if args.patient else None), seen)
@@ -310,7 +315,7 @@ def _capture(
             as_of,
             entered,
             args.dry_run,
-            ledger=handle,
+            ledger=GroupCommit(handle, getattr(store, "sync", lambda: None)),
             first=months.first,
             workers=args.workers,
             reads=reads,

@@ -3,7 +3,9 @@
 One patient at a time: read the record → lines (``service.Evaluator``) → desired ChargeItems →
 ``plan`` against the existing ones → write (server or NDJSON) → the ledger records the patient's
 writes and its completion together, so a killed run resumes after the last finished patient and
-the writes it repeats are idempotent (conditional create, If-Match updates).
+the writes it repeats are idempotent (conditional create, If-Match updates). With a group commit
+(``capture.group_commit``) the ledger records patients in groups; ``run`` records the last,
+partial group at its end and on every exception.
 
 With ``workers`` > 1 the next patients are read, evaluated and planned ahead on that many
 threads (``capture.parallel``); the writes, the ledger and the summary stay in the run's
@@ -16,6 +18,7 @@ import calendar
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -245,14 +248,28 @@ class CaptureRun:
             return self._prepare(patient_id, reads)
 
         group: list[Prefetched[str, Prepared]] = []
-        for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
-            group.append(ahead)
-            if len(group) >= self.workers:
+        try:
+            for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
+                group.append(ahead)
+                if len(group) >= self.workers:
+                    self._commit_group(group, summary)
+                    group = []
+            if group:
                 self._commit_group(group, summary)
-                group = []
-        if group:
-            self._commit_group(group, summary)
+        except BaseException:
+            # Record what was written before the error (a group commit's pending patients);
+            # a failure to do so must not hide the error itself.
+            with suppress(Exception):
+                self._flush_ledger()
+            raise
+        self._flush_ledger()
         return summary
+
+    def _flush_ledger(self) -> None:
+        """Record a group commit's pending patients (``capture.group_commit``), if any."""
+        flush = getattr(self.ledger, "flush", None)
+        if flush is not None:
+            flush()
 
     def _commit_group(
         self, group: list[Prefetched[str, Prepared]], summary: CaptureSummary

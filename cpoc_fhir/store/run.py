@@ -2,13 +2,16 @@
 
 ``patient_done`` records a patient's writes and its completion in one transaction, so a killed
 run leaves either all or nothing for that patient; every record also refreshes the lock's
-heartbeat and fails with ``LockLost`` if another run took the scope over.
+heartbeat and fails with ``LockLost`` if another run took the scope over. ``record_patients``
+records several patients in one transaction (the capture's group commit,
+docs/exactly-once.md "Group commit").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -31,6 +34,17 @@ class LedgerAccess(Protocol):
 
     def transaction(self) -> AbstractContextManager[Session]: ...
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class PatientOutcome:
+    """One patient's end, to be recorded (``RunHandle.record_patients``)."""
+
+    ref: str
+    status: str  # done | failed
+    lines: int = 0
+    error: str | None = None  # no PHI
+    writes: tuple[WriteLike, ...] = ()
 
 
 class RunHandle:
@@ -78,6 +92,21 @@ class RunHandle:
             self._touch(session, now)
             _insert_writes(session, self.run_id, ref, writes, now)
             _mark_patient(session, self.run_id, ref, status, lines, error, now)
+
+    def record_patients(self, outcomes: Sequence[PatientOutcome]) -> None:
+        """Record several patients, each with its writes and its end, in one transaction: all
+        of them or none (a group commit); refreshes the heartbeat once."""
+        if not outcomes:
+            return
+        self._check_open()
+        with self.ledger.transaction() as session:
+            now = self.ledger.now()
+            self._touch(session, now)
+            for one in outcomes:
+                if one.status not in ("done", "failed"):
+                    raise ValueError(f"not a patient status: {one.status!r}")
+                _insert_writes(session, self.run_id, one.ref, one.writes, now)
+                _mark_patient(session, self.run_id, one.ref, one.status, one.lines, one.error, now)
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive (done with every patient too); ``LockLost`` if not."""
