@@ -304,6 +304,7 @@ def _capture(
                 entered,
                 sync_each=False,  # the group commit syncs the journal (capture.group_commit)
             )
+            stack.callback(store.close)
             # Read lazily (the export is streamed); unknown --patient ids are told after the run.
             patients = _seen(store.patient_ids(set(args.patient) if args.patient else None), seen)
             conflicts_path = args.conflicts or args.out / f"ffs-conflicts-{month}.csv"
