@@ -111,8 +111,8 @@ class OfflineStore:
             journal = self._journal_handle()
             journal.write("".join(to_json(resource) + "\n" for resource in changed))
             journal.flush()  # in the OS's hands: a killed process loses none of it
-            if self.sync_each:
-                os.fsync(journal.fileno())
+            if self.sync_each:  # as before the group commit: fsynced and closed per patient
+                self.close()
         return outcomes
 
     def sync(self) -> None:
