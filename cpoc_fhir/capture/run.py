@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.parallel import Prefetched, prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
+from cpoc_fhir.capture.shapes import check_charge_item
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.errors import CpocError
@@ -36,7 +37,6 @@ from cpoc_fhir.fhir.write import (
     build_charge_item,
     charge_context,
     charge_item_changed,
-    validate_charge_item,
 )
 from cpoc_fhir.packs.cpoc.ffs import ffs_conflicts
 from cpoc_fhir.packs.registry import load_pack
@@ -197,10 +197,11 @@ def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> 
 
 
 def check_writes(steps: Plan) -> None:
-    """Validate (R4B model) every ChargeItem the plan will send; items only planned against
-    are built unvalidated. Raises ``ResourceValidationError`` naming the item."""
+    """Validate (R4B model, once per shape: ``capture.shapes``) every ChargeItem the plan will
+    send; items only planned against are built unvalidated. Raises ``ResourceValidationError``
+    naming the item."""
     for step in steps.of(Action.CREATE) + steps.of(Action.UPDATE):
-        validate_charge_item(step.resource)
+        check_charge_item(step.resource)
 
 
 @dataclass(frozen=True)
