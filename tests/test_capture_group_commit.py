@@ -176,3 +176,28 @@ def test_run_stopped_mid_group_resumes_writing_each_chargeitem_once(
         assert len(everyone) == len(set(everyone)) == 4 and set(first) <= set(everyone)
     else:  # 3 by the failed run, all 4 by the next one
         assert Counter(Counter(everyone).values()) == Counter({2: 3, 1: 1})
+
+
+def test_record_patients_one_transaction_rows_updated_in_place(tmp_path: Path) -> None:
+    from cpoc_fhir.capture.run import WriteOutcome
+
+    with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        handle = ledger.start_run("capture", "ndjson:x|2025-09", "2025-09", {})
+        created = WriteOutcome("a.transition.2025-09-01", "create", "created", "id-a", "1")
+        handle.record_patients(
+            [
+                PatientOutcome("Patient/a", "done", 2, None, (created,)),
+                PatientOutcome("Patient/b", "failed", 0, "1 write(s) failed"),
+            ]
+        )
+        # b again in a later group (resumed in the same run): its row is updated, not doubled
+        handle.record_patients([PatientOutcome("Patient/b", "done", 1)])
+        with pytest.raises(ValueError, match="status"):
+            handle.record_patients([PatientOutcome("Patient/c", "skipped")])
+        rows = [(p.patient_ref, p.status, p.lines, p.error) for p in ledger.patients(handle.run_id)]
+        assert rows == [("Patient/a", "done", 2, None), ("Patient/b", "done", 1, None)]
+        assert [(w.patient_ref, w.record.outcome) for w in ledger.writes(handle.run_id)] == [
+            ("Patient/a", "created")
+        ]
+        assert handle.done_patients() == {"Patient/a", "Patient/b"}
+        handle.finish()

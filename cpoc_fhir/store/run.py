@@ -98,15 +98,27 @@ class RunHandle:
         of them or none (a group commit); refreshes the heartbeat once."""
         if not outcomes:
             return
+        for one in outcomes:
+            if one.status not in ("done", "failed"):
+                raise ValueError(f"not a patient status: {one.status!r}")
         self._check_open()
         with self.ledger.transaction() as session:
             now = self.ledger.now()
             self._touch(session, now)
+            query = select(RunPatient).where(
+                RunPatient.run_id == self.run_id,
+                RunPatient.patient_ref.in_({one.ref for one in outcomes}),
+            )
+            rows = {row.patient_ref: row for row in session.scalars(query)}  # one read
             for one in outcomes:
-                if one.status not in ("done", "failed"):
-                    raise ValueError(f"not a patient status: {one.status!r}")
-                _insert_writes(session, self.run_id, one.ref, one.writes, now)
-                _mark_patient(session, self.run_id, one.ref, one.status, one.lines, one.error, now)
+                _add_writes(session, self.run_id, one.ref, one.writes, now)
+                row = rows.get(one.ref)
+                if row is None:
+                    row = rows[one.ref] = RunPatient(run_id=self.run_id, patient_ref=one.ref)
+                    session.add(row)
+                row.status, row.lines, row.finished_at = one.status, one.lines, now
+                row.error = _clip(one.error)
+            session.flush()
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive (done with every patient too); ``LockLost`` if not."""
@@ -170,6 +182,13 @@ class RunHandle:
 def _insert_writes(
     session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
 ) -> None:
+    _add_writes(session, run_id, patient_ref, writes, now)
+    session.flush()
+
+
+def _add_writes(
+    session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
+) -> None:
     session.add_all(
         Write(
             run_id=run_id,
@@ -185,7 +204,6 @@ def _insert_writes(
         )
         for w in writes
     )
-    session.flush()
 
 
 def _mark_patient(
