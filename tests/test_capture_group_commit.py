@@ -184,10 +184,11 @@ def test_record_patients_one_transaction_rows_updated_in_place(tmp_path: Path) -
     with open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
         handle = ledger.start_run("capture", "ndjson:x|2025-09", "2025-09", {})
         created = WriteOutcome("a.transition.2025-09-01", "create", "created", "id-a", "1")
+        lost = WriteOutcome("b.transition.2025-09-01", "create", "failed", None, None, 503, "x")
         handle.record_patients(
             [
                 PatientOutcome("Patient/a", "done", 2, None, (created,)),
-                PatientOutcome("Patient/b", "failed", 0, "1 write(s) failed"),
+                PatientOutcome("Patient/b", "failed", 0, "1 write(s) failed", (lost,)),
             ]
         )
         # b again in a later group (resumed in the same run): its row is updated, not doubled
@@ -196,8 +197,9 @@ def test_record_patients_one_transaction_rows_updated_in_place(tmp_path: Path) -
             handle.record_patients([PatientOutcome("Patient/c", "skipped")])
         rows = [(p.patient_ref, p.status, p.lines, p.error) for p in ledger.patients(handle.run_id)]
         assert rows == [("Patient/a", "done", 2, None), ("Patient/b", "done", 1, None)]
-        assert [(w.patient_ref, w.record.outcome) for w in ledger.writes(handle.run_id)] == [
-            ("Patient/a", "created")
-        ]
+        assert [
+            (w.patient_ref, w.record.outcome, w.record.chargeitem_id, w.record.http_status)
+            for w in ledger.writes(handle.run_id)
+        ] == [("Patient/a", "created", "id-a", None), ("Patient/b", "failed", None, 503)]
         assert handle.done_patients() == {"Patient/a", "Patient/b"}
         handle.finish()

@@ -16,7 +16,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cpoc_fhir.store.errors import LockLost, StoreError
@@ -110,8 +110,12 @@ class RunHandle:
                 RunPatient.patient_ref.in_({one.ref for one in outcomes}),
             )
             rows = {row.patient_ref: row for row in session.scalars(query)}  # one read
+            written = [
+                _write_row(self.run_id, one.ref, w, now) for one in outcomes for w in one.writes
+            ]
+            if written:  # one executemany, in order (a run's writes are read back by id)
+                session.execute(insert(Write), written)
             for one in outcomes:
-                _add_writes(session, self.run_id, one.ref, one.writes, now)
                 row = rows.get(one.ref)
                 if row is None:
                     row = rows[one.ref] = RunPatient(run_id=self.run_id, patient_ref=one.ref)
@@ -189,21 +193,22 @@ def _insert_writes(
 def _add_writes(
     session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
 ) -> None:
-    session.add_all(
-        Write(
-            run_id=run_id,
-            patient_ref=patient_ref,
-            identifier=w.identifier,
-            action=w.action,
-            outcome=w.outcome,
-            chargeitem_id=w.chargeitem_id,
-            version_id=w.version_id,
-            http_status=w.http_status,
-            message=_clip(w.message),
-            at=now,
-        )
-        for w in writes
-    )
+    session.add_all(Write(**_write_row(run_id, patient_ref, w, now)) for w in writes)
+
+
+def _write_row(run_id: int, patient_ref: str, w: WriteLike, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "patient_ref": patient_ref,
+        "identifier": w.identifier,
+        "action": w.action,
+        "outcome": w.outcome,
+        "chargeitem_id": w.chargeitem_id,
+        "version_id": w.version_id,
+        "http_status": w.http_status,
+        "message": _clip(w.message),
+        "at": now,
+    }
 
 
 def _mark_patient(
