@@ -22,6 +22,7 @@ from cpoc_fhir.capture.bulk_store import BulkServerStore
 from cpoc_fhir.capture.catchup import Window, last_completed, window
 from cpoc_fhir.capture.cli_options import DEFAULT_STORE, MAX_WORKERS, add_auth_options, add_parsers
 from cpoc_fhir.capture.ffs import write_conflicts_csv
+from cpoc_fhir.capture.group_commit import GroupCommit
 from cpoc_fhir.capture.offline import OfflineStore
 from cpoc_fhir.capture.report import summary_table
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
@@ -185,8 +186,13 @@ def _capture(
             total = len(patients) if isinstance(patients, list) else None
         else:
             store = OfflineStore(
-                open_source(args.ndjson), args.out, publish.practice_identifier_system, entered
+                open_source(args.ndjson),
+                args.out,
+                publish.practice_identifier_system,
+                entered,
+                sync_each=False,  # the group commit syncs the journal (capture.group_commit)
             )
+            stack.callback(store.close)
             # Read lazily (the export is streamed); unknown --patient ids are told after the run.
             wanted = set(args.patient) if args.patient else None
             patients = _seen(store.patient_ids(wanted), seen)
@@ -200,7 +206,7 @@ def _capture(
             as_of,
             entered,
             args.dry_run,
-            ledger=handle,
+            ledger=GroupCommit(handle, getattr(store, "sync", lambda: None)),
             first=months.first,
             workers=args.workers,
             reads=reads,

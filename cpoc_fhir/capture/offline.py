@@ -1,9 +1,11 @@
 """Offline capture: from a Bulk FHIR export to ChargeItems as NDJSON, exactly once.
 
 ``OUT/ChargeItem.ndjson`` holds the current ChargeItems; a run plans against it, appends each
-patient's changes to ``OUT/ChargeItem.journal.ndjson`` (flushed and fsynced per patient, so a
-killed run loses nothing it reported done), and at the end rewrites ``ChargeItem.ndjson``
-atomically and removes the journal. Running twice changes nothing the second time.
+patient's changes to ``OUT/ChargeItem.journal.ndjson`` (flushed per patient; fsynced per
+patient, or, with ``sync_each=False``, by ``sync`` before a group commit records the group in
+the ledger — either way a killed run loses nothing it recorded done), and at the end rewrites
+``ChargeItem.ndjson`` atomically and removes the journal. Running twice changes nothing the
+second time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of
 from cpoc_fhir.capture.run import WriteOutcome
@@ -32,8 +34,18 @@ JOURNAL = "ChargeItem.journal.ndjson"
 class OfflineStore:
     """Reads patients from a RecordSource; keeps ChargeItems in NDJSON files under ``out``."""
 
-    def __init__(self, source: RecordSource, out: Path, system: str, entered: datetime) -> None:
+    def __init__(
+        self,
+        source: RecordSource,
+        out: Path,
+        system: str,
+        entered: datetime,
+        *,
+        sync_each: bool = True,
+    ) -> None:
         self.source = source
+        self.sync_each = sync_each  # False: the caller syncs (``sync``) before recording
+        self._journal: TextIO | None = None
         self.out = out
         self.system = system
         self.entered = entered
@@ -96,15 +108,38 @@ class OfflineStore:
                 )
             )
         if changed:
-            with (self.out / JOURNAL).open("a", encoding="utf-8") as journal:
-                for resource in changed:
-                    journal.write(to_json(resource) + "\n")
-                journal.flush()
-                os.fsync(journal.fileno())
+            journal = self._journal_handle()
+            journal.write("".join(to_json(resource) + "\n" for resource in changed))
+            journal.flush()  # in the OS's hands: a killed process loses none of it
+            if self.sync_each:  # as before the group commit: fsynced and closed per patient
+                self.close()
         return outcomes
+
+    def sync(self) -> None:
+        """Make every journal line written so far durable (a group commit's ``sync``)."""
+        if self._journal is not None:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+
+    def close(self) -> None:
+        """Sync and close the journal (it stays on disk until ``finish``)."""
+        if self._journal is not None:
+            self.sync()
+            self._journal.close()
+            self._journal = None
+
+    def _journal_handle(self) -> TextIO:
+        if self._journal is None:
+            path = self.out / JOURNAL
+            torn = path.exists() and path.stat().st_size > 0 and not _ends_a_line(path)
+            self._journal = path.open("a", encoding="utf-8")
+            if torn:  # a line cut short by a kill: end it, or the next line would join it
+                self._journal.write("\n")
+        return self._journal
 
     def finish(self) -> Path:
         """Write the current ChargeItems atomically and drop the journal."""
+        self.close()
         target = self.out / ITEMS
         tmp = target.with_suffix(".ndjson.tmp")
         with tmp.open("w", encoding="utf-8") as handle:
@@ -145,6 +180,12 @@ class OfflineStore:
                 ident = identifier_of(resource, self.system)
                 if ident is not None:
                     self.items[ident] = resource
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def _patient_id(item: Resource) -> str:

@@ -3,7 +3,9 @@
 One patient at a time: read the record → lines (``service.Evaluator``) → desired ChargeItems →
 ``plan`` against the existing ones → write (server or NDJSON) → the ledger records the patient's
 writes and its completion together, so a killed run resumes after the last finished patient and
-the writes it repeats are idempotent (conditional create, If-Match updates).
+the writes it repeats are idempotent (conditional create, If-Match updates). With a group commit
+(``capture.group_commit``) the ledger records patients in groups; ``run`` records the last,
+partial group at its end and on every exception.
 
 With ``workers`` > 1 the next patients are read, evaluated and planned ahead on that many
 threads (``capture.parallel``); the writes, the ledger and the summary stay in the run's
@@ -16,6 +18,7 @@ import calendar
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +27,7 @@ from typing import Any, Protocol
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.parallel import Prefetched, prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
+from cpoc_fhir.capture.shapes import check_charge_item
 from cpoc_fhir.capture.warning_list import CaptureWarning, by_kind, capture_warning
 from cpoc_fhir.engine.lines import LineStatus
 from cpoc_fhir.errors import CpocError
@@ -33,7 +37,6 @@ from cpoc_fhir.fhir.write import (
     build_charge_item,
     charge_context,
     charge_item_changed,
-    validate_charge_item,
 )
 from cpoc_fhir.packs.cpoc.ffs import ffs_conflicts
 from cpoc_fhir.packs.registry import load_pack
@@ -194,10 +197,11 @@ def fee_for_service_plan(own: list[Resource], system: str, month_last: date) -> 
 
 
 def check_writes(steps: Plan) -> None:
-    """Validate (R4B model) every ChargeItem the plan will send; items only planned against
-    are built unvalidated. Raises ``ResourceValidationError`` naming the item."""
+    """Validate (R4B model, once per shape: ``capture.shapes``) every ChargeItem the plan will
+    send; items only planned against are built unvalidated. Raises ``ResourceValidationError``
+    naming the item."""
     for step in steps.of(Action.CREATE) + steps.of(Action.UPDATE):
-        validate_charge_item(step.resource)
+        check_charge_item(step.resource)
 
 
 @dataclass(frozen=True)
@@ -245,14 +249,28 @@ class CaptureRun:
             return self._prepare(patient_id, reads)
 
         group: list[Prefetched[str, Prepared]] = []
-        for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
-            group.append(ahead)
-            if len(group) >= self.workers:
+        try:
+            for ahead in prefetch(patient_ids, prepare, self.workers, skipped):
+                group.append(ahead)
+                if len(group) >= self.workers:
+                    self._commit_group(group, summary)
+                    group = []
+            if group:
                 self._commit_group(group, summary)
-                group = []
-        if group:
-            self._commit_group(group, summary)
+        except BaseException:
+            # Record what was written before the error (a group commit's pending patients);
+            # a failure to do so must not hide the error itself.
+            with suppress(Exception):
+                self._flush_ledger()
+            raise
+        self._flush_ledger()
         return summary
+
+    def _flush_ledger(self) -> None:
+        """Record a group commit's pending patients (``capture.group_commit``), if any."""
+        flush = getattr(self.ledger, "flush", None)
+        if flush is not None:
+            flush()
 
     def _commit_group(
         self, group: list[Prefetched[str, Prepared]], summary: CaptureSummary

@@ -2,18 +2,21 @@
 
 ``patient_done`` records a patient's writes and its completion in one transaction, so a killed
 run leaves either all or nothing for that patient; every record also refreshes the lock's
-heartbeat and fails with ``LockLost`` if another run took the scope over.
+heartbeat and fails with ``LockLost`` if another run took the scope over. ``record_patients``
+records several patients in one transaction (the capture's group commit,
+docs/exactly-once.md "Group commit").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cpoc_fhir.store.errors import LockLost, StoreError
@@ -31,6 +34,17 @@ class LedgerAccess(Protocol):
 
     def transaction(self) -> AbstractContextManager[Session]: ...
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class PatientOutcome:
+    """One patient's end, to be recorded (``RunHandle.record_patients``)."""
+
+    ref: str
+    status: str  # done | failed
+    lines: int = 0
+    error: str | None = None  # no PHI
+    writes: tuple[WriteLike, ...] = ()
 
 
 class RunHandle:
@@ -78,6 +92,37 @@ class RunHandle:
             self._touch(session, now)
             _insert_writes(session, self.run_id, ref, writes, now)
             _mark_patient(session, self.run_id, ref, status, lines, error, now)
+
+    def record_patients(self, outcomes: Sequence[PatientOutcome]) -> None:
+        """Record several patients, each with its writes and its end, in one transaction: all
+        of them or none (a group commit); refreshes the heartbeat once."""
+        if not outcomes:
+            return
+        for one in outcomes:
+            if one.status not in ("done", "failed"):
+                raise ValueError(f"not a patient status: {one.status!r}")
+        self._check_open()
+        with self.ledger.transaction() as session:
+            now = self.ledger.now()
+            self._touch(session, now)
+            query = select(RunPatient).where(
+                RunPatient.run_id == self.run_id,
+                RunPatient.patient_ref.in_({one.ref for one in outcomes}),
+            )
+            rows = {row.patient_ref: row for row in session.scalars(query)}  # one read
+            written = [
+                _write_row(self.run_id, one.ref, w, now) for one in outcomes for w in one.writes
+            ]
+            if written:  # one executemany, in order (a run's writes are read back by id)
+                session.execute(insert(Write), written)
+            for one in outcomes:
+                row = rows.get(one.ref)
+                if row is None:
+                    row = rows[one.ref] = RunPatient(run_id=self.run_id, patient_ref=one.ref)
+                    session.add(row)
+                row.status, row.lines, row.finished_at = one.status, one.lines, now
+                row.error = _clip(one.error)
+            session.flush()
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive (done with every patient too); ``LockLost`` if not."""
@@ -141,22 +186,29 @@ class RunHandle:
 def _insert_writes(
     session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
 ) -> None:
-    session.add_all(
-        Write(
-            run_id=run_id,
-            patient_ref=patient_ref,
-            identifier=w.identifier,
-            action=w.action,
-            outcome=w.outcome,
-            chargeitem_id=w.chargeitem_id,
-            version_id=w.version_id,
-            http_status=w.http_status,
-            message=_clip(w.message),
-            at=now,
-        )
-        for w in writes
-    )
+    _add_writes(session, run_id, patient_ref, writes, now)
     session.flush()
+
+
+def _add_writes(
+    session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
+) -> None:
+    session.add_all(Write(**_write_row(run_id, patient_ref, w, now)) for w in writes)
+
+
+def _write_row(run_id: int, patient_ref: str, w: WriteLike, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "patient_ref": patient_ref,
+        "identifier": w.identifier,
+        "action": w.action,
+        "outcome": w.outcome,
+        "chargeitem_id": w.chargeitem_id,
+        "version_id": w.version_id,
+        "http_status": w.http_status,
+        "message": _clip(w.message),
+        "at": now,
+    }
 
 
 def _mark_patient(
