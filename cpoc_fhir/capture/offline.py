@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from cpoc_fhir.capture.plan import Action, Plan, identifier_of
+from cpoc_fhir.capture.plan import Action, Plan, Step, identifier_of
 from cpoc_fhir.capture.run import WriteOutcome
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import PatientResources, RecordSource
@@ -29,6 +29,53 @@ from cpoc_fhir.fhir.write import to_json
 Resource = dict[str, Any]
 ITEMS = "ChargeItem.ndjson"
 JOURNAL = "ChargeItem.journal.ndjson"
+
+
+def stamped(
+    resource: Resource, previous: Resource | None, system: str, ident: str, entered: datetime
+) -> Resource:
+    """``resource`` with the id and version a store assigns: the previous version's id (else
+    a name-based UUID of the practice identifier, so a rerun finds the same id) and the next
+    versionId. Shared by this store and the Spark partitions' in-memory one."""
+    version = int((previous or {}).get("meta", {}).get("versionId", "0")) + 1
+    resource["id"] = (previous or {}).get("id") or str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"{system}|{ident}")
+    )
+    resource["meta"] = {
+        **(resource.get("meta") or {}),
+        "versionId": str(version),
+        "lastUpdated": entered.isoformat(),
+    }
+    return resource
+
+
+def charges_on_record(
+    ours: list[Resource], resources: PatientResources | None, system: str
+) -> list[Resource]:
+    """The patient's items this store keeps, then the export's ChargeItems and Claims that
+    are not ours (no practice identifier): what the plan compares against."""
+    theirs = []
+    if resources is not None:
+        theirs = resources.of_type("ChargeItem") + resources.of_type("Claim")
+    return ours + [r for r in theirs if identifier_of(r, system) is None]
+
+
+def unchanged_outcome(step: Step) -> WriteOutcome:
+    return WriteOutcome(
+        step.identifier,
+        step.action.value,
+        "unchanged",
+        step.existing_id,
+        step.existing_version,
+        message=step.reason,
+    )
+
+
+def written_outcome(step: Step, resource: Resource) -> WriteOutcome:
+    outcome = {"create": "created", "update": "updated"}.get(step.action.value, "updated")
+    return WriteOutcome(
+        step.identifier, step.action.value, outcome, resource["id"], resource["meta"]["versionId"]
+    )
 
 
 class OfflineStore:
@@ -70,43 +117,24 @@ class OfflineStore:
 
     def charge_resources(self, patient_id: str) -> list[Resource]:
         ours = [self.items[i] for i in self._by_patient.get(patient_id, [])]
-        resources = self._patients.get(patient_id)
-        theirs = []
-        if resources is not None:
-            theirs = resources.of_type("ChargeItem") + resources.of_type("Claim")
-        return ours + [r for r in theirs if identifier_of(r, self.system) is None]
+        return charges_on_record(ours, self._patients.get(patient_id), self.system)
 
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
         outcomes = []
         changed = []
         for step in steps.steps:
             if step.action is Action.UNCHANGED:
-                outcomes.append(
-                    WriteOutcome(
-                        step.identifier,
-                        step.action.value,
-                        "unchanged",
-                        step.existing_id,
-                        step.existing_version,
-                        message=step.reason,
-                    )
-                )
+                outcomes.append(unchanged_outcome(step))
                 continue
-            resource = self._stamp(step.identifier, dict(step.resource))
+            previous = self.items.get(step.identifier)
+            resource = stamped(
+                dict(step.resource), previous, self.system, step.identifier, self.entered
+            )
             self.items[step.identifier] = resource
             if step.identifier not in self._by_patient[patient_id]:
                 self._by_patient[patient_id].append(step.identifier)
             changed.append(resource)
-            outcome = {"create": "created", "update": "updated"}.get(step.action.value, "updated")
-            outcomes.append(
-                WriteOutcome(
-                    step.identifier,
-                    step.action.value,
-                    outcome,
-                    resource["id"],
-                    resource["meta"]["versionId"],
-                )
-            )
+            outcomes.append(written_outcome(step, resource))
         if changed:
             journal = self._journal_handle()
             journal.write("".join(to_json(resource) + "\n" for resource in changed))
@@ -150,19 +178,6 @@ class OfflineStore:
         os.replace(tmp, target)
         (self.out / JOURNAL).unlink(missing_ok=True)
         return target
-
-    def _stamp(self, ident: str, resource: Resource) -> Resource:
-        previous = self.items.get(ident)
-        version = int((previous or {}).get("meta", {}).get("versionId", "0")) + 1
-        resource["id"] = (previous or {}).get("id") or str(
-            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.system}|{ident}")
-        )
-        resource["meta"] = {
-            **(resource.get("meta") or {}),
-            "versionId": str(version),
-            "lastUpdated": self.entered.isoformat(),
-        }
-        return resource
 
     def _load(self, path: Path) -> None:
         if not path.exists():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 from cpoc_fhir.capture.catchup import Window
+from cpoc_fhir.capture.offline import (
+    charges_on_record,
+    stamped,
+    unchanged_outcome,
+    written_outcome,
+)
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of
 from cpoc_fhir.capture.run import CaptureRun, CaptureSummary, WriteOutcome
 from cpoc_fhir.engine.settings import RuleSettings
@@ -154,58 +159,26 @@ class PatientStore:
 
     def charge_resources(self, patient_id: str) -> list[Resource]:
         ours = list(self.items[patient_id].values())
-        resources = self.resources.get(patient_id)
-        theirs = []
-        if resources is not None:
-            theirs = resources.of_type("ChargeItem") + resources.of_type("Claim")
-        return ours + [r for r in theirs if identifier_of(r, self.system) is None]
+        return charges_on_record(ours, self.resources.get(patient_id), self.system)
 
     def apply(self, patient_id: str, steps: Plan) -> list[WriteOutcome]:
         outcomes = []
         for step in steps.steps:
             if step.action is Action.UNCHANGED:
-                outcomes.append(
-                    WriteOutcome(
-                        step.identifier,
-                        step.action.value,
-                        "unchanged",
-                        step.existing_id,
-                        step.existing_version,
-                        message=step.reason,
-                    )
-                )
+                outcomes.append(unchanged_outcome(step))
                 continue
-            resource = self._stamp(patient_id, step.identifier, dict(step.resource))
-            self.items[patient_id][step.identifier] = resource
-            outcome = {"create": "created", "update": "updated"}.get(step.action.value, "updated")
-            outcomes.append(
-                WriteOutcome(
-                    step.identifier,
-                    step.action.value,
-                    outcome,
-                    resource["id"],
-                    resource["meta"]["versionId"],
-                )
+            previous = self.items[patient_id].get(step.identifier)
+            resource = stamped(
+                dict(step.resource), previous, self.system, step.identifier, self.entered
             )
+            self.items[patient_id][step.identifier] = resource
+            outcomes.append(written_outcome(step, resource))
         return outcomes
 
     def current(self, patient_id: str) -> list[str]:
         """The patient's ChargeItems now, as NDJSON lines (sorted by identifier)."""
         items = self.items[patient_id]
         return [to_json(items[ident]) for ident in sorted(items)]
-
-    def _stamp(self, patient_id: str, ident: str, resource: Resource) -> Resource:
-        previous = self.items[patient_id].get(ident)
-        version = int((previous or {}).get("meta", {}).get("versionId", "0")) + 1
-        resource["id"] = (previous or {}).get("id") or str(
-            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.system}|{ident}")
-        )
-        resource["meta"] = {
-            **(resource.get("meta") or {}),
-            "versionId": str(version),
-            "lastUpdated": self.entered.isoformat(),
-        }
-        return resource
 
 
 @dataclass(frozen=True)
