@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,23 @@ def rates(label: str, run: dict[str, Any], items: int) -> None:
     )
 
 
+def timeline_floor(src: Path, month: str) -> tuple[float, int]:
+    """The floor of offline capture (issue 16 item 4: capture >= 80 % of the timeline rate):
+    ``cpoc timeline --format json`` over the same export, as of the month's last day (the
+    day the capture evaluates on), in-process, output discarded. Seconds and patients."""
+    year, number = (int(x) for x in month.split("-"))
+    last = date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+    argv = ["timeline", str(src), "--format", "json", "--as-of", last.isoformat()]
+    out = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = cpoc([*argv, "--no-progress"])
+    seconds = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"cpoc {' '.join(argv)} exited {code}")
+    return seconds, len(json.loads(out.getvalue())["patients"])
+
+
 def offline(tmp: Path, patients: int, month: str) -> None:
     src, out = tmp / "offline-in", tmp / "offline-out"
     t0 = time.perf_counter()
@@ -113,6 +131,12 @@ def offline(tmp: Path, patients: int, month: str) -> None:
     rates("first run (creates)", first, items)
     rates("second (unchanged)", second, items)
     print(f"  wall time, both runs {wall:.2f} s")
+    floor_s, floor_n = timeline_floor(src, month)
+    floor = floor_n / floor_s
+    print(f"  floor: timeline     {floor_s:7.2f} s  {floor:8.1f} patients/s (same export, as of")
+    print("                       the month's last day; target: capture >= 80 % of it)")
+    for label, run in (("first run", first), ("second run", second)):
+        print(f"  {label} / timeline {run['patients'] / run['s'] / floor:7.2f}")
 
 
 def load(base: str, resources: list[dict[str, Any]]) -> Counter[str]:
