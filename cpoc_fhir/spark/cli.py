@@ -73,8 +73,12 @@ def run_capture(args: argparse.Namespace) -> int:
     from cpoc_fhir.spark import job
     from cpoc_fhir.spark.partition import CaptureJob, EvaluatorSpec
 
-    if args.fhir_base or args.ndjson is None:
-        raise InputError("--engine spark", "captures offline only: give --ndjson INPUT")
+    if args.fhir_base:  # the exactly-once server writer in every partition
+        from cpoc_fhir.spark.server_cli import run_server_capture
+
+        return run_server_capture(args)
+    if args.ndjson is None:
+        raise InputError("--engine spark", "needs --ndjson INPUT (or --fhir-base URL)")
     if args.out is None:
         raise InputError("--engine spark", "needs --out DIR (where ChargeItem/ is written)")
     month = _month("--month", args.month)
