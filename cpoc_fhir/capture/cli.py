@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.capture.bulk_store import BulkServerStore
-from cpoc_fhir.capture.catchup import Window, last_completed, window
+from cpoc_fhir.capture.catchup import Window, last_completed, month_option, window
 from cpoc_fhir.capture.cli_options import DEFAULT_STORE, MAX_WORKERS, add_auth_options, add_parsers
 from cpoc_fhir.capture.connect import Connection, check_base, check_server
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.group_commit import GroupCommit
 from cpoc_fhir.capture.offline import OfflineStore
 from cpoc_fhir.capture.report import summary_table
-from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
+from cpoc_fhir.capture.run import CaptureRun, CaptureSummary
 from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.capture.threaded_reads import ThreadedReads
 from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
@@ -57,15 +57,6 @@ def run_fhir_resources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _month(option: str, text: str | None) -> CaptureMonth | None:
-    if text is None:
-        return None
-    try:
-        return CaptureMonth.parse(text)
-    except ValueError as exc:
-        raise InputError(option, str(exc)) from None
-
-
 def run_capture(args: argparse.Namespace) -> int:
     spark = getattr(args, "engine", "local") == "spark"
     if args.fhir_base is None and args.ndjson is None:
@@ -80,9 +71,9 @@ def run_capture(args: argparse.Namespace) -> int:
         return run_spark_capture(args)
     if getattr(args, "existing", None) is not None:
         raise InputError("--existing", "is for --engine spark (offline capture keeps OUT)")
-    month = _month("--month", args.month)
+    month = month_option("--month", args.month)
     assert month is not None
-    since = _month("--since", args.since)
+    since = month_option("--since", args.since)
     check_warnings_path(args.warnings)
     if args.timeout <= 0:
         raise InputError("--timeout", f"must be more than 0 seconds, not {args.timeout}")

@@ -25,7 +25,7 @@ EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
 
 def run_server_capture(args: argparse.Namespace, fault: Callable[[], None] | None = None) -> int:
     """The command; ``fault``: see ``spark.server.ServerCaptureJob.fault`` (tests)."""
-    from cpoc_fhir.capture.catchup import last_completed, window
+    from cpoc_fhir.capture.catchup import last_completed, month_option, window
     from cpoc_fhir.capture.cli_options import DEFAULT_STORE
     from cpoc_fhir.capture.connect import Connection, check_base, check_server
     from cpoc_fhir.capture.ffs import write_conflicts_csv
@@ -36,7 +36,6 @@ def run_server_capture(args: argparse.Namespace, fault: Callable[[], None] | Non
     from cpoc_fhir.fhir.bulk.options import notice, records_folder
     from cpoc_fhir.fhir.bulk.paged import group_members
     from cpoc_fhir.spark import job as jobs
-    from cpoc_fhir.spark.cli import _month
     from cpoc_fhir.spark.partition import CaptureJob, EvaluatorSpec
     from cpoc_fhir.spark.server import ServerCaptureJob
     from cpoc_fhir.spark.server import run_server_capture as run_job
@@ -52,7 +51,7 @@ def run_server_capture(args: argparse.Namespace, fault: Callable[[], None] | Non
     check_bulk_options(args)
     check_warnings_path(args.warnings)
     check_base(args.fhir_base)
-    month = _month("--month", args.month)
+    month = month_option("--month", args.month)
     assert month is not None
     conf = parse_conf(args.spark_conf)
     config = load_config(args.config)
@@ -66,7 +65,7 @@ def run_server_capture(args: argparse.Namespace, fault: Callable[[], None] | Non
     url = args.store or os.environ.get("CPOC_STORE_URL") or DEFAULT_STORE
     with open_ledger(url) as ledger, ExitStack() as stack:
         last = last_completed(ledger.finished_runs("capture", f"{scope}|"))
-        months = window(month, _month("--since", args.since), last, args.max_catch_up)
+        months = window(month, month_option("--since", args.since), last, args.max_catch_up)
         settings = {
             "month": str(months.last), "since": str(months.first), "as_of": as_of.isoformat(),
             "dry_run": args.dry_run, "payer": payer.id, "patients": args.patient,
