@@ -329,7 +329,7 @@ def _timeline(args: argparse.Namespace) -> int:
         return _print_timelines(args, evaluator, source, payer, wanted)
     if args.input is not None:
         raise InputError("--fhir-base", "give INPUT or --fhir-base, not both")
-    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.capture.connect import fhir_client
     from cpoc_fhir.fhir.bulk.cli_options import check_bulk_options
     from cpoc_fhir.fhir.bulk.options import records_folder
 

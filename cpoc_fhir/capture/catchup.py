@@ -80,3 +80,14 @@ def window(
         f"catching up from {first} (at most {max_months} months, --max-catch-up): the last "
         f"completed run was {last}; {last.plus(1)} … {first.plus(-1)} not billed (--since)",
     )
+
+
+def month_option(option: str, text: str | None) -> CaptureMonth | None:
+    """A ``YYYY-MM`` option's month (None when not given); a malformed one is an InputError
+    naming the option (shared by the capture commands of both engines)."""
+    if text is None:
+        return None
+    try:
+        return CaptureMonth.parse(text)
+    except ValueError as exc:
+        raise InputError(option, str(exc)) from None

@@ -19,24 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.capture.bulk_store import BulkServerStore
-from cpoc_fhir.capture.catchup import Window, last_completed, window
+from cpoc_fhir.capture.catchup import Window, last_completed, month_option, window
 from cpoc_fhir.capture.cli_options import DEFAULT_STORE, MAX_WORKERS, add_auth_options, add_parsers
+from cpoc_fhir.capture.connect import Connection, check_base, check_server
 from cpoc_fhir.capture.ffs import write_conflicts_csv
 from cpoc_fhir.capture.group_commit import GroupCommit
 from cpoc_fhir.capture.offline import OfflineStore
 from cpoc_fhir.capture.report import summary_table
-from cpoc_fhir.capture.run import CaptureMonth, CaptureRun, CaptureSummary
+from cpoc_fhir.capture.run import CaptureRun, CaptureSummary
 from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.capture.threaded_reads import ThreadedReads
 from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
 from cpoc_fhir.config import load_config, load_payer
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.fhir.auth import BearerToken, NoAuth, SmartBackendServices, TokenProvider
 from cpoc_fhir.fhir.bulk.cli_options import check_bulk_options
 from cpoc_fhir.fhir.bulk.options import records_folder
-from cpoc_fhir.fhir.client import FhirClient, FhirNotFound, check_base_url
-from cpoc_fhir.fhir.errors import FhirConnectionError, FhirError
-from cpoc_fhir.fhir.keys import read_private_key_pem
+from cpoc_fhir.fhir.client import FhirNotFound
 from cpoc_fhir.fhir.read import open_source
 from cpoc_fhir.fhir.write import charge_item_changed, write_resources
 from cpoc_fhir.knowledge.loader import load_knowledge
@@ -49,17 +47,6 @@ EXIT_OK, EXIT_INPUT, EXIT_PARTIAL, EXIT_LOCKED, EXIT_CONFLICTS = 0, 2, 3, 4, 5
 __all__ = ["DEFAULT_STORE", "add_auth_options", "add_parsers"]  # their home: cli_options
 
 
-def fhir_client(args: argparse.Namespace) -> FhirClient:
-    """A client of ``args.fhir_base`` with the ``add_auth_options`` authorisation, after
-    checking that the server answers as a FHIR server (one line naming it otherwise)."""
-    try:
-        check_base_url(args.fhir_base)
-    except ValueError as exc:
-        raise InputError("--fhir-base", str(exc)) from None
-    _check_server(args)
-    return _client(args)
-
-
 def run_fhir_resources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
@@ -70,25 +57,23 @@ def run_fhir_resources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _month(option: str, text: str | None) -> CaptureMonth | None:
-    if text is None:
-        return None
-    try:
-        return CaptureMonth.parse(text)
-    except ValueError as exc:
-        raise InputError(option, str(exc)) from None
-
-
 def run_capture(args: argparse.Namespace) -> int:
-    if getattr(args, "engine", "local") == "spark":
+    spark = getattr(args, "engine", "local") == "spark"
+    if args.fhir_base is None and args.ndjson is None:
+        raise InputError("capture", "give --fhir-base URL or --ndjson INPUT_DIR")
+    if args.fhir_base is not None and args.ndjson is not None and not spark:
+        raise InputError("--ndjson", "give --fhir-base or --ndjson, not both (both: Spark)")
+    if args.ndjson is not None and not spark:
+        args.ndjson = Path(args.ndjson)
+    if spark:
         from cpoc_fhir.spark.cli import run_capture as run_spark_capture
 
         return run_spark_capture(args)
     if getattr(args, "existing", None) is not None:
         raise InputError("--existing", "is for --engine spark (offline capture keeps OUT)")
-    month = _month("--month", args.month)
+    month = month_option("--month", args.month)
     assert month is not None
-    since = _month("--since", args.since)
+    since = month_option("--since", args.since)
     check_warnings_path(args.warnings)
     if args.timeout <= 0:
         raise InputError("--timeout", f"must be more than 0 seconds, not {args.timeout}")
@@ -102,10 +87,7 @@ def run_capture(args: argparse.Namespace) -> int:
             "--workers", "parallel reads are for --fhir-base without --bulk (an export is one pass)"
         )
     if args.fhir_base:
-        try:
-            check_base_url(args.fhir_base)
-        except ValueError as exc:
-            raise InputError("--fhir-base", str(exc)) from None
+        check_base(args.fhir_base)
     config = load_config(args.config)
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
@@ -114,7 +96,7 @@ def run_capture(args: argparse.Namespace) -> int:
     as_of = args.as_of or min(month.last, entered.date())
     scope = args.fhir_base or f"ndjson:{args.ndjson.resolve()}"
     if args.fhir_base:
-        _check_server(args)
+        check_server(args.fhir_base, args.timeout)
     with open_ledger(args.store or os.environ.get("CPOC_STORE_URL") or DEFAULT_STORE) as ledger:
         last = last_completed(ledger.finished_runs("capture", f"{scope}|"))
         months = window(month, since, last, args.max_catch_up)
@@ -154,7 +136,7 @@ def _capture(
         if args.fhir_base and args.bulk:
             # Records from a Bulk Data export (fhir/bulk); ChargeItems read and written on the
             # server. Unknown --patient ids are told after the run.
-            client = _client(args)
+            client = Connection.from_args(args).client()
             records = stack.enter_context(records_folder(client, args, args.patient))
             store: Any = BulkServerStore(
                 client,
@@ -168,13 +150,14 @@ def _capture(
             )
             conflicts_path = args.conflicts or Path(f"cpoc-ffs-conflicts-{month}.csv")
         elif args.fhir_base:
-            auth = _auth(args)  # one token provider for the run's clients
+            connection = Connection.from_args(args)
+            auth = connection.auth()  # one token provider for the run's clients
             store = ServerStore(
-                _client(args, auth), publish.practice_identifier_system, charge_item_changed
+                connection.client(auth), publish.practice_identifier_system, charge_item_changed
             )
             if args.workers > 1:
                 system = publish.practice_identifier_system
-                reads = ThreadedReads(lambda: _client(args, auth), system, args.workers)
+                reads = ThreadedReads(lambda: connection.client(auth), system, args.workers)
             if args.patient:
                 _check_patients(store, args.patient)
             patients = args.patient or (
@@ -286,43 +269,3 @@ def _run_with_progress(
 
         capture.progress = tick
         return capture.run(patients, skip=handle.done_patients())
-
-
-def _check_server(args: argparse.Namespace) -> None:
-    """Fail fast, with one line, when the server cannot be reached or is no FHIR server; its
-    metadata is read with the same retries as every other read."""
-    client = FhirClient(args.fhir_base, timeout=(5, args.timeout))
-    try:
-        client.capabilities()
-    except FhirConnectionError as exc:
-        raise InputError(args.fhir_base, f"the FHIR server does not answer: {exc}") from None
-    except FhirError as exc:
-        raise InputError(args.fhir_base, str(exc)) from None
-    finally:
-        client.close()
-
-
-def _client(args: argparse.Namespace, auth: TokenProvider | None = None) -> FhirClient:
-    return FhirClient(
-        args.fhir_base, auth=auth if auth is not None else _auth(args), timeout=(5, args.timeout)
-    )
-
-
-def _auth(args: argparse.Namespace) -> TokenProvider:
-    if args.smart_client_id:
-        if not args.smart_key or not args.smart_kid:
-            raise InputError(
-                "--smart-client-id", "SMART Backend Services needs --smart-key and --smart-kid"
-            )
-        key = read_private_key_pem(args.smart_key)
-        return SmartBackendServices(
-            args.fhir_base,
-            args.smart_client_id,
-            key,
-            args.smart_kid,
-            args.smart_alg,
-            scope=args.smart_scope,
-            token_url=args.smart_token_url,
-        )
-    token = os.environ.get("CPOC_FHIR_TOKEN")
-    return BearerToken(token) if token else NoAuth()

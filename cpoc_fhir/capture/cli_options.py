@@ -25,13 +25,15 @@ def add_parsers(sub: Any) -> None:
         metavar="YYYY-MM",
         help="bill the lines whose billing month starts in this month",
     )
-    where = capture.add_mutually_exclusive_group(required=True)
+    # One of the two (capture/cli.py checks it); both only with --engine spark: the export's
+    # records, ChargeItems written to the server.
+    where = capture.add_argument_group("where the records are (one of these)")
     where.add_argument("--fhir-base", metavar="URL", help="the EHR's FHIR R4 base URL")
     where.add_argument(
         "--ndjson",
-        type=Path,
         metavar="INPUT_DIR",
-        help="offline: a Bulk FHIR NDJSON export (needs --out)",
+        help="offline: a Bulk FHIR NDJSON export (needs --out); with --engine spark also a "
+        "Hadoop URI, and with --fhir-base the records of a server capture",
     )
     capture.add_argument(
         "--out", type=Path, metavar="DIR", help="offline: where ChargeItem.ndjson is kept"

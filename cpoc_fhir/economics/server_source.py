@@ -77,11 +77,11 @@ class ServerSource(RecordSource):
 
 def open_records(args: Any) -> RecordSource:
     """``args.input`` (a file source) or, with ``args.fhir_base``, the server with the capture
-    run's authorisation (``capture.cli.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN)."""
+    run's authorisation (``capture.connect.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN)."""
     if getattr(args, "fhir_base", None) is None:
         from cpoc_fhir.fhir.read import open_source
 
         return open_source(args.input)
-    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.capture.connect import fhir_client
 
     return ServerSource(fhir_client(args), args.fhir_base, getattr(args, "group", None))

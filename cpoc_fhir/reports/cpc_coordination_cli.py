@@ -55,7 +55,7 @@ def _patients(args: argparse.Namespace) -> Iterator[Any]:
 
         yield from open_source(args.input).patients()
         return
-    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.capture.connect import fhir_client
     from cpoc_fhir.capture.server import ServerStore
     from cpoc_fhir.fhir.write import charge_item_changed
 

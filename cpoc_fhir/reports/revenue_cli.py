@@ -110,7 +110,7 @@ def _charge_items(args: argparse.Namespace) -> Any:
 
         source = open_source(args.input)
         return (r for p in source.patients() for r in p.of_type("ChargeItem"))
-    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.capture.connect import fhir_client
 
     client = fhir_client(args)
     # Every status but entered-in-error; the occurrence filter is applied on the rows (a

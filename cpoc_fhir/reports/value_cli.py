@@ -226,7 +226,7 @@ def _practice(args: argparse.Namespace) -> Practice:
 
 
 def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
-    from cpoc_fhir.capture.cli import fhir_client
+    from cpoc_fhir.capture.connect import fhir_client
     from cpoc_fhir.capture.server import ServerStore
     from cpoc_fhir.fhir.client import FhirNotFound
     from cpoc_fhir.fhir.write import charge_item_changed

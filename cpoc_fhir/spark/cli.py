@@ -17,7 +17,7 @@ from cpoc_fhir.errors import InputError
 from cpoc_fhir.spark.session import local_path, parse_conf, running_session
 
 if TYPE_CHECKING:
-    from cpoc_fhir.capture.run import CaptureMonth
+    pass
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFLICTS = 0, 3, 5
 
@@ -53,19 +53,8 @@ def run_timeline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _month(option: str, text: str | None) -> CaptureMonth | None:
-    from cpoc_fhir.capture.run import CaptureMonth
-
-    if text is None:
-        return None
-    try:
-        return CaptureMonth.parse(text)
-    except ValueError as exc:
-        raise InputError(option, str(exc)) from None
-
-
 def run_capture(args: argparse.Namespace) -> int:
-    from cpoc_fhir.capture.catchup import window
+    from cpoc_fhir.capture.catchup import month_option, window
     from cpoc_fhir.capture.ffs import write_conflicts_csv
     from cpoc_fhir.capture.report import summary_table
     from cpoc_fhir.capture.warning_list import check_warnings_path, write_warnings
@@ -73,13 +62,17 @@ def run_capture(args: argparse.Namespace) -> int:
     from cpoc_fhir.spark import job
     from cpoc_fhir.spark.partition import CaptureJob, EvaluatorSpec
 
-    if args.fhir_base or args.ndjson is None:
-        raise InputError("--engine spark", "captures offline only: give --ndjson INPUT")
+    if args.fhir_base:  # the exactly-once server writer in every partition
+        from cpoc_fhir.spark.server_cli import run_server_capture
+
+        return run_server_capture(args)
+    if args.ndjson is None:
+        raise InputError("--engine spark", "needs --ndjson INPUT (or --fhir-base URL)")
     if args.out is None:
         raise InputError("--engine spark", "needs --out DIR (where ChargeItem/ is written)")
-    month = _month("--month", args.month)
+    month = month_option("--month", args.month)
     assert month is not None
-    months = window(month, _month("--since", args.since), None, args.max_catch_up)
+    months = window(month, month_option("--since", args.since), None, args.max_catch_up)
     check_warnings_path(args.warnings)
     conf = parse_conf(args.spark_conf)
     config = load_config(args.config)
