@@ -84,6 +84,44 @@ class BillingLine:
     model: str = DEFAULT_MODEL
     episode: int | None = None
 
+    @classmethod
+    def of(
+        cls,
+        code: str,
+        component: Component,
+        level: int | None,
+        month: int | None,
+        start: date,
+        end: date,
+        status: LineStatus,
+        amount: Decimal,
+        explanation: tuple[str, ...],
+        evidence: tuple[str, ...],
+        score: Score | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> BillingLine:
+        """A CPOC line (default model, no episode), equal to ``BillingLine(...)`` of the same
+        fields. Built in the timeline's hot loop (one per line), so it fills the instance at
+        once instead of the frozen ``__init__``'s one ``object.__setattr__`` per field."""
+        line = object.__new__(cls)
+        vars(line).update(
+            code=code,
+            component=component,
+            level=level,
+            month=month,
+            start=start,
+            end=end,
+            status=status,
+            amount=amount,
+            explanation=explanation,
+            evidence=evidence,
+            score=score,
+            warnings=warnings,
+            model=DEFAULT_MODEL,
+            episode=None,
+        )
+        return line
+
     def sort_key(self) -> tuple[date, int]:
         return (self.start, _COMPONENT_ORDER[self.component])
 

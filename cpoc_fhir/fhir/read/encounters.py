@@ -12,7 +12,7 @@ from cpoc_fhir.engine.facts import CareEpisode, EpisodeKind, Visit
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, any_codes, codes, concept_words
+from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, any_codes, concept_words, has_code
 
 Resource = dict[str, Any]
 
@@ -141,12 +141,12 @@ def _hospice(resource: Resource, start: date | None, end: date | None) -> CareEp
 
 
 def _is_oncology(concept: object) -> bool:
-    return bool(codes(concept, SNOMED_SYSTEMS) & ONCOLOGY_SNOMED) or "oncolog" in concept_words(
+    return has_code(concept, SNOMED_SYSTEMS, ONCOLOGY_SNOMED) or "oncolog" in concept_words(
         concept
     )
 
 
 def _is_hospice(concept: object) -> bool:
-    return bool(codes(concept, SNOMED_SYSTEMS) & HOSPICE_SNOMED) or "hospice" in concept_words(
+    return has_code(concept, SNOMED_SYSTEMS, HOSPICE_SNOMED) or "hospice" in concept_words(
         concept
     )

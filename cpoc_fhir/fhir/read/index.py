@@ -93,21 +93,32 @@ class Index:
             return item
         file_no, line_no = item >> LINE_BITS, item & ((1 << LINE_BITS) - 1)
         line_file = self.files[file_no]
-        where = f"{line_file.name}:{line_no + 1}"
         start, end = line_file.starts[line_no], line_file.starts[line_no + 1]
         try:
             resource = fast_json.loads(maps[file_no][start:end].rstrip(b"\r\n"))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            self.warnings.append(f"{where}: not JSON ({decode_reason(exc)}); line skipped")
+            self.warnings.append(
+                f"{_where(line_file.name, line_no)}: not JSON ({decode_reason(exc)}); line skipped"
+            )
             return None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            self.warnings.append(f"{where}: not a FHIR resource; line skipped")
+            self.warnings.append(
+                f"{_where(line_file.name, line_no)}: not a FHIR resource; line skipped"
+            )
             return None
         actual = patient_key(resource, self.aliases)
         if actual != key:
-            self.warnings.append(f"{where}: {resource_key(resource)} is not about {key}; skipped")
+            self.warnings.append(
+                f"{_where(line_file.name, line_no)}: {resource_key(resource)} is not about "
+                f"{key}; skipped"
+            )
             return None
         return resource
+
+
+def _where(name: str, line_no: int) -> str:
+    """ "file:line" of a warning, built only when one is written (not once per line read)."""
+    return f"{name}:{line_no + 1}"
 
 
 def _open_map(path: Path, stack: ExitStack) -> Any:

@@ -6,7 +6,7 @@ from cpoc_fhir.engine.facts import Transplant
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.references import resource_key
-from cpoc_fhir.fhir.read.values import CPT_SYSTEMS, SNOMED_SYSTEMS, codes
+from cpoc_fhir.fhir.read.values import CPT_SYSTEMS, SNOMED_SYSTEMS, has_code
 
 TRANSPLANT_SNOMED = frozenset(
     {
@@ -31,8 +31,8 @@ def read_transplants(ctx: ReadContext) -> list[Transplant]:
                 continue
             code = access.concept(resource, "code")
             if not (
-                codes(code, SNOMED_SYSTEMS) & TRANSPLANT_SNOMED
-                or codes(code, CPT_SYSTEMS) & TRANSPLANT_CPT
+                has_code(code, SNOMED_SYSTEMS, TRANSPLANT_SNOMED)
+                or has_code(code, CPT_SYSTEMS, TRANSPLANT_CPT)
             ):
                 continue
             performed = access.date(resource, "performedDateTime")

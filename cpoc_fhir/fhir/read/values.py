@@ -93,10 +93,48 @@ def codings(concept: object) -> list[Coding]:
     ]
 
 
+def _raw_codings(concept: object) -> list[Any]:
+    """The Coding objects of a concept as ``codings`` finds them (items may be any JSON)."""
+    if type(concept) is not dict:
+        return []
+    raw = concept.get("coding")
+    if raw is None:
+        return [concept] if "code" in concept or "system" in concept else []
+    return raw if type(raw) is list else [raw]
+
+
+def _systems(systems: Iterable[str] | str) -> frozenset[str] | set[str]:
+    if type(systems) is frozenset:  # the module's *_SYSTEMS constants: no copy per call
+        return systems
+    return {systems} if isinstance(systems, str) else set(systems)
+
+
 def codes(concept: object, systems: Iterable[str] | str) -> set[str]:
     """The codes of a concept in the given system(s)."""
-    wanted = {systems} if isinstance(systems, str) else set(systems)
-    return {code for system, code, _ in codings(concept) if code and system in wanted}
+    wanted = _systems(systems)
+    # Straight over the Codings rather than through ``codings``' tuples: this runs for every
+    # coded element read; same answer (a non-string system never matches).
+    found: set[str] = set()
+    for coding in _raw_codings(concept):
+        if type(coding) is dict:
+            code = coding.get("code")
+            system = coding.get("system")
+            if type(code) is str and code and type(system) is str and system in wanted:
+                found.add(code)
+    return found
+
+
+def has_code(concept: object, systems: Iterable[str] | str, among: Iterable[str]) -> bool:
+    """True when the concept has a code of the given system(s) in ``among`` (a set): the
+    test ``bool(codes(concept, systems) & among)`` without building the set."""
+    wanted = _systems(systems)
+    for coding in _raw_codings(concept):
+        if type(coding) is dict:
+            code = coding.get("code")
+            system = coding.get("system")  # a non-string (unhashable) system never matches
+            if type(code) is str and code in among and type(system) is str and system in wanted:
+                return True
+    return False
 
 
 def any_codes(concept: object) -> set[str]:

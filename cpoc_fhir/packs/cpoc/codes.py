@@ -65,8 +65,24 @@ DISPLAY = {
 }
 
 
+# (component, level) → code, every valid pair: ``code_for`` runs once per line finished, so
+# it looks the answer up and only builds its error message for a pair that has none.
+_CODE_OF: dict[tuple[Component, int | None], str] = {
+    (component, level): code for code, (component, level) in LINE_CODES.items()
+}
+
+
 def code_for(component: Component, level: int | None = None) -> str:
     """The CPOC code of a component at a level ("xx100", "xx500", "xx600" have none)."""
+    code = _CODE_OF.get((component, level))
+    if code is not None:
+        return code
+    return _checked_code_for(component, level)
+
+
+def _checked_code_for(component: Component, level: int | None) -> str:
+    """The derivation from the prefixes, which raises for a pair with no code (the slow path;
+    also the reference the table above is tested against)."""
     if component not in _PREFIX:
         raise ValueError(f"{component.value} is not a CPOC component")
     code = _PREFIX[component] + str(level if level is not None else 0)

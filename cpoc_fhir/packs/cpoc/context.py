@@ -127,6 +127,16 @@ class Context:
         self._refs_on: dict[int, tuple[str, ...]] = {}
         self._cancer_type: object = _UNSET  # computed on first use (monitoring horizons)
         self.day_memo: dict[Any, Any] = {}  # day identification, per patient (day_regimens)
+        # Per-patient lists the monthly disease tests scan (issue 16 item 4): the secondary
+        # cancers, the stage IV dates, and the disease statuses sorted by date (stable: record
+        # order within a day) with their ordinals, for bisection.
+        self._secondaries = [
+            d for d in self.record.diagnoses if d.cancer_role is CancerRole.SECONDARY
+        ]
+        self._stage_iv = [s for s in self.record.stages if s.metastatic]
+        self._statuses = sorted(self.record.disease_status, key=lambda s: s.on)
+        self._status_days = [s.on.toordinal() for s in self._statuses]
+        self.comorbidity_memo: dict[Any, Any] = {}  # scoring.comorbidity, per diagnosis set
         self.hospice_start: date | None = min(
             (e.start for e in self.record.episodes if e.kind is EpisodeKind.HOSPICE and e.start),
             default=None,
@@ -196,12 +206,8 @@ class Context:
     def disease(self, month: BillingMonth) -> tuple[Disease, tuple[str, ...]]:
         """§6: metastatic (active secondary cancer or stage IV), else NED (latest disease
         status remission / not detected), else unknown. Metastatic wins over a NED status."""
-        secondary = [
-            d.ref
-            for d in self.record.diagnoses
-            if d.cancer_role is CancerRole.SECONDARY and d.active_during(month.start, month.end)
-        ]
-        stage_iv = [s.ref for s in self.record.stages if s.metastatic and s.on <= month.end]
+        secondary = [d.ref for d in self._secondaries if d.active_during(month.start, month.end)]
+        stage_iv = [s.ref for s in self._stage_iv if s.on <= month.end]
         if secondary or stage_iv:
             return Disease.METASTATIC, tuple(secondary + stage_iv)
         latest = self.latest_status(month.end)
@@ -210,12 +216,16 @@ class Context:
         return Disease.UNKNOWN, ()
 
     def latest_status(self, on_or_before: date, after: date | None = None) -> DiseaseStatus | None:
-        candidates = [
-            s
-            for s in self.record.disease_status
-            if s.on <= on_or_before and (after is None or s.on > after)
-        ]
-        return max(candidates, key=lambda s: s.on, default=None)
+        """The latest disease status dated up to ``on_or_before`` (and after ``after``); of
+        several that day, the first in record order (what ``max`` over the record gave)."""
+        days = self._status_days
+        hi = bisect.bisect_right(days, on_or_before.toordinal())
+        if not hi:
+            return None
+        latest = days[hi - 1]
+        if after is not None and latest <= after.toordinal():
+            return None
+        return self._statuses[bisect.bisect_left(days, latest)]
 
     def cancer_type(self) -> str | None:
         """The type of the most recent primary cancer (for per-cancer horizons)."""

@@ -67,7 +67,7 @@ class LineDraft:
         explanation = list(self.explanation)
         explanation += [f"Not billable: {reason}" for reason in self.failures]
         explanation += [f"Provisional: {reason}" for reason in self.pending]
-        return BillingLine(
+        return BillingLine.of(
             code=code,
             component=self.component,
             level=self.level,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from cpoc_fhir.engine.facts import CancerRole, PatientRecord
+from cpoc_fhir.engine.facts import CancerRole, Diagnosis, PatientRecord
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
@@ -31,22 +32,44 @@ class Factor:
 
 
 def comorbidity(
-    record: PatientRecord, month: BillingMonth, knowledge: Knowledge, settings: RuleSettings
+    record: PatientRecord,
+    month: BillingMonth,
+    knowledge: Knowledge,
+    settings: RuleSettings,
+    memo: dict[Any, Factor] | None = None,
 ) -> Factor:
-    """Table 1 from the Charlson index of conditions active in the month, cancers excluded."""
-    icd10: list[str] = []
-    snomed: list[str] = []
-    evidence = []
-    for diagnosis in record.diagnoses:
-        if diagnosis.cancer_role is not CancerRole.NONE:
-            continue
-        if not diagnosis.active_during(month.start, month.end):
-            continue
-        found = knowledge.charlson.categories(diagnosis.icd10, diagnosis.snomed)
-        if found:
-            icd10.extend(diagnosis.icd10)
-            snomed.extend(diagnosis.snomed)
-            evidence.append(diagnosis.ref)
+    """Table 1 from the Charlson index of conditions active in the month, cancers excluded.
+    ``memo`` (one per patient: the Context's) keeps the factor of each set of diagnoses seen,
+    as most months of a patient share theirs."""
+    diagnoses = charlson_diagnoses(record, month, knowledge)
+    if memo is None:
+        return comorbidity_of(diagnoses, knowledge, settings)
+    key = tuple(map(id, diagnoses))  # the record holds them: ids are stable while it lives
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = comorbidity_of(diagnoses, knowledge, settings)
+    return found
+
+
+def charlson_diagnoses(
+    record: PatientRecord, month: BillingMonth, knowledge: Knowledge
+) -> tuple[Diagnosis, ...]:
+    """The non-cancer diagnoses active in the month that fall in a Charlson category."""
+    return tuple(
+        diagnosis
+        for diagnosis in record.diagnoses
+        if diagnosis.cancer_role is CancerRole.NONE
+        and diagnosis.active_during(month.start, month.end)
+        and knowledge.charlson.categories(diagnosis.icd10, diagnosis.snomed)
+    )
+
+
+def comorbidity_of(
+    diagnoses: tuple[Diagnosis, ...], knowledge: Knowledge, settings: RuleSettings
+) -> Factor:
+    """Table 1's factor from the Charlson diagnoses of a month (``charlson_diagnoses``)."""
+    icd10 = [code for diagnosis in diagnoses for code in diagnosis.icd10]
+    snomed = [code for diagnosis in diagnoses for code in diagnosis.snomed]
     categories = knowledge.charlson.categories(icd10, snomed)
     index = knowledge.charlson.index(categories, settings.charlson_weights)
     points = tables.comorbidity_points(index)
@@ -55,7 +78,7 @@ def comorbidity(
         points,
         f"Comorbidity: Charlson index {index} without cancer ({named}; "
         f"{settings.charlson_weights} weights) → {points} points (Table 1)",
-        tuple(evidence),
+        tuple(diagnosis.ref for diagnosis in diagnoses),
     )
 
 

@@ -215,7 +215,7 @@ def _treatment_month(ctx: Context, month: BillingMonth) -> LineDraft:
         ctx.settings.regimen_window_days,
         ctx.day_memo,
     )
-    c = comorbidity(ctx.record, month, ctx.knowledge, ctx.settings)
+    c = comorbidity(ctx.record, month, ctx.knowledge, ctx.settings, ctx.comorbidity_memo)
     p = performance(ctx.record, month, ctx.settings)
     t, regimen_id = toxicity(days)
     d = administration(treatment, days, month, ctx.knowledge)
