@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
 from cpoc_fhir.errors import CpocError, InputError
+from cpoc_fhir.progress import add_no_progress
 
 if TYPE_CHECKING:
     from cpoc_fhir.engine.lines import PatientTimeline
@@ -141,9 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="table: every column on one line, nothing wrapped (default: fit 80 columns)",
     )
-    timeline.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (none when not a terminal)"
-    )
+    add_no_progress(timeline)
     timeline.add_argument(
         "--model",
         metavar="PACK",

@@ -13,7 +13,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
+
+NO_PROGRESS_HELP = "no progress bar (none when not a terminal)"
 
 
 class Bar(Protocol):
@@ -50,3 +52,8 @@ def progress(
 
     with tqdm(total=total, unit=unit, file=out, dynamic_ncols=True, leave=False) as bar:
         yield bar
+
+
+def add_no_progress(parser: Any) -> None:
+    """The ``--no-progress`` option every command with a bar takes."""
+    parser.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)

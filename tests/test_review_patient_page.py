@@ -376,3 +376,100 @@ def test_evidence_opens_inside_the_app_for_this_patient_only(
     assert missing.status_code == 404
     bad = client.get(f"/review/patient/appendix-a-folfox/resource/not_a_type/x?s={handle}")
     assert bad.status_code == 404
+
+
+# --- the month table's order (?order=) ---------------------------------------------------------
+def test_lines_needing_action_come_first_then_by_month_and_by_month_is_plain_order() -> None:
+    from dataclasses import replace
+
+    from timeline_builders import treatment_line
+
+    from cds_hooks.review.patient_summary import BY_MONTH, ordered_rows
+    from cpoc_fhir.engine.lines import LineStatus
+
+    final = treatment_line()
+    provisional = replace(treatment_line(month=4), status=LineStatus.PROVISIONAL)
+    # Six months with known statuses, in month order; the hand-derived action-first order:
+    # the rows needing action (2 missing, 3 on hold, 4 provisional, 6 differs) in month order,
+    # then the rest (1 same, 5 billed and only on the server) in month order.
+    rows = month_rows(
+        [
+            (
+                "Month 1",
+                (Comparison(Match.MATCHED, final, item("a", "billable", "1", "2025-01-03")),),
+            ),
+            ("Month 2", (Comparison(Match.MISSING, treatment_line(month=2), None),)),
+            (
+                "Month 3",
+                (Comparison(Match.EXTRA, None, item("c", "planned", "1", "2025-03-03", True)),),
+            ),
+            (
+                "Month 4",
+                (Comparison(Match.MATCHED, provisional, item("d", "billable", "1", "2025-04-03")),),
+            ),
+            ("Month 5", (Comparison(Match.EXTRA, None, item("e", "billed", "1", "2025-05-03")),)),
+            (
+                "Month 6",
+                (
+                    Comparison(
+                        Match.DIFFERS, final, item("f", "billable", "1", "2025-06-03"), ("code",)
+                    ),
+                ),
+            ),
+        ]
+    )
+    months = [r.month for r in ordered_rows(rows, "action")]
+    assert months == ["Month 2", "Month 3", "Month 4", "Month 6", "Month 1", "Month 5"]
+    assert [r.month for r in ordered_rows(rows, BY_MONTH)] == [f"Month {n}" for n in range(1, 7)]
+
+
+def _months(html: str) -> list[str]:
+    return re.findall(r'<tbody id="(row-[^"]+)"', html)
+
+
+def test_the_order_switch_and_an_action_keep_by_month(
+    client: FlaskClient, smart: SmartMock, sekmet: SekmetServer
+) -> None:
+    url = finish(client, start(client, smart, "declined-treatment"))
+    first = client.get(url).text
+    by_month = client.get(url + "&order=months").text
+    assert sorted(_months(first)) == sorted(_months(by_month))  # the same rows
+    # action first: no row needing action after one that does not (the class says which)
+    flags = [
+        "wants-action" in m for m in re.findall(r'<tbody id="row-[^"]+" class="([^"]+)"', first)
+    ]
+    assert flags == sorted(flags, reverse=True) and True in flags
+    # by month: the rows are in the order of their start dates (the anchors carry them)
+    starts = [a[4:14] for a in _months(by_month) if a[4:8].isdigit()]
+    assert starts == sorted(starts) and len(starts) > 1
+    assert 'href="/review/patient/declined-treatment?s=' in by_month  # the switch back
+    assert '<strong aria-current="true">By month</strong>' in by_month
+    # an action from the by-month table returns to it, at its row
+    target = items_of(sekmet, "declined-treatment", status="planned")[0]
+    anchor = re.search(
+        rf'<tbody id="(row-[^"]+)"[^>]*>(?:(?!</tbody>).)*value="{target["id"]}"', by_month, re.S
+    )
+    assert anchor and 'name="order" value="months"' in by_month
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', by_month)
+    assert csrf
+    form = {
+        "csrf_token": csrf.group(1),
+        "action": "hold",
+        "reason": "waiting for the note",
+        "item_id": target["id"],
+        "version": target["meta"]["versionId"],
+        "patient_id": "declined-treatment",
+        "anchor": anchor.group(1),
+        "order": "months",
+    }
+    done = client.post(f"/review/actions?s={handle_of(url)}", data=form)
+    assert done.status_code == 303
+    back = urlsplit(done.headers["Location"])
+    assert back.path == "/review/patient/declined-treatment" and back.fragment == anchor.group(1)
+    assert parse_qs(back.query) == {"s": [handle_of(url)], "order": ["months"]}
+    # an unknown order is the default, never echoed
+    odd = client.post(
+        f"/review/actions?s={handle_of(url)}",
+        data={**form, "order": "x", "version": str(int(form["version"]) + 1)},
+    )
+    assert "order" not in odd.headers["Location"]

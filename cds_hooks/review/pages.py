@@ -16,10 +16,12 @@ from cds_hooks.review.actions import ActionResult, Reviewer, ReviewRefused
 from cds_hooks.review.compare import ON_HOLD, Comparison, ServerItem, compare, server_item
 from cds_hooks.review.packs import code_choices, item_pack, known_codes, short_name
 from cds_hooks.review.patient_summary import (
+    ACTION_FIRST,
     MonthRow,
     PatientHeader,
     YearTotals,
     month_rows,
+    ordered_rows,
     patient_header,
     patient_name,
     summary_words,
@@ -93,9 +95,11 @@ class PatientPage:
     def open_count(self) -> int:
         return sum(1 for r in self.rows if r.needs_action)
 
-    def shown_rows(self, open_only: bool) -> tuple[MonthRow, ...]:
-        """Every row, or (``open_only``) those needing action."""
-        return tuple(r for r in self.rows if r.needs_action or not open_only)
+    def shown_rows(self, open_only: bool, order: str = ACTION_FIRST) -> tuple[MonthRow, ...]:
+        """Every row, or (``open_only``) those needing action, in ``order``
+        (``patient_summary.ORDERS``)."""
+        rows = [r for r in self.rows if r.needs_action or not open_only]
+        return ordered_rows(rows, order)
 
     def pack_label(self, line: BillingLine) -> str:
         """The line's pack (short name) and, for an episode model, "episode N, month k";

@@ -19,6 +19,7 @@ from typing import Any
 from cds_hooks.review.compare import ON_HOLD, Comparison, Match, ServerItem
 from cpoc_fhir.engine.coverage import primary_coverage
 from cpoc_fhir.engine.facts import CoverageFact
+from cpoc_fhir.engine.lines import LineStatus
 
 # HL7 v2 table 0203 identifier type "MR" (medical record number), as US Core uses it.
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -94,6 +95,11 @@ class MonthRow:
         return self.comparison.item
 
     @property
+    def wants_action(self) -> bool:
+        """Shown first in the default order (``wants_action``)."""
+        return wants_action(self)
+
+    @property
     def server_status(self) -> str:
         """The item's review status, or "not sent" when the server has none."""
         return self.item.review_status if self.item is not None else "not sent"
@@ -140,6 +146,33 @@ def needs_action(row: Comparison) -> bool:
     if item is None:
         return False
     return item.status == "planned" or row.match is Match.DIFFERS
+
+
+# The month table's orders (``?order=``): lines needing action first (the default), or plain
+# chronological order ("By month").
+ACTION_FIRST = "action"
+BY_MONTH = "months"
+ORDERS = (ACTION_FIRST, BY_MONTH)
+
+
+def wants_action(row: MonthRow) -> bool:
+    """What the default order puts first: a row to review (``needs_action``), a line not on
+    the server yet, a provisional line, an item on hold."""
+    line = row.comparison.line
+    return (
+        row.needs_action
+        or row.comparison.match is Match.MISSING
+        or (line is not None and line.status is LineStatus.PROVISIONAL)
+        or row.server_status == ON_HOLD
+    )
+
+
+def ordered_rows(rows: Sequence[MonthRow], order: str) -> tuple[MonthRow, ...]:
+    """``rows`` (in month order) as ``order`` shows them: ``ACTION_FIRST`` moves the rows
+    needing action to the top, each group keeping month order (a stable sort)."""
+    if order == BY_MONTH:
+        return tuple(rows)
+    return tuple(sorted(rows, key=lambda r: not wants_action(r)))
 
 
 @dataclass(frozen=True)

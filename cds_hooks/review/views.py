@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from flask import current_app, redirect, request, url_for
@@ -33,7 +34,7 @@ from cds_hooks.review.actions import (
 )
 from cds_hooks.review.blueprint import blueprint, page
 from cds_hooks.review.pages import QueueFilters, patient_page, perform, work_queue
-from cds_hooks.review.patient_summary import ANCHOR
+from cds_hooks.review.patient_summary import ACTION_FIRST, ANCHOR, ORDERS
 from cds_hooks.review.sessions import current_session
 from cds_hooks.review.smart import fhir_client_for
 from cpoc_fhir.fhir.errors import FhirAuthError, FhirError, FhirNotFound
@@ -99,9 +100,14 @@ def patient(patient_id: str) -> Response:
     if request.args.get("view") == "print":
         return page("print.html", page=data)
     message, kind = _message()
-    open_only = request.args.get("show") == "open"
+    open_only, order = _table_view(request.args)
     response = page(
-        "patient.html", page=data, message=message, message_kind=kind, open_only=open_only
+        "patient.html",
+        page=data,
+        message=message,
+        message_kind=kind,
+        open_only=open_only,
+        order=order,
     )
     return flash.cleared(response) if message else response
 
@@ -130,7 +136,9 @@ def actions() -> Response:
     session = current_session()
     hook = _hook_app()
     pid = _patient_id(request.form.get("patient_id"))
-    back = url_for(".patient", patient_id=pid) if pid else _queue_back()
+    back = (
+        url_for(".patient", patient_id=pid, **_table_query(request.form)) if pid else _queue_back()
+    )
     with fhir_client_for(session) as client:
         reviewer = Reviewer(
             client=client,
@@ -160,6 +168,21 @@ def actions() -> Response:
     anchor = request.form.get("anchor") or ""
     fragment = f"#{anchor}" if pid and ANCHOR.fullmatch(anchor) else ""
     return flash.remember(redirect(f"{back}{fragment}", 303), results[0].outcome)
+
+
+def _table_view(args: Mapping[str, str]) -> tuple[bool, str]:
+    """The month table's filter (``show=open``) and order (``order=``, default action first);
+    an unknown order is the default."""
+    order = args.get("order", ACTION_FIRST)
+    return args.get("show") == "open", order if order in ORDERS else ACTION_FIRST
+
+
+def _table_query(form: Mapping[str, str]) -> dict[str, str]:
+    """The patient page's query an action returns to: the table's filter and order as the
+    form carried them (only what differs from the default, so the plain URL stays plain)."""
+    open_only, order = _table_view(form)
+    kept = {"show": "open"} if open_only else {}
+    return kept | ({"order": order} if order != ACTION_FIRST else {})
 
 
 def _queue_back() -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from cpoc_fhir.economics.payer_side import DEFAULT_REDUCTION
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import add_no_progress
 from cpoc_fhir.reports.options import iso_date
 
 # What a run needs is imported in run(): `cpoc model --help` builds the parser alone (issue 17
@@ -81,6 +82,7 @@ def add_parser(sub: Any) -> None:
     )
     model.add_argument("--format", choices=("table", "json", "html"), default="table")
     model.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
+    add_no_progress(model)
     add_auth_options(model, "system/*.rs")
 
 

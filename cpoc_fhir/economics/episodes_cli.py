@@ -15,6 +15,7 @@ from typing import Any
 
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import add_no_progress
 from cpoc_fhir.reports.options import iso_date
 
 FORMATS = ("table", "json", "html")
@@ -68,6 +69,7 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    add_no_progress(p)
     p.set_defaults(report_run=run)
 
 
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from cpoc_fhir.config import load_config, load_payer
     from cpoc_fhir.economics.episodes import Episode, episodes_report, patient_episodes
     from cpoc_fhir.fhir.read import open_source
+    from cpoc_fhir.fhir.read.counted import counted
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.service import Evaluator
 
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     payer = load_payer(args.payer or config.payer_file, config.payer_locality)
     evaluator = Evaluator(load_knowledge(), config.rules, payer, models=config.models)
     as_of = args.as_of or date.today()
-    source = open_source(args.input)
+    source = counted(open_source(args.input), args)
     episodes: list[Episode] = []
     for resources in source.patients():
         if resources.patient is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import add_no_progress
 from cpoc_fhir.reports.options import iso_date, year
 
 FORMATS = ("table", "json", "html")
@@ -61,6 +62,7 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    add_no_progress(p)
     p.set_defaults(report_run=run)
 
 
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from cpoc_fhir.economics.savings_inputs import load_expected, load_settings
     from cpoc_fhir.economics.savings_spend import SpendInputs, year_spend
     from cpoc_fhir.fhir.read import open_source
+    from cpoc_fhir.fhir.read.counted import counted
     from cpoc_fhir.knowledge.loader import load_knowledge
     from cpoc_fhir.reports.benchmarks import load_benchmarks
     from cpoc_fhir.service import Evaluator
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     expected = None if args.expected is None else load_expected(args.expected, settings, args.year)
     benchmarks = None if args.benchmarks is None else load_benchmarks(args.benchmarks).er
     prices = None if args.prices is None else load_fee_schedule(args.prices)
-    records = open_source(args.input)
+    records = counted(open_source(args.input), args)
     # The distance band only matters when the baseline is risk-adjusted (§12.3).
     position, location_warnings = (None, []) if benchmarks is None else _position(records, args)
     inputs = SpendInputs(evaluator, config.value, settings.categories, benchmarks, prices, position)

@@ -47,6 +47,10 @@ class ServerSource(RecordSource):
     def shared(self) -> dict[str, Resource]:
         return {}
 
+    def patient_count(self, patient_ids: set[str] | None = None) -> int | None:  # type: ignore[override]
+        """Unknown: the patients are found while they are read (a bar with no total)."""
+        return None
+
     def patient_ids(self) -> Iterator[str]:
         if self.group is not None:
             yield from self._store.patients_from_group(self.group)
@@ -77,11 +81,15 @@ class ServerSource(RecordSource):
 
 def open_records(args: Any) -> RecordSource:
     """``args.input`` (a file source) or, with ``args.fhir_base``, the server with the capture
-    run's authorisation (``capture.connect.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN)."""
+    run's authorisation (``capture.connect.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN), its
+    patients counted by a progress bar (``fhir.read.counted``; ``--no-progress``)."""
+    from cpoc_fhir.fhir.read.counted import counted
+
     if getattr(args, "fhir_base", None) is None:
         from cpoc_fhir.fhir.read import open_source
 
-        return open_source(args.input)
+        return counted(open_source(args.input), args)
     from cpoc_fhir.capture.connect import fhir_client
 
-    return ServerSource(fhir_client(args), args.fhir_base, getattr(args, "group", None))
+    source = ServerSource(fhir_client(args), args.fhir_base, getattr(args, "group", None))
+    return counted(source, args)

@@ -52,8 +52,9 @@ def add_parser(reports: Any) -> None:
 def _patients(args: argparse.Namespace) -> Iterator[Any]:
     if args.fhir_base is None:
         from cpoc_fhir.fhir.read import open_source
+        from cpoc_fhir.fhir.read.counted import counted
 
-        yield from open_source(args.input).patients()
+        yield from counted(open_source(args.input), args).patients()
         return
     from cpoc_fhir.capture.connect import fhir_client
     from cpoc_fhir.capture.server import ServerStore

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import add_no_progress
 
 RECORD_SOURCE_PROBLEM = "give the records as INPUT or --fhir-base URL (one of them)"
 TIMEOUT_HELP = "wait at most this long for each FHIR answer (default 60)"
@@ -25,13 +26,15 @@ TIMEOUT_HELP = "wait at most this long for each FHIR answer (default 60)"
 def add_record_source(
     parser: Any, input_help: str, fhir_base_help: str, *, group: bool = True
 ) -> None:
-    """``INPUT``, ``--fhir-base URL`` and (``group``) ``--group ID``."""
+    """``INPUT``, ``--fhir-base URL``, (``group``) ``--group ID`` and ``--no-progress`` (the
+    bar over the patients read: ``fhir.read.counted``)."""
     parser.add_argument("input", nargs="?", type=Path, metavar="INPUT", help=input_help)
     parser.add_argument("--fhir-base", metavar="URL", help=fhir_base_help)
     if group:
         parser.add_argument(
             "--group", metavar="ID", help="with --fhir-base: the Group's members only"
         )
+    add_no_progress(parser)
 
 
 def add_server_options(parser: Any, timeout_help: str | None = None) -> None:

@@ -19,6 +19,7 @@ from cpoc_fhir.config import Config, load_config, load_payer
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.fhir.read import PatientResources, open_source
 from cpoc_fhir.fhir.read.access import UnreadableElement, decimal, obj
+from cpoc_fhir.fhir.read.counted import counted
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.reports.benchmarks import load_benchmarks, read_table_file
 from cpoc_fhir.reports.render import write_text
@@ -213,7 +214,7 @@ def _practice(args: argparse.Namespace) -> Practice:
     warnings: list[str] = []
     if args.fhir_base is not None:
         return _server_practice(args, warnings)
-    source = open_source(args.input)
+    source = counted(open_source(args.input), args)
     locations = {k: v for k, v in source.shared.items() if k.startswith("Location/")}
     location, position = practice_location(args.location, locations, str(args.input), warnings)
     patients = source.patients()
