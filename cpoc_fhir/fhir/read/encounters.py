@@ -141,12 +141,8 @@ def _hospice(resource: Resource, start: date | None, end: date | None) -> CareEp
 
 
 def _is_oncology(concept: object) -> bool:
-    return has_code(concept, SNOMED_SYSTEMS, ONCOLOGY_SNOMED) or "oncolog" in concept_words(
-        concept
-    )
+    return has_code(concept, SNOMED_SYSTEMS, ONCOLOGY_SNOMED) or "oncolog" in concept_words(concept)
 
 
 def _is_hospice(concept: object) -> bool:
-    return has_code(concept, SNOMED_SYSTEMS, HOSPICE_SNOMED) or "hospice" in concept_words(
-        concept
-    )
+    return has_code(concept, SNOMED_SYSTEMS, HOSPICE_SNOMED) or "hospice" in concept_words(concept)
