@@ -137,11 +137,13 @@ class FakeBulk:
         reference search parameter), all of them when no patient is searched for."""
         args = {k: v for k, v in args.items() if k not in self.ignored}
         patient = next((v for k, v in args.items() if not k.startswith("_") and k != "code"), None)
-        ref = None if patient is None else (patient if "/" in patient else f"Patient/{patient}")
+        # "Patient/a,Patient/b": either (a reference parameter's OR)
+        refs = [v if "/" in v else f"Patient/{v}" for v in (patient or "").split(",") if v]
         matches = [
             r
             for r in self.resources
-            if r["resourceType"] == rtype and (ref is None or f'"{ref}"' in json.dumps(r))
+            if r["resourceType"] == rtype
+            and (not refs or any(f'"{ref}"' in json.dumps(r) for ref in refs))
         ]
         entries = [{"resource": r, "search": {"mode": "match"}} for r in matches]
         return {"resourceType": "Bundle", "type": "searchset", "entry": entries}

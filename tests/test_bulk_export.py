@@ -396,13 +396,16 @@ def test_a_type_the_export_left_out_is_filled_by_paged_searches(
         left = [t for t in export_types() if t not in ("Patient", "Condition", "Medication")]
         assert sorted(probes()) == sorted(f"/fhir/{t}" for t in left)
         assert list(mirror.resources("ResearchSubject")) == [rs1]
-        # the record query (not the probe), for the member only
+        # the members' probe (a Group export), then the member's record search
         filling = [
             s.query
             for s in fake.requests("GET", "/fhir/ResearchSubject")
             if "individual" in s.query
         ]
-        assert filling == [{"individual": "Patient/p1", "_count": "200"}]
+        assert filling == [
+            {"individual": "Patient/p1", "_count": "1"},
+            {"individual": "Patient/p1", "_count": "200"},
+        ]
         assert json.loads((tmp_path / "mirror" / "state.json").read_text())["filled"] == [
             "ResearchSubject"
         ]
@@ -425,6 +428,42 @@ def test_a_type_the_export_left_out_is_filled_by_paged_searches(
     # ResearchSubject has a file now, so only the other left-out types are probed again.
     assert len(probes()) == 2 * len(left) - 1
     assert json.loads((tmp_path / "mirror" / "state.json").read_text())["filled"] == []
+
+
+def test_a_group_export_fills_only_what_its_members_have(fake: FakeBulk, tmp_path: Path) -> None:
+    """51 members: a non-member's QuestionnaireResponse makes the server-wide probe positive,
+    but no member has one, so it is not filled (no warning, no per-member searches); member
+    m50's ResearchSubject is found by the second batch of the members' probe (50 ids, then 1,
+    joined by commas) and filled."""
+    ids = [f"m{n}" for n in range(51)]
+    members = [{"entity": {"reference": f"Patient/{i}"}} for i in ids]
+    patients = [{"resourceType": "Patient", "id": i} for i in ids]
+    answer = {"resourceType": "QuestionnaireResponse", "id": "q1"}
+    answer["subject"] = {"reference": "Patient/outsider"}
+    fake.resources = [{"resourceType": "Group", "id": "g1", "member": members}]
+    fake.resources += [answer, _subject("rs50", "m50")]
+    fake.status = [fake.manifest({"p.ndjson": "Patient"})]
+    fake.files = {"p.ndjson": [ndjson(patients)]}
+    told: list[str] = []
+    with FhirClient(fake.base) as client:
+        result = bulk_records(client, BulkSettings(group="g1"), tmp_path, told.append)
+    assert told == [
+        "warning: the FHIR server's $export left out ResearchSubject although it has some: "
+        "ResearchSubject read by paged searches instead (51 patients)"
+    ]
+    assert [r["id"] for r in Mirror(tmp_path).resources("ResearchSubject")] == ["rs50"]
+    assert not (result.folder / "QuestionnaireResponse.ndjson").exists()
+    asked = [s.query for s in fake.requests("GET", "/fhir/QuestionnaireResponse")]
+    # the server-wide probe, then the members' probe in two batches: no per-member search
+    assert [q.get("patient", "").count(",") + 1 if "patient" in q else 0 for q in asked] == [
+        0,
+        50,
+        1,
+    ]
+    probes = [s.query for s in fake.requests("GET", "/fhir/ResearchSubject")]
+    assert [q.get("_count") for q in probes[:3]] == ["1", "1", "1"]
+    assert probes[2]["individual"] == "Patient/m50"
+    assert len(probes) == 3 + 51  # then each member's record search
 
 
 def test_an_empty_export_is_a_folder_without_patients(fake: FakeBulk, tmp_path: Path) -> None:

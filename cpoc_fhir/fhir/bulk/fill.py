@@ -4,10 +4,11 @@ A server builds a Patient or Group export from its idea of the Patient compartme
 compartment misses a type the engine reads (sekmet-fhir has no ResearchSubject search
 parameters, so its compartment and export hold no ResearchSubject) would silently drop what
 that type bills (the clinical-trial lines). After a full export, each record type without an
-exported file is probed with one ``_count=1`` search: a type the server has some of was left
-out, and is read per patient with its record searches (``fhir/record_queries.py``) and written
-into the mirror, with a warning naming it. The mirror state remembers the filled types, and an
-incremental run fills them again in full (an export ``_since`` will leave them out again).
+exported file is probed with one ``_count=1`` search: a type the server has some of (for a
+Group export: some of its members have) was left out, and is read per patient with its record
+searches (``fhir/record_queries.py``) into the mirror, with a warning naming it. The mirror
+state remembers the filled types, and an incremental run fills them again in full (an export
+``_since`` will leave them out again).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from collections.abc import Callable
 from ..client import FhirClient
 from ..errors import FhirError
 from ..read.references import patient_key
+from ..record_queries import RECORD_QUERIES
 from .mirror import Mirror, MirrorState
 from .paged import search_type
 
 # Not probed: every export holds its Patients, and Medications are completed by id afterwards
 # (source._complete_medications), the Patient compartment never holds them.
 NOT_PROBED = ("Patient", "Medication")
+PROBE_BATCH = 50  # Group members per probe (a URL of a few kB)
 
 
 def fill_omitted(
@@ -43,7 +46,7 @@ def fill_omitted(
     if state is not None and state.filled is not None:
         omitted = list(state.filled)
     else:
-        omitted = omitted_types(client, types, mirror)
+        omitted = omitted_types(client, types, mirror, members)
     for rtype in omitted:
         patients = fill_type(client, mirror, rtype, members)
         notice(
@@ -53,22 +56,47 @@ def fill_omitted(
     return omitted
 
 
-def omitted_types(client: FhirClient, types: list[str], mirror: Mirror) -> list[str]:
+def omitted_types(
+    client: FhirClient, types: list[str], mirror: Mirror, members: list[str] | None = None
+) -> list[str]:
     """The record types the mirror has no file of although the server has some (one
-    ``_count=1`` search each). A type the server has none of is simply empty; one it cannot
-    search has nothing to fill it with."""
+    ``_count=1`` search each) — for a Group, some of its members' (``members_have``). A type
+    the server has none of is simply empty; one it cannot search has nothing to fill it with."""
     have = {path.name.split(".", 1)[0] for path in mirror.data.glob("*.ndjson")}
     out = []
     for rtype in types:
         if rtype in have or rtype in NOT_PROBED:
             continue
         try:
-            some = next(iter(client.search(rtype, {"_count": "1"})), None)
+            some = next(iter(client.search(rtype, {"_count": "1"})), None) is not None
+            if some and members is not None:
+                some = members_have(client, rtype, members)
         except FhirError:
             continue
-        if some is not None:
+        if some:
             out.append(rtype)
     return out
+
+
+def members_have(client: FhirClient, rtype: str, members: list[str]) -> bool:
+    """Whether the record searches of ``rtype`` find anything for the Group's members, asked
+    for ``PROBE_BATCH`` members at a time (a reference parameter's values joined by commas: an
+    OR). Without it, a Group whose members have none of a type other patients have (an EHR's
+    QuestionnaireResponses) would be searched member by member on every run, for nothing.
+    A match of another patient's (a server ignoring the parameter) still counts: the fill
+    keeps only the members' own."""
+    queries = [q for q in RECORD_QUERIES if q.resource_type == rtype]
+    for start in range(0, len(members), PROBE_BATCH):
+        batch = members[start : start + PROBE_BATCH]
+        for query in queries:
+            params = {
+                name: ",".join(value.format(pid=m) for m in batch) if "{pid}" in value else value
+                for name, value in query.params
+            }
+            params["_count"] = "1"
+            if next(iter(client.search(rtype, params)), None) is not None:
+                return True
+    return False
 
 
 def fill_type(client: FhirClient, mirror: Mirror, rtype: str, members: list[str] | None) -> int:
