@@ -65,6 +65,9 @@ class FakeBulk:
     status: list[Answer] = field(default_factory=list)
     files: dict[str, list[Answer]] = field(default_factory=dict)
     resources: list[Resource] = field(default_factory=list)  # for reads and searches
+    # Search parameters the fake ignores, as sekmet ignores ResearchSubject's ``individual``
+    # (it has no such parameter): such a search returns the type's resources of every patient.
+    ignored: set[str] = field(default_factory=set)
     seen: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,12 +135,15 @@ class FakeBulk:
     def _search(self, rtype: str, args: dict[str, str]) -> Resource:
         """A one-page searchset: the type's resources naming the searched patient (any
         reference search parameter), all of them when no patient is searched for."""
+        args = {k: v for k, v in args.items() if k not in self.ignored}
         patient = next((v for k, v in args.items() if not k.startswith("_") and k != "code"), None)
-        ref = None if patient is None else (patient if "/" in patient else f"Patient/{patient}")
+        # "Patient/a,Patient/b": either (a reference parameter's OR)
+        refs = [v if "/" in v else f"Patient/{v}" for v in (patient or "").split(",") if v]
         matches = [
             r
             for r in self.resources
-            if r["resourceType"] == rtype and (ref is None or f'"{ref}"' in json.dumps(r))
+            if r["resourceType"] == rtype
+            and (not refs or any(f'"{ref}"' in json.dumps(r) for ref in refs))
         ]
         entries = [{"resource": r, "search": {"mode": "match"}} for r in matches]
         return {"resourceType": "Bundle", "type": "searchset", "entry": entries}

@@ -320,7 +320,8 @@ def test_referenced_medications_are_read_after_the_export(fake: FakeBulk, tmp_pa
         result = bulk_records(client, BulkSettings(), tmp_path, lambda _t: None)
     assert result.mode == "full export"
     assert json.loads((result.folder / "Medication.ndjson").read_text()) == medication
-    [search] = fake.requests("GET", "/fhir/Medication")
+    # (the other /fhir/Medication… searches are the omitted-type probes: _count=1)
+    [search] = [s for s in fake.requests("GET", "/fhir/Medication") if "_id" in s.query]
     assert search.query["_id"] == "m1"
 
 
@@ -347,6 +348,122 @@ def test_incremental_export_unless_the_group_gained_members(fake: FakeBulk, tmp_
     assert kicks == [None, "2025-10-01T00:00:00Z", None]
     assert "the Group has new members since the last export: exporting in full" in told
     assert last.members == ["p1", "p2"]
+
+
+def _subject(rid: str, patient: str, status: str = "on-study") -> Resource:
+    return {
+        "resourceType": "ResearchSubject",
+        "id": rid,
+        "status": status,
+        "individual": {"reference": f"Patient/{patient}"},
+    }
+
+
+def test_a_type_the_export_left_out_is_filled_by_paged_searches(
+    fake: FakeBulk, tmp_path: Path
+) -> None:
+    """A Group export (member p1) that omits ResearchSubject although the server has some: the
+    probe finds it, p1's record search fills it with a warning naming the type, the state
+    records it; an incremental run fills it again (no probes), following the server's changes.
+    The fake ignores ``individual`` as sekmet does, so p1's search also returns non-member p2's
+    subject, which must stay out."""
+    group = {
+        "resourceType": "Group",
+        "id": "g1",
+        "member": [{"entity": {"reference": "Patient/p1"}}],
+    }
+    rs1, rs2, rs3 = _subject("rs1", "p1"), _subject("rs2", "p2"), _subject("rs3", "p1")
+    fake.ignored = {"individual"}
+    fake.resources = [group, PATIENT, CONDITION, rs1, rs2]
+    fake.status = [fake.manifest({"p.ndjson": "Patient", "c.ndjson": "Condition"})]
+    fake.files = {"p.ndjson": [ndjson([PATIENT])], "c.ndjson": [ndjson([CONDITION])]}
+    settings = BulkSettings(group="g1", mirror=tmp_path / "mirror")
+    mirror = Mirror(tmp_path / "mirror")
+    warning = (
+        "warning: the FHIR server's $export left out ResearchSubject although it has some: "
+        "ResearchSubject read by paged searches instead (1 patients)"
+    )
+
+    def probes() -> list[str]:
+        return [s.path for s in fake.seen if s.query == {"_count": "1"}]
+
+    told: list[str] = []
+    with FhirClient(fake.base) as client:
+        first = bulk_records(client, settings, tmp_path, told.append)
+        assert first.mode == "full export"
+        assert told == [warning]  # Encounter etc.: probed, the server has none, no warning
+        # Every record type without an exported file was probed once (not Patient, Medication).
+        left = [t for t in export_types() if t not in ("Patient", "Condition", "Medication")]
+        assert sorted(probes()) == sorted(f"/fhir/{t}" for t in left)
+        assert list(mirror.resources("ResearchSubject")) == [rs1]
+        # the members' probe (a Group export), then the member's record search
+        filling = [
+            s.query
+            for s in fake.requests("GET", "/fhir/ResearchSubject")
+            if "individual" in s.query
+        ]
+        assert filling == [
+            {"individual": "Patient/p1", "_count": "1"},
+            {"individual": "Patient/p1", "_count": "200"},
+        ]
+        assert json.loads((tmp_path / "mirror" / "state.json").read_text())["filled"] == [
+            "ResearchSubject"
+        ]
+        # The month goes on: rs1 is deleted on the server, rs3 added.
+        fake.resources = [group, PATIENT, CONDITION, rs2, rs3]
+        told.clear()
+        second = bulk_records(client, settings, tmp_path, told.append)
+        assert second.mode == "incremental export"
+        assert told == [warning]
+        assert len(probes()) == len(left)  # no new probes: the state named the type
+        assert list(mirror.resources("ResearchSubject")) == [rs3]
+        # A state from before types were filled (no "filled") is probed again.
+        state = json.loads((tmp_path / "mirror" / "state.json").read_text())
+        assert state["filled"] == ["ResearchSubject"]
+        (tmp_path / "mirror" / "state.json").write_text(
+            json.dumps({k: v for k, v in state.items() if k != "filled"})
+        )
+        third = bulk_records(client, settings, tmp_path, told.append)
+    assert third.mode == "incremental export"
+    # ResearchSubject has a file now, so only the other left-out types are probed again.
+    assert len(probes()) == 2 * len(left) - 1
+    assert json.loads((tmp_path / "mirror" / "state.json").read_text())["filled"] == []
+
+
+def test_a_group_export_fills_only_what_its_members_have(fake: FakeBulk, tmp_path: Path) -> None:
+    """51 members: a non-member's QuestionnaireResponse makes the server-wide probe positive,
+    but no member has one, so it is not filled (no warning, no per-member searches); member
+    m50's ResearchSubject is found by the second batch of the members' probe (50 ids, then 1,
+    joined by commas) and filled."""
+    ids = [f"m{n}" for n in range(51)]
+    members = [{"entity": {"reference": f"Patient/{i}"}} for i in ids]
+    patients = [{"resourceType": "Patient", "id": i} for i in ids]
+    answer = {"resourceType": "QuestionnaireResponse", "id": "q1"}
+    answer["subject"] = {"reference": "Patient/outsider"}
+    fake.resources = [{"resourceType": "Group", "id": "g1", "member": members}]
+    fake.resources += [answer, _subject("rs50", "m50")]
+    fake.status = [fake.manifest({"p.ndjson": "Patient"})]
+    fake.files = {"p.ndjson": [ndjson(patients)]}
+    told: list[str] = []
+    with FhirClient(fake.base) as client:
+        result = bulk_records(client, BulkSettings(group="g1"), tmp_path, told.append)
+    assert told == [
+        "warning: the FHIR server's $export left out ResearchSubject although it has some: "
+        "ResearchSubject read by paged searches instead (51 patients)"
+    ]
+    assert [r["id"] for r in Mirror(tmp_path).resources("ResearchSubject")] == ["rs50"]
+    assert not (result.folder / "QuestionnaireResponse.ndjson").exists()
+    asked = [s.query for s in fake.requests("GET", "/fhir/QuestionnaireResponse")]
+    # the server-wide probe, then the members' probe in two batches: no per-member search
+    assert [q.get("patient", "").count(",") + 1 if "patient" in q else 0 for q in asked] == [
+        0,
+        50,
+        1,
+    ]
+    probes = [s.query for s in fake.requests("GET", "/fhir/ResearchSubject")]
+    assert [q.get("_count") for q in probes[:3]] == ["1", "1", "1"]
+    assert probes[2]["individual"] == "Patient/m50"
+    assert len(probes) == 3 + 51  # then each member's record search
 
 
 def test_an_empty_export_is_a_folder_without_patients(fake: FakeBulk, tmp_path: Path) -> None:
@@ -458,7 +575,8 @@ def test_state_only_for_the_same_server_group_and_types(tmp_path: Path) -> None:
 
 # sekmet's $export builds a patient's compartment from its search index, which has no
 # ResearchSubject parameters, so it exports no ResearchSubject (a real server's Patient
-# compartment holds them, by ResearchSubject.individual); the examples are loaded without them.
+# compartment holds them, by ResearchSubject.individual): the export fills them by paged
+# searches (fhir/bulk/fill.py), which is what makes the trial patient's lines match.
 GROUP = {
     "resourceType": "Group",
     "id": "g1",
@@ -478,7 +596,7 @@ def _examples() -> list[Resource]:
     out: list[Resource] = []
     for path in sorted(bundled_examples().glob("*.json")):
         out += [e["resource"] for e in json.loads(path.read_text())["entry"]]
-    return [r for r in out if r["resourceType"] != "ResearchSubject"] + [GROUP]
+    return [*out, GROUP]
 
 
 @pytest.fixture(scope="module")
@@ -520,7 +638,13 @@ def test_sekmet_export_timeline_equals_paged_searches(sekmet: str) -> None:
         "Patient/oral-capecitabine-trial",
     ]
     assert sum(len(p["lines"]) for p in exported) > 20  # a practice with lines to compare
+    assert "left out ResearchSubject although it has some" in told
+    assert _trial_lines(exported) > 0  # from the ResearchSubject the export left out
     assert exported == paged
+
+
+def _trial_lines(patients: list[Resource]) -> int:
+    return sum(1 for p in patients for line in p["lines"] if "clinical-trial" in json.dumps(line))
 
 
 def test_sekmet_group_export(sekmet: str) -> None:
@@ -545,6 +669,7 @@ def test_sekmet_incremental_month_end_equals_a_full_export(tmp_path: Path) -> No
         first, told = _timeline(base, *keep)
         assert "full export" in told
         state = json.loads((tmp_path / "mirror" / "state.json").read_text())
+        assert state["filled"] == ["ResearchSubject"]
         # The month goes on: the trial patient's ECOG (0 on 2025-04-10) is corrected to 3.
         [ecog] = [r for r in _examples() if r["id"] == "oral-capecitabine-trial-observation-4"]
         requests.put(
@@ -552,6 +677,7 @@ def test_sekmet_incremental_month_end_equals_a_full_export(tmp_path: Path) -> No
         ).raise_for_status()
         second, told = _timeline(base, *keep)
         assert "incremental export since the last one (1 resources changed)" in told
+        assert "ResearchSubject read by paged searches instead (4 patients)" in told
         fresh, _ = _timeline(base, "--bulk")
         assert second == fresh
         assert second != first  # the change reached the lines (the test can fail)
@@ -578,8 +704,12 @@ def test_sekmet_capture_bulk_writes_what_the_paged_capture_writes(
         )  # fmt: skip
         assert code == 0, err
         assert "created" in out
+        assert ("left out ResearchSubject" in err) == (name == "bulk")
         written[name] = reference_of(sekmet, system)
     assert len(written["bulk"]) > 5
+    # The trial patient's September is a clinical-trial line (on study since 2025-04-20, the
+    # ResearchSubject the export left out and the fill read).
+    assert sum("clinical-trial" in item for item in written["bulk"].values()) == 1
     assert written["bulk"] == written["paged"]
 
 

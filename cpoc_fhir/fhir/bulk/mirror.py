@@ -40,6 +40,9 @@ class MirrorState:
     types: list[str]
     transaction_time: str
     members: list[str] | None = None  # the Group's patient ids at that export
+    # Types the server's $export left out, filled by paged searches (source.fill_missing);
+    # refilled on every run, incremental ones too.
+    filled: list[str] | None = None
     format: int = FORMAT
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..client import FhirClient
-from ..record_queries import RECORD_QUERIES
+from ..record_queries import RECORD_QUERIES, RecordQuery
 
 Resource = dict[str, Any]
 PAGE = "200"
@@ -48,16 +48,32 @@ def search_record(client: FhirClient, patient_id: str) -> list[Resource]:
     """One patient's record by paged searches (matches and included Medications)."""
     resources: list[Resource] = [client.read("Patient", patient_id)]
     for search in RECORD_QUERIES:
-        query = search.for_patient(patient_id)
-        if search.resource_type == "MedicationRequest":
-            query["_include"] = "MedicationRequest:medication"
-        query["_count"] = PAGE
-        for bundle in client.search_bundles(search.resource_type, query):
-            for entry in bundle.get("entry") or []:
-                mode = (entry.get("search") or {}).get("mode", "match")
-                if mode in ("match", "include") and isinstance(entry.get("resource"), dict):
-                    resources.append(entry["resource"])
+        resources += _searched(client, search, patient_id)
     return resources
+
+
+def search_type(client: FhirClient, patient_id: str, resource_type: str) -> list[Resource]:
+    """One patient's resources of one type, by that type's record searches (a type an
+    ``$export`` left out: ``fill.py``); included resources of other types come along."""
+    out: list[Resource] = []
+    for search in RECORD_QUERIES:
+        if search.resource_type == resource_type:
+            out += _searched(client, search, patient_id)
+    return out
+
+
+def _searched(client: FhirClient, search: RecordQuery, patient_id: str) -> list[Resource]:
+    query = search.for_patient(patient_id)
+    if search.resource_type == "MedicationRequest":
+        query["_include"] = "MedicationRequest:medication"
+    query["_count"] = PAGE
+    found: list[Resource] = []
+    for bundle in client.search_bundles(search.resource_type, query):
+        for entry in bundle.get("entry") or []:
+            mode = (entry.get("search") or {}).get("mode", "match")
+            if mode in ("match", "include") and isinstance(entry.get("resource"), dict):
+                found.append(entry["resource"])
+    return found
 
 
 def write_paged(

@@ -6,7 +6,8 @@ runs (``--bulk-dir``), the next export asks only for what changed since the last
 ``transactionTime`` (``_since``) and merges it in (``mirror.py``): a full export when there is
 no usable state, when ``full`` is asked, or when the Group gained members (a Group export with
 ``_since`` need not return a new member's older resources). Medications that medication
-resources reference but the compartment export lacks are read by id afterwards.
+resources reference but the compartment export lacks are read by id afterwards, and record
+types the export left out although the server has them are read by paged searches (``fill.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .export import (
     NoBulkExport,
     declares_export,
 )
+from .fill import fill_omitted
 from .mirror import Mirror, MirrorState
 from .paged import PAGE, episode_patients, group_members, write_paged
 
@@ -96,8 +98,11 @@ def bulk_records(
         changed = mirror.merge(paths)
     else:
         mirror.replace(paths)
+    filled = fill_omitted(client, mirror, types, state, members, notice)
     _complete_medications(client, mirror, notice)
-    mirror.save(MirrorState(base, settings.group, types, manifest.transaction_time, members))
+    mirror.save(
+        MirrorState(base, settings.group, types, manifest.transaction_time, members, filled)
+    )
     shutil.rmtree(download, ignore_errors=True)
     mode = "incremental export" if state is not None else "full export"
     return BulkResult(mirror.data, mode, members, manifest.transaction_time, changed)
