@@ -5,7 +5,8 @@ drives discovery and dispatch), so a service added there has its paths here with
 editing a copy: ``POST /cds-services/{id}`` with the hook's request schema and the cards
 response, and ``POST /cds-services/{id}/feedback``, per service; plus discovery, ``/about``,
 ``/healthz``, ``/readyz`` and this document. The schemas are cds_hooks/openapi_schemas.py.
-The SMART review app (``/review``) is a browser app, not an API, and is not described.
+With ``review`` (the app serves the SMART review blueprint) the ``/review`` routes are added
+from cds_hooks/openapi_review.py: pages, exports and forms, not JSON.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cds_hooks import openapi_review
 from cds_hooks.openapi_schemas import HOOK_CONTEXTS, SCHEMAS, Schema, ref
 from cds_hooks.services.base import CdsService
 from cpoc_fhir import __version__
@@ -23,10 +25,15 @@ _JSON = "application/json"
 
 
 def openapi_document(
-    services: Iterable[CdsService], *, jwt_required: bool, base_url: str | None = None
+    services: Iterable[CdsService],
+    *,
+    jwt_required: bool,
+    base_url: str | None = None,
+    review: bool = False,
 ) -> dict[str, Any]:
     """The document for ``services``; ``jwt_required``: whether the hook and feedback
-    endpoints ask for the client's JWT (``CPOC_CDS_AUTH``)."""
+    endpoints ask for the client's JWT (``CPOC_CDS_AUTH``); ``review``: describe the SMART
+    review app's routes too."""
     services = list(services)
     schemas = dict(SCHEMAS)
     paths: dict[str, Any] = {
@@ -40,6 +47,8 @@ def openapi_document(
         }
         paths[f"/cds-services/{service.id}/feedback"] = {"post": _feedback(service, jwt_required)}
     paths.update(_conventions())
+    if review:
+        paths.update(openapi_review.review_paths())
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -69,6 +78,12 @@ def openapi_document(
             },
         },
     }
+    if review:
+        document["components"]["securitySchemes"].update(openapi_review.SECURITY_SCHEMES)
+        document["info"]["description"] += (
+            " The SMART review app's routes (`/review`, tag `review`) are browser pages, "
+            "downloads and forms behind the review session cookie."
+        )
     if base_url:
         document["servers"] = [{"url": base_url}]
     return document

@@ -52,6 +52,7 @@ def openapi() -> Response:
             hook_app.services.values(),
             jwt_required=hook_app.verifier is not None,
             base_url=settings.base_url or request.host_url.rstrip("/"),
+            review="review" in current_app.blueprints,
         ),
         200,
     )

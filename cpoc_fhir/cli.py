@@ -21,7 +21,6 @@ from typing import IO, TYPE_CHECKING, Any
 from cpoc_fhir import __version__
 from cpoc_fhir.bundled import bundled_examples
 from cpoc_fhir.errors import CpocError, InputError
-from cpoc_fhir.progress import add_no_progress
 
 if TYPE_CHECKING:
     from cpoc_fhir.engine.lines import PatientTimeline
@@ -102,6 +101,8 @@ def _asks_top_level_only(argv: Sequence[str]) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cpoc_fhir.progress import add_no_progress  # here: not loaded for --version / --help
+
     parser, sub = _top_parser()
 
     timeline = sub.add_parser("timeline", help="month-by-month CPOC lines per patient")

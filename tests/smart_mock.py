@@ -6,7 +6,7 @@ smart-configuration``, ``/authorize`` (approves at once, for the launch's patien
 ``/token`` (authorization code with PKCE S256 required, refresh token with rotation; the
 client authenticates with client_secret_basic) and a token-checking FHIR read at
 ``{iss}/Patient/<id>``. ``iss`` is ``{root}/fhir``. What the app sent is kept in
-``authorize_requests`` and ``token_requests`` for assertions.
+``authorize_requests``, ``token_requests`` and ``fhir_requests`` for assertions.
 
     with running_smart_mock() as smart:
         smart.launches["L1"] = {"patient": "p1", "fhirUser": "Practitioner/d1"}
@@ -144,6 +144,7 @@ class SmartMock:
     tokens: dict[str, Token] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
+    fhir_requests: list[str] = field(default_factory=list)  # "METHOD path" the FHIR API got
 
     @property
     def iss(self) -> str:
@@ -284,6 +285,7 @@ def create_mock_app(mock: SmartMock) -> Flask:
 
     @app.get("/fhir/Patient/<patient_id>")
     def read_patient(patient_id: str) -> Any:
+        mock.fhir_requests.append(f"GET Patient/{patient_id}")
         if not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
         if mock.upstream:
@@ -295,6 +297,8 @@ def create_mock_app(mock: SmartMock) -> Flask:
     def forward(path: str) -> Any:
         """The EHR's FHIR API: the token checked, the request passed on to ``upstream``
         and its URLs rewritten to ``iss`` (so next links stay on this server)."""
+        if request.endpoint == "forward":  # not read_patient's call (logged there)
+            mock.fhir_requests.append(f"{request.method} {path}")
         if not mock.upstream:
             return jsonify(resourceType="OperationOutcome"), 404
         if not token_ok():

@@ -56,7 +56,14 @@ def rendered(page: Any) -> str:
     stub.add_url_rule("/actions", "actions", lambda: "", methods=["POST"])
     app.register_blueprint(stub)
     with app.test_request_context():
-        return render_template("patient.html", page=page, csrf_token=lambda: "tok")
+        return render_template(
+            "patient.html",
+            page=page,
+            csrf_token=lambda: "tok",
+            # the viewer's signed link needs a session; its tag is tested in
+            # test_review_patient_page.py
+            evidence_url=lambda pid, ref: f"/review/patient/{pid}/resource/{ref}?k=tag",
+        )
 
 
 def examples() -> list[dict[str, Any]]:

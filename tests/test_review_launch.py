@@ -6,20 +6,37 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from smart_mock import CLIENT_ID, CLIENT_SECRET, SmartMock, running_smart_mock
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from cds_hooks.app import create_app
 from cds_hooks.review.blueprint import page
-from cds_hooks.review.sessions import COOKIE, current_session, review_app
+from cds_hooks.review.launch_cookies import (
+    LAUNCHES,
+    MAX_PER_KIND,
+    SESSIONS,
+    CookieKind,
+    to_expire,
+)
+from cds_hooks.review.sessions import (
+    COOKIE,
+    PENDING_COOKIE,
+    current_session,
+    key_of,
+    pending_cookie_name,
+    review_app,
+    session_cookie_name,
+)
 from cds_hooks.review.smart import fhir_client_for
 from cds_hooks.settings import (
     EHR_SCOPE,
@@ -479,3 +496,111 @@ def test_review_settings_from_the_environment() -> None:
 def test_review_settings_refuse_an_unsafe_setup(environ: dict[str, str], name: str) -> None:
     with pytest.raises(InputError, match=name):
         load_review_settings(environ)
+
+
+# --- per-launch cookies kept few (launch_cookies.py) --------------------------------------------
+
+
+def _jar(client: FlaskClient, kind: CookieKind) -> dict[str, str]:
+    """The client's cookies of ``kind`` (werkzeug drops a cookie set with Max-Age=0)."""
+    jar = client._cookies or {}  # the test client's jar: no public listing
+    return kind.of({cookie.key: cookie.value for cookie in jar.values()})
+
+
+def _expired(response: TestResponse) -> set[str]:
+    return {
+        header.split("=", 1)[0]
+        for header in response.headers.getlist("Set-Cookie")
+        if "Max-Age=0" in header
+    }
+
+
+def test_many_launches_keep_the_newest_eight_launch_cookies_the_oldest_expire_first(
+    client: FlaskClient, smart: SmartMock, clock: Clock
+) -> None:
+    callbacks: list[str] = []
+    names: list[str] = []
+    for n in range(11):
+        clock.advance(seconds=5)  # each launch newer than the one before
+        started = client.get("/review/launch", query_string={"iss": smart.iss, "launch": "L1"})
+        assert started.status_code == 302
+        callbacks.append(smart.approve(started.headers["Location"]))
+        names.append(pending_cookie_name(query(started.headers["Location"])["state"]))
+        # launches 9, 10, 11 each expire the then oldest: 1, 2, 3
+        assert _expired(started) == ({names[n - 8]} if n >= 8 else set())
+        assert len(_jar(client, LAUNCHES)) == min(n + 1, MAX_PER_KIND)
+    assert set(_jar(client, LAUNCHES)) == set(names[3:])
+    # a kept launch still signs in; the oldest (cookie and launch gone) cannot
+    assert callback(client, callbacks[3]).status_code == 303
+    assert callback(client, callbacks[0]).status_code == 400
+
+
+def test_many_sign_ins_keep_the_newest_eight_sessions_and_end_the_oldest(
+    app: Flask, client: FlaskClient, smart: SmartMock, clock: Clock
+) -> None:
+    handles: list[str] = []
+    values: list[str] = []
+    for n in range(10):
+        clock.advance(seconds=5)
+        done = launch(client, smart)
+        assert done.status_code == 303
+        handles.append(query(done.headers["Location"])["s"])
+        cookie = client.get_cookie(session_cookie_name(handles[-1]))
+        assert cookie is not None
+        values.append(cookie.value)
+        assert _expired(done) - {n for n in _expired(done) if n.startswith(PENDING_COOKIE)} == (
+            {session_cookie_name(handles[n - 8])} if n >= 8 else set()
+        )
+        assert len(_jar(client, SESSIONS)) == min(n + 1, MAX_PER_KIND)
+    assert set(_jar(client, SESSIONS)) == {session_cookie_name(h) for h in handles[2:]}
+    for handle in handles[:2]:  # the two oldest: no cookie, and their sessions ended
+        assert client.get("/review/", query_string={"s": handle}).status_code == 401
+    for handle in handles[2:]:
+        assert client.get("/review/", query_string={"s": handle}).status_code == 303
+    with app.app_context():
+        store = review_app().store
+        assert set(store.live([key_of(v) for v in values])) == {key_of(v) for v in values[2:]}
+
+
+def test_cookies_of_ended_launches_and_sessions_expire_at_the_next_launch(
+    client: FlaskClient, smart: SmartMock
+) -> None:
+    stale_launch, stale_session = pending_cookie_name("gone"), session_cookie_name("h" * 16)
+    client.set_cookie(stale_launch, "no-such-launch")
+    client.set_cookie(stale_session, "no-such-session")
+    client.set_cookie("__Host-cpoc_launch_not-ours", "x")  # not a launch cookie's name: kept
+    started = client.get("/review/launch", query_string={"iss": smart.iss, "launch": "L1"})
+    assert {stale_launch, stale_session} <= _expired(started)
+    assert client.get_cookie("__Host-cpoc_launch_not-ours") is not None
+    assert set(_jar(client, LAUNCHES)) == {
+        pending_cookie_name(query(started.headers["Location"])["state"])
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abcdef", min_size=1, max_size=4),
+        st.tuples(st.booleans(), st.integers(0, 50)),
+        max_size=20,
+    ),
+    st.integers(0, 2),
+)
+def test_pruning_expires_the_dead_and_keeps_the_newest_live(
+    cookies: dict[str, tuple[bool, int]], adding: int
+) -> None:
+    keys = {name: f"key-{name}" for name in cookies}
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    live = {
+        f"key-{name}": start + timedelta(seconds=age)
+        for name, (alive, age) in cookies.items()
+        if alive
+    }
+    expired = set(to_expire(keys, live, adding))
+    kept = set(keys) - expired
+    assert all(keys[name] in live for name in kept)  # every dead one expires
+    assert len(kept) == min(len(live), MAX_PER_KIND - adding)
+    # none expired live is newer than one kept
+    for gone in expired:
+        if keys[gone] in live:
+            assert all((live[keys[gone]], gone) < (live[keys[k]], k) for k in kept)

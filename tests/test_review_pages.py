@@ -296,7 +296,14 @@ def app() -> Flask:
 
 def render(app: Flask, template: str, **context: Any) -> str:
     with app.test_request_context():
-        return render_template(template, csrf_token=lambda: "tok-123", **context)
+        return render_template(
+            template, csrf_token=lambda: "tok-123", evidence_url=stand_in_evidence_url, **context
+        )
+
+
+def stand_in_evidence_url(patient_id: str, ref: str) -> str:
+    """evidence_links.evidence_url without a session (its tag is tested with the real app)."""
+    return f"/review/patient/{patient_id}/resource/{ref}?k=tag"
 
 
 def test_patient_page_escapes_and_hides_forms_when_read_only(

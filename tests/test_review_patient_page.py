@@ -362,20 +362,82 @@ def test_evidence_opens_inside_the_app_for_this_patient_only(
     page = client.get(url).text
     links = re.findall(r'href="(/review/patient/appendix-a-folfox/resource/[^"]+)"', page)
     assert links and not re.search(rf'href="{re.escape(sekmet.base_url)}', page)
+    assert all("k=" in link for link in links)  # every viewer link is signed
     viewer: TestResponse = client.get(links[0].replace("&amp;", "&"))
     assert viewer.status_code == 200
     assert "The resource as FHIR JSON" in viewer.text and "&#34;resourceType&#34;" in viewer.text
     handle = handle_of(url)
-    # another patient's resource through this patient's page: 404, nothing shown
+    signed = _signer(client, handle, "appendix-a-folfox")
+    # another patient's resource, signed as if the page had linked it: read, then 404 (the
+    # reader files it under declined-treatment), nothing shown
     [other] = items_of(sekmet, "declined-treatment")[:1]
-    foreign = client.get(
-        f"/review/patient/appendix-a-folfox/resource/ChargeItem/{other['id']}?s={handle}"
-    )
+    foreign = client.get(signed(f"ChargeItem/{other['id']}"))
     assert foreign.status_code == 404 and other["id"] not in foreign.text
-    missing = client.get(f"/review/patient/appendix-a-folfox/resource/Observation/nope?s={handle}")
+    missing = client.get(signed("Observation/nope"))  # linked, but the server has none
     assert missing.status_code == 404
     bad = client.get(f"/review/patient/appendix-a-folfox/resource/not_a_type/x?s={handle}")
     assert bad.status_code == 404
+
+
+def _signer(client: FlaskClient, handle: str, patient: str) -> Any:
+    """The viewer URL of a reference as the page would sign it in this client's session
+    (the session's store key is the SHA-256 of its cookie)."""
+    from cds_hooks.review.evidence_links import link_tag
+    from cds_hooks.review.sessions import key_of
+
+    cookie = client.get_cookie(session_cookie_name(handle))
+    assert cookie is not None
+    key = key_of(cookie.value)
+
+    def url(ref: str) -> str:
+        tag = link_tag(key, patient, ref)
+        return f"/review/patient/{patient}/resource/{ref}?s={handle}&k={tag}"
+
+    return url
+
+
+def test_the_viewer_opens_only_what_the_page_linked_and_asks_the_server_nothing_else(
+    client: FlaskClient, smart: SmartMock, sekmet: SekmetServer
+) -> None:
+    url = finish(client, start(client, smart, "appendix-a-folfox"))
+    page = client.get(url).text
+    handle = handle_of(url)
+    linked = {
+        m.group(1): m.group(0).split('"')[1].replace("&amp;", "&")
+        for m in re.finditer(
+            r'href="/review/patient/appendix-a-folfox/resource/([A-Za-z]+/[^?"]+)\?[^"]+"', page
+        )
+    }
+    # What the page links: its computed lines' evidence and its ChargeItems (hand-checked
+    # against the bundled appendix-a-folfox record: treatment administrations and items).
+    kinds = {ref.split("/")[0] for ref in linked}
+    assert "ChargeItem" in kinds and kinds - {"ChargeItem"}, kinds
+    ref, link = sorted(linked.items())[0]
+    smart.fhir_requests.clear()
+    assert client.get(link).status_code == 200
+    assert smart.fhir_requests == [f"GET {ref}"]  # one read, of the linked resource
+    [other] = items_of(sekmet, "declined-treatment")[:1]
+    base = "/review/patient/appendix-a-folfox/resource"
+    unlinked = [
+        f"{base}/Practitioner/dr-1?s={handle}",  # shared, readable with the token
+        f"{base}/Medication/oxaliplatin?s={handle}",
+        f"{base}/ChargeItem/{other['id']}?s={handle}",  # another patient's
+        f"{base}/Patient/declined-treatment?s={handle}",
+        # a tag of another reference, or of this reference on another patient's page
+        f"{link.split('/resource/')[0]}/resource/ChargeItem/{other['id']}?" + link.split("?", 1)[1],
+        link.replace("/patient/appendix-a-folfox/", "/patient/declined-treatment/"),
+        f"{base}/{ref}?s={handle}&k=",  # an empty tag
+    ]
+    smart.fhir_requests.clear()
+    for target in unlinked:
+        answer = client.get(target)
+        assert answer.status_code == 404, target
+    assert smart.fhir_requests == []  # none of them was read from the FHIR server
+    # a link of one launch does not open in another launch's session
+    second = finish(client, start(client, smart, "appendix-a-folfox"))
+    borrowed = re.sub(r"s=[^&]+", f"s={handle_of(second)}", link)
+    smart.fhir_requests.clear()
+    assert client.get(borrowed).status_code == 404 and smart.fhir_requests == []
 
 
 # --- the month table's order (?order=) ---------------------------------------------------------

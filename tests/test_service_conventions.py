@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -320,8 +321,18 @@ def test_openapi_is_valid_and_every_path_answers_as_documented(
         assert f"/cds-services/{service['id']}" in document["paths"]
         assert f"/cds-services/{service['id']}/feedback" in document["paths"]
     hooks = {f"/cds-services/{s['id']}": s["hook"] for s in discovery}
+    # The description and the live url_map name the same routes with the same methods (the
+    # review app's included; static files aside), so a route added without a description
+    # (or a described one removed) fails here.
+    described = {
+        path: sorted(method.upper() for method in operations)
+        for path, operations in document["paths"].items()
+    }
+    assert described == _routes(secured, [service["id"] for service in discovery])
     answered = []
     for path, operations in document["paths"].items():
+        if path.startswith("/review"):
+            continue  # browser routes: answered below (signed-in: test_review_openapi.py)
         for method, operation in operations.items():
             headers: dict[str, str] = {}
             body: dict[str, Any] | None = None
@@ -343,6 +354,20 @@ def test_openapi_is_valid_and_every_path_answers_as_documented(
             answered.append((method, path))
     # 3 services x (hook, feedback) + discovery, about, healthz, readyz, openapi.json.
     assert len(answered) == 11
+    # The review routes without a session: each answers a documented status and type (401
+    # "session ended" behind the session; launch 503: the app is not set up here; callback
+    # 400: no state; POSTs 403: no CSRF token).
+    review = [(p, m, o) for p, ops in document["paths"].items() for m, o in ops.items()]
+    review = [(p, m, o) for p, m, o in review if p.startswith("/review")]
+    assert len(review) == 14
+    for path, method, operation in review:
+        url = path.format(patient_id=PID, resource_type="ChargeItem", resource_id="x")
+        answer = client.open(url, method=method.upper())
+        documented = operation["responses"].get(str(answer.status_code))
+        assert documented is not None, (path, answer.status_code)
+        assert answer.mimetype in documented.get("content", {"": None}), (path, answer.mimetype)
+        if "security" in operation and method == "get":
+            assert answer.status_code == 401, path
     # Cards came back (the schema check above ran on real cards, not on an empty list).
     sign = client.post(
         "/cds-services/cpoc-order-sign",
@@ -350,6 +375,23 @@ def test_openapi_is_valid_and_every_path_answers_as_documented(
         headers={"Authorization": f"Bearer {es384(ec_key)}"},
     )
     assert sign.get_json()["cards"]
+
+
+def _routes(app: Flask, service_ids: list[str]) -> dict[str, list[str]]:
+    """The app's rules as OpenAPI paths (``<name>`` → ``{name}``; ``<service_id>`` is one path
+    per discovered service, as the description has it) with their methods; the static file
+    routes left out (files, not operations)."""
+    routes: dict[str, list[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        methods = set(rule.methods or ()) - {"HEAD", "OPTIONS"}
+        for each in (
+            [path.format(service_id=i) for i in service_ids] if "{service_id}" in path else [path]
+        ):
+            routes[each] = sorted({*routes.get(each, []), *methods})
+    return routes
 
 
 def test_openapi_without_verification_asks_for_no_token(tmp_path: Path) -> None:

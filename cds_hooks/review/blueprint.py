@@ -17,7 +17,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from cds_hooks.review import security
+from cds_hooks.review import launch_cookies, security
 from cds_hooks.review.sessions import (
     COOKIE,
     HANDLE_PARAM,
@@ -130,6 +130,7 @@ def launch() -> Response:
     # This launch's own: a second launch in another tab does not replace it.
     max_age = int(settings.launch_timeout.total_seconds())
     security.set_session_cookie(response, cookie, pending_cookie_name(state), max_age)
+    launch_cookies.prune(response, app.store, new_launches=1)  # at most 8 per browser
     if not launch_token and request.args.get("next") in LANDING_PAGES:
         # A standalone launch may ask to land on the dashboard: a name from a fixed list,
         # never a URL (no open redirect); home() reads and forgets it.
@@ -188,6 +189,7 @@ def callback() -> Response:
     max_age = int(app.settings.max_age.total_seconds())
     security.set_session_cookie(response, fresh, session_cookie_name(handle), max_age)
     security.clear_session_cookie(response, pending_cookie_name(state))
+    launch_cookies.prune(response, app.store, new_sessions=1)
     return response
 
 

@@ -16,7 +16,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, g, request
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from cds_hooks.settings import ReviewSettings
 from cpoc_fhir.store.ledger import Ledger
@@ -300,6 +300,27 @@ class SessionStore:
         """Forget the session (sign out, or its refresh failed)."""
         with self.ledger.transaction() as db:
             db.execute(delete(ReviewSessionRow).where(ReviewSessionRow.id == key))
+
+    def live(self, keys: Collection[str]) -> dict[str, datetime]:
+        """Of ``keys``, the launches still waiting and the sessions still live (not past their
+        end nor idle), each with when it started. Reads only: no idle timer is restarted
+        (the cookie pruning of launch_cookies.py asks about cookies the user is not using)."""
+        if not keys:
+            return {}
+        now = self.now()
+        with self.ledger.transaction() as db:
+            rows = db.scalars(select(ReviewSessionRow).where(ReviewSessionRow.id.in_(list(keys))))
+            return {
+                row.id: row.created_at
+                for row in rows
+                if row.ends_at > now and row.last_seen_at + self.settings.idle_timeout > now
+            }
+
+    def end_all(self, keys: Collection[str]) -> None:
+        """Forget these launches and sessions (their cookies were expired)."""
+        if keys:
+            with self.ledger.transaction() as db:
+                db.execute(delete(ReviewSessionRow).where(ReviewSessionRow.id.in_(list(keys))))
 
     def _session(self, row: ReviewSessionRow) -> ReviewSession | None:
         access = self.cipher.open(row.access_token)
