@@ -321,7 +321,10 @@ def test_cli_refuses_spark_options_out_of_place(
     capture = ["capture", "--month", "2025-09", "--store", store, "--no-progress"]
     code = main([*capture, "--fhir-base", "http://ehr.example/fhir", "--engine", "spark"])
     assert code == 2
-    assert "captures offline only: give --ndjson INPUT" in capsys.readouterr().err
+    # a server capture on Spark needs the export to evaluate: --bulk or the user's NDJSON
+    assert "--engine spark --fhir-base: give --bulk or --ndjson EXPORT (one)" in (
+        capsys.readouterr().err
+    )
     code = main([*capture, "--ndjson", str(tmp_path), "--out", str(tmp_path / "o"),
                  "--existing", str(tmp_path)])  # fmt: skip
     assert code == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import current_app, redirect, request, url_for
@@ -136,9 +137,8 @@ def actions() -> Response:
     session = current_session()
     hook = _hook_app()
     pid = _patient_id(request.form.get("patient_id"))
-    back = (
-        url_for(".patient", patient_id=pid, **_table_query(request.form)) if pid else _queue_back()
-    )
+    query: dict[str, Any] = {"patient_id": pid, **_table_query(request.form)}
+    back = url_for(".patient", **query) if pid else _queue_back()
     with fhir_client_for(session) as client:
         reviewer = Reviewer(
             client=client,
