@@ -343,3 +343,63 @@ def test_the_dashboards_links_keep_a_launchs_handle(tmp_path: Path, smart: Smart
         rows = client.get(f"/review/dashboard/{path}?s={handle}&from=2025-09&to=2025-09").text
         assert rows.count(f"s={handle}") >= 3, path  # back, CSV, Excel
         assert "?s=" not in rows.replace(f'?s={handle}"', ""), path  # no second "?"
+
+
+def _no_id(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "id"}
+
+
+def _counted(items: list[dict[str, Any]], patient: str | None = None) -> Decimal:
+    """September's revenue (billable, billed, planned) of ``patient``'s items (None: all)."""
+    return sum(
+        (
+            Decimal(str(i["priceOverride"]["value"]))
+            for i in items
+            if _month(i) == "2025-09"
+            and i["status"] in ("billable", "billed", "planned")
+            and (patient is None or i["subject"]["reference"] == f"Patient/{patient}")
+            and i["code"]["coding"][0]["system"] == CS
+        ),
+        Decimal(0),
+    )
+
+
+def test_the_payer_filter_is_the_patients_primary_coverage(
+    client: FlaskClient, sekmet: SekmetServer
+) -> None:
+    from revenue_builders import coverage, organization
+
+    before = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    # no Coverage on the seeded server: every line is in the "No coverage" bucket
+    assert '<option value="No coverage">No coverage</option>' in before
+    with FhirClient(sekmet.base_url) as fhir:
+        org = fhir.create(_no_id(organization("x", "Medicare Part B")))
+        payor = {"reference": f"Organization/{org.id}", "display": "CMS"}
+        cov = fhir.create(_no_id(coverage("x", "appendix-a-folfox", payor, "2025-01-01")))
+    try:
+        items = _items(sekmet)
+        # worked from the server's own items: folfox's September lines are Medicare's, the
+        # other patients' lines have no Coverage; the two buckets add up to the revenue
+        medicare, everyone = _counted(items, "appendix-a-folfox"), _counted(items)
+        assert medicare > 0 and everyone > medicare
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        assert '<option value="Medicare Part B">Medicare Part B</option>' in html
+        assert f"Medicare Part B: {medicare:.2f}</a>" in html
+        assert f"No coverage: {everyone - medicare:.2f}</a>" in html
+        only = client.get("/review/dashboard?from=2025-09&to=2025-09&payer=Medicare+Part+B")
+        assert f"{medicare:.2f} USD</a>" in only.text
+        assert '<option value="Medicare Part B" selected>' in only.text
+        rows = client.get("/review/dashboard/rows?from=2025-09&to=2025-09&payer=Medicare+Part+B")
+        assert ", payer Medicare Part B." in rows.text
+        assert rows.text.count('<td data-label="Payer">Medicare Part B</td>') >= 1
+        assert '<td data-label="Payer">No coverage</td>' not in rows.text
+        exported = client.get("/review/dashboard/rows?from=2025-09&to=2025-09&format=csv")
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert {r["payer"] for r in table} == {"Medicare Part B", "No coverage"}
+        assert {r["patient"] for r in table if r["payer"] == "Medicare Part B"} == {
+            "Patient/appendix-a-folfox"
+        }
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("Coverage", str(cov.id))
+            fhir.update({**gone, "status": "entered-in-error"})

@@ -5,8 +5,9 @@ What it shows comes from the ChargeItems on the FHIR server, summed as ``cpoc re
 revenue`` sums them (cpoc_fhir/reports/revenue.py says what each status counts as): revenue
 by month and status and by month and code (stacked bars, the kit of reports/html_charts.py),
 the level distribution of Treatment Months, the provisional backlog with its reasons, the
-holds by reason. Filters: months from/to, provider, payment-model pack, code. Every number
-links to the rows behind it; the rows page exports them.
+holds by reason, revenue by payer. Filters: months from/to, provider, payment-model pack,
+payer (the patient's primary Coverage on the line's day, reports/revenue_payers.py), code.
+Every number links to the rows behind it; the rows page exports them.
 
 The standalone launch lands here with ``/review/launch?next=dashboard`` (blueprint.py).
 """
@@ -27,7 +28,7 @@ from werkzeug.wrappers import Response
 from cds_hooks.blueprint import HookApp
 from cds_hooks.review.blueprint import blueprint, page
 from cds_hooks.review.packs import known_codes, short_name
-from cds_hooks.review.pages import PAGE, patient_names
+from cds_hooks.review.pages import patient_names
 from cds_hooks.review.sessions import current_session
 from cds_hooks.review.smart import fhir_client_for
 from cpoc_fhir.packs.registry import pack_modules
@@ -43,10 +44,12 @@ from cpoc_fhir.reports.revenue import (
     summarise,
 )
 from cpoc_fhir.reports.revenue_items import PackIndex, revenue_rows
+from cpoc_fhir.reports.revenue_payers import with_payers
+from cpoc_fhir.reports.revenue_reads import ServerReads, read_server
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 DEFAULT_MONTHS = 6  # without ?from: the six months up to this one
-FILTER_KEYS = ("from", "to", "provider", "model", "code", "group", "level")
+FILTER_KEYS = ("from", "to", "provider", "model", "payer", "code", "group", "level")
 
 
 def _hook_app() -> HookApp:
@@ -84,8 +87,9 @@ def filters_from(
     if level_text and level_text not in ("1", "2", "3", "4"):
         raise ValueError("level: 1, 2, 3 or 4")
     provider = (args.get("provider") or "").strip()[:200]
+    payer = (args.get("payer") or "").strip()[:200]  # any text: a payer not found has no rows
     level = int(level_text) if level_text else None
-    return RevenueFilters(start, end, provider, model, code, group, level)
+    return RevenueFilters(start, end, provider, model, code, group, level, payer)
 
 
 def query(filters: RevenueFilters, **changes: Any) -> str:
@@ -106,6 +110,7 @@ def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
         "to": filters.end,
         "provider": filters.provider,
         "model": filters.model,
+        "payer": filters.payer,
         "code": filters.code,
         "group": filters.group,
         "level": filters.level,
@@ -114,21 +119,25 @@ def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], list[Any]]:
-    """The filtered revenue, its patients' names and every ChargeItem read."""
+def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], ServerReads]:
+    """The filtered revenue, its patients' names and what was read (every ChargeItem, the
+    payers)."""
     runtime = _hook_app().runtime
     session = current_session()
     packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
     with fhir_client_for(session) as client:
-        items = list(client.search("ChargeItem", {"_count": PAGE}))
-        revenue = summarise(revenue_rows(items, packs), filters)
+        reads = read_server(client, runtime.evaluator.knowledge)
+        rows = revenue_rows(reads.items, packs)
+        if reads.payers is not None:
+            rows = with_payers(rows, reads.payers)
+        revenue = summarise(rows, filters)
         names = patient_names(client, {r.patient_ref for r in revenue.rows})
-    return revenue, names, items
+    return revenue, names, reads
 
 
-def conflicts_of(items: list[Any], filters: RevenueFilters) -> Any:
-    """The FFS conflicts among ``items`` (reports/ffs_conflicts.py) for the packs of the
-    settings that replace fee-for-service."""
+def conflicts_of(reads: ServerReads, filters: RevenueFilters) -> Any:
+    """The FFS conflicts among the items read (reports/ffs_conflicts.py) for the packs of the
+    settings that replace fee-for-service, with the payer filter when the payers are known."""
     from cpoc_fhir.packs.registry import all_packs
     from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
 
@@ -137,7 +146,8 @@ def conflicts_of(items: list[Any], filters: RevenueFilters) -> Any:
     publish = runtime.publish
     replacing = {p.id for p in all_packs(models) if p.replaces_fee_for_service}
     packs = PackIndex(publish.codesystem_url, models)
-    return ffs_conflicts(items, packs, publish.practice_identifier_system, replacing, filters)
+    own = publish.practice_identifier_system
+    return ffs_conflicts(reads.items, packs, own, replacing, filters, reads.payers)
 
 
 def _bad_filter(exc: ValueError) -> Response:
@@ -153,7 +163,7 @@ def dashboard() -> Response:
         filters = filters_from(request.args, runtime.today(), models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, _names, items = _revenue(filters)
+    revenue, _names, reads = _revenue(filters)
     from cpoc_fhir.reports.ffs_conflicts import per_month
     from cpoc_fhir.reports.revenue_charts import revenue_charts  # vl-convert: when drawn
 
@@ -170,7 +180,8 @@ def dashboard() -> Response:
         pack_names={m: short_name(m, models) for m in pack_modules(models)},
         rows_url=lambda **changes: link(".dashboard_rows", filters, **changes),
         ffs_url=lambda **changes: link(".dashboard_ffs", filters, **changes),
-        ffs_months=per_month(conflicts_of(items, filters)),
+        ffs_months=per_month(conflicts_of(reads, filters)),
+        notes=reads.notes,
         adherence_url=lambda **changes: link(".dashboard_adherence", filters, **changes),
         adherence=_adherence(filters),
     )
@@ -207,7 +218,7 @@ def dashboard_rows() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, names, _items = _revenue(filters)
+    revenue, names, reads = _revenue(filters)
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         return _download(revenue, names, wanted, f"revenue-{filters.start}-{filters.end}")
@@ -217,6 +228,7 @@ def dashboard_rows() -> Response:
         filters=filters,
         names=names,
         labels=GROUP_LABELS,
+        notes=reads.notes,
         export_url=lambda kind: link(".dashboard_rows", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )

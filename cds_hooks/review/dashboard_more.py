@@ -43,8 +43,8 @@ def dashboard_ffs() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    _summary, _names, items = _revenue(filters)
-    conflicts = conflicts_of(items, filters)
+    _summary, _names, reads = _revenue(filters)
+    conflicts = conflicts_of(reads, filters)
     with fhir_client_for(current_session()) as client:
         names = patient_names(client, {c.patient_ref for c in conflicts})
     wanted = request.args.get("format", "")

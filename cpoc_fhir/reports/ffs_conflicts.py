@@ -21,6 +21,7 @@ from cpoc_fhir.capture.ffs import ffs_charges
 from cpoc_fhir.exports import Table
 from cpoc_fhir.reports.revenue import NOT_BILLABLE, RevenueFilters, RevenueRow
 from cpoc_fhir.reports.revenue_items import PackIndex, revenue_row
+from cpoc_fhir.reports.revenue_payers import Payers, with_payers
 
 COLUMNS = ("month", "patient", "charge", "cpt_code", "date", "model_item", "model_code")
 
@@ -45,12 +46,13 @@ def ffs_conflicts(
     own_system: str,
     replacing: Collection[str],
     filters: RevenueFilters,
+    payers: Payers | None = None,
 ) -> list[FfsConflictRow]:
-    """The conflicts whose model item is in ``filters``' months, provider and pack (its
-    code, group and level filters are ignored: a conflict is about the month, not a code);
-    one row per charge code, by month, patient and date."""
+    """The conflicts whose model item is in ``filters``' months, provider, pack and (with
+    ``payers``) payer; its code, group and level filters are ignored: a conflict is about the
+    month, not a code. One row per charge code, by month, patient and date."""
     items = [r for r in resources if r.get("resourceType") == "ChargeItem"]
-    wide = replace(filters, code="", group="", level=None)
+    wide = replace(filters, code="", group="", level=None, payer=filters.payer if payers else "")
     ends: dict[str, date] = {}
     model_rows: list[RevenueRow] = []
     for item in items:
@@ -58,6 +60,8 @@ def ffs_conflicts(
         # None: a code no pack claims (an FFS charge itself), not a model item.
         if row is None or row.model not in replacing or row.group == NOT_BILLABLE:
             continue
+        if payers is not None:
+            row = next(with_payers([row], payers))
         model_rows.append(row)
         ends[row.item_id] = _end(item) or row.start
     chosen = [r for r in model_rows if wide.keep(r)]
