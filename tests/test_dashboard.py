@@ -268,6 +268,77 @@ def test_ffs_conflicts_are_charges_inside_a_model_items_period() -> None:
     assert table.rows[0][:5] == ("2025-09", "Patient/a", "Ann", "ChargeItem/f1", "96413")
 
 
+def _claim(patient: str, *lines: tuple[int, str, str | None], **more: Any) -> dict[str, Any]:
+    """A fee-for-service Claim (R4's required elements) whose lines are (sequence, CPT code,
+    servicedDate or None: the billablePeriod's start, 2025-09-01, dates it)."""
+    items: list[dict[str, Any]] = []
+    for sequence, code, on in lines:
+        line: dict[str, Any] = {
+            "sequence": sequence,
+            "productOrService": {"coding": [{"system": CPT, "code": code}]},
+        }
+        if on is not None:
+            line["servicedDate"] = on
+        items.append(line)
+    return {
+        "resourceType": "Claim",
+        "status": more.pop("status", "active"),
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        },
+        "use": "claim",
+        "patient": {"reference": f"Patient/{patient}"},
+        "created": "2025-09-30",
+        "provider": {"reference": "Organization/elsewhere"},
+        "priority": {"coding": [{"code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/c"}}],
+        "billablePeriod": {"start": "2025-09-01"},
+        "item": items,
+        **more,
+    }
+
+
+def test_claim_lines_conflict_like_ffs_charge_items() -> None:
+    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts, model_patients
+    from cpoc_fhir.reports.revenue import RevenueFilters
+    from cpoc_fhir.reports.revenue_items import PackIndex
+
+    items = [
+        # patient a: Treatment Month 2025-09-03 … 2025-10-02 (as in the ChargeItem test)
+        _charge("tm", "a", CS, "xx203", "2025-09-03", "2025-10-02"),
+        # line 1 chemo admin on 09-15: conflict; line 2 a consultation: not replaced;
+        # line 3 E&M on 10-03, after the month: none
+        {
+            **_claim(
+                "a",
+                (1, "96413", "2025-09-15"),
+                (2, "99244", "2025-09-15"),
+                (3, "99214", "2025-10-03"),
+            ),
+            "id": "cl1",
+        },
+        # no servicedDate: the billablePeriod's start, 09-01, is before the month: none
+        {**_claim("a", (1, "99214", None)), "id": "cl2"},
+        {**_claim("a", (1, "99214", "2025-09-20"), status="entered-in-error"), "id": "cl3"},
+        # b has no model item: its Claim is not a conflict
+        {**_claim("b", (1, "96413", "2025-09-15")), "id": "cl4"},
+    ]
+    packs = PackIndex(CS)
+    found = ffs_conflicts(items, packs, OURS, {"cpoc"}, RevenueFilters("2025-09", "2025-09"))
+    assert [
+        (c.patient_ref, c.charge_ref, c.cpt_code, c.on.isoformat(), c.item_id) for c in found
+    ] == [("Patient/a", "Claim/cl1#item1", "96413", "2025-09-15", "tm")]
+    # the Claims worth reading: a's only (b, c have no billable item of a replacing pack)
+    more = [_charge("n", "c", CS, "xx201", "2025-09-01", "2025-09-30", status="not-billable")]
+    assert model_patients(items + more, packs, {"cpoc"}) == {"Patient/a"}
+    assert model_patients(items, packs, set()) == set()
+
+
 def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
     client: FlaskClient, sekmet: SekmetServer
 ) -> None:
@@ -402,4 +473,40 @@ def test_the_payer_filter_is_the_patients_primary_coverage(
     finally:
         with FhirClient(sekmet.base_url) as fhir:
             gone = fhir.read("Coverage", str(cov.id))
+            fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_a_claim_on_the_server_is_an_ffs_conflict(
+    client: FlaskClient, sekmet: SekmetServer
+) -> None:
+    tm = next(
+        i
+        for i in _items(sekmet)
+        if i["status"] in ("billable", "billed", "planned")
+        and i["code"]["coding"][0]["code"] in ("xx201", "xx202", "xx203", "xx204")
+        and _month(i) == "2025-09"
+    )
+    patient = tm["subject"]["reference"].split("/")[1]
+    # six days into the Treatment Month: inside it, after New Patient
+    day = (date.fromisoformat(tm["occurrencePeriod"]["start"][:10]) + timedelta(days=6)).isoformat()
+    assert (
+        "No FFS conflicts in these months."
+        in client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    )
+    with FhirClient(sekmet.base_url) as fhir:
+        # line 1: chemo administration (replaced: a conflict); line 2: a consultation (not)
+        created = fhir.create(_claim(patient, (1, "96413", day), (2, "99244", day)))
+    try:
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        assert '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>' in html
+        exported = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=csv")
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [(r["patient"], r["charge"], r["cpt_code"], r["date"]) for r in table] == [
+            (f"Patient/{patient}", f"Claim/{created.id}#item1", "96413", day)
+        ]
+        rows = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09").text
+        assert f"Claim/{created.id}#item1" in rows and "CPT 96413" in rows
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("Claim", str(created.id))
             fhir.update({**gone, "status": "entered-in-error"})

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -126,7 +126,7 @@ def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], ServerRe
     session = current_session()
     packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
     with fhir_client_for(session) as client:
-        reads = read_server(client, runtime.evaluator.knowledge)
+        reads = read_server(client, runtime.evaluator.knowledge, _claims_for)
         rows = revenue_rows(reads.items, packs)
         if reads.payers is not None:
             rows = with_payers(rows, reads.payers)
@@ -135,19 +135,32 @@ def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], ServerRe
     return revenue, names, reads
 
 
-def conflicts_of(reads: ServerReads, filters: RevenueFilters) -> Any:
-    """The FFS conflicts among the items read (reports/ffs_conflicts.py) for the packs of the
-    settings that replace fee-for-service, with the payer filter when the payers are known."""
+def _replacing() -> tuple[PackIndex, set[str]]:
+    """The packs' codes and the ids of the packs that replace fee-for-service (CPOC)."""
     from cpoc_fhir.packs.registry import all_packs
-    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
 
     runtime = _hook_app().runtime
     models = runtime.evaluator.models
-    publish = runtime.publish
     replacing = {p.id for p in all_packs(models) if p.replaces_fee_for_service}
-    packs = PackIndex(publish.codesystem_url, models)
-    own = publish.practice_identifier_system
-    return ffs_conflicts(reads.items, packs, own, replacing, filters, reads.payers)
+    return PackIndex(runtime.publish.codesystem_url, models), replacing
+
+
+def _claims_for(items: Sequence[Any]) -> set[str]:
+    """The patients whose Claims can conflict: those with an item of a replacing pack."""
+    from cpoc_fhir.reports.ffs_conflicts import model_patients
+
+    return model_patients(items, *_replacing())
+
+
+def conflicts_of(reads: ServerReads, filters: RevenueFilters) -> Any:
+    """The FFS conflicts among the items read (reports/ffs_conflicts.py) for the packs of the
+    settings that replace fee-for-service, with the payer filter when the payers are known."""
+    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
+
+    packs, replacing = _replacing()
+    own = _hook_app().runtime.publish.practice_identifier_system
+    charged = [*reads.items, *reads.claims]  # FFS ChargeItems and Claim lines alike
+    return ffs_conflicts(charged, packs, own, replacing, filters, reads.payers)
 
 
 def _bad_filter(exc: ValueError) -> Response:

@@ -1,10 +1,10 @@
 """The rows behind the dashboard's FFS conflicts and pathway adherence (issue 17 item 4):
 ``/review/dashboard/ffs`` and ``/review/dashboard/adherence``, each with ``?format=csv|xlsx``.
 
-FFS conflicts come from the ChargeItems the dashboard reads (reports/ffs_conflicts.py;
-cpoc-rules §10, value-and-models §15); the adherence rows are the signed decisions
-``cpoc report adherence`` counts (reports/adherence.py). The filters are the dashboard's
-(dashboard.py ``filters_from``); every link keeps a launch's handle (``?s=``).
+FFS conflicts come from the ChargeItems and Claims the dashboard reads
+(reports/ffs_conflicts.py; cpoc-rules §10, value-and-models §15); the adherence rows are the
+signed decisions ``cpoc report adherence`` counts (reports/adherence.py). The filters are
+the dashboard's (dashboard.py ``filters_from``); every link keeps a launch's handle (``?s=``).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def dashboard_ffs() -> Response:
         conflicts=conflicts,
         filters=filters,
         names=names,
+        notes=reads.notes,
         export_url=lambda kind: link(".dashboard_ffs", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )

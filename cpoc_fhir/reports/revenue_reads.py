@@ -10,11 +10,13 @@ what is missing. The ChargeItem search is the figures themselves: its errors pro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.errors import FhirServerError
+from cpoc_fhir.fhir.read.references import patient_key, reference_key
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.reports.revenue_payers import Payers, payor_organizations, read_payers
 
@@ -65,8 +67,37 @@ def read_payers_from(client: FhirClient, knowledge: Knowledge) -> tuple[Payers |
     return read_payers(coverages, organizations, knowledge), ""
 
 
-def read_server(client: FhirClient, knowledge: Knowledge) -> ServerReads:
-    """The ChargeItems and the payers."""
+def read_claims(client: FhirClient, patients: Iterable[str]) -> tuple[list[Resource], str]:
+    """The Claims of ``patients`` ("Patient/x"), ``CHUNK`` patients a search; ([], why)
+    when the server refuses the Claim search."""
+    wanted = sorted({reference_key(p) or p for p in patients})
+    claims: list[Resource] = []
+    try:
+        for start in range(0, len(wanted), CHUNK):
+            chunk = set(wanted[start : start + CHUNK])
+            found = client.search("Claim", {"patient": ",".join(sorted(chunk)), "_count": PAGE})
+            # only the patients asked for: a server that ignores the parameter sends others
+            claims += [c for c in found if patient_key(c) in chunk]
+    except FhirServerError as exc:
+        if not refused(exc):
+            raise
+        note = f"The server refused the Claim search ({exc.status}): FFS conflicts from"
+        return [], f"{note} ChargeItems only."
+    return claims, ""
+
+
+def read_server(
+    client: FhirClient,
+    knowledge: Knowledge,
+    claims_for: Callable[[Sequence[Resource]], Iterable[str]] | None = None,
+) -> ServerReads:
+    """The ChargeItems, the payers and, with ``claims_for`` (the items → the patients whose
+    Claims are wanted), those patients' Claims."""
     items = tuple(client.search("ChargeItem", {"_count": PAGE}))
     payers, payer_note = read_payers_from(client, knowledge)
-    return ServerReads(items, payers, (), (payer_note,) if payer_note else ())
+    claims: list[Resource] = []
+    claim_note = ""
+    if claims_for is not None:
+        claims, claim_note = read_claims(client, claims_for(items))
+    notes = tuple(n for n in (payer_note, claim_note) if n)
+    return ServerReads(items, payers, tuple(claims), notes)
