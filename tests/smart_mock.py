@@ -144,6 +144,8 @@ class SmartMock:
     tokens: dict[str, Token] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
+    fhir_requests: list[str] = field(default_factory=list)  # "GET ChargeItem", … as received
+    refuse_types: set[str] = field(default_factory=set)  # searches of these answered 403
 
     @property
     def iss(self) -> str:
@@ -284,6 +286,7 @@ def create_mock_app(mock: SmartMock) -> Flask:
 
     @app.get("/fhir/Patient/<patient_id>")
     def read_patient(patient_id: str) -> Any:
+        mock.fhir_requests.append(f"{request.method} Patient/{patient_id}")
         if not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
         if mock.upstream:
@@ -295,10 +298,14 @@ def create_mock_app(mock: SmartMock) -> Flask:
     def forward(path: str) -> Any:
         """The EHR's FHIR API: the token checked, the request passed on to ``upstream``
         and its URLs rewritten to ``iss`` (so next links stay on this server)."""
+        mock.fhir_requests.append(f"{request.method} {path}")
         if not mock.upstream:
             return jsonify(resourceType="OperationOutcome"), 404
         if not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
+        if path.split("/")[0] in mock.refuse_types:
+            issue = {"severity": "error", "code": "forbidden", "diagnostics": "not in scope"}
+            return jsonify(resourceType="OperationOutcome", issue=[issue]), 403
         headers = {
             k: v
             for k, v in request.headers.items()

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -363,7 +363,8 @@ def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
         created = fhir.create(ffs)
     try:
         # one CPT 96413 inside a September Treatment Month: 1 conflict, September
-        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
         link = '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>'
         section = html[html.index("ffs-h") :][:900]
         assert link in html and "1 fee-for-service charges</a>" in html, section
@@ -453,7 +454,8 @@ def test_the_payer_filter_is_the_patients_primary_coverage(
         # other patients' lines have no Coverage; the two buckets add up to the revenue
         medicare, everyone = _counted(items, "appendix-a-folfox"), _counted(items)
         assert medicare > 0 and everyone > medicare
-        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
         assert '<option value="Medicare Part B">Medicare Part B</option>' in html
         assert f"Medicare Part B: {medicare:.2f}</a>" in html
         assert f"No coverage: {everyone - medicare:.2f}</a>" in html
@@ -497,7 +499,8 @@ def test_a_claim_on_the_server_is_an_ffs_conflict(
         # line 1: chemo administration (replaced: a conflict); line 2: a consultation (not)
         created = fhir.create(_claim(patient, (1, "96413", day), (2, "99244", day)))
     try:
-        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
         assert '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>' in html
         exported = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=csv")
         table = list(csv.DictReader(io.StringIO(exported.text)))
@@ -510,3 +513,119 @@ def test_a_claim_on_the_server_is_an_ffs_conflict(
         with FhirClient(sekmet.base_url) as fhir:
             gone = fhir.read("Claim", str(created.id))
             fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_read_cache_keeps_a_read_a_minute_and_the_last_32_sessions() -> None:
+    from cds_hooks.review.dashboard_cache import ReadCache
+    from cpoc_fhir.reports.revenue_reads import ServerReads
+
+    ticks = [0.0]
+    reads: list[str] = []
+
+    def read(key: str) -> Any:
+        reads.append(key)
+        return ServerReads((), None)
+
+    cache = ReadCache(clock=lambda: ticks[0])
+    at = datetime(2025, 10, 5, 9, 0, tzinfo=UTC)
+    first = cache.get("s1", lambda: read("s1"), lambda: at)
+    ticks[0] = 59.9  # under 60 s: the same read
+    assert cache.get("s1", lambda: read("s1"), lambda: at) is first and reads == ["s1"]
+    assert cache.get("s1", lambda: read("s1"), lambda: at, refresh=True) is not first
+    ticks[0] = 59.9 + 60.0  # 60 s after the refresh: read again
+    cache.get("s1", lambda: read("s1"), lambda: at)
+    assert reads == ["s1", "s1", "s1"]
+    # 33 sessions: the least recently used one (s1 was used last before s2… were added,
+    # then s1 again) stays; s2, the oldest untouched, goes
+    for n in range(2, 34):
+        cache.get(f"s{n}", lambda n=n: read(f"s{n}"), lambda: at)
+        if n == 2:
+            cache.get("s1", lambda: read("s1"), lambda: at)  # s1 used again: now newest
+    assert len(cache) == 32
+    reads.clear()
+    cache.get("s1", lambda: read("s1"), lambda: at)
+    cache.get("s2", lambda: read("s2"), lambda: at)
+    assert reads == ["s2"]  # s1 kept, s2 dropped (then read again)
+    cache.drop()
+    assert len(cache) == 0
+    # names: looked up once per read, only those not asked before (an unnamed one too)
+    asked: list[set[str]] = []
+    entry = cache.get("s1", lambda: read("s1"), lambda: at)
+
+    def lookup(refs: set[str]) -> dict[str, str]:
+        asked.append(refs)
+        return {r: r.upper() for r in refs if r != "Patient/gone"}
+
+    assert entry.names_for({"Patient/a", "Patient/gone"}, lookup) == {"Patient/a": "PATIENT/A"}
+    assert entry.names_for({"Patient/a", "Patient/b", "Patient/gone"}, lookup) == {
+        "Patient/a": "PATIENT/A",
+        "Patient/b": "PATIENT/B",
+    }
+    assert asked == [{"Patient/a", "Patient/gone"}, {"Patient/b"}]
+
+
+def _fhir_reads(smart: SmartMock) -> list[str]:
+    """The FHIR requests the EHR saw since the last call ("GET ChargeItem", …)."""
+    seen = list(smart.fhir_requests)
+    smart.fhir_requests.clear()
+    return seen
+
+
+def test_the_dashboard_reads_the_server_once_a_minute_per_session(
+    client: FlaskClient, smart: SmartMock, tmp_path: Path
+) -> None:
+    from cds_hooks.review.dashboard_cache import EXTENSION, ReadCache
+
+    ticks = [1000.0]
+    client.application.extensions[EXTENSION] = ReadCache(clock=lambda: ticks[0])
+    _fhir_reads(smart)
+    first = client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert {"GET ChargeItem", "GET Coverage", "GET Claim"} <= set(_fhir_reads(smart))
+    # the test app's clock: 2025-10-05 09:00 (+02:00); Refresh = the page with refresh=1
+    refresh = '<a href="/review/dashboard?from=2025-09&amp;to=2025-09&amp;refresh=1">Refresh</a>'
+    assert f"Figures as of 09:00 · {refresh}" in first.text
+    ticks[0] += 59  # within the minute: other months, the rows, their export — no read …
+    assert client.get("/review/dashboard?from=2025-07&to=2025-09").status_code == 200
+    assert _fhir_reads(smart) == []
+    client.get("/review/dashboard/rows?from=2025-09&to=2025-09")
+    assert _fhir_reads(smart) == ["GET Patient"]  # … but the names, once
+    client.get("/review/dashboard/rows?from=2025-09&to=2025-09&group=planned&format=csv")
+    client.get("/review/dashboard/ffs?from=2025-09&to=2025-09")
+    assert _fhir_reads(smart) == []
+    # Refresh reads again
+    client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    ticks[0] += 61  # over a minute since: read again
+    client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    # any POST (here an action refused for its missing token) drops the read
+    client.post("/review/actions", data={"action": "approve"})
+    _fhir_reads(smart)
+    client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    # another session has its own read
+    other = review_flask_app(tmp_path / "other.sqlite", smart).test_client()
+    other.application.extensions[EXTENSION] = client.application.extensions[EXTENSION]
+    started = other.get("/review/launch", query_string={"iss": smart.iss, "next": "dashboard"})
+    parts = smart.approve(started.headers["Location"]).split("?", 1)
+    other.get("/review/callback", query_string=parts[1])
+    _fhir_reads(smart)
+    other.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+
+
+def test_a_refused_coverage_or_claim_search_is_noted_not_a_server_error(
+    client: FlaskClient, smart: SmartMock
+) -> None:
+    smart.refuse_types.update({"Coverage", "Claim"})
+    try:
+        page = client.get("/review/dashboard?from=2025-09&to=2025-09")
+        assert page.status_code == 200
+        assert "The server refused the Coverage search (403): payers unknown." in page.text
+        assert "The server refused the Claim search (403): FFS conflicts from" in page.text
+        assert '<option value="No coverage">' not in page.text  # payers unknown, not "none"
+        assert "Revenue by month and status" in page.text  # the figures stand
+        rows = client.get("/review/dashboard/rows?from=2025-09&to=2025-09")
+        assert rows.status_code == 200 and "payers unknown" in rows.text
+    finally:
+        smart.refuse_types.clear()

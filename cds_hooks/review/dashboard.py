@@ -9,7 +9,9 @@ holds by reason, revenue by payer. Filters: months from/to, provider, payment-mo
 payer (the patient's primary Coverage on the line's day, reports/revenue_payers.py), code.
 Every number links to the rows behind it; the rows page exports them.
 
-The standalone launch lands here with ``/review/launch?next=dashboard`` (blueprint.py).
+One read of the server serves a session for a minute (dashboard_cache.py; "Figures as of
+HH:MM · Refresh"). The standalone launch lands here with ``/review/launch?next=dashboard``
+(blueprint.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from cds_hooks.blueprint import HookApp
 from cds_hooks.review.blueprint import blueprint, page
+from cds_hooks.review.dashboard_cache import CachedRead, drop_after_post, read_cache
 from cds_hooks.review.packs import known_codes, short_name
 from cds_hooks.review.pages import patient_names
 from cds_hooks.review.sessions import current_session
@@ -46,6 +49,8 @@ from cpoc_fhir.reports.revenue import (
 from cpoc_fhir.reports.revenue_items import PackIndex, revenue_rows
 from cpoc_fhir.reports.revenue_payers import with_payers
 from cpoc_fhir.reports.revenue_reads import ServerReads, read_server
+
+blueprint.after_request(drop_after_post)  # a POST (an action) may change the figures
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 DEFAULT_MONTHS = 6  # without ?from: the six months up to this one
@@ -119,20 +124,45 @@ def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], ServerReads]:
-    """The filtered revenue, its patients' names and what was read (every ChargeItem, the
-    payers)."""
+def server_read() -> CachedRead:
+    """This session's read of the server: kept ``TTL_S`` seconds (dashboard_cache.py);
+    ``?refresh=1`` reads again."""
     runtime = _hook_app().runtime
     session = current_session()
+
+    def read() -> ServerReads:
+        with fhir_client_for(session) as client:
+            return read_server(client, runtime.evaluator.knowledge, _claims_for)
+
+    refresh = request.args.get("refresh") == "1"
+    return read_cache().get(session.session_id, read, runtime.now, refresh)
+
+
+def names_of(cached: CachedRead, refs: Iterable[str]) -> dict[str, str]:
+    """The names of the patients ``refs``, looked up once per read."""
+    session = current_session()
+
+    def lookup(missing: set[str]) -> dict[str, str]:
+        with fhir_client_for(session) as client:
+            return patient_names(client, missing)
+
+    return cached.names_for(refs, lookup)
+
+
+def _revenue(
+    filters: RevenueFilters, with_names: bool = True
+) -> tuple[Revenue, dict[str, str], CachedRead]:
+    """The filtered revenue, its patients' names (``with_names``) and the session's read
+    (every ChargeItem, the payers, the CPOC patients' Claims)."""
+    runtime = _hook_app().runtime
     packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
-    with fhir_client_for(session) as client:
-        reads = read_server(client, runtime.evaluator.knowledge, _claims_for)
-        rows = revenue_rows(reads.items, packs)
-        if reads.payers is not None:
-            rows = with_payers(rows, reads.payers)
-        revenue = summarise(rows, filters)
-        names = patient_names(client, {r.patient_ref for r in revenue.rows})
-    return revenue, names, reads
+    cached = server_read()
+    rows = revenue_rows(cached.reads.items, packs)
+    if cached.reads.payers is not None:
+        rows = with_payers(rows, cached.reads.payers)
+    revenue = summarise(rows, filters)
+    names = names_of(cached, {r.patient_ref for r in revenue.rows}) if with_names else {}
+    return revenue, names, cached
 
 
 def _replacing() -> tuple[PackIndex, set[str]]:
@@ -176,7 +206,7 @@ def dashboard() -> Response:
         filters = filters_from(request.args, runtime.today(), models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, _names, reads = _revenue(filters)
+    revenue, _names, cached = _revenue(filters, with_names=False)
     from cpoc_fhir.reports.ffs_conflicts import per_month
     from cpoc_fhir.reports.revenue_charts import revenue_charts  # vl-convert: when drawn
 
@@ -193,8 +223,10 @@ def dashboard() -> Response:
         pack_names={m: short_name(m, models) for m in pack_modules(models)},
         rows_url=lambda **changes: link(".dashboard_rows", filters, **changes),
         ffs_url=lambda **changes: link(".dashboard_ffs", filters, **changes),
-        ffs_months=per_month(conflicts_of(reads, filters)),
-        notes=reads.notes,
+        ffs_months=per_month(conflicts_of(cached.reads, filters)),
+        notes=cached.reads.notes,
+        as_of=cached.read_at,
+        refresh_url=link(".dashboard", filters, refresh=1),
         adherence_url=lambda **changes: link(".dashboard_adherence", filters, **changes),
         adherence=_adherence(filters),
     )
@@ -231,7 +263,7 @@ def dashboard_rows() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, names, reads = _revenue(filters)
+    revenue, names, cached = _revenue(filters)
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         return _download(revenue, names, wanted, f"revenue-{filters.start}-{filters.end}")
@@ -241,7 +273,7 @@ def dashboard_rows() -> Response:
         filters=filters,
         names=names,
         labels=GROUP_LABELS,
-        notes=reads.notes,
+        notes=cached.reads.notes,
         export_url=lambda kind: link(".dashboard_rows", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )

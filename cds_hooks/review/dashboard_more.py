@@ -24,6 +24,7 @@ from cds_hooks.review.dashboard import (
     download,
     filters_from,
     link,
+    names_of,
 )
 from cds_hooks.review.pages import patient_names
 from cds_hooks.review.sessions import current_session
@@ -43,10 +44,9 @@ def dashboard_ffs() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    _summary, _names, reads = _revenue(filters)
-    conflicts = conflicts_of(reads, filters)
-    with fhir_client_for(current_session()) as client:
-        names = patient_names(client, {c.patient_ref for c in conflicts})
+    _summary, _names, cached = _revenue(filters, with_names=False)
+    conflicts = conflicts_of(cached.reads, filters)
+    names = names_of(cached, {c.patient_ref for c in conflicts})
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         from cpoc_fhir.reports.ffs_conflicts import conflicts_table
@@ -58,7 +58,7 @@ def dashboard_ffs() -> Response:
         conflicts=conflicts,
         filters=filters,
         names=names,
-        notes=reads.notes,
+        notes=cached.reads.notes,
         export_url=lambda kind: link(".dashboard_ffs", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )
