@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -437,7 +438,7 @@ def _counted(items: list[dict[str, Any]], patient: str | None = None) -> Decimal
 
 
 def test_the_payer_filter_is_the_patients_primary_coverage(
-    client: FlaskClient, sekmet: SekmetServer
+    client: FlaskClient, sekmet: SekmetServer, tmp_path: Path
 ) -> None:
     from revenue_builders import coverage, organization
 
@@ -472,6 +473,16 @@ def test_the_payer_filter_is_the_patients_primary_coverage(
         assert {r["patient"] for r in table if r["payer"] == "Medicare Part B"} == {
             "Patient/appendix-a-folfox"
         }
+        # cpoc report revenue reads the same server the same way: the same Medicare share
+        from cpoc_fhir.cli import main
+
+        out = tmp_path / "medicare.json"
+        args = ["report", "revenue", "--fhir-base", sekmet.base_url, "--from", "2025-09"]
+        more = ["--to", "2025-09", "--payer", "Medicare Part B", "--format", "json"]
+        assert main([*args, *more, "--out", str(out)]) == 0
+        data = json.loads(out.read_text())
+        assert data["revenue"] == f"{medicare:.2f}"
+        assert data["payers"] == {"Medicare Part B": f"{medicare:.2f}"}
     finally:
         with FhirClient(sekmet.base_url) as fhir:
             gone = fhir.read("Coverage", str(cov.id))

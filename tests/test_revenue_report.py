@@ -185,6 +185,11 @@ def test_cli_payer_filter_and_column(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "revenue by payer" in text and "870.00  Acme Health" in text
+    page = tmp_path / "payers.html"
+    assert main([*base, "--format", "html", "--out", str(page)]) == 0
+    html = page.read_text()
+    # the page's numbers have thousands separators (the page kit's ``number``)
+    assert '<th scope="row">Medicare Part B</th><td class="num">1,600.00</td>' in html
     book = tmp_path / "payers.xlsx"
     assert main([*base, "--format", "xlsx", "--out", str(book)]) == 0
     from zipfile import ZipFile

@@ -13,6 +13,7 @@ from cpoc_fhir.terminal import WIDTH, wrapped
 SECTIONS = (
     ("months", "By month"),
     ("codes", "By code"),
+    ("payers", "By payer"),
     ("levels", "Treatment Month levels"),
     ("backlog", "Provisional backlog"),
     ("holds", "Holds"),
@@ -88,5 +89,6 @@ def revenue_html(revenue: Revenue) -> str:
         labels=GROUP_LABELS,
         groups=GROUPS,
         code_totals={c: cents(a) for c, a in sorted(code_totals.items())},
+        payer_totals={p: cents(a) for p, a in revenue.by_payer.items()},
         charts=revenue_charts(revenue),
     )
