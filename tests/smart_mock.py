@@ -301,7 +301,8 @@ def create_mock_app(mock: SmartMock) -> Flask:
         mock.fhir_requests.append(f"{request.method} {path}")
         if not mock.upstream:
             return jsonify(resourceType="OperationOutcome"), 404
-        if not token_ok():
+        # the CapabilityStatement is public (as an EHR's is: clients read it before a token)
+        if path != "metadata" and not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
         if path.split("/")[0] in mock.refuse_types:
             issue = {"severity": "error", "code": "forbidden", "diagnostics": "not in scope"}

@@ -640,3 +640,29 @@ def test_a_refused_coverage_or_claim_search_is_noted_not_a_server_error(
         assert rows.status_code == 200 and "payers unknown" in rows.text
     finally:
         smart.refuse_types.clear()
+
+
+def test_cpoc_report_revenue_warns_when_the_coverages_are_refused(
+    client: FlaskClient,
+    smart: SmartMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the EHR (the mock's FHIR endpoint with the launch's token), which answers the
+    Coverage search 403: the report stands (no payers), ``--payer`` is refused (exit 2)."""
+    from cpoc_fhir.cli import main
+
+    monkeypatch.setenv("CPOC_FHIR_TOKEN", smart.current_access_tokens()[-1])
+    smart.refuse_types.add("Coverage")
+    try:
+        out = tmp_path / "r.json"
+        args = ["report", "revenue", "--fhir-base", smart.iss, "--from", "2025-09"]
+        assert main([*args, "--to", "2025-09", "--format", "json", "--out", str(out)]) == 0
+        assert "warning: The server refused the Coverage search (403)" in capsys.readouterr().err
+        data = json.loads(out.read_text())
+        assert data["payers"] == {} and data["revenue"] != "0.00"
+        assert main([*args, "--to", "2025-09", "--payer", "Acme"]) == 2
+        assert "--payer: the payers are unknown" in capsys.readouterr().err
+    finally:
+        smart.refuse_types.clear()
