@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from revenue_builders import coverage, practice_coverages, practice_items
 
 from cpoc_fhir.cli import main
@@ -213,3 +215,41 @@ def test_cli_refuses_bad_months_and_unknown_pack(
         == 2
     )
     assert "nope" in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["billed", "planned", "held", "not-billable"]),
+            st.sampled_from(["Acme Health", "Medicare Part B", "No coverage"]),
+            st.integers(min_value=0, max_value=10**6),
+            st.integers(min_value=1, max_value=12),
+        ),
+        max_size=30,
+    )
+)
+def test_the_payer_buckets_split_the_revenue_exactly(
+    lines: list[tuple[str, str, int, int]],
+) -> None:
+    """Invariant: every line has one payer, so the buckets add up to the revenue, and the
+    payer filter's revenues add up to it too."""
+    from cpoc_fhir.reports.revenue import RevenueRow
+
+    rows = [
+        RevenueRow(
+            f"i{n}",
+            "Patient/p",
+            date(2025, month, 1),
+            "xx204",
+            "cpoc",
+            group,
+            Decimal(cents) / 100,
+            payer=payer,
+        )
+        for n, (group, payer, cents, month) in enumerate(lines)
+    ]
+    whole = summarise(rows, RevenueFilters())
+    assert sum(whole.by_payer.values(), Decimal(0)) == whole.revenue
+    parts = [summarise(rows, RevenueFilters(payer=p)).revenue for p in whole.payers]
+    assert sum(parts, Decimal(0)) == whole.revenue
