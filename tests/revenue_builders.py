@@ -65,3 +65,54 @@ def practice_items() -> list[dict[str, Any]]:
         charge("c7", "d", "2025-04-01", "M0010", "billable", "70.00", system=HCPCS),
         charge("c8", "d", "2025-03-20", "xx202", "planned", "430.00", note=ecog),
     ]
+
+
+def coverage(
+    cov_id: str,
+    patient: str,
+    payor: dict[str, Any],
+    start: str | None = None,
+    end: str | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """A Coverage of ``patient`` paid by ``payor`` (a Reference) over start…end."""
+    period = {k: v for k, v in (("start", start), ("end", end)) if v}
+    item: dict[str, Any] = {
+        "resourceType": "Coverage",
+        "id": cov_id,
+        "status": more.pop("status", "active"),
+        "beneficiary": {"reference": f"Patient/{patient}"},
+        "payor": [payor],
+        **more,
+    }
+    if period:
+        item["period"] = period
+    return item
+
+
+def organization(org_id: str, name: str) -> dict[str, Any]:
+    return {"resourceType": "Organization", "id": org_id, "name": name}
+
+
+def practice_coverages() -> list[dict[str, Any]]:
+    """Who pays for practice_items()' patients (the payer goldens are worked from these):
+
+    a: Acme (Organization/acme, no display) to 2025-03-31, then Medicare from 2025-04-01
+       (display "CMS": the Organization's name "Medicare Part B" names it)
+    b: Medicare (order 1) and Acme (order 2) both in force: Medicare is primary;
+       a cancelled Acme Coverage is out of force
+    c: none
+    d: Acme from 2025-04-01 only (nothing before)
+    """
+    acme = {"reference": "Organization/acme"}
+    medicare = {"reference": "Organization/medicare", "display": "CMS"}
+    return [
+        organization("acme", "Acme Health"),
+        organization("medicare", "Medicare Part B"),
+        coverage("cov-a1", "a", acme, "2025-01-01", "2025-03-31"),
+        coverage("cov-a2", "a", medicare, "2025-04-01"),
+        coverage("cov-b1", "b", medicare, "2024-01-01", order=1),
+        coverage("cov-b2", "b", acme, "2024-01-01", order=2),
+        coverage("cov-b3", "b", acme, status="cancelled", order=0),
+        coverage("cov-d", "d", acme, "2025-04-01"),
+    ]

@@ -145,6 +145,7 @@ class SmartMock:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     fhir_requests: list[str] = field(default_factory=list)  # "METHOD path" the FHIR API got
+    refuse_types: set[str] = field(default_factory=set)  # searches of these answered 403
 
     @property
     def iss(self) -> str:
@@ -301,8 +302,12 @@ def create_mock_app(mock: SmartMock) -> Flask:
             mock.fhir_requests.append(f"{request.method} {path}")
         if not mock.upstream:
             return jsonify(resourceType="OperationOutcome"), 404
-        if not token_ok():
+        # the CapabilityStatement is public (as an EHR's is: clients read it before a token)
+        if path != "metadata" and not token_ok():
             return jsonify(resourceType="OperationOutcome"), 401
+        if path.split("/")[0] in mock.refuse_types:
+            issue = {"severity": "error", "code": "forbidden", "diagnostics": "not in scope"}
+            return jsonify(resourceType="OperationOutcome", issue=[issue]), 403
         headers = {
             k: v
             for k, v in request.headers.items()

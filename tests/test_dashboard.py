@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,77 @@ def test_ffs_conflicts_are_charges_inside_a_model_items_period() -> None:
     assert table.rows[0][:5] == ("2025-09", "Patient/a", "Ann", "ChargeItem/f1", "96413")
 
 
+def _claim(patient: str, *lines: tuple[int, str, str | None], **more: Any) -> dict[str, Any]:
+    """A fee-for-service Claim (R4's required elements) whose lines are (sequence, CPT code,
+    servicedDate or None: the billablePeriod's start, 2025-09-01, dates it)."""
+    items: list[dict[str, Any]] = []
+    for sequence, code, on in lines:
+        line: dict[str, Any] = {
+            "sequence": sequence,
+            "productOrService": {"coding": [{"system": CPT, "code": code}]},
+        }
+        if on is not None:
+            line["servicedDate"] = on
+        items.append(line)
+    return {
+        "resourceType": "Claim",
+        "status": more.pop("status", "active"),
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        },
+        "use": "claim",
+        "patient": {"reference": f"Patient/{patient}"},
+        "created": "2025-09-30",
+        "provider": {"reference": "Organization/elsewhere"},
+        "priority": {"coding": [{"code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/c"}}],
+        "billablePeriod": {"start": "2025-09-01"},
+        "item": items,
+        **more,
+    }
+
+
+def test_claim_lines_conflict_like_ffs_charge_items() -> None:
+    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts, model_patients
+    from cpoc_fhir.reports.revenue import RevenueFilters
+    from cpoc_fhir.reports.revenue_items import PackIndex
+
+    items = [
+        # patient a: Treatment Month 2025-09-03 … 2025-10-02 (as in the ChargeItem test)
+        _charge("tm", "a", CS, "xx203", "2025-09-03", "2025-10-02"),
+        # line 1 chemo admin on 09-15: conflict; line 2 a consultation: not replaced;
+        # line 3 E&M on 10-03, after the month: none
+        {
+            **_claim(
+                "a",
+                (1, "96413", "2025-09-15"),
+                (2, "99244", "2025-09-15"),
+                (3, "99214", "2025-10-03"),
+            ),
+            "id": "cl1",
+        },
+        # no servicedDate: the billablePeriod's start, 09-01, is before the month: none
+        {**_claim("a", (1, "99214", None)), "id": "cl2"},
+        {**_claim("a", (1, "99214", "2025-09-20"), status="entered-in-error"), "id": "cl3"},
+        # b has no model item: its Claim is not a conflict
+        {**_claim("b", (1, "96413", "2025-09-15")), "id": "cl4"},
+    ]
+    packs = PackIndex(CS)
+    found = ffs_conflicts(items, packs, OURS, {"cpoc"}, RevenueFilters("2025-09", "2025-09"))
+    assert [
+        (c.patient_ref, c.charge_ref, c.cpt_code, c.on.isoformat(), c.item_id) for c in found
+    ] == [("Patient/a", "Claim/cl1#item1", "96413", "2025-09-15", "tm")]
+    # the Claims worth reading: a's only (b, c have no billable item of a replacing pack)
+    more = [_charge("n", "c", CS, "xx201", "2025-09-01", "2025-09-30", status="not-billable")]
+    assert model_patients(items + more, packs, {"cpoc"}) == {"Patient/a"}
+    assert model_patients(items, packs, set()) == set()
+
+
 def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
     client: FlaskClient, sekmet: SekmetServer
 ) -> None:
@@ -292,7 +364,8 @@ def test_the_dashboard_counts_ffs_conflicts_and_lists_them(
         created = fhir.create(ffs)
     try:
         # one CPT 96413 inside a September Treatment Month: 1 conflict, September
-        html = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
         link = '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>'
         section = html[html.index("ffs-h") :][:900]
         assert link in html and "1 fee-for-service charges</a>" in html, section
@@ -343,3 +416,253 @@ def test_the_dashboards_links_keep_a_launchs_handle(tmp_path: Path, smart: Smart
         rows = client.get(f"/review/dashboard/{path}?s={handle}&from=2025-09&to=2025-09").text
         assert rows.count(f"s={handle}") >= 3, path  # back, CSV, Excel
         assert "?s=" not in rows.replace(f'?s={handle}"', ""), path  # no second "?"
+
+
+def _no_id(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "id"}
+
+
+def _counted(items: list[dict[str, Any]], patient: str | None = None) -> Decimal:
+    """September's revenue (billable, billed, planned) of ``patient``'s items (None: all)."""
+    return sum(
+        (
+            Decimal(str(i["priceOverride"]["value"]))
+            for i in items
+            if _month(i) == "2025-09"
+            and i["status"] in ("billable", "billed", "planned")
+            and (patient is None or i["subject"]["reference"] == f"Patient/{patient}")
+            and i["code"]["coding"][0]["system"] == CS
+        ),
+        Decimal(0),
+    )
+
+
+def test_the_payer_filter_is_the_patients_primary_coverage(
+    client: FlaskClient, sekmet: SekmetServer, tmp_path: Path
+) -> None:
+    from revenue_builders import coverage, organization
+
+    before = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    # no Coverage on the seeded server: every line is in the "No coverage" bucket
+    assert '<option value="No coverage">No coverage</option>' in before
+    with FhirClient(sekmet.base_url) as fhir:
+        org = fhir.create(_no_id(organization("x", "Medicare Part B")))
+        payor = {"reference": f"Organization/{org.id}", "display": "CMS"}
+        cov = fhir.create(_no_id(coverage("x", "appendix-a-folfox", payor, "2025-01-01")))
+    try:
+        items = _items(sekmet)
+        # worked from the server's own items: folfox's September lines are Medicare's, the
+        # other patients' lines have no Coverage; the two buckets add up to the revenue
+        medicare, everyone = _counted(items, "appendix-a-folfox"), _counted(items)
+        assert medicare > 0 and everyone > medicare
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
+        assert '<option value="Medicare Part B">Medicare Part B</option>' in html
+        assert f"Medicare Part B: {medicare:.2f}</a>" in html
+        assert f"No coverage: {everyone - medicare:.2f}</a>" in html
+        only = client.get("/review/dashboard?from=2025-09&to=2025-09&payer=Medicare+Part+B")
+        assert f"{medicare:.2f} USD</a>" in only.text
+        assert '<option value="Medicare Part B" selected>' in only.text
+        rows = client.get("/review/dashboard/rows?from=2025-09&to=2025-09&payer=Medicare+Part+B")
+        assert ", payer Medicare Part B." in rows.text
+        assert rows.text.count('<td data-label="Payer">Medicare Part B</td>') >= 1
+        assert '<td data-label="Payer">No coverage</td>' not in rows.text
+        exported = client.get("/review/dashboard/rows?from=2025-09&to=2025-09&format=csv")
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert {r["payer"] for r in table} == {"Medicare Part B", "No coverage"}
+        assert {r["patient"] for r in table if r["payer"] == "Medicare Part B"} == {
+            "Patient/appendix-a-folfox"
+        }
+        # cpoc report revenue reads the same server the same way: the same Medicare share
+        from cpoc_fhir.cli import main
+
+        out = tmp_path / "medicare.json"
+        args = ["report", "revenue", "--fhir-base", sekmet.base_url, "--from", "2025-09"]
+        more = ["--to", "2025-09", "--payer", "Medicare Part B", "--format", "json"]
+        assert main([*args, *more, "--out", str(out)]) == 0
+        data = json.loads(out.read_text())
+        assert data["revenue"] == f"{medicare:.2f}"
+        assert data["payers"] == {"Medicare Part B": f"{medicare:.2f}"}
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("Coverage", str(cov.id))
+            fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_a_claim_on_the_server_is_an_ffs_conflict(
+    client: FlaskClient, sekmet: SekmetServer
+) -> None:
+    tm = next(
+        i
+        for i in _items(sekmet)
+        if i["status"] in ("billable", "billed", "planned")
+        and i["code"]["coding"][0]["code"] in ("xx201", "xx202", "xx203", "xx204")
+        and _month(i) == "2025-09"
+    )
+    patient = tm["subject"]["reference"].split("/")[1]
+    # six days into the Treatment Month: inside it, after New Patient
+    day = (date.fromisoformat(tm["occurrencePeriod"]["start"][:10]) + timedelta(days=6)).isoformat()
+    assert (
+        "No FFS conflicts in these months."
+        in client.get("/review/dashboard?from=2025-09&to=2025-09").text
+    )
+    with FhirClient(sekmet.base_url) as fhir:
+        # line 1: chemo administration (replaced: a conflict); line 2: a consultation (not)
+        created = fhir.create(_claim(patient, (1, "96413", day), (2, "99244", day)))
+    try:
+        # written behind the app's back: read again (the page keeps a read 60 s)
+        html = client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1").text
+        assert '<a href="/review/dashboard/ffs?from=2025-09&amp;to=2025-09">2025-09: 1</a>' in html
+        exported = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09&format=csv")
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [(r["patient"], r["charge"], r["cpt_code"], r["date"]) for r in table] == [
+            (f"Patient/{patient}", f"Claim/{created.id}#item1", "96413", day)
+        ]
+        rows = client.get("/review/dashboard/ffs?from=2025-09&to=2025-09").text
+        assert f"Claim/{created.id}#item1" in rows and "CPT 96413" in rows
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("Claim", str(created.id))
+            fhir.update({**gone, "status": "entered-in-error"})
+
+
+def test_read_cache_keeps_a_read_a_minute_and_the_last_32_sessions() -> None:
+    from cds_hooks.review.dashboard_cache import ReadCache
+    from cpoc_fhir.reports.revenue_reads import ServerReads
+
+    ticks = [0.0]
+    reads: list[str] = []
+
+    def read(key: str) -> Any:
+        reads.append(key)
+        return ServerReads((), None)
+
+    cache = ReadCache(clock=lambda: ticks[0])
+    at = datetime(2025, 10, 5, 9, 0, tzinfo=UTC)
+    first = cache.get("s1", lambda: read("s1"), lambda: at)
+    ticks[0] = 59.9  # under 60 s: the same read
+    assert cache.get("s1", lambda: read("s1"), lambda: at) is first and reads == ["s1"]
+    assert cache.get("s1", lambda: read("s1"), lambda: at, refresh=True) is not first
+    ticks[0] = 59.9 + 60.0  # 60 s after the refresh: read again
+    cache.get("s1", lambda: read("s1"), lambda: at)
+    assert reads == ["s1", "s1", "s1"]
+    # 33 sessions: the least recently used one (s1 was used last before s2… were added,
+    # then s1 again) stays; s2, the oldest untouched, goes
+    for n in range(2, 34):
+        cache.get(f"s{n}", lambda n=n: read(f"s{n}"), lambda: at)
+        if n == 2:
+            cache.get("s1", lambda: read("s1"), lambda: at)  # s1 used again: now newest
+    assert len(cache) == 32
+    reads.clear()
+    cache.get("s1", lambda: read("s1"), lambda: at)
+    cache.get("s2", lambda: read("s2"), lambda: at)
+    assert reads == ["s2"]  # s1 kept, s2 dropped (then read again)
+    cache.drop()
+    assert len(cache) == 0
+    # names: looked up once per read, only those not asked before (an unnamed one too)
+    asked: list[set[str]] = []
+    entry = cache.get("s1", lambda: read("s1"), lambda: at)
+
+    def lookup(refs: set[str]) -> dict[str, str]:
+        asked.append(refs)
+        return {r: r.upper() for r in refs if r != "Patient/gone"}
+
+    assert entry.names_for({"Patient/a", "Patient/gone"}, lookup) == {"Patient/a": "PATIENT/A"}
+    assert entry.names_for({"Patient/a", "Patient/b", "Patient/gone"}, lookup) == {
+        "Patient/a": "PATIENT/A",
+        "Patient/b": "PATIENT/B",
+    }
+    assert asked == [{"Patient/a", "Patient/gone"}, {"Patient/b"}]
+
+
+def _fhir_reads(smart: SmartMock) -> list[str]:
+    """The FHIR requests the EHR saw since the last call ("GET ChargeItem", …)."""
+    seen = list(smart.fhir_requests)
+    smart.fhir_requests.clear()
+    return seen
+
+
+def test_the_dashboard_reads_the_server_once_a_minute_per_session(
+    client: FlaskClient, smart: SmartMock, tmp_path: Path
+) -> None:
+    from cds_hooks.review.dashboard_cache import EXTENSION, ReadCache
+
+    ticks = [1000.0]
+    client.application.extensions[EXTENSION] = ReadCache(clock=lambda: ticks[0])
+    _fhir_reads(smart)
+    first = client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert {"GET ChargeItem", "GET Coverage", "GET Claim"} <= set(_fhir_reads(smart))
+    # the test app's clock: 2025-10-05 09:00 (+02:00); Refresh = the page with refresh=1
+    refresh = '<a href="/review/dashboard?from=2025-09&amp;to=2025-09&amp;refresh=1">Refresh</a>'
+    assert f"Figures as of 09:00 · {refresh}" in first.text
+    ticks[0] += 59  # within the minute: other months, the rows, their export — no read …
+    assert client.get("/review/dashboard?from=2025-07&to=2025-09").status_code == 200
+    assert _fhir_reads(smart) == []
+    client.get("/review/dashboard/rows?from=2025-09&to=2025-09")
+    assert _fhir_reads(smart) == ["GET Patient"]  # … but the names, once
+    client.get("/review/dashboard/rows?from=2025-09&to=2025-09&group=planned&format=csv")
+    client.get("/review/dashboard/ffs?from=2025-09&to=2025-09")
+    assert _fhir_reads(smart) == []
+    # Refresh reads again
+    client.get("/review/dashboard?from=2025-09&to=2025-09&refresh=1")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    ticks[0] += 61  # over a minute since: read again
+    client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    # any POST (here an action refused for its missing token) drops the read
+    client.post("/review/actions", data={"action": "approve"})
+    _fhir_reads(smart)
+    client.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+    # another session has its own read
+    other = review_flask_app(tmp_path / "other.sqlite", smart).test_client()
+    other.application.extensions[EXTENSION] = client.application.extensions[EXTENSION]
+    started = other.get("/review/launch", query_string={"iss": smart.iss, "next": "dashboard"})
+    parts = smart.approve(started.headers["Location"]).split("?", 1)
+    other.get("/review/callback", query_string=parts[1])
+    _fhir_reads(smart)
+    other.get("/review/dashboard?from=2025-09&to=2025-09")
+    assert "GET ChargeItem" in _fhir_reads(smart)
+
+
+def test_a_refused_coverage_or_claim_search_is_noted_not_a_server_error(
+    client: FlaskClient, smart: SmartMock
+) -> None:
+    smart.refuse_types.update({"Coverage", "Claim"})
+    try:
+        page = client.get("/review/dashboard?from=2025-09&to=2025-09")
+        assert page.status_code == 200
+        assert "The server refused the Coverage search (403): payers unknown." in page.text
+        assert "The server refused the Claim search (403): FFS conflicts from" in page.text
+        assert '<option value="No coverage">' not in page.text  # payers unknown, not "none"
+        assert "Revenue by month and status" in page.text  # the figures stand
+        rows = client.get("/review/dashboard/rows?from=2025-09&to=2025-09")
+        assert rows.status_code == 200 and "payers unknown" in rows.text
+    finally:
+        smart.refuse_types.clear()
+
+
+def test_cpoc_report_revenue_warns_when_the_coverages_are_refused(
+    client: FlaskClient,
+    smart: SmartMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through the EHR (the mock's FHIR endpoint with the launch's token), which answers the
+    Coverage search 403: the report stands (no payers), ``--payer`` is refused (exit 2)."""
+    from cpoc_fhir.cli import main
+
+    monkeypatch.setenv("CPOC_FHIR_TOKEN", smart.current_access_tokens()[-1])
+    smart.refuse_types.add("Coverage")
+    try:
+        out = tmp_path / "r.json"
+        args = ["report", "revenue", "--fhir-base", smart.iss, "--from", "2025-09"]
+        assert main([*args, "--to", "2025-09", "--format", "json", "--out", str(out)]) == 0
+        assert "warning: The server refused the Coverage search (403)" in capsys.readouterr().err
+        data = json.loads(out.read_text())
+        assert data["payers"] == {} and data["revenue"] != "0.00"
+        assert main([*args, "--to", "2025-09", "--payer", "Acme"]) == 2
+        assert "--payer: the payers are unknown" in capsys.readouterr().err
+    finally:
+        smart.refuse_types.clear()

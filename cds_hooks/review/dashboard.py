@@ -5,10 +5,13 @@ What it shows comes from the ChargeItems on the FHIR server, summed as ``cpoc re
 revenue`` sums them (cpoc_fhir/reports/revenue.py says what each status counts as): revenue
 by month and status and by month and code (stacked bars, the kit of reports/html_charts.py),
 the level distribution of Treatment Months, the provisional backlog with its reasons, the
-holds by reason. Filters: months from/to, provider, payment-model pack, code. Every number
-links to the rows behind it; the rows page exports them.
+holds by reason, revenue by payer. Filters: months from/to, provider, payment-model pack,
+payer (the patient's primary Coverage on the line's day, reports/revenue_payers.py), code.
+Every number links to the rows behind it; the rows page exports them.
 
-The standalone launch lands here with ``/review/launch?next=dashboard`` (blueprint.py).
+One read of the server serves a session for a minute (dashboard_cache.py; "Figures as of
+HH:MM · Refresh"). The standalone launch lands here with ``/review/launch?next=dashboard``
+(blueprint.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -26,8 +29,9 @@ from werkzeug.wrappers import Response
 
 from cds_hooks.blueprint import HookApp
 from cds_hooks.review.blueprint import blueprint, page
+from cds_hooks.review.dashboard_cache import CachedRead, drop_after_post, read_cache
 from cds_hooks.review.packs import known_codes, short_name
-from cds_hooks.review.pages import PAGE, patient_names
+from cds_hooks.review.pages import patient_names
 from cds_hooks.review.sessions import current_session
 from cds_hooks.review.smart import fhir_client_for
 from cpoc_fhir.packs.registry import pack_modules
@@ -43,10 +47,14 @@ from cpoc_fhir.reports.revenue import (
     summarise,
 )
 from cpoc_fhir.reports.revenue_items import PackIndex, revenue_rows
+from cpoc_fhir.reports.revenue_payers import with_payers
+from cpoc_fhir.reports.revenue_reads import ServerReads, read_server
+
+blueprint.after_request(drop_after_post)  # a POST (an action) may change the figures
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 DEFAULT_MONTHS = 6  # without ?from: the six months up to this one
-FILTER_KEYS = ("from", "to", "provider", "model", "code", "group", "level")
+FILTER_KEYS = ("from", "to", "provider", "model", "payer", "code", "group", "level")
 
 
 def _hook_app() -> HookApp:
@@ -84,8 +92,9 @@ def filters_from(
     if level_text and level_text not in ("1", "2", "3", "4"):
         raise ValueError("level: 1, 2, 3 or 4")
     provider = (args.get("provider") or "").strip()[:200]
+    payer = (args.get("payer") or "").strip()[:200]  # any text: a payer not found has no rows
     level = int(level_text) if level_text else None
-    return RevenueFilters(start, end, provider, model, code, group, level)
+    return RevenueFilters(start, end, provider, model, code, group, level, payer)
 
 
 def query(filters: RevenueFilters, **changes: Any) -> str:
@@ -106,6 +115,7 @@ def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
         "to": filters.end,
         "provider": filters.provider,
         "model": filters.model,
+        "payer": filters.payer,
         "code": filters.code,
         "group": filters.group,
         "level": filters.level,
@@ -114,30 +124,73 @@ def query_args(filters: RevenueFilters, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _revenue(filters: RevenueFilters) -> tuple[Revenue, dict[str, str], list[Any]]:
-    """The filtered revenue, its patients' names and every ChargeItem read."""
+def server_read() -> CachedRead:
+    """This session's read of the server: kept ``TTL_S`` seconds (dashboard_cache.py);
+    ``?refresh=1`` reads again."""
     runtime = _hook_app().runtime
     session = current_session()
+
+    def read() -> ServerReads:
+        with fhir_client_for(session) as client:
+            return read_server(client, runtime.evaluator.knowledge, _claims_for)
+
+    refresh = request.args.get("refresh") == "1"
+    return read_cache().get(session.session_id, read, runtime.now, refresh)
+
+
+def names_of(cached: CachedRead, refs: Iterable[str]) -> dict[str, str]:
+    """The names of the patients ``refs``, looked up once per read."""
+    session = current_session()
+
+    def lookup(missing: set[str]) -> dict[str, str]:
+        with fhir_client_for(session) as client:
+            return patient_names(client, missing)
+
+    return cached.names_for(refs, lookup)
+
+
+def _revenue(
+    filters: RevenueFilters, with_names: bool = True
+) -> tuple[Revenue, dict[str, str], CachedRead]:
+    """The filtered revenue, its patients' names (``with_names``) and the session's read
+    (every ChargeItem, the payers, the CPOC patients' Claims)."""
+    runtime = _hook_app().runtime
     packs = PackIndex(runtime.publish.codesystem_url, runtime.evaluator.models)
-    with fhir_client_for(session) as client:
-        items = list(client.search("ChargeItem", {"_count": PAGE}))
-        revenue = summarise(revenue_rows(items, packs), filters)
-        names = patient_names(client, {r.patient_ref for r in revenue.rows})
-    return revenue, names, items
+    cached = server_read()
+    rows = revenue_rows(cached.reads.items, packs)
+    if cached.reads.payers is not None:
+        rows = with_payers(rows, cached.reads.payers)
+    revenue = summarise(rows, filters)
+    names = names_of(cached, {r.patient_ref for r in revenue.rows}) if with_names else {}
+    return revenue, names, cached
 
 
-def conflicts_of(items: list[Any], filters: RevenueFilters) -> Any:
-    """The FFS conflicts among ``items`` (reports/ffs_conflicts.py) for the packs of the
-    settings that replace fee-for-service."""
+def _replacing() -> tuple[PackIndex, set[str]]:
+    """The packs' codes and the ids of the packs that replace fee-for-service (CPOC)."""
     from cpoc_fhir.packs.registry import all_packs
-    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
 
     runtime = _hook_app().runtime
     models = runtime.evaluator.models
-    publish = runtime.publish
     replacing = {p.id for p in all_packs(models) if p.replaces_fee_for_service}
-    packs = PackIndex(publish.codesystem_url, models)
-    return ffs_conflicts(items, packs, publish.practice_identifier_system, replacing, filters)
+    return PackIndex(runtime.publish.codesystem_url, models), replacing
+
+
+def _claims_for(items: Sequence[Any]) -> set[str]:
+    """The patients whose Claims can conflict: those with an item of a replacing pack."""
+    from cpoc_fhir.reports.ffs_conflicts import model_patients
+
+    return model_patients(items, *_replacing())
+
+
+def conflicts_of(reads: ServerReads, filters: RevenueFilters) -> Any:
+    """The FFS conflicts among the items read (reports/ffs_conflicts.py) for the packs of the
+    settings that replace fee-for-service, with the payer filter when the payers are known."""
+    from cpoc_fhir.reports.ffs_conflicts import ffs_conflicts
+
+    packs, replacing = _replacing()
+    own = _hook_app().runtime.publish.practice_identifier_system
+    charged = [*reads.items, *reads.claims]  # FFS ChargeItems and Claim lines alike
+    return ffs_conflicts(charged, packs, own, replacing, filters, reads.payers)
 
 
 def _bad_filter(exc: ValueError) -> Response:
@@ -153,7 +206,7 @@ def dashboard() -> Response:
         filters = filters_from(request.args, runtime.today(), models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, _names, items = _revenue(filters)
+    revenue, _names, cached = _revenue(filters, with_names=False)
     from cpoc_fhir.reports.ffs_conflicts import per_month
     from cpoc_fhir.reports.revenue_charts import revenue_charts  # vl-convert: when drawn
 
@@ -170,7 +223,10 @@ def dashboard() -> Response:
         pack_names={m: short_name(m, models) for m in pack_modules(models)},
         rows_url=lambda **changes: link(".dashboard_rows", filters, **changes),
         ffs_url=lambda **changes: link(".dashboard_ffs", filters, **changes),
-        ffs_months=per_month(conflicts_of(items, filters)),
+        ffs_months=per_month(conflicts_of(cached.reads, filters)),
+        notes=cached.reads.notes,
+        as_of=cached.read_at,
+        refresh_url=link(".dashboard", filters, refresh=1),
         adherence_url=lambda **changes: link(".dashboard_adherence", filters, **changes),
         adherence=_adherence(filters),
     )
@@ -207,7 +263,7 @@ def dashboard_rows() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    revenue, names, _items = _revenue(filters)
+    revenue, names, cached = _revenue(filters)
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         return _download(revenue, names, wanted, f"revenue-{filters.start}-{filters.end}")
@@ -217,6 +273,7 @@ def dashboard_rows() -> Response:
         filters=filters,
         names=names,
         labels=GROUP_LABELS,
+        notes=cached.reads.notes,
         export_url=lambda kind: link(".dashboard_rows", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )

@@ -1,10 +1,10 @@
 """The rows behind the dashboard's FFS conflicts and pathway adherence (issue 17 item 4):
 ``/review/dashboard/ffs`` and ``/review/dashboard/adherence``, each with ``?format=csv|xlsx``.
 
-FFS conflicts come from the ChargeItems the dashboard reads (reports/ffs_conflicts.py;
-cpoc-rules §10, value-and-models §15); the adherence rows are the signed decisions
-``cpoc report adherence`` counts (reports/adherence.py). The filters are the dashboard's
-(dashboard.py ``filters_from``); every link keeps a launch's handle (``?s=``).
+FFS conflicts come from the ChargeItems and Claims the dashboard reads
+(reports/ffs_conflicts.py; cpoc-rules §10, value-and-models §15); the adherence rows are the
+signed decisions ``cpoc report adherence`` counts (reports/adherence.py). The filters are
+the dashboard's (dashboard.py ``filters_from``); every link keeps a launch's handle (``?s=``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from cds_hooks.review.dashboard import (
     download,
     filters_from,
     link,
+    names_of,
 )
 from cds_hooks.review.pages import patient_names
 from cds_hooks.review.sessions import current_session
@@ -43,10 +44,9 @@ def dashboard_ffs() -> Response:
         filters = filters_from(request.args, runtime.today(), runtime.evaluator.models)
     except ValueError as exc:
         return _bad_filter(exc)
-    _summary, _names, items = _revenue(filters)
-    conflicts = conflicts_of(items, filters)
-    with fhir_client_for(current_session()) as client:
-        names = patient_names(client, {c.patient_ref for c in conflicts})
+    _summary, _names, cached = _revenue(filters, with_names=False)
+    conflicts = conflicts_of(cached.reads, filters)
+    names = names_of(cached, {c.patient_ref for c in conflicts})
     wanted = request.args.get("format", "")
     if wanted in ("csv", "xlsx"):
         from cpoc_fhir.reports.ffs_conflicts import conflicts_table
@@ -58,6 +58,7 @@ def dashboard_ffs() -> Response:
         conflicts=conflicts,
         filters=filters,
         names=names,
+        notes=cached.reads.notes,
         export_url=lambda kind: link(".dashboard_ffs", filters, format=kind),
         back_url=link(".dashboard", filters, group=None, level=None, code=None),
     )

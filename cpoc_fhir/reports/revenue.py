@@ -59,6 +59,7 @@ class RevenueRow:
     treatment_month: bool = False
     providers: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()  # planned: its warnings; held: the hold's reason
+    payer: str = ""  # the primary Coverage's payer on ``start`` (revenue_payers.py); "": unread
 
     @property
     def month(self) -> str:
@@ -68,7 +69,7 @@ class RevenueRow:
 @dataclass(frozen=True)
 class RevenueFilters:
     """Months ``start``…``end`` (YYYY-MM, inclusive; "" = open) and, when given, one
-    provider, payment model and code."""
+    provider, payment model, code and payer (revenue_payers.py names it)."""
 
     start: str = ""
     end: str = ""
@@ -77,6 +78,7 @@ class RevenueFilters:
     code: str = ""
     group: str = ""  # one of GROUPS
     level: int | None = None  # a Treatment Month level
+    payer: str = ""  # a payer's name as the rows carry it (``NO_COVERAGE`` included)
 
     def keep(self, row: RevenueRow) -> bool:
         return (
@@ -87,6 +89,7 @@ class RevenueFilters:
             and (not self.code or row.code == self.code)
             and (not self.group or row.group == self.group)
             and (self.level is None or (row.treatment_month and row.level == self.level))
+            and (not self.payer or row.payer == self.payer)
         )
 
 
@@ -109,6 +112,8 @@ class Revenue:
     codes: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     providers: tuple[str, ...] = field(default_factory=tuple)
+    payers: tuple[str, ...] = ()  # the payers of every row (the filter's choices)
+    by_payer: Mapping[str, Decimal] = field(default_factory=dict)  # payer → revenue amount
 
     @property
     def revenue(self) -> Decimal:
@@ -116,7 +121,8 @@ class Revenue:
 
 
 def summarise(rows: Iterable[RevenueRow], filters: RevenueFilters) -> Revenue:
-    """The rows that pass ``filters``, summed (choices of code, model and provider from all)."""
+    """The rows that pass ``filters``, summed (choices of code, model, provider and payer
+    from all)."""
     every = sorted(rows, key=lambda r: (r.start, r.patient_ref, r.code, r.item_id))
     kept = tuple(r for r in every if filters.keep(r))
     by_month: dict[str, dict[str, Decimal]] = defaultdict(dict)
@@ -126,6 +132,7 @@ def summarise(rows: Iterable[RevenueRow], filters: RevenueFilters) -> Revenue:
     levels: Counter[int] = Counter()
     backlog: Counter[str] = Counter()
     holds: Counter[str] = Counter()
+    by_payer: dict[str, Decimal] = {}
     for row in kept:
         month = by_month[row.month]
         month[row.group] = month.get(row.group, Decimal(0)) + row.amount
@@ -136,6 +143,8 @@ def summarise(rows: Iterable[RevenueRow], filters: RevenueFilters) -> Revenue:
             codes[row.code] = codes.get(row.code, Decimal(0)) + row.amount
             if row.treatment_month and row.level is not None:
                 levels[row.level] += 1
+            if row.payer:
+                by_payer[row.payer] = by_payer.get(row.payer, Decimal(0)) + row.amount
         if row.group == PLANNED:
             backlog.update(row.reasons or ("no reason recorded",))
         if row.group == HELD:
@@ -156,6 +165,8 @@ def summarise(rows: Iterable[RevenueRow], filters: RevenueFilters) -> Revenue:
         codes=tuple(sorted({r.code for r in every})),
         models=tuple(sorted({r.model for r in every})),
         providers=tuple(sorted({p for r in every for p in r.providers})),
+        payers=tuple(sorted({r.payer for r in every if r.payer})),
+        by_payer=dict(sorted(by_payer.items())),
     )
 
 
@@ -176,8 +187,8 @@ def month_table(revenue: Revenue) -> Table:
     return Table(("month", *GROUPS, "revenue"), tuple(rows))
 
 
-ROW_HEADERS = ("month", "patient", "item", "model", "code", "level", "status", "amount",
-               "providers", "reasons")  # fmt: skip
+ROW_HEADERS = ("month", "patient", "item", "model", "payer", "code", "level", "status",
+               "amount", "providers", "reasons")  # fmt: skip
 
 
 def rows_table(rows: Iterable[RevenueRow]) -> Table:
@@ -190,6 +201,7 @@ def rows_table(rows: Iterable[RevenueRow]) -> Table:
                 r.patient_ref,
                 f"ChargeItem/{r.item_id}",
                 r.model,
+                r.payer,
                 r.code,
                 r.level,
                 r.group,
@@ -221,4 +233,5 @@ def as_json(revenue: Revenue) -> dict[str, Any]:
         "treatmentMonthLevels": {str(k): v for k, v in revenue.levels.items()},
         "backlogReasons": dict(revenue.backlog_reasons),
         "holdReasons": dict(revenue.hold_reasons),
+        "payers": {p: str(cents(a)) for p, a in revenue.by_payer.items()},
     }

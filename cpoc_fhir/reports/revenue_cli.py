@@ -2,11 +2,14 @@
 status (reports/revenue.py says what counts as revenue; issue 17 item 5).
 
     cpoc report revenue [INPUT | --fhir-base URL] --from YYYY-MM --to YYYY-MM
-        [--provider REF] [--model PACK] [--code CODE]
+        [--provider REF] [--model PACK] [--payer NAME] [--code CODE]
         [--format table|csv|xlsx|json|html] [--out FILE]
 
 INPUT holds the ChargeItems (a Bundle, a folder, a Bulk export, or capture's offline ``--out``
-folder with its ChargeItem.ndjson); or they are read from the FHIR server. ``--format csv``
+folder with its ChargeItem.ndjson); or they are read from the FHIR server. Each line's payer
+is the patient's primary Coverage on its day (reports/revenue_payers.py; the Coverages and
+payor Organizations of INPUT, or the server's); ``--payer`` keeps one ("No coverage": the
+lines without one). ``--format csv``
 writes the month table, ``xlsx`` a workbook with the months and every item behind them,
 ``html`` one self-contained page with the dashboard's charts. Exit codes: 0; 2 bad input.
 """
@@ -49,12 +52,17 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--to", dest="end", type=month, required=True, metavar="YYYY-MM")
     p.add_argument("--provider", metavar="REF", help="only this performer (Practitioner/x)")
     p.add_argument("--model", metavar="PACK", help="only this payment-model pack (cpoc, eom …)")
+    p.add_argument(
+        "--payer",
+        metavar="NAME",
+        help='only this payer, as the items\' payer column names it ("No coverage": none)',
+    )
     p.add_argument("--code", metavar="CODE", help="only this code")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
-    add_auth_options(p, "system/ChargeItem.rs")
+    add_auth_options(p, "system/ChargeItem.rs system/Coverage.rs system/Organization.rs")
     p.set_defaults(report_run=run)
 
 
@@ -62,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from cpoc_fhir.config import load_config
     from cpoc_fhir.reports.revenue import RevenueFilters, summarise
     from cpoc_fhir.reports.revenue_items import PackIndex, revenue_rows
+    from cpoc_fhir.reports.revenue_payers import with_payers
 
     if (args.input is None) == (args.fhir_base is None):
         raise InputError("INPUT", "give the ChargeItems as INPUT or --fhir-base URL (one of them)")
@@ -74,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
         load_pack(args.model, config.models)  # an unknown pack: an error naming the known ones
     packs = PackIndex(config.publish.codesystem_url, config.models)
     filters = RevenueFilters(args.start, args.end, args.provider or "", args.model or "",
-                             args.code or "")  # fmt: skip
-    revenue = summarise(revenue_rows(_charge_items(args), packs), filters)
+                             args.code or "", payer=(args.payer or "").strip())  # fmt: skip
+    items, payers, notes = _read(args)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if payers is None and filters.payer:
+        raise InputError("--payer", "the payers are unknown (their Coverages were not read)")
+    rows = revenue_rows(items, packs)
+    revenue = summarise(rows if payers is None else with_payers(rows, payers), filters)
     if args.format == "xlsx":
         _write_xlsx(args.out, revenue)
         return 0
@@ -104,18 +119,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _charge_items(args: argparse.Namespace) -> Any:
+def _read(args: argparse.Namespace) -> tuple[list[Any], Any, tuple[str, ...]]:
+    """(the ChargeItems, the payers or None when unreadable, notes for stderr)."""
+    from cpoc_fhir.knowledge.loader import load_knowledge
+
+    knowledge = load_knowledge()  # the record reader's context wants it (0.2 s)
     if args.fhir_base is None:
         from cpoc_fhir.fhir.read import open_source
+        from cpoc_fhir.reports.revenue_payers import read_payers
 
         source = open_source(args.input)
-        return (r for p in source.patients() for r in p.of_type("ChargeItem"))
+        items: list[Any] = []
+        coverages: list[Any] = []
+        organizations: dict[str, Any] = {}
+        for patient in source.patients():
+            items += patient.of_type("ChargeItem")
+            coverages += patient.of_type("Coverage")
+            organizations.update(
+                (k, v) for k, v in patient.shared.items() if k.startswith("Organization/")
+            )
+        return items, read_payers(coverages, organizations.values(), knowledge), ()
     from cpoc_fhir.capture.connect import fhir_client
+    from cpoc_fhir.reports.revenue_reads import read_server
 
-    client = fhir_client(args)
     # Every status but entered-in-error; the occurrence filter is applied on the rows (a
     # server's date search on ChargeItem.occurrence is optional).
-    return client.search("ChargeItem", {"_count": "200"})
+    reads = read_server(fhir_client(args), knowledge)
+    return list(reads.items), reads.payers, reads.notes
 
 
 def _write_xlsx(out: Path | None, revenue: Any) -> None:

@@ -13,6 +13,7 @@ from cpoc_fhir.terminal import WIDTH, wrapped
 SECTIONS = (
     ("months", "By month"),
     ("codes", "By code"),
+    ("payers", "By payer"),
     ("levels", "Treatment Month levels"),
     ("backlog", "Provisional backlog"),
     ("holds", "Holds"),
@@ -26,7 +27,7 @@ def _period(revenue: Revenue) -> str:
 
 def _filters(revenue: Revenue) -> list[str]:
     f = revenue.filters
-    named = (("provider", f.provider), ("model", f.model), ("code", f.code))
+    named = (("provider", f.provider), ("model", f.model), ("payer", f.payer), ("code", f.code))
     return [f"{name} {value}" for name, value in named if value]
 
 
@@ -46,6 +47,10 @@ def revenue_text(revenue: Revenue) -> str:
     if revenue.levels:
         levels = ", ".join(f"level {k}: {n}" for k, n in revenue.levels.items())
         out.append(f"  Treatment Months by level: {levels}")
+    if revenue.by_payer:
+        out.append("  revenue by payer (primary Coverage on the line's day):")
+        for payer, amount in revenue.by_payer.items():
+            out.extend(wrapped(payer, WIDTH, f"    {cents(amount)!s:>13}  "))
     for title, reasons in (
         ("provisional, waiting for", revenue.backlog_reasons),
         ("on hold", revenue.hold_reasons),
@@ -84,5 +89,6 @@ def revenue_html(revenue: Revenue) -> str:
         labels=GROUP_LABELS,
         groups=GROUPS,
         code_totals={c: cents(a) for c, a in sorted(code_totals.items())},
+        payer_totals={p: cents(a) for p, a in revenue.by_payer.items()},
         charts=revenue_charts(revenue),
     )
