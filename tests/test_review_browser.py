@@ -32,6 +32,8 @@ from sekmet_server import SekmetServer, free_port
 from smart_mock import SmartMock
 from werkzeug.serving import make_server
 
+from cpoc_fhir.fhir.client import FhirClient
+
 sync_api = require_chromium()
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 browser = browser_fixture()
@@ -324,3 +326,64 @@ def test_a_batch_approve_returns_to_the_filtered_queue(
     sync_api.expect(page.get_by_role("status").filter(has_text="approved")).to_be_visible()
     assert "code=xx303" in page.url, page.url
     shot(page, "work-queue")
+
+
+@pytest.fixture(scope="module")
+def billed_in_january(sekmet: SekmetServer) -> str:
+    """A billed charge of appendix-a-folfox only on the server, dated before its first
+    computed month (a copy of its September xx401 item): a row needing no action. Made once
+    for the module, after the tests above have used the seeded items."""
+    [source] = [
+        i
+        for i in items_of(sekmet, "appendix-a-folfox")
+        if i["code"]["coding"][0]["code"] == "xx401"
+    ]
+    extra = {k: v for k, v in source.items() if k not in ("id", "meta", "text")}
+    extra["status"] = "billed"
+    extra["identifier"] = [{**source["identifier"][0], "value": "browser-order-january"}]
+    extra["occurrencePeriod"] = {"start": "2025-01-06", "end": "2025-01-06"}
+    with FhirClient(sekmet.base_url) as client:
+        created = client.create(extra)
+    assert created.status == 201 and created.id
+    return created.id
+
+
+def _row_order(page: Page) -> tuple[list[bool], list[str]]:
+    """The month table's rows as shown: whether each wants action, and the start dates the
+    row anchors carry (``row-<YYYY-MM-DD>-…``)."""
+    rows = page.locator("tbody.month-row")
+    flags = [
+        "wants-action" in (rows.nth(i).get_attribute("class") or "") for i in range(rows.count())
+    ]
+    ids = [rows.nth(i).get_attribute("id") or "" for i in range(rows.count())]
+    return flags, [i[4:14] for i in ids if i[4:8].isdigit()]
+
+
+def test_the_order_switch_by_month_and_back_with_the_keyboard(
+    tab: Tab, app_url: str, smart: SmartMock, billed_in_january: str
+) -> None:
+    page = tab.page
+    ehr_launch(page, app_url, smart, "appendix-a-folfox")
+    # default: every row needing action above every other row (the billed January charge,
+    # first by month, is the one row needing nothing: every computed line is provisional)
+    flags, _ = _row_order(page)
+    assert True in flags and False in flags and flags == sorted(flags, reverse=True)
+    switch = page.locator("p.order-links")
+    sync_api.expect(switch.locator('[aria-current="true"]')).to_have_text("Needing action first")
+    checked(tab, "patient page, needing action first")
+    page.get_by_role("link", name="By month").click()
+    assert "order=months" in page.url and "s=" in page.url
+    sync_api.expect(switch.locator('[aria-current="true"]')).to_have_text("By month")
+    flags_by_month, starts = _row_order(page)
+    assert sorted(flags_by_month) == sorted(flags)  # the same rows
+    assert starts == sorted(starts) and len(starts) > 1  # plain chronological order
+    checked(tab, "patient page, by month")
+    width = page.viewport_size["width"]
+    page.evaluate("document.querySelector('p.order-links').scrollIntoView()")
+    shot(page, f"patient-by-month-{width}")  # the switch at the top, the table under it
+    # back with the keyboard only: Tab to the link, Enter
+    tab_to(page, page.get_by_role("link", name="Needing action first"))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/review/patient/appendix-a-folfox?s=*")
+    assert "order=" not in page.url
+    assert _row_order(page)[0] == flags

@@ -177,11 +177,12 @@ def _table_view(args: Mapping[str, str]) -> tuple[bool, str]:
     return args.get("show") == "open", order if order in ORDERS else ACTION_FIRST
 
 
-def _table_query(form: Mapping[str, str]) -> dict[str, str]:
+def _table_query(form: Mapping[str, str]) -> dict[str, Any]:
     """The patient page's query an action returns to: the table's filter and order as the
-    form carried them (only what differs from the default, so the plain URL stays plain)."""
+    form carried them (only what differs from the default, so the plain URL stays plain).
+    Typed ``Any`` for ``url_for(**…)``, whose own keyword arguments are typed."""
     open_only, order = _table_view(form)
-    kept = {"show": "open"} if open_only else {}
+    kept: dict[str, Any] = {"show": "open"} if open_only else {}
     return kept | ({"order": order} if order != ACTION_FIRST else {})
 
 
