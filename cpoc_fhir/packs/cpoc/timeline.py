@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
 from cpoc_fhir.engine.components import Component
@@ -39,11 +39,19 @@ def evaluate(
     settings: RuleSettings,
     payer: PayerSchedule,
     as_of: date,
+    months: Collection[date] | None = None,
 ) -> PatientTimeline:
     """Every CPOC line of one patient from the first visit through the month of ``as_of``;
-    none, with a notice, for a patient not of a CPOC cancer type (§14.3)."""
+    none, with a notice, for a patient not of a CPOC cancer type (§14.3).
+
+    ``months``: bill only the billing months starting on these days (and the New Patient
+    line), for a caller that reads no other month (an order hook's baseline). A month's lines
+    depend on the whole record (anchor, lines of therapy, treatment days, statuses) but never
+    on another month's lines, so they are the same as in the full timeline
+    (tests/test_timeline_months.py); the warnings are then those of the months billed. The
+    cancer-type notice is unaffected: the New Patient line is always there when any is."""
     record = known_on(record, as_of)
-    timeline = _evaluate(record, knowledge, settings, payer, as_of)
+    timeline = _evaluate(record, knowledge, settings, payer, as_of, months)
     return apply_cancer_types(timeline, record, settings)
 
 
@@ -53,6 +61,7 @@ def _evaluate(
     settings: RuleSettings,
     payer: PayerSchedule,
     as_of: date,
+    only: Collection[date] | None = None,
 ) -> PatientTimeline:
     exposures = counted_exposures(record)
     lines, line_of = build_lines(exposures, knowledge.regimens, settings)
@@ -96,7 +105,8 @@ def _evaluate(
         missing.cite(*(t.ref for t in record.transplants if t.on == first_treatment))
         drafts.append(missing)
     for month in months:
-        drafts.extend(_month_lines(ctx, month))
+        if only is None or month.start in only:
+            drafts.extend(_month_lines(ctx, month))
     return _timeline(record, as_of, drafts, payer, ctx.warnings)
 
 
