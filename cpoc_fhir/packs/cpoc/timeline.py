@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterable
 from datetime import date
 
@@ -145,9 +146,18 @@ def _treatment_by_month(
     if not months:
         return by_month
     last_k = months[-1].index
+    # Month k of a day by bisection over the months' starts (k of them start on or before
+    # it): month_index's k for days in months 1..last_k; before the anchor 0 (month_index
+    # ≤ 0), after the last month last_k (month_index more) — the same once clamped to
+    # [1, last_k], except an exposure starting after the last month: none of its days count.
+    starts = [month.start.toordinal() for month in months]
+    last_end = months[-1].end.toordinal()
     for exposure in exposures:
-        first_k = max(1, month_index(anchor, exposure.start))
-        end_k = min(last_k, month_index(anchor, exposure.end))
+        first = exposure.start.toordinal()
+        if first > last_end:
+            continue
+        first_k = max(1, bisect_right(starts, first))
+        end_k = min(last_k, bisect_right(starts, exposure.end.toordinal()))
         for k in range(first_k, end_k + 1):
             month = months[k - 1]
             treatment = by_month.setdefault(k, MonthTreatment())
