@@ -11,6 +11,7 @@ anchor moves: the baseline's months differ from the timeline's) or fall in monit
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -109,3 +110,29 @@ def test_assessments_equal_those_with_a_full_baseline(patients: list[PatientReso
 
 def _first_month(timeline: PatientTimeline) -> date | None:
     return min((line.start for line in timeline.lines if line.month == 1), default=None)
+
+
+EXTERNAL = Path(
+    os.environ.get("CPOC_EXTERNAL_DATA")
+    or Path(__file__).parents[1].parent / "shared" / "data" / "external"
+)
+SYNTHEA = EXTERNAL / "synthea_bulk_10pt_subset"
+
+
+@pytest.mark.skipif(not SYNTHEA.is_dir(), reason="no external Synthea data")
+def test_synthea_assessments_equal_those_with_a_full_baseline() -> None:
+    """The Synthea patients (the heaviest: ~50 treatment months), a draft on every fifth
+    treatment day and after the last one."""
+    fast = evaluator()
+    slow = FullBaseline(fast.knowledge, fast.rules, fast.payer, models=fast.models)
+    compared = 0
+    for resources in open_source(SYNTHEA).patients():
+        record = fast.record(resources)
+        days = sorted({e.start for e in record.exposures})
+        chosen = days[::5] + ([days[-1] + timedelta(days=45)] if days else [])
+        for n, day in enumerate(chosen):
+            got, want = _assess(fast, resources, day, n), _assess(slow, resources, day, n)
+            assert (got.months, got.new_patient) == (want.months, want.new_patient), day
+            assert got.timeline == want.timeline
+            compared += 1
+    assert compared > 20
