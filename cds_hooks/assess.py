@@ -53,7 +53,8 @@ class MonthImpact:
 class OrderAssessment:
     record: PatientRecord
     timeline: PatientTimeline  # with the drafts
-    baseline: PatientTimeline  # without them
+    # without them: the order's months and New Patient only (other months may be missing)
+    baseline: PatientTimeline
     order_refs: tuple[str, ...]  # selected drafts the reader counted as treatment
     ignored_orders: tuple[str, ...]  # selected drafts that bring no treatment day
     months: tuple[MonthImpact, ...]
@@ -89,15 +90,23 @@ def assess_orders(
     horizon = max([as_of, *(e.start for e in drafts)])
     removed = frozenset(_source(e.order_ref, e.ref) for e in drafts)
     raw = memo.timeline(key, (horizon, frozenset()), lambda: evaluator.evaluate(record, horizon))
+    days = sorted({e.start for e in drafts})
+    # The baseline is read only in the order's months and for New Patient (MonthImpact.before,
+    # _changed_new_patient; pack_impact reads other packs' lines, which the months do not
+    # restrict): so only those months are billed in it (Evaluator.evaluate ``months``).
+    starts = frozenset(m.start for m in _treatment_months(raw, days))
     raw_base = (
         raw
         if not drafts
-        else memo.timeline(key, (horizon, removed), lambda: evaluator.evaluate(without, horizon))
+        else memo.timeline(
+            key,
+            (horizon, removed, starts),
+            lambda: evaluator.evaluate(without, horizon, starts),
+        )
     )
     timeline = _drafts_marked(raw, local)
     baseline = _drafts_marked(raw_base, local)
     order_refs = tuple(sorted({_source(e.order_ref, e.ref) for e in drafts}))
-    days = sorted({e.start for e in drafts})
     months = _months(timeline, baseline, days)
     return OrderAssessment(
         record=record,
@@ -135,10 +144,9 @@ def _source(order_ref: str | None, ref: str) -> str:
     return order_ref or ref
 
 
-def _months(
-    timeline: PatientTimeline, baseline: PatientTimeline, days: list[date]
-) -> tuple[MonthImpact, ...]:
-    found: dict[date, MonthImpact] = {}
+def _treatment_months(timeline: PatientTimeline, days: list[date]) -> list[BillingLine]:
+    """The Treatment Month line each day falls in (days in none are skipped), once each."""
+    found: dict[date, BillingLine] = {}
     for day in days:
         base = next(
             (
@@ -148,8 +156,16 @@ def _months(
             ),
             None,
         )
-        if base is None or base.start in found:
-            continue
+        if base is not None:
+            found.setdefault(base.start, base)
+    return list(found.values())
+
+
+def _months(
+    timeline: PatientTimeline, baseline: PatientTimeline, days: list[date]
+) -> tuple[MonthImpact, ...]:
+    found: dict[date, MonthImpact] = {}
+    for base in _treatment_months(timeline, days):
         found[base.start] = MonthImpact(
             start=base.start,
             end=base.end,

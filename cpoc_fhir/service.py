@@ -6,7 +6,7 @@ Each patient is billed under the payment-model pack their payer selects (value-a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -49,9 +49,13 @@ class Evaluator:
         """The patient's facts (``include_drafts``: a hook's draft orders count)."""
         return read_record(resources, self.knowledge, self.reader, include_drafts=include_drafts)
 
-    def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
-        """The patient's lines as known on ``as_of``."""
-        return self.model_evaluation.evaluate(record, as_of)
+    def evaluate(
+        self, record: PatientRecord, as_of: date, months: Collection[date] | None = None
+    ) -> PatientTimeline:
+        """The patient's lines as known on ``as_of``; ``months``: only the lines of the
+        billing months starting on those days (and New Patient) are needed
+        (ModelEvaluation.evaluate: other months may then be left out)."""
+        return self.model_evaluation.evaluate(record, as_of, months)
 
     def timelines(
         self, source: RecordSource, as_of: date, patient_ids: set[str] | None = None

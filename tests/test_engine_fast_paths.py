@@ -3,7 +3,9 @@
 Each fast path must answer exactly what the slow one did: ``Context.latest_status`` bisects
 the dated statuses instead of taking ``max`` over the record; ``comorbidity`` keeps one factor
 per set of Charlson diagnoses; ``code_for`` looks a table up; ``BillingLine.of`` fills a
-line without the frozen ``__init__``. The references below are the former code, restated.
+line without the frozen ``__init__``; ``comorbidity`` finds the record's Charlson candidates
+once; ``_treatment_by_month`` bisects the month starts instead of ``month_index``. The
+references below are the former code, restated.
 """
 
 from __future__ import annotations
@@ -17,14 +19,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpoc_fhir.engine.components import Component
-from cpoc_fhir.engine.facts import DiseaseState, DiseaseStatus
+from cpoc_fhir.engine.facts import (
+    CancerRole,
+    Diagnosis,
+    DiseaseState,
+    DiseaseStatus,
+    DrugRole,
+    ExposureKind,
+    MedicationExposure,
+    Route,
+)
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
-from cpoc_fhir.engine.months import billing_month
+from cpoc_fhir.engine.months import (
+    BillingMonth,
+    billing_month,
+    billing_months,
+    month_index,
+    month_start,
+)
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.packs.cpoc.codes import LINE_CODES, _checked_code_for, code_for
 from cpoc_fhir.packs.cpoc.context import Context
-from cpoc_fhir.packs.cpoc.scoring import comorbidity
+from cpoc_fhir.packs.cpoc.scoring import Factor, charlson_diagnoses, comorbidity, comorbidity_of
+from cpoc_fhir.packs.cpoc.timeline import _treatment_by_month
+from cpoc_fhir.packs.cpoc.treatment import MonthTreatment, add_exposure
 
 ANCHOR = date(2025, 1, 1)
 
@@ -98,7 +117,8 @@ def test_comorbidity_with_the_memo_equals_without(knowledge: Knowledge) -> None:
     january = comorbidity(rec, billing_month(ANCHOR, 1), knowledge, rule, memo)  # type: ignore[arg-type]
     march = comorbidity(rec, billing_month(ANCHOR, 3), knowledge, rule, memo)  # type: ignore[arg-type]
     assert january.evidence != march.evidence and len(march.evidence) == 2
-    assert len(memo) == 2  # two distinct sets of diagnoses seen
+    factors = [v for v in memo.values() if isinstance(v, Factor)]
+    assert len(factors) == 2  # two distinct sets of diagnoses seen
 
 
 @pytest.mark.parametrize("component", list(Component))
@@ -140,3 +160,94 @@ def test_billing_line_of_equals_the_constructor() -> None:
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
     with pytest.raises(AttributeError):  # still frozen
         fast.code = "xx204"  # type: ignore[misc]
+
+
+# --- comorbidity: the record's Charlson candidates found once ---------------------------------
+
+_DX_CODES = ["E119", "J449", "I509", "N184", "K7030", "Z000", "C349"]  # Z000: no category
+_diagnosis = st.builds(
+    lambda n, icd, onset, length, active, role: Diagnosis(
+        f"Condition/c{n}",
+        icd10=(icd,),
+        onset=ANCHOR + timedelta(days=onset) if onset is not None else None,
+        abatement=ANCHOR + timedelta(days=onset + length)
+        if onset is not None and length is not None
+        else None,
+        active=active,
+        cancer_role=role,
+    ),
+    st.integers(0, 10_000),
+    st.sampled_from(_DX_CODES),
+    st.one_of(st.none(), st.integers(-400, 200)),
+    st.one_of(st.none(), st.integers(0, 120)),
+    st.booleans(),
+    st.sampled_from([CancerRole.NONE, CancerRole.NONE, CancerRole.PRIMARY]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_diagnosis, max_size=7), st.lists(st.integers(1, 9), min_size=1, max_size=9))
+def test_comorbidity_of_the_candidates_equals_the_former_definition(
+    knowledge: Knowledge, diagnoses: list[Diagnosis], ks: list[int]
+) -> None:
+    # The former definition: every diagnosis tested each month (charlson_diagnoses), no memo.
+    rec = record(diagnoses=diagnoses)
+    memo: dict[object, object] = {}
+    rule = RuleSettings()
+    for k in ks:
+        month = billing_month(ANCHOR, k)
+        fast = comorbidity(rec, month, knowledge, rule, memo)  # type: ignore[arg-type]
+        assert fast == comorbidity_of(charlson_diagnoses(rec, month, knowledge), knowledge, rule)
+
+
+# --- treatment by month: bisection over the month starts ----------------------------------------
+
+
+def _by_month_index(
+    exposures: list[MedicationExposure], anchor: date, months: list[BillingMonth]
+) -> dict[int, MonthTreatment]:
+    """The former bucketing: ``month_index`` of each exposure's first and last day."""
+    by_month: dict[int, MonthTreatment] = {}
+    last_k = months[-1].index
+    for exposure in exposures:
+        first_k = max(1, month_index(anchor, exposure.start))
+        end_k = min(last_k, month_index(anchor, exposure.end))
+        for k in range(first_k, end_k + 1):
+            month = months[k - 1]
+            treatment = by_month.setdefault(k, MonthTreatment())
+            add_exposure(treatment, exposure, month.start.toordinal(), month.end.toordinal())
+    return by_month
+
+
+_exposure = st.builds(
+    lambda n, start, length, oral: MedicationExposure(
+        f"MedicationAdministration/m{n}",
+        "cisplatin",
+        "cisplatin",
+        DrugRole.ANTICANCER,
+        Route.ORAL if oral else Route.PARENTERAL,
+        ExposureKind.SUPPLY if oral else ExposureKind.ADMINISTERED,
+        date(2025, 1, 1) + timedelta(days=start),
+        date(2025, 1, 1) + timedelta(days=start + length),
+    ),
+    st.integers(0, 10_000),
+    st.integers(-90, 500),
+    st.integers(0, 120),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_exposure, max_size=12),
+    st.sampled_from([date(2025, 1, 31), date(2025, 2, 28), date(2025, 3, 15), date(2025, 1, 1)]),
+    st.integers(1, 14),
+)
+def test_treatment_by_month_bisects_to_what_month_index_gave(
+    exposures: list[MedicationExposure], anchor: date, count: int
+) -> None:
+    # Anchors on the 31st and end of February: the month-end rule of month_start.
+    months = list(billing_months(anchor, month_start(anchor, count + 1) - timedelta(days=1)))
+    assert len(months) == count
+    got = _treatment_by_month(record(), exposures, anchor, months)
+    assert got == _by_month_index(exposures, anchor, months)

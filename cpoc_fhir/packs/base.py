@@ -13,10 +13,10 @@ new pack needs no change there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import PatientRecord
@@ -67,6 +67,22 @@ class ModelEvaluator(Protocol):
         ``spans`` are the days the model holds the patient (packs/selection.py): an episode
         model starts episodes only on those days. Lines dated outside them are dropped by the
         caller (packs/evaluate.py), so a pack need not clip its own."""
+        ...
+
+
+@runtime_checkable
+class MonthsEvaluator(ModelEvaluator, Protocol):
+    """A pack that can bill only some of its months (CPOC: packs/cpoc/timeline.py)."""
+
+    def evaluate_months(
+        self,
+        record: PatientRecord,
+        as_of: date,
+        spans: tuple[ModelSpan, ...],
+        starts: Collection[date],
+    ) -> PatientTimeline:
+        """``evaluate``'s lines of the months starting on ``starts`` (and New Patient),
+        exactly as ``evaluate`` gives them; other months' lines may be missing."""
         ...
 
 

@@ -9,7 +9,7 @@ months before the change billed under the old model and the months after under t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -17,7 +17,13 @@ from cpoc_fhir.engine.coverage import coverage_order_warnings
 from cpoc_fhir.engine.episodes import Episode
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, ModelSpan, PatientTimeline
-from cpoc_fhir.packs.base import ModelEvaluator, PackCode, PackEnvironment, PaymentModelPack
+from cpoc_fhir.packs.base import (
+    ModelEvaluator,
+    MonthsEvaluator,
+    PackCode,
+    PackEnvironment,
+    PaymentModelPack,
+)
 from cpoc_fhir.packs.registry import load_pack, pack_codes
 from cpoc_fhir.packs.selection import model_spans
 from cpoc_fhir.packs.settings import ModelSettings
@@ -58,20 +64,32 @@ class ModelEvaluation:
     def spans(self, record: PatientRecord) -> tuple[ModelSpan, ...]:
         return model_spans(record, self.settings, self.forced)
 
-    def evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
-        timeline = self._evaluate(record, as_of)
+    def evaluate(
+        self, record: PatientRecord, as_of: date, months: Collection[date] | None = None
+    ) -> PatientTimeline:
+        """The patient's lines. ``months`` (billing-month starts): the caller reads only the
+        lines of those months and the New Patient line, so a pack that can bill only those
+        (``MonthsEvaluator``: CPOC) may leave the others out — for a patient one such pack
+        holds on every day; otherwise (several packs) everything is evaluated as always."""
+        timeline = self._evaluate(record, as_of, months)
         extra = () if self.forced is not None else coverage_order_warnings(record)
         if not extra:
             return timeline
         return replace(timeline, warnings=tuple(dict.fromkeys((*timeline.warnings, *extra))))
 
-    def _evaluate(self, record: PatientRecord, as_of: date) -> PatientTimeline:
+    def _evaluate(
+        self, record: PatientRecord, as_of: date, months: Collection[date] | None
+    ) -> PatientTimeline:
         spans = self.spans(record)
         # One pack on every day (one span, or several of the same pack: an unmapped Coverage
         # after days with none) is that pack's own timeline, its §14.3 notice kept.
         if len({s.model for s in spans}) == 1:
             span = spans[0]
-            timeline = self.bound(span.model).evaluate(record, as_of, spans)
+            evaluator = self.bound(span.model)
+            if months is not None and isinstance(evaluator, MonthsEvaluator):
+                timeline = evaluator.evaluate_months(record, as_of, spans, months)
+            else:
+                timeline = evaluator.evaluate(record, as_of, spans)
             # CPOC for all time by default, for one reason: the timeline keeps its original
             # shape. Days of several reasons (selection.py joins them with "; ") stay shown.
             if (

@@ -22,6 +22,7 @@ from cpoc_fhir.engine.facts import (
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.medications import (
+    Dosage,
     Identified,
     dosages,
     exposure,
@@ -73,25 +74,29 @@ def read_order(
         return [], None
     ref = resource_key(order)
     stop = _stop(ctx, order, drug, administered.get(ref))
-    route = route_of(ctx, order, dosages(ctx, order), drug.usual_route, drug.concept)
+    found = dosages(ctx, order)  # read once: the route and the planned dates both need them
+    route = route_of(ctx, order, found, drug.usual_route, drug.concept)
     if route is None:
         ctx.warn(order, "route not stated; taken as infused or injected")
         route = Route.PARENTERAL
     if route is Route.PARENTERAL:
         if ref in administered:
             return [], stop
-        return _planned(ctx, order, drug), stop
+        return _planned(ctx, order, drug, found), stop
     if ref in dispensed:
         return [], stop
     supply = _supply(ctx, order, drug)
     return ([supply] if supply else []), stop
 
 
-def planned_dates(ctx: ReadContext, order: Resource) -> list[date]:
-    """Every timing.event of its dosage, else the first timing bounds start."""
+def planned_dates(
+    ctx: ReadContext, order: Resource, found: list[Dosage] | None = None
+) -> list[date]:
+    """Every timing.event of its dosage, else the first timing bounds start. ``found``: the
+    order's ``dosages`` when already read."""
     events: set[date] = set()
     bounds: list[date] = []
-    for at, dosage in dosages(ctx, order):
+    for at, dosage in dosages(ctx, order) if found is None else found:
         timing = access.obj(dosage, "timing", at, "Timing")
         if timing is None:
             continue
@@ -104,9 +109,11 @@ def planned_dates(ctx: ReadContext, order: Resource) -> list[date]:
     return sorted(events) if events else bounds[:1]
 
 
-def _planned(ctx: ReadContext, order: Resource, drug: Identified) -> list[MedicationExposure]:
+def _planned(
+    ctx: ReadContext, order: Resource, drug: Identified, found: list[Dosage]
+) -> list[MedicationExposure]:
     ordered_on = access.date(order, "authoredOn")
-    days = planned_dates(ctx, order) or ([ordered_on] if ordered_on else [])
+    days = planned_dates(ctx, order, found) or ([ordered_on] if ordered_on else [])
     if not days:
         ctx.warn(order, "no planned date and no authoredOn; not counted")
     planned = ExposureKind.PLANNED
@@ -138,7 +145,8 @@ def _stop(
     """A stopped anti-cancer order whose statusReason says progression or toxicity."""
     if access.code(order, "status") != "stopped" or drug.role is not DrugRole.ANTICANCER:
         return None
-    reason = stop_reason(access.concept(order, "statusReason"))
+    concept = access.concept(order, "statusReason")
+    reason = stop_reason(concept) if concept is not None else None  # none without a reason
     if reason is None:
         return None
     request = access.obj(order, "dispenseRequest") or {}

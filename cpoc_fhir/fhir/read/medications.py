@@ -17,6 +17,7 @@ from typing import Any
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, Route
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
+from cpoc_fhir.fhir.read.memo import BoundedMemo
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, codes, codings, concept_words, duration_days
 
@@ -139,11 +140,18 @@ def _dosage_route(dosages: list[Dosage]) -> Route | None:
 
 def _route_in(words: str) -> Route | None:
     """The route named in free text, when exactly one kind is named."""
+    return _routes_named(words)  # a record words its drugs alike ("… Injection"): once each
+
+
+def _route_named(words: str) -> Route | None:
     words = words.lower()
     oral, parenteral = bool(_ORAL_WORDS.search(words)), bool(_PARENTERAL_WORDS.search(words))
     if oral == parenteral:
         return None
     return Route.ORAL if oral else Route.PARENTERAL
+
+
+_routes_named: BoundedMemo[Route | None] = BoundedMemo(_route_named)
 
 
 def order_organization(ctx: ReadContext, order: Resource) -> object:

@@ -7,6 +7,7 @@ pack is bound with the schedule the process loaded and reads no file of its own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,6 +38,16 @@ class CpocModel:
         # CPOC's months run from the first treatment whoever paid then (cpoc-rules §2); the
         # caller keeps the lines dated on CPOC's days.
         return evaluate(record, self.knowledge, self.rules, self.payer, as_of)
+
+    def evaluate_months(
+        self,
+        record: PatientRecord,
+        as_of: date,
+        spans: tuple[ModelSpan, ...],
+        starts: Collection[date],
+    ) -> PatientTimeline:
+        """``evaluate``, billing only the months starting on ``starts`` (timeline.evaluate)."""
+        return evaluate(record, self.knowledge, self.rules, self.payer, as_of, starts)
 
 
 def _bind(env: PackEnvironment) -> CpocModel:

@@ -36,19 +36,37 @@ def comorbidity(
     month: BillingMonth,
     knowledge: Knowledge,
     settings: RuleSettings,
-    memo: dict[Any, Factor] | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> Factor:
     """Table 1 from the Charlson index of conditions active in the month, cancers excluded.
     ``memo`` (one per patient: the Context's) keeps the factor of each set of diagnoses seen,
-    as most months of a patient share theirs."""
-    diagnoses = charlson_diagnoses(record, month, knowledge)
+    as most months of a patient share theirs, and the record's Charlson candidates."""
     if memo is None:
-        return comorbidity_of(diagnoses, knowledge, settings)
+        return comorbidity_of(charlson_diagnoses(record, month, knowledge), knowledge, settings)
+    # The record's Charlson candidates (non-cancer, in a category) are found once per patient:
+    # each month then only tests which are active (same diagnoses, same order).
+    candidates = memo.get(_CANDIDATES)
+    if candidates is None:
+        candidates = memo[_CANDIDATES] = charlson_candidates(record, knowledge)
+    diagnoses = tuple(d for d in candidates if d.active_during(month.start, month.end))
     key = tuple(map(id, diagnoses))  # the record holds them: ids are stable while it lives
     found = memo.get(key)
     if found is None:
         found = memo[key] = comorbidity_of(diagnoses, knowledge, settings)
     return found
+
+
+_CANDIDATES = object()  # the memo's entry for the record's Charlson candidates
+
+
+def charlson_candidates(record: PatientRecord, knowledge: Knowledge) -> tuple[Diagnosis, ...]:
+    """The record's non-cancer diagnoses that fall in a Charlson category, in record order."""
+    return tuple(
+        diagnosis
+        for diagnosis in record.diagnoses
+        if diagnosis.cancer_role is CancerRole.NONE
+        and knowledge.charlson.categories(diagnosis.icd10, diagnosis.snomed)
+    )
 
 
 def charlson_diagnoses(

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Collection, Iterable
 from datetime import date
 
 from cpoc_fhir.engine.components import Component
@@ -39,11 +40,19 @@ def evaluate(
     settings: RuleSettings,
     payer: PayerSchedule,
     as_of: date,
+    months: Collection[date] | None = None,
 ) -> PatientTimeline:
     """Every CPOC line of one patient from the first visit through the month of ``as_of``;
-    none, with a notice, for a patient not of a CPOC cancer type (§14.3)."""
+    none, with a notice, for a patient not of a CPOC cancer type (§14.3).
+
+    ``months``: bill only the billing months starting on these days (and the New Patient
+    line), for a caller that reads no other month (an order hook's baseline). A month's lines
+    depend on the whole record (anchor, lines of therapy, treatment days, statuses) but never
+    on another month's lines, so they are the same as in the full timeline
+    (tests/test_timeline_months.py); the warnings are then those of the months billed. The
+    cancer-type notice is unaffected: the New Patient line is always there when any is."""
     record = known_on(record, as_of)
-    timeline = _evaluate(record, knowledge, settings, payer, as_of)
+    timeline = _evaluate(record, knowledge, settings, payer, as_of, months)
     return apply_cancer_types(timeline, record, settings)
 
 
@@ -53,6 +62,7 @@ def _evaluate(
     settings: RuleSettings,
     payer: PayerSchedule,
     as_of: date,
+    only: Collection[date] | None = None,
 ) -> PatientTimeline:
     exposures = counted_exposures(record)
     lines, line_of = build_lines(exposures, knowledge.regimens, settings)
@@ -96,7 +106,8 @@ def _evaluate(
         missing.cite(*(t.ref for t in record.transplants if t.on == first_treatment))
         drafts.append(missing)
     for month in months:
-        drafts.extend(_month_lines(ctx, month))
+        if only is None or month.start in only:
+            drafts.extend(_month_lines(ctx, month))
     return _timeline(record, as_of, drafts, payer, ctx.warnings)
 
 
@@ -135,9 +146,18 @@ def _treatment_by_month(
     if not months:
         return by_month
     last_k = months[-1].index
+    # Month k of a day by bisection over the months' starts (k of them start on or before
+    # it): month_index's k for days in months 1..last_k; before the anchor 0 (month_index
+    # ≤ 0), after the last month last_k (month_index more) — the same once clamped to
+    # [1, last_k], except an exposure starting after the last month: none of its days count.
+    starts = [month.start.toordinal() for month in months]
+    last_end = months[-1].end.toordinal()
     for exposure in exposures:
-        first_k = max(1, month_index(anchor, exposure.start))
-        end_k = min(last_k, month_index(anchor, exposure.end))
+        first = exposure.start.toordinal()
+        if first > last_end:
+            continue
+        first_k = max(1, bisect_right(starts, first))
+        end_k = min(last_k, bisect_right(starts, exposure.end.toordinal()))
         for k in range(first_k, end_k + 1):
             month = months[k - 1]
             treatment = by_month.setdefault(k, MonthTreatment())
