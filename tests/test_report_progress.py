@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,21 @@ def test_server_source_bar_has_no_total() -> None:
     counted = CountedSource(open_source(bundled_examples()), stream=tty)
     assert sum(1 for _ in counted.patients()) == PATIENTS
     assert f"0/{PATIENTS}" in tty.getvalue()  # tqdm draws the total first; the rest is timed
+
+
+def test_revenue_bar_over_its_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `report revenue INPUT` reads the patients of its Bundle under the same bar; the total is
+    # the patients its ChargeItems and Coverages name (counted here by reading them).
+    from test_revenue_report import _bundle
+
+    bundle = _bundle(tmp_path, coverages=True)
+    patients = sum(1 for _ in open_source(bundle).patients())
+    argv = ["report", "revenue", str(bundle), "--from", "2025-03", "--to", "2025-04"]
+    tty = _Tty()
+    on_tty = _run(argv, tty, monkeypatch)
+    assert patients >= 2 and f"0/{patients}" in tty.getvalue()
+    pipe = io.StringIO()
+    assert _run(argv, pipe, monkeypatch).encode() == on_tty.encode() and pipe.getvalue() == ""
+    quiet = _Tty()
+    assert _run([*argv, "--no-progress"], quiet, monkeypatch) == on_tty
+    assert quiet.getvalue() == "" and "2900.00" in on_tty  # March and April's revenue

@@ -30,12 +30,23 @@ ECONOMICS_QUERIES = (
 
 
 class ServerSource(RecordSource):
-    """Each patient's record, charges and Coverages, read from the server on demand."""
+    """Each patient's record, charges and Coverages, read from the server on demand.
 
-    def __init__(self, client: FhirClient, where: str, group: str | None = None) -> None:
+    ``queries`` are the searches beside the record's: the economics' by default; a report that
+    needs only the record (``report value``, ``report cpc-coordination``) gives none and reads
+    what the capture run reads, nothing more."""
+
+    def __init__(
+        self,
+        client: FhirClient,
+        where: str,
+        group: str | None = None,
+        queries: tuple[tuple[str, str], ...] = ECONOMICS_QUERIES,
+    ) -> None:
         super().__init__(where)
         self.client = client
         self.group = group
+        self.queries = queries
         self._store = ServerStore(client, "", lambda _a, _b: False, update_create=False)
         self._warnings: list[str] = []
 
@@ -65,9 +76,11 @@ class ServerSource(RecordSource):
 
     def patient(self, pid: str) -> PatientResources:
         record = self._store.patient_resources(pid)
+        if not self.queries:
+            return record
         resources = list(record.resources)
         ref = f"Patient/{pid}"
-        for resource_type, parameter in ECONOMICS_QUERIES:
+        for resource_type, parameter in self.queries:
             query = {parameter: ref, "_count": PAGE}
             resources.extend(self.client.search(resource_type, query))
         out = patient_resources(resources, ref)
@@ -79,10 +92,13 @@ class ServerSource(RecordSource):
         return None
 
 
-def open_records(args: Any) -> RecordSource:
+def open_records(
+    args: Any, queries: tuple[tuple[str, str], ...] = ECONOMICS_QUERIES
+) -> RecordSource:
     """``args.input`` (a file source) or, with ``args.fhir_base``, the server with the capture
-    run's authorisation (``capture.connect.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN), its
-    patients counted by a progress bar (``fhir.read.counted``; ``--no-progress``)."""
+    run's authorisation (``capture.connect.fhir_client``: ``--smart-*`` or CPOC_FHIR_TOKEN) and
+    ``queries`` beside the record's, its patients counted by a progress bar
+    (``fhir.read.counted``; ``--no-progress``)."""
     from cpoc_fhir.fhir.read.counted import counted
 
     if getattr(args, "fhir_base", None) is None:
@@ -91,5 +107,5 @@ def open_records(args: Any) -> RecordSource:
         return counted(open_source(args.input), args)
     from cpoc_fhir.capture.connect import fhir_client
 
-    source = ServerSource(fhir_client(args), args.fhir_base, getattr(args, "group", None))
-    return counted(source, args)
+    group = getattr(args, "group", None)
+    return counted(ServerSource(fhir_client(args), args.fhir_base, group, queries), args)

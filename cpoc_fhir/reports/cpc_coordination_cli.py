@@ -50,23 +50,17 @@ def add_parser(reports: Any) -> None:
 
 
 def _patients(args: argparse.Namespace) -> Iterator[Any]:
-    if args.fhir_base is None:
-        from cpoc_fhir.fhir.read import open_source
-        from cpoc_fhir.fhir.read.counted import counted
+    from cpoc_fhir.economics.server_source import open_records
 
-        yield from counted(open_source(args.input), args).patients()
-        return
-    from cpoc_fhir.capture.connect import fhir_client
-    from cpoc_fhir.capture.server import ServerStore
-    from cpoc_fhir.fhir.write import charge_item_changed
-
-    client = fhir_client(args)
-    store = ServerStore(client, "", charge_item_changed)  # reading only
+    # A file source, or the capture run's reader with no searches beside the record's; both
+    # under the reports' progress bar (fhir.read.counted).
+    source = open_records(args, queries=())
     try:
-        for patient_id in store.patients_with_episodes():
-            yield store.patient_resources(patient_id)
+        yield from source.patients()
     finally:
-        client.close()
+        client = getattr(source, "client", None)
+        if client is not None:
+            client.close()
 
 
 def run(args: argparse.Namespace) -> int:

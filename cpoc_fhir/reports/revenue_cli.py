@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import add_no_progress
 
 FORMATS = ("table", "csv", "xlsx", "json", "html")
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -63,6 +64,7 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
     add_auth_options(p, "system/ChargeItem.rs system/Coverage.rs system/Organization.rs")
+    add_no_progress(p)  # the bar over INPUT's patients (fhir.read.counted)
     p.set_defaults(report_run=run)
 
 
@@ -126,9 +128,10 @@ def _read(args: argparse.Namespace) -> tuple[list[Any], Any, tuple[str, ...]]:
     knowledge = load_knowledge()  # the record reader's context wants it (0.2 s)
     if args.fhir_base is None:
         from cpoc_fhir.fhir.read import open_source
+        from cpoc_fhir.fhir.read.counted import counted
         from cpoc_fhir.reports.revenue_payers import read_payers
 
-        source = open_source(args.input)
+        source = counted(open_source(args.input), args)
         items: list[Any] = []
         coverages: list[Any] = []
         organizations: dict[str, Any] = {}

@@ -227,14 +227,12 @@ def _practice(args: argparse.Namespace) -> Practice:
 
 
 def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
-    from cpoc_fhir.capture.connect import fhir_client
-    from cpoc_fhir.capture.server import ServerStore
+    from cpoc_fhir.economics.server_source import open_records
     from cpoc_fhir.fhir.client import FhirNotFound
-    from cpoc_fhir.fhir.write import charge_item_changed
 
-    client = fhir_client(args)
-    # Reading only: the ChargeItem identifier system and change test are never used.
-    store = ServerStore(client, "", charge_item_changed)
+    # The capture run's reader with no searches beside the record's, under the reports' bar.
+    source = open_records(args, queries=())
+    client = source.client  # type: ignore[attr-defined]  # CountedSource hands it on
     if args.location:
         wanted = args.location.removeprefix("Location/")
         try:
@@ -248,8 +246,7 @@ def _server_practice(args: argparse.Namespace, warnings: list[str]) -> Practice:
 
     def gathered() -> Iterator[PatientResources]:
         try:
-            for patient_id in store.patients_with_episodes():
-                yield store.patient_resources(patient_id)
+            yield from source.patients()
         finally:
             client.close()
 

@@ -1,7 +1,7 @@
 """A record source whose patient iterator draws the progress bar (issue 17 item 6).
 
 The long reports (``cpoc model``, ``cpoc report value|pbp|eom-services|model-episodes|
-episodes|corridors|savings|cpc-coordination``) iterate patients deep inside their modules;
+episodes|corridors|savings|cpc-coordination|revenue``) iterate patients deep inside their modules;
 wrapping the source they are given, rather than each loop, gives every one of them the same bar
 (``cpoc_fhir.progress``: stderr, off when not a terminal or with ``--no-progress``) without
 touching their code. The total is the source's patient count when it knows it (a Bundle, a
