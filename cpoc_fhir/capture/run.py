@@ -24,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from cpoc_fhir.capture.desired import desired_items
 from cpoc_fhir.capture.ffs import conflict_rows, ffs_charges
 from cpoc_fhir.capture.parallel import Prefetched, prefetch
 from cpoc_fhir.capture.plan import Action, Plan, identifier_of, occurrence_start, plan
@@ -34,7 +35,6 @@ from cpoc_fhir.errors import CpocError
 from cpoc_fhir.fhir.read import PatientResources, read_record
 from cpoc_fhir.fhir.write import (
     PublishSettings,
-    build_charge_item,
     charge_context,
     charge_item_changed,
 )
@@ -334,12 +334,13 @@ class CaptureRun:
         timeline = ev.evaluate(record, self.as_of)
         context = charge_context(record, ev.payer, self.publish, self.entered)
         lines = [line for line in timeline.lines if line.start <= self.month.last]
-        # Built unvalidated to plan; only what is sent is validated (check_writes).
-        desired = [build_charge_item(line, context, validate=False) for line in lines]
         system = self.publish.practice_identifier_system
         own = [r for r in charges if r.get("resourceType") == "ChargeItem"]
         if timeline.fee_for_service is None:
             first, last = self.window_first, self.month.last
+            # Only the items the plan can use (capture.desired), built unvalidated; only what
+            # is sent is validated (check_writes).
+            desired = desired_items(lines, context, own, first)
             steps = plan(desired, own, system, first, last, charge_item_changed)
         else:
             steps = fee_for_service_plan(own, system, self.month.last)

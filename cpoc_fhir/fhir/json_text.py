@@ -12,11 +12,18 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+# Stands in for each Decimal (as "<marker>:<n>"), then is replaced by its digits. One random
+# marker per process, so the pattern is compiled once: a pattern made per call (as before) was
+# compiled on every call, past ``re``'s cache — 0.5 s of a 600-patient capture's 11 s.
+_MARKER = uuid.uuid4().hex
+_PLACEHOLDER = re.compile(f'"{_MARKER}:(\\d+)"')
+_COMPACT = (",", ":")
+_INDENTED = (",", ": ")
+
 
 def dumps(resource: Any, indent: int | None = None) -> str:
     """Compact JSON (or indented with `indent`); a Decimal becomes its fixed-point number."""
     decimals: list[Decimal] = []
-    marker = uuid.uuid4().hex  # stands in for each Decimal, then is replaced by its digits
 
     def placeholder(value: Any) -> str:
         if not isinstance(value, Decimal):
@@ -24,7 +31,7 @@ def dumps(resource: Any, indent: int | None = None) -> str:
         if not value.is_finite():
             raise ValueError(f"not a finite number: {value}")
         decimals.append(value)
-        return f"{marker}:{len(decimals) - 1}"
+        return f"{_MARKER}:{len(decimals) - 1}"
 
     text = json.dumps(
         resource,
@@ -32,8 +39,8 @@ def dumps(resource: Any, indent: int | None = None) -> str:
         ensure_ascii=False,
         allow_nan=False,
         indent=indent,
-        separators=(",", ":") if indent is None else (",", ": "),
+        separators=_COMPACT if indent is None else _INDENTED,
     )
     if not decimals:
         return text
-    return re.sub(f'"{marker}:(\\d+)"', lambda m: format(decimals[int(m[1])], "f"), text)
+    return _PLACEHOLDER.sub(lambda m: format(decimals[int(m[1])], "f"), text)

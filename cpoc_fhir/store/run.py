@@ -105,24 +105,33 @@ class RunHandle:
         with self.ledger.transaction() as session:
             now = self.ledger.now()
             self._touch(session, now)
-            query = select(RunPatient).where(
+            query = select(RunPatient.patient_ref, RunPatient.id).where(
                 RunPatient.run_id == self.run_id,
                 RunPatient.patient_ref.in_({one.ref for one in outcomes}),
             )
-            rows = {row.patient_ref: row for row in session.scalars(query)}  # one read
+            ids: dict[str, int] = {ref: row_id for ref, row_id in session.execute(query)}
             written = [
                 _write_row(self.run_id, one.ref, w, now) for one in outcomes for w in one.writes
             ]
             if written:  # one executemany, in order (a run's writes are read back by id)
                 session.execute(insert(Write), written)
-            for one in outcomes:
-                row = rows.get(one.ref)
-                if row is None:
-                    row = rows[one.ref] = RunPatient(run_id=self.run_id, patient_ref=one.ref)
-                    session.add(row)
-                row.status, row.lines, row.finished_at = one.status, one.lines, now
-                row.error = _clip(one.error)
-            session.flush()
+            # The patients' rows as two executemany statements (new rows, rows of patients
+            # recorded before, e.g. failed then retried), not one ORM object each; a patient
+            # twice in a group ends as its last outcome, as when recorded one at a time.
+            last = {one.ref: one for one in outcomes}
+            new: list[dict[str, Any]] = []
+            known: list[dict[str, Any]] = []
+            for ref, one in last.items():
+                row = {"run_id": self.run_id, "patient_ref": ref, "status": one.status}
+                row |= {"lines": one.lines, "error": _clip(one.error), "finished_at": now}
+                if ref in ids:
+                    known.append(row | {"id": ids[ref]})
+                else:
+                    new.append(row)
+            if new:
+                session.execute(insert(RunPatient), new)
+            if known:
+                session.execute(update(RunPatient), known)  # by primary key
 
     def heartbeat(self) -> None:
         """Tell other runs this one is alive (done with every patient too); ``LockLost`` if not."""
@@ -193,7 +202,9 @@ def _insert_writes(
 def _add_writes(
     session: Session, run_id: int, patient_ref: str, writes: Iterable[WriteLike], now: datetime
 ) -> None:
-    session.add_all(Write(**_write_row(run_id, patient_ref, w, now)) for w in writes)
+    rows = [_write_row(run_id, patient_ref, w, now) for w in writes]
+    if rows:  # one executemany, in order
+        session.execute(insert(Write), rows)
 
 
 def _write_row(run_id: int, patient_ref: str, w: WriteLike, now: datetime) -> dict[str, Any]:

@@ -253,11 +253,40 @@ def charge_item_changed(existing: Mapping[str, Any], desired: Mapping[str, Any])
     """True when a field the product owns differs (meta, id and enteredDate are ignored).
 
     Numbers compare by value (a server may write 430.00 as 430), empty values count as absent,
-    and of the notes only the text counts.
+    and of the notes only the text counts. Most items a run compares are unchanged and equal as
+    they are: ``_equal_as_they_are`` answers those without normalising anything.
     """
+    if _equal_as_they_are(existing, desired):
+        return False
     if any(_normal(existing.get(k)) != _normal(desired.get(k)) for k in _OWNED):
         return True
     return _note_texts(existing) != _note_texts(desired)
+
+
+def _equal_as_they_are(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Every owned field and the note texts ``==`` as they are, and no float in them.
+
+    Equal values normalise to equal values (``_normal`` is a function of the value, and ``==``
+    of ints, Decimals and bools is exact), except floats: ``Decimal(str(1e23))`` is not the int
+    a float equals. So a float anywhere sends the pair to the full comparison."""
+    for key in _OWNED:
+        mine, theirs = existing.get(key), desired.get(key)
+        if mine != theirs or _holds_float(mine) or _holds_float(theirs):
+            return False
+    return _note_texts(existing) == _note_texts(desired)
+
+
+def _holds_float(value: Any) -> bool:
+    kind = value.__class__
+    if kind is str or value is None or kind is int or kind is Decimal or kind is bool:
+        return False
+    if isinstance(value, float):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_float(v) for v in value)
+    return False
 
 
 def _normal(value: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -141,13 +142,65 @@ def line_codings(
 
 
 def compact(value: Any) -> Any:
-    """The value without None, "" , [] and {} anywhere (FHIR forbids empty elements)."""
+    """The value without None, "" , [] and {} anywhere (FHIR forbids empty elements).
+
+    Mappings come back as dicts, lists and tuples as lists. On the capture run's hot path
+    (every ChargeItem built): plain dicts, lists and strings are tested by their exact type
+    first, which skips the ``Mapping`` ABC check and one call per leaf; anything else takes
+    the general path, with the same result."""
+    if value.__class__ is dict:
+        return _compact_dict(value)
+    if value.__class__ is list:
+        return _compact_list(value)
     if isinstance(value, Mapping):
-        out = {k: compact(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not _empty(v)}
+        return _compact_dict(value)
     if isinstance(value, list | tuple):
-        return [v for v in (compact(v) for v in value) if not _empty(v)]
+        return _compact_list(value)
     return value
+
+
+def _compact_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, item in value.items():
+        kind = item.__class__
+        if kind is str:
+            if item:
+                out[key] = item
+        elif kind is dict:
+            item = _compact_dict(item)
+            if item:
+                out[key] = item
+        elif kind is list:
+            item = _compact_list(item)
+            if item:
+                out[key] = item
+        elif item is not None:
+            item = compact(item)
+            if not _empty(item):
+                out[key] = item
+    return out
+
+
+def _compact_list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    out = []
+    for item in value:
+        kind = item.__class__
+        if kind is str:
+            if item:
+                out.append(item)
+        elif kind is dict:
+            item = _compact_dict(item)
+            if item:
+                out.append(item)
+        elif kind is list:
+            item = _compact_list(item)
+            if item:
+                out.append(item)
+        elif item is not None:
+            item = compact(item)
+            if not _empty(item):
+                out.append(item)
+    return out
 
 
 def _empty(value: Any) -> bool:
@@ -155,13 +208,40 @@ def _empty(value: Any) -> bool:
 
 
 def empty_paths(value: Any, path: str = "") -> list[str]:
-    """Where a resource holds an empty value or a null (FHIR allows neither)."""
+    """Where a resource holds an empty value or a null (FHIR allows neither).
+
+    A resource almost always has none: ``_has_empty`` answers that in one pass without
+    building any path; only a resource with one is walked again for the paths."""
+    if not _has_empty(value):
+        return []
+    return _empty_paths(value, path)
+
+
+def _has_empty(value: Any) -> bool:
+    """Whether ``value`` is, or holds anywhere, what ``_empty_paths`` reports."""
+    kind = value.__class__
+    if kind is str:
+        return not value or value.isspace()
+    if kind is dict:
+        if not value:
+            return True
+        return any(map(_has_empty, value.values()))
+    if kind is list:
+        if not value:
+            return True
+        return any(map(_has_empty, value))
+    if value is None or kind is int or kind is Decimal or kind is bool:
+        return value is None
+    return bool(_empty_paths(value, ""))  # anything else: the general definition
+
+
+def _empty_paths(value: Any, path: str) -> list[str]:
     if _empty(value) or (isinstance(value, str) and not value.strip()):
         return [path or "(root)"]
     if isinstance(value, Mapping):
-        return [p for k, v in value.items() for p in empty_paths(v, f"{path}.{k}".lstrip("."))]
+        return [p for k, v in value.items() for p in _empty_paths(v, f"{path}.{k}".lstrip("."))]
     if isinstance(value, list | tuple):
-        return [p for i, v in enumerate(value) for p in empty_paths(v, f"{path}[{i}]")]
+        return [p for i, v in enumerate(value) for p in _empty_paths(v, f"{path}[{i}]")]
     return []
 
 
