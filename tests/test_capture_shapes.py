@@ -132,3 +132,22 @@ def test_a_known_shape_skips_the_model_and_a_new_one_does_not(
     put(broken, "code.coding.0.code", "xx 203 ")  # a code with a trailing space: not an R4 code
     with pytest.raises(ResourceValidationError, match="code"):
         check_charge_item(broken)
+
+
+def test_a_shape_orjson_refuses_is_still_a_shape() -> None:
+    """orjson writes the shape key; what it refuses (here an integer beyond 64 bits, which
+    json writes) falls back to json: the same key for the same item, and a different key from
+    the plain item's, so the unusual item is validated by the model itself."""
+    plain, huge = item(), item()
+    huge["quantity"] = {"value": 2**70}
+    assert shapes._shape(huge) == shapes._shape(copy.deepcopy(huge))
+    assert shapes._shape(huge) != shapes._shape(plain)
+    assert "1180591620717411303424" in (shapes._shape(huge) or "")  # 2**70, by json
+    check_charge_item(plain)
+    try:
+        validate_charge_item(huge)
+    except ResourceValidationError:
+        with pytest.raises(ResourceValidationError):
+            check_charge_item(huge)
+    else:
+        assert check_charge_item(huge) is huge

@@ -20,6 +20,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from cpoc_fhir.fhir.write import validate_charge_item
 from cpoc_fhir.fhir.write.publish import empty_paths
 
@@ -55,7 +57,10 @@ def _shape(item: Resource) -> str | None:
         masked = _masked(item)
     except _Unsure:
         return None
-    return json.dumps(masked, sort_keys=True, default=str)
+    try:  # the shape is only a key of this process's set: orjson is 4× faster at it
+        return orjson.dumps(masked, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    except TypeError:  # what orjson refuses (a non-str key, an int beyond 64 bits)
+        return json.dumps(masked, sort_keys=True, default=str)
 
 
 class _Unsure(Exception):
