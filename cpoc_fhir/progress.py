@@ -21,9 +21,14 @@ NO_PROGRESS_HELP = "no progress bar (none when not a terminal)"
 class Bar(Protocol):
     def update(self, n: int = 1) -> bool | None: ...
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
+
 
 class _NoBar:
     def update(self, n: int = 1) -> None:
+        return None
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         return None
 
 
