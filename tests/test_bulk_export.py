@@ -788,3 +788,33 @@ def test_capture_bulk_falls_back_to_paged_searches(
     assert [line.split() for line in out.splitlines() if "patients" in line] == [["patients", "1"]]
     assert len(fake.requests("GET", "/fhir/Patient/$export")) == 1
     assert fake.requests("GET", "/fhir/Condition")[0].query["patient"] == "p1"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_paged_reads_draw_a_bar_over_the_patients_on_a_terminal_only(sekmet: str) -> None:
+    # Issue 17 item 6: `cpoc timeline --fhir-base` spends its time in the per-patient
+    # searches (fhir/bulk/source._paged), before the timeline's own bar: that read has a bar
+    # "reading" whose total is the patients to read (the four bundled examples with an
+    # oncology episode); a pipe or --no-progress: stderr empty; stdout the same bytes.
+    from cpoc_fhir.cli import main
+
+    argv = ["timeline", "--fhir-base", sekmet, "--as-of", AS_OF, "--format", "json"]
+
+    def run(err: io.StringIO, *extra: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main([*argv, *extra]) == 0, err.getvalue()
+        return out.getvalue()
+
+    tty = _Tty()
+    on_tty = run(tty)
+    assert "reading:   0%" in tty.getvalue() and "0/4 [" in tty.getvalue()
+    pipe = io.StringIO()
+    assert run(pipe) == on_tty and pipe.getvalue() == ""
+    quiet = _Tty()
+    assert run(quiet, "--no-progress") == on_tty and quiet.getvalue() == ""
+    assert len(json.loads(on_tty)["patients"]) == 4

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpoc_fhir.progress import progress
+
 from ..client import FhirClient
 from ..errors import FhirError
 from ..record_queries import RECORD_QUERIES
@@ -50,6 +52,7 @@ class BulkSettings:
     timeout: float = DEFAULT_TIMEOUT
     full: bool = False
     patients: Sequence[str] | None = None  # paged fallback: only these patients
+    quiet: bool = False  # no progress bar over the paged reads (--no-progress)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,14 @@ def _paged(
         if members is not None
         else episode_patients(client)
     )
-    write_paged(client, mirror.data, patients)
+    # The searches per patient are the long part of a --fhir-base read (issue 17 item 6):
+    # the bar's total is the patients to read, known before the first search.
+    with progress(len(patients), "patient", settings.quiet, desc="reading") as bar:
+
+        def read(_patient_id: str) -> None:
+            bar.update(1)
+
+        write_paged(client, mirror.data, patients, read)
     return BulkResult(mirror.data, "paged searches", members)
 
 
