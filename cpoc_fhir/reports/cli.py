@@ -93,6 +93,9 @@ def _adherence(reports: Any) -> None:
         "Bundle of GuidanceResponses)",
     )
     p.add_argument("--phase", choices=ADHERENCE_PHASES, default="both")
+    p.add_argument(
+        "--wide", action="store_true", help="table: one line a row (default: fit 80 columns)"
+    )
     _tz_option(p)
     _store_option(p)
 
