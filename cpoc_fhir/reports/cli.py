@@ -154,6 +154,9 @@ def _value(reports: Any) -> None:
         help="the practice Location (default: the only Location in the input)",
     )
     p.add_argument("--format", choices=VALUE_FORMATS, default="table")
+    p.add_argument(
+        "--wide", action="store_true", help="table: titles uncut (default: fit 80 columns)"
+    )
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument(
         "--payer",
