@@ -200,3 +200,16 @@ def test_fit_table_narrows_the_widest_column_and_keeps_the_id() -> None:
     assert lines[1].startswith("a-long-identifier  word")
     assert lines[2].startswith(" " * 19 + "word")  # continuation under its column
     assert fit_table(rows, None)[1] == "a-long-identifier  " + ("word " * 20).rstrip()
+
+
+def test_fit_lines_wraps_long_lines_under_their_indent_and_keeps_ids_whole() -> None:
+    from cpoc_fhir.terminal import fit_lines
+
+    long_id = "Patient/" + "x" * 90
+    lines = ["short", "  " + "word " * 30, f"  see {long_id} now"]
+    out = fit_lines(lines, 40)
+    assert out[0] == "short"
+    assert all(len(line) <= 40 for line in out if long_id not in line)
+    assert [line for line in out if long_id in line] == [f"    {long_id}"]  # whole, own line
+    assert " ".join(out).split() == " ".join(lines).split()  # nothing lost
+    assert fit_lines(lines, None) == lines

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from cpoc_fhir.terminal import WIDTH
+from cpoc_fhir.terminal import WIDTH, fit_lines
 
 
 def model_table(data: dict[str, Any], width: int | None = WIDTH) -> str:
@@ -97,27 +97,13 @@ def model_table(data: dict[str, Any], width: int | None = WIDTH) -> str:
         out += ["", f"Warnings ({len(data['warnings'])})"]
         for warning in data["warnings"]:
             out += textwrap.wrap(warning, wrap, initial_indent="  - ", subsequent_indent="    ")
-    return "\n".join(_fitted(out, width))
+    return "\n".join(fit_lines(out, width))
 
 
 def _beside(line: str, note: str, width: int | None) -> list[str]:
     """``note`` after ``line``, or under it when the two do not fit ``width``."""
     joined = f"{line}   {note}"
     return [joined] if width is None or len(joined) <= width else [line, f"    {note}"]
-
-
-def _fitted(lines: list[str], width: int | None) -> list[str]:
-    """Each line longer than ``width`` wrapped between words under its own indent (plus two),
-    a word longer than the room (an id) kept whole."""
-    out: list[str] = []
-    for line in lines:
-        if width is None or len(line) <= width:
-            out.append(line)
-            continue
-        indent = " " * (len(line) - len(line.lstrip()))
-        out += textwrap.wrap(line.strip(), width, initial_indent=indent,
-                             subsequent_indent=indent + "  ", break_long_words=False)  # fmt: skip
-    return out
 
 
 def _payer_lines(payer: dict[str, Any]) -> list[str]:
