@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -818,3 +819,26 @@ def test_paged_reads_draw_a_bar_over_the_patients_on_a_terminal_only(sekmet: str
     quiet = _Tty()
     assert run(quiet, "--no-progress") == on_tty and quiet.getvalue() == ""
     assert len(json.loads(on_tty)["patients"]) == 4
+
+
+def test_the_downloads_draw_a_bar_over_the_manifests_files(
+    fake: FakeBulk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 17 item 6: once the export is ready, its files are downloaded under a bar
+    # "downloading" whose total is the manifest's two files; quiet (--no-progress) or a pipe:
+    # nothing on stderr. The files are the same either way.
+    def run(stderr: io.StringIO, folder: Path, **kw: Any) -> list[str]:
+        fake.status = [fake.manifest({"p.ndjson": "Patient", "c.ndjson": "Condition"})]
+        fake.files = {"p.ndjson": [ndjson([PATIENT])], "c.ndjson": [ndjson([CONDITION])]}
+        monkeypatch.setattr(sys, "stderr", stderr)
+        _manifest, paths = exporter(fake, [], **kw).export(
+            ExportRequest(None, export_types()), folder
+        )
+        return [p.read_text() for p in paths]
+
+    tty = _Tty()
+    drawn = run(tty, tmp_path / "tty")
+    assert "downloading:   0%" in tty.getvalue() and "0/2 [" in tty.getvalue()
+    pipe, quiet = io.StringIO(), _Tty()
+    assert run(pipe, tmp_path / "pipe") == drawn and pipe.getvalue() == ""
+    assert run(quiet, tmp_path / "quiet", quiet=True) == drawn and quiet.getvalue() == ""

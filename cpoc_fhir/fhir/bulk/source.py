@@ -87,7 +87,9 @@ def bulk_records(
     if state is not None and members is not None and set(members) - set(state.members or []):
         notice("the Group has new members since the last export: exporting in full")
         state = None
-    exporter = exporter or BulkExporter(client.transport, settings.timeout, notice=notice)
+    exporter = exporter or BulkExporter(
+        client.transport, settings.timeout, notice=notice, quiet=settings.quiet
+    )
     download = mirror.root / DOWNLOAD
     shutil.rmtree(download, ignore_errors=True)
     since = state.transaction_time if state else None
