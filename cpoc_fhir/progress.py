@@ -21,9 +21,14 @@ NO_PROGRESS_HELP = "no progress bar (none when not a terminal)"
 class Bar(Protocol):
     def update(self, n: int = 1) -> bool | None: ...
 
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
+
 
 class _NoBar:
     def update(self, n: int = 1) -> None:
+        return None
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
         return None
 
 
@@ -40,17 +45,22 @@ def shown(stream: TextIO, quiet: bool = False) -> bool:
 
 @contextmanager
 def progress(
-    total: int | None, unit: str, quiet: bool = False, stream: TextIO | None = None
+    total: int | None,
+    unit: str,
+    quiet: bool = False,
+    stream: TextIO | None = None,
+    desc: str | None = None,
 ) -> Iterator[Bar]:
     """A bar counting ``unit`` up to ``total`` (None: a count and a rate, no ETA) on
-    ``stream`` (default stderr); a bar that draws nothing when not :func:`shown`."""
+    ``stream`` (default stderr), ``desc`` before it when a command has two bars of one unit;
+    a bar that draws nothing when not :func:`shown`."""
     out = sys.stderr if stream is None else stream
     if not shown(out, quiet):
         yield _NoBar()
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit=unit, file=out, dynamic_ncols=True, leave=False) as bar:
+    with tqdm(total=total, unit=unit, file=out, dynamic_ncols=True, leave=False, desc=desc) as bar:
         yield bar
 
 

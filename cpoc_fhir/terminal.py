@@ -64,6 +64,19 @@ def wrapped_query(text: str, width: int | None, first: str, rest: str) -> list[s
     return lines
 
 
+def fit_lines(lines: Iterable[str], width: int | None) -> list[str]:
+    """Each line longer than ``width`` wrapped between words under its own indent plus two (a
+    report's prose and notes); a word longer than the room (an id) kept whole. None: as is."""
+    out: list[str] = []
+    for line in lines:
+        if width is None or len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += wrapped(line.strip(), width, indent, indent + "  ")
+    return out
+
+
 def fit_table(
     rows: Sequence[tuple[str, ...]],
     width: int | None,

@@ -669,3 +669,27 @@ def test_the_store_url_comes_from_the_environment(
     report = json.loads(capsys.readouterr().out)
     assert report["overall"]["assessed"] == 1
     assert not (tmp_path / "cpoc-ledger.sqlite").exists()
+
+
+def test_the_table_fits_80_columns_and_wide_keeps_one_line_a_row(
+    url: str, practice: Practice, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 17 item 6: the default fits 80 columns (it was some 170 wide with benchmarks):
+    # the counts, then each pathway's benchmark and ratings; --wide gives the one table.
+    assert main(cli(url, "--benchmarks", str(EXAMPLE))) == 0
+    fitted = capsys.readouterr().out
+    assert max(len(line) for line in fitted.splitlines()) <= 80
+    assert main(cli(url, "--benchmarks", str(EXAMPLE), "--wide")) == 0
+    wide = capsys.readouterr().out
+    header = next(line for line in wide.splitlines() if line.lstrip().startswith("pathway"))
+    assert "accepted" in header and "benchmark mean/sd/min" in header and "phase 2" in header
+    assert max(len(line) for line in wide.splitlines()) > 80
+    # the same figures either way: a pathway's counts (id, then assessed … accepted) are the
+    # wide row's without its cancer; and the fitted view names each pathway twice (counts,
+    # then benchmark and ratings)
+    for spec in practice.specs:
+        start = f"  {spec.pathway_id} "
+        (row,) = [line.split() for line in wide.splitlines() if line.startswith(start)]
+        named = [line.split() for line in fitted.splitlines() if line.startswith(start)]
+        assert len(named) == 2 and named[0] == [row[0], *row[2:9]]
+        assert named[0][1] == str(spec.on + spec.off)  # assessed: the generator's own count

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -788,3 +789,56 @@ def test_capture_bulk_falls_back_to_paged_searches(
     assert [line.split() for line in out.splitlines() if "patients" in line] == [["patients", "1"]]
     assert len(fake.requests("GET", "/fhir/Patient/$export")) == 1
     assert fake.requests("GET", "/fhir/Condition")[0].query["patient"] == "p1"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_paged_reads_draw_a_bar_over_the_patients_on_a_terminal_only(sekmet: str) -> None:
+    # Issue 17 item 6: `cpoc timeline --fhir-base` spends its time in the per-patient
+    # searches (fhir/bulk/source._paged), before the timeline's own bar: that read has a bar
+    # "reading" whose total is the patients to read (the four bundled examples with an
+    # oncology episode); a pipe or --no-progress: stderr empty; stdout the same bytes.
+    from cpoc_fhir.cli import main
+
+    argv = ["timeline", "--fhir-base", sekmet, "--as-of", AS_OF, "--format", "json"]
+
+    def run(err: io.StringIO, *extra: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main([*argv, *extra]) == 0, err.getvalue()
+        return out.getvalue()
+
+    tty = _Tty()
+    on_tty = run(tty)
+    assert "reading:   0%" in tty.getvalue() and "0/4 [" in tty.getvalue()
+    pipe = io.StringIO()
+    assert run(pipe) == on_tty and pipe.getvalue() == ""
+    quiet = _Tty()
+    assert run(quiet, "--no-progress") == on_tty and quiet.getvalue() == ""
+    assert len(json.loads(on_tty)["patients"]) == 4
+
+
+def test_the_downloads_draw_a_bar_over_the_manifests_files(
+    fake: FakeBulk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 17 item 6: once the export is ready, its files are downloaded under a bar
+    # "downloading" whose total is the manifest's two files; quiet (--no-progress) or a pipe:
+    # nothing on stderr. The files are the same either way.
+    def run(stderr: io.StringIO, folder: Path, **kw: Any) -> list[str]:
+        fake.status = [fake.manifest({"p.ndjson": "Patient", "c.ndjson": "Condition"})]
+        fake.files = {"p.ndjson": [ndjson([PATIENT])], "c.ndjson": [ndjson([CONDITION])]}
+        monkeypatch.setattr(sys, "stderr", stderr)
+        _manifest, paths = exporter(fake, [], **kw).export(
+            ExportRequest(None, export_types()), folder
+        )
+        return [p.read_text() for p in paths]
+
+    tty = _Tty()
+    drawn = run(tty, tmp_path / "tty")
+    assert "downloading:   0%" in tty.getvalue() and "0/2 [" in tty.getvalue()
+    pipe, quiet = io.StringIO(), _Tty()
+    assert run(pipe, tmp_path / "pipe") == drawn and pipe.getvalue() == ""
+    assert run(quiet, tmp_path / "quiet", quiet=True) == drawn and quiet.getvalue() == ""

@@ -397,3 +397,25 @@ def test_charges_of_a_patient_not_in_the_records_are_named(tmp_path: Path, capsy
     data = corridors(capsys, "--year", "2025", "--ffs", str(ffs))
     assert by_quarter(data)["2025-Q1 example-illustrative"]["ffs"] == "2000.00"
     assert any("Patient/someone-else" in w for w in data["warnings"])
+
+
+def test_the_table_fits_80_columns_and_wide_keeps_one_line_a_row(tmp_path: Path, capsys) -> None:
+    # Issue 17 item 6: the table was some 120 columns; fitted it is two (billed against FFS,
+    # then the corridor and its settlement), each row in both; --wide: the one table. With
+    # two payers the payer is in both tables, each (quarter, payer) row then named twice.
+    record = two_payers(tmp_path)
+    assert main(["report", "corridors", str(record), "--year", "2025"]) == 0
+    fitted = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in fitted) <= 80
+    assert main(["report", "corridors", str(record), "--year", "2025", "--wide"]) == 0
+    wide = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in wide) > 80
+    data = corridors(capsys, "--year", "2025", record=record)
+    for key, q in by_quarter(data).items():
+        quarter, payer = key.split()
+        (row,) = [line.split() for line in wide if line.startswith(f"{quarter}  {payer} ")]
+        named = [line.split() for line in fitted if line.startswith(f"{quarter}  {payer} ")]
+        assert len(named) == 2  # the billed row and the settled row
+        # the same figures: the wide row's, the outcome beside P and F, the key repeated
+        assert named[0] == [*row[:6], row[8]] and named[1] == [*row[:2], *row[6:8], *row[9:]]
+        assert named[0][4:7] == [q["cpoc"], q["ffs"], q["outcome"]]

@@ -190,10 +190,21 @@ def test_the_window_and_the_csv_rows(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_the_table_says_who_and_totals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = _run(tmp_path, capsys)
     assert code == 0
+    words = " ".join(out.split())  # the table's prose is wrapped at 80 columns
     assert "II-G" in out
-    assert "Patient/p1: cpoc; CPC+ Main St Primary Care (PC1); 4 CMF month(s), 2 with" in out
-    assert "overlap months 4: CMF 54.00, oncology 580.00 (4 line(s))" in out
+    assert "Patient/p1: cpoc; CPC+ Main St Primary Care (PC1); 4 CMF month(s), 2 with" in words
+    assert "overlap months 4: CMF 54.00, oncology 580.00 (4 line(s))" in words
     assert "Patient/p3" not in out and "Patient/p4" not in out
+    # issue 17 item 6: 80 columns, each oncology line under its CMF month; --wide a line each
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, wide = _run(tmp_path, capsys, "--wide")
+    assert code == 0 and max(len(line) for line in wide.splitlines()) > 80
+    (row,) = [x for x in wide.splitlines() if x.startswith("Patient/p1 ") and "2019-03 " in x]
+    assert row.split() == ["Patient/p1", "2019-03", "CPCP-T1-2", "8.00", "cpoc", "xx201",
+                           "2019-03-14…2019-04-13", "250.00"]  # fmt: skip
+    at = out.splitlines().index(next(x for x in out.splitlines() if x.startswith("Patient/p1 ")
+                                     and "2019-03 " in x))  # fmt: skip
+    assert out.splitlines()[at + 1].split() == ["cpoc", "xx201", "2019-03-14…2019-04-13", "250.00"]
 
 
 def test_a_bad_attribution_file_exits_naming_file_and_row(

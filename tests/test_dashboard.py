@@ -666,3 +666,32 @@ def test_cpoc_report_revenue_warns_when_the_coverages_are_refused(
         assert "--payer: the payers are unknown" in capsys.readouterr().err
     finally:
         smart.refuse_types.clear()
+
+
+def test_the_provider_filter_keeps_that_performers_items(
+    client: FlaskClient, sekmet: SekmetServer
+) -> None:
+    # Issue 17 item 4's provider filter through the page (not only RevenueFilters): one of our
+    # ChargeItems for September performed by Practitioner/dr-z, 123.45 planned. Filtered by
+    # dr-z the revenue is that item alone (worked by hand: 123.45); unfiltered it is in the
+    # total beside the capture's items; dr-z is among the form's choices.
+    from revenue_builders import charge
+
+    item = charge("x", "appendix-a-folfox", "2025-09-15", "xx203", "planned", "123.45",
+                  performer="Practitioner/dr-z")  # fmt: skip
+    with FhirClient(sekmet.base_url) as fhir:
+        made = fhir.create(_no_id(item))
+    try:
+        everyone = _counted(_items(sekmet))
+        assert everyone > Decimal("123.45")  # the capture's September lines are there too
+        page = client.get("/review/dashboard?from=2025-09&to=2025-09").text
+        assert f"{everyone:.2f} USD</a>" in page
+        assert '<option value="Practitioner/dr-z">Practitioner/dr-z</option>' in page
+        only = client.get("/review/dashboard?from=2025-09&to=2025-09&provider=Practitioner/dr-z")
+        assert only.status_code == 200
+        assert "123.45 USD</a>" in only.text and f"{everyone:.2f} USD" not in only.text
+        assert '<option value="Practitioner/dr-z" selected>' in only.text
+    finally:
+        with FhirClient(sekmet.base_url) as fhir:
+            gone = fhir.read("ChargeItem", str(made.id))
+            fhir.update({**gone, "status": "entered-in-error"})

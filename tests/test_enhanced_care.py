@@ -277,6 +277,13 @@ def test_report_json_and_write_payer_bill_the_next_quarters(
     assert "enhanced-care reconciliation 2026" in written["history"][-1]["source"]
     # the next quarter's lines bill the written amount: a line starting in 2027-Q1
     assert load_payer(new).amount("xx600", date(2027, 2, 10)) == Decimal("62.50")
+    # the table (issue 17 item 6): 80 columns, the same words as --wide, the amounts above
+    args = ["report", "enhanced-care", "--year", "2026", "--value", str(value), "--baseline",
+            str(baseline), "--payer", str(payer)]  # fmt: skip
+    code, fitted = cpoc(*args)
+    assert code == 0 and max(len(line) for line in fitted.splitlines()) <= 80
+    code, wide = cpoc(*args, "--wide")
+    assert code == 0 and wide.split() == fitted.split() and "62.50" in fitted
     # the target is fixed: another one within 3 years is refused, --force resets it
     code, _ = cpoc(
         "report", "enhanced-care", "--year", "2027", "--value", str(value_file(tmp_path, 2027, {

@@ -131,10 +131,15 @@ def test_bad_dates_exit_2(two: Path, capsys) -> None:
     assert code == 2 and "--from" in capsys.readouterr().err
 
 
-def test_table_fits_100_columns(two: Path, capsys) -> None:
-    table = episodes_table(report(capsys, two))
+def test_table_fits_80_columns(two: Path, capsys) -> None:
+    data = report(capsys, two)
+    table = episodes_table(data)
     assert "5815.00" in table
-    assert max(len(line) for line in table.splitlines()) <= 100
+    assert max(len(line) for line in table.splitlines()) <= 80  # issue 17 item 6 (was 100)
+    # --wide (width None): the same figures, the amounts 12 wide as before, no line wrapped
+    wide = episodes_table(data, None)
+    assert wide.split() == table.split() and "5815.00" in wide
+    assert max(len(line) for line in wide.splitlines()) > 80
 
 
 def test_stage_groups() -> None:

@@ -183,6 +183,14 @@ def test_csv_and_table(tmp_path: Path, capsys) -> None:
     table = _run(tmp_path, capsys, "--model", "ocm", fmt="table")
     assert table.startswith("OCM episodes as of 2019-12-15\n")
     assert "patients 4, episodes 5, months billed 23, MEOS total 3680.00" in table
+    # issue 17 item 6: 80 columns, each episode's trigger and note under its figures; --wide
+    # a line an episode (some 120 columns), the same words
+    assert max(len(line) for line in table.splitlines()) <= 80
+    wide = _run(tmp_path, capsys, "--model", "ocm", "--wide", fmt="table")
+    assert max(len(line) for line in wide.splitlines()) > 80
+    assert sorted(wide.split()) == sorted([*table.replace(";", "").split(), "trigger", "note"])
+    (p3,) = [line for line in wide.splitlines() if line.startswith("Patient/p3 ")]
+    assert p3.endswith("cut short: death on 2019-05-20")  # the note on the episode's line
 
 
 @pytest.mark.parametrize(

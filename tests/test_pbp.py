@@ -539,6 +539,17 @@ def test_report_pbp_end_to_end_on_fhir_json(
     table = capsys.readouterr().out
     assert "performance-based payment 7575.84 USD" in table
     assert "ILLUSTRATIVE" in table
+    # issue 17 item 6: 80 columns — the episode's row without end and cancer (the figures
+    # worked above), the head wrapped; --wide every column on one row
+    assert max(len(line) for line in table.splitlines()) <= 80
+    (row_line,) = [line for line in table.splitlines() if line.startswith("Patient/p1 ")]
+    assert row_line.split() == ["Patient/p1", "1", "2025-03-03", "28560.00", "27417.60",
+                                "19000.00", "8417.60"]  # fmt: skip
+    assert main([*args, "--format", "table", "--wide"]) == 0
+    wide = capsys.readouterr().out
+    (wide_row,) = [line for line in wide.splitlines() if line.startswith("Patient/p1 ")]
+    assert "2025-09-02" in wide_row and "small_inte" in wide_row  # end, cancer (cut at 10)
+    assert max(len(line) for line in wide.splitlines()) > 80
     out = tmp_path / "pbp.html"
     assert main([*args, "--format", "html", "--out", str(out)]) == 0
     page = out.read_text(encoding="utf-8")

@@ -325,7 +325,9 @@ def test_expected_file_missing_a_category_names_it(tmp_path: Path, capsys) -> No
     assert code == 2 and "expected.categories.imaging is required" in capsys.readouterr().err
 
 
-def test_table_fits_100_columns(tmp_path: Path, capsys) -> None:
-    table = savings_table(run(tmp_path, capsys, "--expected", str(expected_file(tmp_path))))
+def test_table_fits_80_columns(tmp_path: Path, capsys) -> None:
+    data = run(tmp_path, capsys, "--expected", str(expected_file(tmp_path)))
+    table = savings_table(data)
     assert "147.05" in table
-    assert max(len(line) for line in table.splitlines()) <= 100
+    assert max(len(line) for line in table.splitlines()) <= 80  # issue 17 item 6 (was 100)
+    assert savings_table(data, None).split() == table.split()  # --wide: only unwrapped

@@ -196,3 +196,43 @@ def test_a_retried_task_writes_once(
     # partition 0's retry found its items: unchanged; the rest created once
     assert outcomes.count("created") + outcomes.count("unchanged") == len(reference)
     assert "unchanged" in outcomes
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_waves_draw_a_bar_on_a_terminal_and_a_line_each_on_a_pipe(
+    spark: Any, practice: tuple[str, Path], tmp_path: Path
+) -> None:
+    # Issue 17 item 6: the driver's loop over the waves is the progress bar (partitions done
+    # of all, the patients billed) on a terminal; a pipe, or --no-progress, gets
+    # spark.server's line a wave and no bar. A dry run: nothing is written.
+    import re
+
+    base, export = practice
+    system = "http://example.org/fhir/sid/cpoc-bar"
+
+    def run(err: io.StringIO, name: str, *extra: str) -> str:
+        argv = [
+            "--config", str(config_for(tmp_path, system)), "capture", "--fhir-base", base,
+            "--month", MONTH, "--store", f"sqlite:///{tmp_path / name}", "--dry-run",
+            "--conflicts", str(tmp_path / f"{name}.csv"), *spark_args(export), *extra,
+        ]  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            assert main(argv) == 0, err.getvalue()
+        return err.getvalue()
+
+    on_pipe = run(io.StringIO(), "pipe.sqlite")
+    lines = re.findall(r"^cpoc: partitions (\d+)/(\d+): (\d+) patients$", on_pipe, re.M)
+    assert lines, on_pipe
+    count = int(lines[-1][1])
+    assert int(lines[-1][0]) == count and int(lines[-1][2]) == PATIENTS  # every patient billed
+    on_tty = run(_Tty(), "tty.sqlite")
+    assert "cpoc: partitions" not in on_tty
+    # tqdm's first draw "0/<partitions>", then each wave's redraw with the patients so far
+    assert f"0/{count} [" in on_tty and f"{count}/{count} [" in on_tty
+    assert f"partition/s, {PATIENTS} patients]" in on_tty
+    # --no-progress: no bar, the lines as on a pipe (what every run printed before the bar)
+    assert run(_Tty(), "quiet.sqlite", "--no-progress") == on_pipe

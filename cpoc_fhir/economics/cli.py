@@ -81,6 +81,9 @@ def add_parser(sub: Any) -> None:
         help="assumed reduction of other spending under CPOC (default 3%%)",
     )
     model.add_argument("--format", choices=("table", "json", "html"), default="table")
+    model.add_argument(
+        "--wide", action="store_true", help="table: a line each (default: fit 80 columns)"
+    )
     model.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     add_no_progress(model)
     add_auth_options(model, "system/*.rs")
@@ -136,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(model_html(data))
     else:
-        sys.stdout.write(model_table(data) + "\n")
+        from cpoc_fhir.terminal import line_width
+
+        sys.stdout.write(model_table(data, line_width(getattr(args, "wide", False))) + "\n")
     return 0
 
 

@@ -57,6 +57,9 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument(
+        "--wide", action="store_true", help="table: one line a row (default: fit 80 columns)"
+    )
+    p.add_argument(
         "--charge-items",
         type=Path,
         metavar="DIR",
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, today: date | None = None) -> int:
             data, patients, config.publish, args.charge_items, today or date.today()
         )
         data["settlementFiles"] = [p.name for p in written]
-    text = _render(data, args.format)
+    text = _render(data, args.format, getattr(args, "wide", False))
     write_report(args.out, text)
     return 0
 
@@ -114,7 +117,7 @@ def _other(path: Path, records: Path | None, open_source: Any) -> Any:
     return open_source(path)
 
 
-def _render(data: dict[str, Any], fmt: str) -> str:
+def _render(data: dict[str, Any], fmt: str, wide: bool = False) -> str:
     if fmt == "json":
         return json.dumps(data, indent=1) + "\n"
     if fmt == "html":
@@ -122,5 +125,6 @@ def _render(data: dict[str, Any], fmt: str) -> str:
 
         return corridors_html(data)
     from cpoc_fhir.economics.corridors_table import corridors_table
+    from cpoc_fhir.terminal import line_width
 
-    return corridors_table(data) + "\n"
+    return corridors_table(data, line_width(wide)) + "\n"

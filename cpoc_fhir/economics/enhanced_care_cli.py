@@ -30,6 +30,7 @@ from cpoc_fhir.errors import InputError
 from cpoc_fhir.packs.cpoc.enhanced_care import EnhancedCare
 from cpoc_fhir.packs.cpoc.payer import PayerSchedule
 from cpoc_fhir.reports.options import year
+from cpoc_fhir.terminal import WIDTH, fit_lines, line_width
 
 FORMATS = ("table", "json", "html")
 
@@ -53,6 +54,7 @@ def add_parser(reports: Any) -> None:
     which.add_argument("--target", type=_decimal, metavar="T", help="the target rate as agreed")
     p.add_argument("--payer", type=Path, metavar="FILE", help="the payer file ([enhanced_care])")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--wide", action="store_true", help="table: nothing wrapped (default: 80)")
     p.add_argument(
         "--write-payer", type=Path, metavar="NEW_FILE",
         help="write a new payer file version with the quarters' amounts and the target",
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             payer_path, report, args.write_payer, args.value.name, config.payer_locality
         )
         report["wrotePayer"] = {"file": str(args.write_payer), "change": change}
-    print(render(report, args.format), end="")
+    print(render(report, args.format, line_width(getattr(args, "wide", False))), end="")
     return 0
 
 
@@ -204,7 +206,7 @@ def _as_of(data: Mapping[str, Any], where: str) -> date:
         raise InputError(where, f"asOf is not a date: {data.get('asOf')!r}") from None
 
 
-def render(report: Mapping[str, Any], fmt: str) -> str:
+def render(report: Mapping[str, Any], fmt: str, width: int | None = WIDTH) -> str:
     if fmt == "json":
         from cpoc_fhir.fhir.write.publish import to_json
 
@@ -213,10 +215,12 @@ def render(report: Mapping[str, Any], fmt: str) -> str:
         from cpoc_fhir.economics.enhanced_care_html import enhanced_care_html
 
         return enhanced_care_html(report)
-    return table(report)
+    return table(report, width)
 
 
-def table(report: Mapping[str, Any]) -> str:
+def table(report: Mapping[str, Any], width: int | None = WIDTH) -> str:
+    """The reconciliation for people: lines longer than ``width`` (80; None: ``--wide``)
+    wrapped between words (issue 17 item 6)."""
     target = report["target"]
     payer = report["payer"]
     lines = [
@@ -243,7 +247,7 @@ def table(report: Mapping[str, Any]) -> str:
         lines.append(f"The payer file '{payer['id']}' is illustrative: not an agreement.")
     if report.get("wrotePayer"):
         lines.append(f"wrote {report['wrotePayer']['file']}: {report['wrotePayer']['change']}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit_lines(lines, width)) + "\n"
 
 
 def _decimal(text: str) -> Decimal:

@@ -17,6 +17,7 @@ from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.progress import add_no_progress
 from cpoc_fhir.reports.options import iso_date
+from cpoc_fhir.terminal import WIDTH, line_width, wrapped
 
 FORMATS = ("table", "json", "html")
 PERIODS = ("six-months", "line")  # economics.episodes says what each is
@@ -68,6 +69,9 @@ def add_parser(reports: Any) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument(
+        "--wide", action="store_true", help="table: amounts 12 wide (default: fit 80 columns)"
+    )
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
     add_no_progress(p)
     p.set_defaults(report_run=run)
@@ -126,42 +130,42 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
         text = episodes_html(report)
     else:
-        text = episodes_table(report) + "\n"
+        text = episodes_table(report, line_width(getattr(args, "wide", False))) + "\n"
     write_report(args.out, text)
 
 
-def episodes_table(report: dict[str, Any]) -> str:
+def episodes_table(report: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The prices for people: 80 columns by default (the four amounts 10 wide, prose wrapped;
+    issue 17 item 6), ``width`` None (``--wide``) the 12-wide amounts on one line each."""
     what = (
         "6 months from the first treatment"
         if report["period"] == "six-months"
         else ("a line of therapy")
     )
     scope = "treatment only" if report["treatmentOnly"] else "all CPOC lines"
+    money = 12 if width is None else 10  # "1234567.89" keeps a space before it
+
+    def row(cancer: str, stage: str, line: Any, count: Any, g: dict[str, Any]) -> str:
+        amounts = "".join(f"{_m(g[k]):>{money}}" for k in ("mean", "sd", "min", "max"))
+        return f"{cancer[:17]:<18}{stage[:7]:<8}{line:>5}{count:>6}{amounts}"
+
     lines = [
-        f"Episode prices (value-and-models §14.5): {what}, {scope}",
+        *wrapped(f"Episode prices (value-and-models §14.5): {what}, {scope}", width, "", "  "),
         f"history as of {report['asOf']}",
         f"complete episodes {report['episodes']}, incomplete (left out) {report['incomplete']}",
         "",
-        f"{'cancer':<18}{'stage':<8}{'line':>5}{'n':>6}{'mean':>12}{'sd':>12}"
-        f"{'min':>12}{'max':>12}",
+        f"{'cancer':<18}{'stage':<8}{'line':>5}{'n':>6}"
+        + "".join(f"{h:>{money}}" for h in ("mean", "sd", "min", "max")),
     ]
     for g in report["groups"]:
-        lines.append(
-            f"{g['cancer'][:17]:<18}{g['stage'][:7]:<8}{g['line']:>5}{g['count']:>6}"
-            f"{_m(g['mean']):>12}{_m(g['sd']):>12}{_m(g['min']):>12}{_m(g['max']):>12}"
-        )
+        lines.append(row(g["cancer"], g["stage"], g["line"], g["count"], g))
     lines.append("")
     for g in report["byCancer"]:
-        lines.append(
-            f"{g['cancer'][:17]:<18}{'all':<8}{'all':>5}{g['count']:>6}{_m(g['mean']):>12}"
-            f"{_m(g['sd']):>12}{_m(g['min']):>12}{_m(g['max']):>12}"
-        )
+        lines.append(row(g["cancer"], "all", "all", g["count"], g))
     o = report["overall"]
-    lines.append(
-        f"{'all':<18}{'all':<8}{'all':>5}{o['count']:>6}{_m(o['mean']):>12}{_m(o['sd']):>12}"
-        f"{_m(o['min']):>12}{_m(o['max']):>12}"
-    )
-    lines += [f"warning: {w}" for w in report["warnings"]]
+    lines.append(row("all", "all", "all", o["count"], o))
+    for warning in report["warnings"]:
+        lines += wrapped(warning, width, "warning: ", "  ")
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from cpoc_fhir.economics.output import write_report
 from cpoc_fhir.errors import InputError
 from cpoc_fhir.progress import add_no_progress
 from cpoc_fhir.reports.options import iso_date, year
+from cpoc_fhir.terminal import WIDTH, fit_lines, line_width
 
 FORMATS = ("table", "json", "html")
 
@@ -61,6 +62,7 @@ def add_parser(reports: Any) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--wide", action="store_true", help="table: nothing wrapped (default: 80)")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
     add_no_progress(p)
     p.set_defaults(report_run=run)
@@ -134,11 +136,13 @@ def _write(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
         text = savings_html(report)
     else:
-        text = savings_table(report) + "\n"
+        text = savings_table(report, line_width(getattr(args, "wide", False))) + "\n"
     write_report(args.out, text)
 
 
-def savings_table(report: dict[str, Any]) -> str:
+def savings_table(report: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The report for people; lines longer than ``width`` (80; None: ``--wide``) wrapped
+    between words (issue 17 item 6)."""
     """The report for people: one row per category, then the outcome (≤ 100 columns)."""
     head = f"Shared savings {report['year']} (value-and-models §13.2)"
     if report["method"] == "payer":
@@ -177,7 +181,7 @@ def savings_table(report: dict[str, Any]) -> str:
         f"{report['outsideMonths']['items']} item(s), {report['outsideMonths']['amount']}",
     ]
     lines += [f"warning: {w}" for w in report["warnings"]]
-    return "\n".join(lines)
+    return "\n".join(fit_lines(lines, width))
 
 
 def _m(value: str | None) -> str:

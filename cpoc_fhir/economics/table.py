@@ -1,4 +1,6 @@
-"""``cpoc model --format table``: the model's figures for people, at most 100 columns."""
+"""``cpoc model --format table``: the model's figures for people, in 80 columns by default
+(issue 17 item 6; ``--wide``: a line each, as long as it needs). Ids are never cut: a line too
+long is wrapped between words, and a patient's figures go under a long patient id."""
 
 from __future__ import annotations
 
@@ -7,19 +9,24 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-WIDTH = 100
+from cpoc_fhir.terminal import WIDTH, fit_lines
 
 
-def model_table(data: dict[str, Any]) -> str:
-    """Summary, by component, by cancer, by month, the payer's side, the furthest below."""
+def model_table(data: dict[str, Any], width: int | None = WIDTH) -> str:
+    """Summary, by component, by cancer, by month, the payer's side, the furthest below, in
+    ``width`` columns (None: no limit)."""
+    wrap = width or 10**6  # textwrap's width: no limit with --wide
     period = data["period"]
     scenario = data["scenario"]
     out = [
         f"CPOC against fee-for-service, {period['from']} to {period['to']} "
         f"({data['patients']} patients, {data['cpocLines']} CPOC lines)",
         "",
-        f"  FFS revenue of the codes CPOC replaces  {data['ffsReplacedRevenue']:>14}"
-        f"   (in no CPOC line: {data['ffsReplacedOutsideCpocLines']})",
+        *_beside(
+            f"  FFS revenue of the codes CPOC replaces  {data['ffsReplacedRevenue']:>14}",
+            f"(in no CPOC line: {data['ffsReplacedOutsideCpocLines']})",
+            width,
+        ),
         f"  FFS drug payments (same under CPOC)     {data['ffsDrugRevenue']:>14}",
         f"  other FFS services                      {data['ffsOtherRevenue']:>14}",
         f"  CPOC relative-value sum                 {data['cpocRelativeValueSum']:>14}",
@@ -76,18 +83,27 @@ def model_table(data: dict[str, Any]) -> str:
         out += ["", f"The {len(below)} patients furthest below FFS"]
         for row in below:
             codes = " ".join(f"{line['code']}@{line['start']}" for line in row["cpocLines"])
-            out.append(
-                _cut(
-                    f"  {row['patient']:<28} FFS {row['ffsReplaced']:>10}  CPOC {row['cpoc']:>10}"
-                    f"  variance {row['variance']:>10}"
-                )
+            figures = (
+                f"FFS {row['ffsReplaced']:>10}  CPOC {row['cpoc']:>10}"
+                f"  variance {row['variance']:>10}"
             )
-            out += textwrap.wrap(codes, WIDTH, initial_indent="      ", subsequent_indent="      ")
+            line = f"  {row['patient']:<{28 if width is None else 25}} {figures}"
+            if width is not None and len(line) > width:  # a long id: its figures under it
+                out += [f"  {row['patient']}", f"      {figures}"]
+            else:
+                out.append(line)
+            out += textwrap.wrap(codes, wrap, initial_indent="      ", subsequent_indent="      ")
     if data["warnings"]:
         out += ["", f"Warnings ({len(data['warnings'])})"]
         for warning in data["warnings"]:
-            out += textwrap.wrap(warning, WIDTH, initial_indent="  - ", subsequent_indent="    ")
-    return "\n".join(out)
+            out += textwrap.wrap(warning, wrap, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(fit_lines(out, width))
+
+
+def _beside(line: str, note: str, width: int | None) -> list[str]:
+    """``note`` after ``line``, or under it when the two do not fit ``width``."""
+    joined = f"{line}   {note}"
+    return [joined] if width is None or len(joined) <= width else [line, f"    {note}"]
 
 
 def _payer_lines(payer: dict[str, Any]) -> list[str]:
@@ -119,9 +135,9 @@ def _rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     for number, row in enumerate(cells):
         first = row[0].ljust(widths[0])
         rest = "  ".join(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
-        lines.append(_cut(f"  {first}  {rest}"))
+        lines.append(f"  {first}  {rest}")
         if number == 0:
-            lines.append(_cut("  " + "-" * (sum(widths) + 2 * (len(widths) - 1))))
+            lines.append("  " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
     return lines
 
 
@@ -131,7 +147,3 @@ def _pct(rate: str) -> str:
 
 def _text(value: str | None) -> str:
     return "n/a" if value is None else value
-
-
-def _cut(line: str) -> str:
-    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

@@ -56,6 +56,7 @@ __all__ = [
     "FhirServerError",
     "WriteResult",
     "check_base_url",
+    "matches",
 ]
 
 _TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
@@ -130,10 +131,7 @@ class FhirClient:
     def search(self, resource_type: str, params: Params = None) -> Iterator[Resource]:
         """The matching resources of every page (entries with search.mode match or none)."""
         for bundle in self.search_bundles(resource_type, params):
-            for entry in bundle.get("entry") or []:
-                mode = (entry.get("search") or {}).get("mode", "match")
-                if mode == "match" and isinstance(entry.get("resource"), dict):
-                    yield entry["resource"]
+            yield from matches(bundle)
 
     def search_bundles(self, resource_type: str, params: Params = None) -> Iterator[Resource]:
         """Each searchset Bundle, following link[relation=next] on the same server."""
@@ -242,6 +240,17 @@ class FhirClient:
         if not _ID.fullmatch(resource_id):
             raise ValueError(f"not a FHIR id: {resource_id!r}")
         return f"{self.base_url}/{resource_type}/{resource_id}"
+
+
+def matches(bundle: Mapping[str, Any]) -> list[Resource]:
+    """A searchset page's matching resources (search.mode match or none; not includes or
+    OperationOutcomes)."""
+    found = []
+    for entry in bundle.get("entry") or []:
+        mode = (entry.get("search") or {}).get("mode", "match")
+        if mode == "match" and isinstance(entry.get("resource"), dict):
+            found.append(entry["resource"])
+    return found
 
 
 def _what_came(response: requests.Response, body: Mapping[str, Any] | None) -> str:

@@ -54,7 +54,7 @@ def timeline_html(
         if timeline.fee_for_service is not None:
             out.append(f"<p>No CPOC lines: {_e(timeline.fee_for_service)}</p>")
         out.append(timeline_svg(timeline, record, id_prefix=f"p{index}"))
-        out.append(_table(timeline, currency))
+        out.append(_table(timeline, currency, ref))
         shown = [w for w in timeline.warnings if w != timeline.fee_for_service]
         if shown:
             out.append('<ul class="warnings">' + "".join(f"<li>{_e(w)}</li>" for w in shown))
@@ -80,7 +80,9 @@ def _legend() -> str:
     return f'<ul class="legend" aria-label="Colours of the month strip">{items}</ul>'
 
 
-def _table(timeline: PatientTimeline, currency: str) -> str:
+def _table(timeline: PatientTimeline, currency: str, ref: str) -> str:
+    """The line table; ``ref`` (escaped) names its frame, which scrolls sideways on a narrow
+    screen and so takes the keyboard focus (axe ``scrollable-region-focusable``)."""
     if not timeline.lines:
         return "<p>No billing lines.</p>"
     rows = "".join(
@@ -100,7 +102,8 @@ def _table(timeline: PatientTimeline, currency: str) -> str:
         for h in ("Month", "From", "To", "Code", "Component", "Level", "Status", "Amount", "Model")
     )
     return (
-        f'<div class="table-wrap"><table><caption>Lines</caption><thead><tr>{head}</tr></thead>'
+        f'<div class="table-wrap" role="region" aria-label="Lines of {ref}" tabindex="0">'
+        f"<table><caption>Lines</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )
 

@@ -25,52 +25,64 @@ from cpoc_fhir.reports.benchmarks import load_benchmarks
 from cpoc_fhir.reports.render import aligned, csv_text, pct, rate_json, write_text
 from cpoc_fhir.store import DEFAULT_URL, open_ledger
 from cpoc_fhir.store.pathways import PathwayLog
+from cpoc_fhir.terminal import WIDTH, fit_table, line_width, wrapped
 
 
 def wanted_phases(phase: str) -> tuple[int, ...]:
     return {"1": (1,), "2": (2,), "both": (1, 2)}[phase]
 
 
-def report_table(report: AdherenceReport, phases: Sequence[int] = (1, 2)) -> str:
+def report_table(
+    report: AdherenceReport, phases: Sequence[int] = (1, 2), width: int | None = WIDTH
+) -> str:
+    """The report for people, fitted to ``width`` columns (None: ``--wide``, one line a row).
+
+    Fitted, the pathway table is two: the counts, then each pathway's benchmark and ratings
+    (the two together need some 170 columns); prose is wrapped (issue 17 item 6)."""
     bench = report.benchmark_file or "none (rates only, nothing rated)"
-    out = [
+    out = _prose(
         f"Pathway adherence {report.start.isoformat()} to {report.end.isoformat()} "
         f"(dates in {report.timezone}); benchmarks: {bench}",
-        "Signed orders assessed against a care pathway; rate = on / (on + off).",
-        "",
-    ]
-    header = ["pathway", "cancer", "assessed", "on", "off", "rate", "dev+reason", "dev-reason"]
-    header += ["accepted", "benchmark mean/sd/min"] + [f"phase {p}" for p in phases]
-    table = [header]
-    for row in [*report.pathways, report.overall]:
-        table.append(_table_cells(row, phases))
-    out.extend(aligned(table, right={2, 3, 4, 5, 6, 7, 8}))
+        width,
+    )
+    out += _prose("Signed orders assessed against a care pathway; rate = on / (on + off).", width)
     out.append("")
-    out.append(
-        "dev+reason / dev-reason: off-pathway orders overridden with a reason / without one; "
-        "accepted: a suggestion of the pathway card accepted at order time."
+    rows = [_table_cells(row, phases) for row in [*report.pathways, report.overall]]
+    header = [*_COUNTS, "benchmark mean/sd/min"] + [f"phase {p}" for p in phases]
+    table = aligned([header, *rows], right=_RIGHT)
+    if width is not None and max(len(line) for line in table) > width:
+        table = _fitted(header, rows, width)
+    out.extend(table)
+    out.append("")
+    out += _prose(
+        "dev+reason (dev+r) / dev-reason (dev-r): off-pathway orders overridden with a "
+        "reason / without one; "
+        "accepted: a suggestion of the pathway card accepted at order time; benchmark: the "
+        "prior year's mean / sd / minimum expected.",
+        width,
     )
     if report.benchmark_file is None:
         out.append("")
         out.append("Not rated: no benchmark file (--benchmarks FILE) — rates only.")
     else:
-        rated = [*report.pathways, report.overall]
         out.append("")
         out.append("Ratings (proposal IV-A):")
-        for row in rated:
+        for row in [*report.pathways, report.overall]:
             for p in phases:
                 rating = row.phase1 if p == 1 else row.phase2
                 name = row.pathway_id or "overall"
-                out.append(f"  {name}, phase {p}: {rating.label} — {rating.why}")
+                out += wrapped(f"{name}, phase {p}: {rating.label} — {rating.why}", width, "  ",
+                               "    ")  # fmt: skip
     out.append("")
     accepted = (
         f" ({report.not_signed_accepted} with a suggestion accepted: the order was replaced)"
         if report.not_signed_accepted
         else ""
     )
-    out.append(
+    out += _prose(
         f"Not signed (order-select only, not signed as of this report): "
-        f"{report.not_signed} orders{accepted}"
+        f"{report.not_signed} orders{accepted}",
+        width,
     )
     out.append("")
     if report.cancers:
@@ -81,10 +93,39 @@ def report_table(report: AdherenceReport, phases: Sequence[int] = (1, 2)) -> str
             cancer_table.append(
                 [c.cancer, str(c.no_pathway), str(c.undetermined), c.rating.label, reasons]
             )
-        out.extend(aligned(cancer_table, right={1, 2}))
+        lines = aligned(cancer_table, right={1, 2})
+        if width is not None and max(len(line) for line in lines) > width:
+            cells = [tuple(row) for row in cancer_table]
+            lines = ["  " + line for line in fit_table(cells, width - 2)]
+        out.extend(lines)
     else:
         out.append("Orders with no pathway or an undetermined one: none")
     return "\n".join(out)
+
+
+_COUNTS = ["pathway", "cancer", "assessed", "on", "off", "rate", "dev+reason", "dev-reason"]
+_COUNTS.append("accepted")
+_RIGHT = {2, 3, 4, 5, 6, 7, 8}
+
+
+def _fitted(header: list[str], rows: list[list[str]], width: int) -> list[str]:
+    """The pathway table in ``width`` columns: the counts (the reason columns as "dev+r" and
+    "dev-r", said in the footnote), then each pathway's benchmark and ratings. The cancer
+    column is left to ``--wide`` (and the JSON, CSV): the pathway's id names it, and with it
+    the benchmark's figures would be cut across lines."""
+    counted = len(_COUNTS)
+    counts = [["pathway", "assessed", "on", "off", "rate", "dev+r", "dev-r", "accepted"]]
+    counts += [[r[0], *r[2:counted]] for r in rows]
+    out = aligned(counts, right={1, 2, 3, 4, 5, 6, 7})
+    # "benchmark" alone: "benchmark mean/sd/min" would take the room the ratings' words need
+    rated = [("pathway", "benchmark", *header[counted + 1 :])]
+    # spaced, the three figures wrap between figures, never inside one
+    rated += [(r[0], r[counted].replace("/", " / "), *r[counted + 1 :]) for r in rows]
+    return [*out, "", *("  " + line for line in fit_table(rated, width - 2))]
+
+
+def _prose(text: str, width: int | None) -> list[str]:
+    return wrapped(text, width, "", "  ")
 
 
 def _table_cells(row: PathwayRow, phases: Sequence[int]) -> list[str]:
@@ -239,7 +280,8 @@ def run(args: argparse.Namespace, tz: tzinfo | None, tz_name: str) -> int:
     elif args.format == "csv":
         out.write(report_csv(report, phases))
     else:
-        out.write(report_table(report, phases) + "\n")
+        width = line_width(getattr(args, "wide", False))
+        out.write(report_table(report, phases, width) + "\n")
         if args.deviations:
             out.write(f"\n{len(report.deviations)} deviations written to {args.deviations}\n")
     return EXIT_OK

@@ -93,6 +93,9 @@ def _adherence(reports: Any) -> None:
         "Bundle of GuidanceResponses)",
     )
     p.add_argument("--phase", choices=ADHERENCE_PHASES, default="both")
+    p.add_argument(
+        "--wide", action="store_true", help="table: one line a row (default: fit 80 columns)"
+    )
     _tz_option(p)
     _store_option(p)
 
@@ -151,6 +154,9 @@ def _value(reports: Any) -> None:
         help="the practice Location (default: the only Location in the input)",
     )
     p.add_argument("--format", choices=VALUE_FORMATS, default="table")
+    p.add_argument(
+        "--wide", action="store_true", help="table: titles uncut (default: fit 80 columns)"
+    )
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
     p.add_argument(
         "--payer",

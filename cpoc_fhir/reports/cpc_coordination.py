@@ -20,6 +20,7 @@ from typing import Any
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.lines import BillingLine, LineStatus
+from cpoc_fhir.terminal import WIDTH, fit_lines
 
 ONCOLOGY = frozenset({Component.TREATMENT_MONTH, Component.ACTIVE_MONITORING, Component.MEOS})
 CMF_PACK = "cpcplus"
@@ -175,7 +176,11 @@ def csv_rows(result: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The overlap for people in ``width`` columns (None: ``--wide``, a line per oncology line).
+
+    Fitted (issue 17 item 6), each CMF month is a line and the oncology lines of that month
+    are indented under it (one line needs some 105 columns); the prose is wrapped."""
     window = ""
     if result["from"] or result["to"]:
         window = f", months {result['from'] or '…'} to {result['to'] or '…'}"
@@ -191,7 +196,9 @@ def table(result: dict[str, Any]) -> str:
             f"{p['patient']}: {', '.join(p['models'])}; CPC+ {'; '.join(p['practices'])}; "
             f"{p['cmf_months']} CMF month(s), {p['overlap_months']} with oncology care management"
         )
-    if result["months"]:
+    if result["months"] and width is not None:
+        lines += ["", *_fitted_months(result["months"])]
+    elif result["months"]:
         lines += [
             "",
             f"{'patient':<24} {'month':<7} {'CMF':<10} {'amount':>8}  "
@@ -211,4 +218,20 @@ def table(result: dict[str, Any]) -> str:
         f"{t['overlap_months']}: CMF {t['cmf_amount']}, oncology {t['oncology_amount']} "
         f"({t['oncology_lines']} line(s))",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit_lines(lines, width)) + "\n"
+
+
+def _fitted_months(months: list[dict[str, Any]]) -> list[str]:
+    """A CMF month a line (patient, month, CMF code and amount), its oncology lines under it."""
+    lines = [
+        f"{'patient':<24} {'month':<7} {'CMF':<10} {'amount':>8}",
+        f"    {'oncology':<8} {'code':<8} {'period':<21} {'amount':>9}",
+    ]
+    for m in months:
+        lines.append(f"{m['patient']:<24} {m['month']:<7} {m['cmf_code']:<10} {m['cmf_amount']:>8}")
+        for o in m["oncology"]:
+            lines.append(
+                f"    {o['model']:<8} {o['code']:<8} {o['start'] + '…' + o['end']:<21} "
+                f"{o['amount']:>9}"
+            )
+    return lines

@@ -45,6 +45,9 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--to", dest="end", type=iso_date, metavar="YYYY-MM-DD")
     p.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD", help="default: --to, else today")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument(
+        "--wide", action="store_true", help="table: one line per row (default: fit 80 columns)"
+    )
     add_server_options(p, TIMEOUT_HELP)
     p.set_defaults(report_run=run)
 
@@ -107,5 +110,8 @@ def run(args: argparse.Namespace) -> int:
             patients.append(summary)
             months += overlap
     result = cc.report(patients, months, as_of, args.start, args.end)
-    sys.stdout.write(report_text(result, args.format, cc.csv_rows, cc.table))
+    from cpoc_fhir.terminal import line_width
+
+    width = line_width(getattr(args, "wide", False))
+    sys.stdout.write(report_text(result, args.format, cc.csv_rows, lambda r: cc.table(r, width)))
     return 0

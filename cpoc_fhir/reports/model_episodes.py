@@ -15,6 +15,7 @@ from typing import Any
 
 from cpoc_fhir.engine.episodes import EPISODE_MONTHS, Episode
 from cpoc_fhir.engine.lines import PatientTimeline
+from cpoc_fhir.terminal import WIDTH, fit_lines, wrapped
 
 CENT = Decimal("0.01")
 COLUMNS = (
@@ -95,18 +96,37 @@ def report(
     }
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The episodes for people in ``width`` columns (None: ``--wide``, a line an episode).
+
+    Fitted (issue 17 item 6), each episode's figures are a line and its trigger and note the
+    wrapped line(s) under it: the one-line layout needs some 120 columns."""
     out = [f"{result['short_name']} episodes as of {result['as_of']}", ""]
-    out.append(
-        f"{'patient':<24} {'ep':>2} {'start':<10} {'end':<10} {'trigger':<36} "
-        f"{'cancer':<12} {'months':>6} {'MEOS':>9}  note"
-    )
+    if width is None:
+        out.append(
+            f"{'patient':<24} {'ep':>2} {'start':<10} {'end':<10} {'trigger':<36} "
+            f"{'cancer':<12} {'months':>6} {'MEOS':>9}  note"
+        )
+    else:
+        out.append(
+            f"{'patient':<24} {'ep':>2} {'start':<10} {'end':<10} {'cancer':<12} "
+            f"{'months':>6} {'MEOS':>9}"
+        )
     for row in result["episodes"]:
+        cancer = row["cancer_type"] or "-"
+        if width is None:
+            out.append(
+                f"{row['patient']:<24} {row['episode']:>2} {row['start']:<10} {row['end']:<10} "
+                f"{row['trigger']:<36} {cancer:<12} {row['months_billed']:>6} "
+                f"{row['meos_total']:>9}  {row['note']}".rstrip()
+            )
+            continue
         out.append(
             f"{row['patient']:<24} {row['episode']:>2} {row['start']:<10} {row['end']:<10} "
-            f"{row['trigger']:<36} {row['cancer_type'] or '-':<12} {row['months_billed']:>6} "
-            f"{row['meos_total']:>9}  {row['note']}".rstrip()
+            f"{cancer:<12} {row['months_billed']:>6} {row['meos_total']:>9}"
         )
+        detail = row["trigger"] + (f"; {row['note']}" if row["note"] else "")
+        out += wrapped(detail, width, "    ", "    ")
     if not result["episodes"]:
         out.append(f"no {result['short_name']} episodes")
     t = result["totals"]
@@ -115,7 +135,7 @@ def table(result: dict[str, Any]) -> str:
         f"patients {t['patients']}, episodes {t['episodes']}, months billed "
         f"{t['months_billed']}, MEOS total {t['meos_total']}",
     ]
-    return "\n".join(out) + "\n"
+    return "\n".join(fit_lines(out, width)) + "\n"
 
 
 def csv_rows(result: dict[str, Any]) -> list[list[str]]:

@@ -43,6 +43,9 @@ def add_parser(reports: Any) -> None:
         help="bill every patient under --model whatever their Coverage says (analysis)",
     )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument(
+        "--wide", action="store_true", help="table: a line an episode (default: fit 80 columns)"
+    )
     add_server_options(p)
     p.set_defaults(report_run=run)
 
@@ -66,10 +69,17 @@ def run(args: argparse.Namespace) -> int:
         rows += model_episodes.episode_rows(timeline, pack.id)
     result = model_episodes.report(rows, pack.id, pack.short_name, as_of)
     result["warnings"] = list(source.warnings)
+    from cpoc_fhir.terminal import line_width
+
+    width = line_width(getattr(args, "wide", False))
     sys.stdout.write(
-        report_text(result, args.format, model_episodes.csv_rows, model_episodes.table)
+        report_text(
+            result, args.format, model_episodes.csv_rows, lambda r: model_episodes.table(r, width)
+        )
     )
     if args.format == "table":
+        from cpoc_fhir.terminal import wrapped
+
         for warning in source.warnings:
-            sys.stdout.write(f"warning: {warning}\n")
+            sys.stdout.write("\n".join(wrapped(warning, width, "warning: ", "  ")) + "\n")
     return 0

@@ -18,6 +18,7 @@ from cpoc_fhir.fhir.read.references import patient_id
 from cpoc_fhir.packs import performance
 from cpoc_fhir.packs.performance_data import ModelPbp, PbpFile, PeriodData
 from cpoc_fhir.service import Evaluator
+from cpoc_fhir.terminal import WIDTH, fit_lines, wrapped
 
 
 @dataclass
@@ -127,7 +128,12 @@ COLUMNS = (
 )
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The settlement for people in ``width`` columns (None: ``--wide``, every column).
+
+    Fitted (issue 17 item 6) the episodes' table leaves out the end and the cancer (the
+    CSV, JSON and ``--wide`` have them), keeps the patient id whole, and puts a "not
+    counted" reason under its row; long lines are wrapped."""
     head = (
         f"Performance-based payment, {result['model'].upper()} {result['period']} "
         f"(episodes starting {result['periodStart']} to {result['periodEnd']}; as of "
@@ -141,18 +147,11 @@ def table(result: dict[str, Any]) -> str:
         f"arrangement {arrangement['name']}: discount {arrangement['discount']}, "
         f"{'two-sided' if arrangement['twoSided'] else 'one-sided'}",
         "",
-        " ".join(
-            f"{label:<{w}}" if i < 5 else f"{label:>{w}}"
-            for i, (_k, label, w) in enumerate(COLUMNS)
-        ),
     ]
-    for row in result["episodes"]:
-        cells = []
-        for i, (key, _label, width) in enumerate(COLUMNS):
-            value = "—" if row[key] is None else str(row[key])
-            cells.append(f"{value[:width]:<{width}}" if i < 5 else f"{value:>{width}}")
-        note = "" if row["counted"] else f"  not counted: {row['notCounted']}"
-        lines.append(" ".join(cells) + note)
+    if width is None:
+        lines += _wide_rows(result["episodes"])
+    else:
+        lines += _fitted_rows(result["episodes"], width)
     s = result["settlement"]
     q = result["quality"]
     score = q["aggregateScore"] or "—"
@@ -168,7 +167,45 @@ def table(result: dict[str, Any]) -> str:
         f"  {s['reason']}" + (f"; capped at the {s['capped']}" if s["capped"] else ""),
     ]
     lines += [f"warning: {w}" for w in result["warnings"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit_lines(lines, width)) + "\n"
+
+
+def _wide_rows(episodes: list[dict[str, Any]]) -> list[str]:
+    """Every column, fixed widths (an id cut to its column), the reason on the row."""
+    lines = [
+        " ".join(
+            f"{label:<{w}}" if i < 5 else f"{label:>{w}}"
+            for i, (_k, label, w) in enumerate(COLUMNS)
+        )
+    ]
+    for row in episodes:
+        cells = []
+        for i, (key, _label, width) in enumerate(COLUMNS):
+            value = "—" if row[key] is None else str(row[key])
+            cells.append(f"{value[:width]:<{width}}" if i < 5 else f"{value:>{width}}")
+        note = "" if row["counted"] else f"  not counted: {row['notCounted']}"
+        lines.append(" ".join(cells) + note)
+    return lines
+
+
+_FITTED = ("patient", "episode", "start", "benchmark", "target", "actual", "savings")
+
+
+def _fitted_rows(episodes: list[dict[str, Any]], width: int) -> list[str]:
+    """Patient (whole), episode, start and the four amounts; a "not counted" reason under."""
+    labels = {key: label for key, label, _w in COLUMNS}
+    cells = [[labels[k] for k in _FITTED]]
+    cells += [["—" if row[k] is None else str(row[k]) for k in _FITTED] for row in episodes]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(_FITTED))]
+    lines = []
+    for number, r in enumerate(cells):
+        left = " ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths[:3], strict=True))
+        right = " ".join(f"{c:>{w}}" for c, w in zip(r[3:], widths[3:], strict=True))
+        lines.append(f"{left}  {right}".rstrip())
+        row = episodes[number - 1] if number else None
+        if row is not None and not row["counted"]:
+            lines += wrapped(f"not counted: {row['notCounted']}", width, "    ", "    ")
+    return lines
 
 
 CSV_HEADER = [key for key, _label, _w in COLUMNS] + [

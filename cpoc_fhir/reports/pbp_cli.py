@@ -65,6 +65,9 @@ def add_parser(reports: Any) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument(
+        "--wide", action="store_true", help="table: every column (default: fit 80 columns)"
+    )
     add_server_options(p)
     p.set_defaults(report_run=run)
 
@@ -111,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
 
         text = pbp_html(result)
     else:
-        text = report_text(result, args.format, pbp.csv_rows, pbp.table)
+        from cpoc_fhir.terminal import line_width
+
+        width = line_width(getattr(args, "wide", False))
+        text = report_text(result, args.format, pbp.csv_rows, lambda r: pbp.table(r, width))
     write_report(args.out, text)
     return 0

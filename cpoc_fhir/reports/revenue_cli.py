@@ -64,7 +64,8 @@ def add_parser(reports: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
     add_auth_options(p, "system/ChargeItem.rs system/Coverage.rs system/Organization.rs")
-    add_no_progress(p)  # the bar over INPUT's patients (fhir.read.counted)
+    # the bar over INPUT's patients (fhir.read.counted) or the server's pages (fhir.search_bar)
+    add_no_progress(p)
     p.set_defaults(report_run=run)
 
 
@@ -147,7 +148,8 @@ def _read(args: argparse.Namespace) -> tuple[list[Any], Any, tuple[str, ...]]:
 
     # Every status but entered-in-error; the occurrence filter is applied on the rows (a
     # server's date search on ChargeItem.occurrence is optional).
-    reads = read_server(fhir_client(args), knowledge)
+    with fhir_client(args) as client:
+        reads = read_server(client, knowledge, bars=not args.no_progress)
     return list(reads.items), reads.payers, reads.notes
 
 

@@ -6,6 +6,9 @@ Shared by ``cpoc report revenue --fhir-base`` and the review app's dashboard. A 
 Claim search the server refuses (a 4xx: no scope for it, or a search it does not support) is
 a note, not a failure: the revenue still stands without payers or Claims, and the views say
 what is missing. The ChargeItem search is the figures themselves: its errors propagate.
+
+With ``bars`` (the CLI; never the dashboard, a server process) the two searches over the whole
+server, ChargeItem and Coverage, draw the progress bar (``fhir.search_bar``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.errors import FhirServerError
 from cpoc_fhir.fhir.read.references import patient_key, reference_key
+from cpoc_fhir.fhir.search_bar import counted_search
 from cpoc_fhir.knowledge import Knowledge
 from cpoc_fhir.reports.revenue_payers import Payers, payor_organizations, read_payers
 
@@ -41,12 +45,14 @@ def refused(exc: FhirServerError) -> bool:
     return 400 <= exc.status < 500
 
 
-def read_payers_from(client: FhirClient, knowledge: Knowledge) -> tuple[Payers | None, str]:
+def read_payers_from(
+    client: FhirClient, knowledge: Knowledge, bars: bool = False
+) -> tuple[Payers | None, str]:
     """Every Coverage on the server and the names of their payor Organizations; (None, why)
     when the server refuses the Coverage search. An Organization search refused leaves the
     payers named by reference."""
     try:
-        coverages = list(client.search("Coverage", {"_count": PAGE}))
+        coverages = list(counted_search(client, "Coverage", {"_count": PAGE}, quiet=not bars))
     except FhirServerError as exc:
         if not refused(exc):
             raise
@@ -90,11 +96,12 @@ def read_server(
     client: FhirClient,
     knowledge: Knowledge,
     claims_for: Callable[[Sequence[Resource]], Iterable[str]] | None = None,
+    bars: bool = False,
 ) -> ServerReads:
     """The ChargeItems, the payers and, with ``claims_for`` (the items → the patients whose
-    Claims are wanted), those patients' Claims."""
-    items = tuple(client.search("ChargeItem", {"_count": PAGE}))
-    payers, payer_note = read_payers_from(client, knowledge)
+    Claims are wanted), those patients' Claims; ``bars``: progress bars on stderr."""
+    items = tuple(counted_search(client, "ChargeItem", {"_count": PAGE}, quiet=not bars))
+    payers, payer_note = read_payers_from(client, knowledge, bars)
     claims: list[Resource] = []
     claim_note = ""
     if claims_for is not None:

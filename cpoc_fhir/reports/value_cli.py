@@ -136,7 +136,9 @@ def _outputs(args: argparse.Namespace, report: dict[str, Any], config: Config) -
 
         text = render_value_html(report)
     else:
-        text = value_table(report) + "\n"
+        from cpoc_fhir.terminal import line_width
+
+        text = value_table(report, line_width(getattr(args, "wide", False))) + "\n"
     # The submission (§12.2): MeasureReports written and/or sent; said on stderr, so that
     # stdout stays the report.
     if args.measure_reports:

@@ -1,4 +1,5 @@
-"""The value report as a table for a terminal (at most 100 columns)."""
+"""The value report as a table for a terminal: 80 columns by default (issue 17 item 6), the
+measures' titles and sources cut with "…" to fit; ``--wide`` (width None) cuts nothing."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import textwrap
 from typing import Any
 
 from cpoc_fhir.reports.render import DASH, aligned
+from cpoc_fhir.terminal import WIDTH
 
-WIDTH = 100
 
-
-def value_table(report: dict[str, Any]) -> str:
+def value_table(report: dict[str, Any], width: int | None = WIDTH) -> str:
+    """The report in ``width`` columns (None: as wide as the full titles need)."""
+    wrap = width or 10**6
     bench = report.get("benchmarks")
     bench_text = (
         "none (measures only, nothing rated)"
@@ -22,19 +24,26 @@ def value_table(report: dict[str, Any]) -> str:
     out = [
         f"Value report {report['year']} as of {report['asOf']}, participation year "
         f"{report['participationYear']}",
-        f"Practice: {report['practice']['location'] or 'no Location'}",
-        *textwrap.wrap(f"Benchmarks: {bench_text}", WIDTH, subsequent_indent="  "),
+        # a long Location id stays whole, on its own line when it must
+        *textwrap.wrap(
+            f"Practice: {report['practice']['location'] or 'no Location'}",
+            wrap,
+            subsequent_indent="  ",
+            break_long_words=False,
+        ),
+        *textwrap.wrap(f"Benchmarks: {bench_text}", wrap, subsequent_indent="  "),
         f"Phases: pathways {phases['pathways']}, quality {phases['quality']}, er {phases['er']}",
         *_patients_line(report.get("patients")),
         "",
         "Quality measures (rate = numerator / (denominator - exclusions)):",
     ]
-    out.extend(_measure_rows(report["measures"]))
+    out.extend(_measure_rows(report["measures"], width))
     quality = report["quality"]
     composite = quality["composite"]
     minimum = quality.get("minimumDenominator")
     under = f"under {minimum}" if minimum is not None else "under the minimum"
-    out.append(f"  * not in the composite (§12.2): denominator {under}, no rate, or no benchmark")
+    note = f"* not in the composite (§12.2): denominator {under}, no rate, or no benchmark"
+    out.extend(textwrap.wrap(note, wrap, initial_indent="  ", subsequent_indent="    "))
     out.append(
         "  composite z: "
         + (DASH if composite is None else f"{composite:+.2f}")
@@ -85,7 +94,7 @@ def value_table(report: dict[str, Any]) -> str:
         adjustment = report["adjustment"]
         out.append(f"Adjustment: {_signed_pct(adjustment)}")
     for warning in report["warnings"]:
-        out.extend(textwrap.wrap(f"warning: {warning}", WIDTH, subsequent_indent="  "))
+        out.extend(textwrap.wrap(f"warning: {warning}", wrap, subsequent_indent="  "))
     return "\n".join(out)
 
 
@@ -97,9 +106,9 @@ def _patients_line(patients: dict[str, Any] | None) -> list[str]:
     return [f"Patients: {patients['evaluated']}{apart}"]
 
 
-def _measure_rows(measures: list[dict[str, Any]]) -> list[str]:
-    """The measures' table: the title and source columns share what the figures leave of the
-    100 columns (titles cut with "…"); the sources in full below."""
+def _measure_rows(measures: list[dict[str, Any]], width: int | None) -> list[str]:
+    """The measures' table: the title and source columns share what the figures leave of
+    ``width`` (cut with "…"; None: nothing cut)."""
     header = ["id", "measure", "source", "better", "den", "excl", "num", "rate", "mean/sd", "z"]
     rows = [header]
     for m in measures:
@@ -118,8 +127,10 @@ def _measure_rows(measures: list[dict[str, Any]]) -> list[str]:
                 DASH if m["z"] is None else f"{m['z']:+.2f}",
             ]
         )
+    if width is None:
+        return aligned(rows, right={4, 5, 6, 7, 9})
     figures = sum(max(len(r[i]) for r in rows) for i in range(len(header)) if i not in (1, 2))
-    room = max(WIDTH - 2 - 2 * (len(header) - 1) - figures, 12)  # indent and separators
+    room = max(width - 2 - 2 * (len(header) - 1) - figures, 12)  # indent and separators
     source_width = min(max(len(r[2]) for r in rows), max(room // 3, 6))
     title_width = room - source_width
     for r in rows[1:]:

@@ -2,7 +2,9 @@
 
 Settings are loaded on the driver as for the local engine (the ``[models]`` settings choose
 each patient's pack, value-and-models §15), shipped to the executors, and the job writes its
-results under ``--out``: Parquet lines (``schema``) or ChargeItem NDJSON.
+results under ``--out``: Parquet lines (``schema``) or ChargeItem NDJSON. The writing is
+Spark's work, not a driver loop: its progress is Spark's stage bar, on by the bar policy
+(``session.console_progress``: a terminal and no ``--no-progress``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpoc_fhir.errors import InputError
-from cpoc_fhir.spark.session import local_path, parse_conf, running_session
+from cpoc_fhir.spark.session import console_progress, local_path, parse_conf, running_session
 
 if TYPE_CHECKING:
     pass
@@ -39,7 +41,8 @@ def run_timeline(args: argparse.Namespace) -> int:
         load_pack(args.model, config.models)
     spec = EvaluatorSpec(config.rules, payer, config.models, forced_model=args.model)
     as_of = args.as_of or date.today()
-    with running_session(args.master, conf) as spark:
+    console = console_progress(args.no_progress)
+    with running_session(args.master, conf, console) as spark:
         result = job.run_timelines(spark, args.input, args.out, spec, as_of, args.patient)
     out = sys.stdout
     out.write(
@@ -81,7 +84,7 @@ def run_capture(args: argparse.Namespace) -> int:
     as_of = args.as_of or min(month.last, entered.date())
     spec = EvaluatorSpec(config.rules, payer, config.models)
     capture = CaptureJob(job.pack_spec(spec), config.publish, months, as_of, entered, args.dry_run)
-    with running_session(args.master, conf) as spark:
+    with running_session(args.master, conf, console_progress(args.no_progress)) as spark:
         result = job.run_capture(
             spark, args.ndjson, args.out, capture, args.patient, getattr(args, "existing", None)
         )

@@ -18,15 +18,18 @@ Spark returns the results of one successful attempt per partition only.
 The partitions are run in waves of ``defaultParallelism`` (``runJob`` over the grouped RDD: the
 shuffle is computed once), and each wave's results are recorded before the next wave starts, so a
 killed driver loses at most one wave's records; the next run re-plans those patients and finds
-their items (unchanged).
+their items (unchanged). The waves are the driver's long loop: on a terminal they draw the
+progress bar (``cpoc_fhir.progress``: the partitions done of all, so an ETA, and the patients
+billed so far), else a ``told`` line per wave for a log.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cpoc_fhir.capture.bulk_store import has_live_episode
 from cpoc_fhir.capture.connect import Connection
@@ -35,6 +38,7 @@ from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.fhir.read import PatientResources
 from cpoc_fhir.fhir.read.gc_pass import relaxed_gc
 from cpoc_fhir.fhir.write import charge_item_changed
+from cpoc_fhir.progress import progress, shown
 from cpoc_fhir.service import Evaluator
 from cpoc_fhir.spark import job as jobs
 from cpoc_fhir.spark.partition import OWN, CaptureJob, Item, evaluator_from, merge
@@ -148,9 +152,12 @@ def run_server_capture(
     job: ServerCaptureJob,
     record: Callable[[Sequence[PatientOutcome]], None],
     told: Callable[[str], None] = lambda _text: None,
+    quiet: bool = False,
+    stream: TextIO | None = None,
 ) -> ServerResult:
     """Write the export's patients to the server, partition by partition; each wave's ends are
-    passed to ``record`` in groups of ``LEDGER_GROUP`` as soon as the wave is done."""
+    passed to ``record`` in groups of ``LEDGER_GROUP`` as soon as the wave is done. A bar on
+    ``stream`` (default stderr) when it is a terminal and not ``quiet``; else ``told``."""
     sc = spark.sparkContext
     gathered = jobs.gather(spark, location, job.chosen)
     shared, aliases = gathered.shared, gathered.aliases
@@ -160,23 +167,55 @@ def run_server_capture(
     result.warnings = gathered.warnings
     count = grouped.getNumPartitions()
     step = max(1, sc.defaultParallelism)
+    out_stream = sys.stderr if stream is None else stream
+    drawn = shown(out_stream, quiet)
+    wanted = _wanted(job)
     try:
-        for start in range(0, count, step):
-            parts = list(range(start, min(count, start + step)))
-            out = sc.runJob(
-                grouped,
-                lambda groups: write_partition(groups, job, shared.value, aliases.value),
-                parts,
-            )
-            ends = [payload for kind, payload in out if kind == "patient"]
-            for first in range(0, len(ends), LEDGER_GROUP):
-                record(ends[first : first + LEDGER_GROUP])
-            for kind, payload in out:
-                if kind == "summary":
-                    merge(result.summary, payload)
-            result.seen.update(end.ref.split("/", 1)[1] for end in ends)
-            result.waves += 1
-            told(f"partitions {start + len(parts)}/{count}: {len(result.seen)} patients")
+        with progress(count, "partition", quiet, out_stream) as bar:
+            for start in range(0, count, step):
+                parts = list(range(start, min(count, start + step)))
+                _wave(sc, grouped, parts, job, (shared, aliases), record, result)
+                billed = len(result.seen)
+                bar.update(len(parts))
+                bar.set_postfix_str(f"{billed}" + (f" of {wanted}" if wanted else "") + " patients")
+                if not drawn:  # a pipe or a log: a line a wave (on a terminal the bar says it)
+                    told(f"partitions {start + len(parts)}/{count}: {billed} patients")
     finally:
         gathered.release()
     return result
+
+
+def _wanted(job: ServerCaptureJob) -> int | None:
+    """The patients to bill when they are named (``--patient``, a Group) less those done
+    by the run resumed; None when every live episode of the export is billed (unknown)."""
+    if job.chosen is None:
+        return None
+    done = {ref.split("/", 1)[1] for ref in job.done}
+    return len(job.chosen - done)
+
+
+def _wave(
+    sc: Any,
+    grouped: Any,
+    parts: list[int],
+    job: ServerCaptureJob,
+    broadcasts: tuple[Any, Any],
+    record: Callable[[Sequence[PatientOutcome]], None],
+    result: ServerResult,
+) -> None:
+    """One wave: the partitions ``parts`` written by the executors (``broadcasts``: the
+    shared resources and the aliases), their ends recorded and added to ``result``."""
+    shared, aliases = broadcasts
+    out = sc.runJob(
+        grouped,
+        lambda groups: write_partition(groups, job, shared.value, aliases.value),
+        parts,
+    )
+    ends = [payload for kind, payload in out if kind == "patient"]
+    for first in range(0, len(ends), LEDGER_GROUP):
+        record(ends[first : first + LEDGER_GROUP])
+    for kind, payload in out:
+        if kind == "summary":
+            merge(result.summary, payload)
+    result.seen.update(end.ref.split("/", 1)[1] for end in ends)
+    result.waves += 1

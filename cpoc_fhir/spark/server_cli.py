@@ -100,8 +100,9 @@ def run_server_capture(args: argparse.Namespace, fault: Callable[[], None] | Non
             handle.done_patients(),
             fault,
         )
-        with running_session(args.master, conf) as spark:
-            result = run_job(spark, location, job, handle.record_patients, notice)
+        # One bar on stderr: the waves' (spark.server), so Spark's stage bar stays off.
+        with running_session(args.master, conf, console=False) as spark:
+            result = run_job(spark, location, job, handle.record_patients, notice, args.no_progress)
         summary = result.summary
         summary.catch_up = months.why
         handle.finish(summary.as_counts(), status="interrupted" if summary.errors else "finished")

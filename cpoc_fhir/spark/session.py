@@ -1,7 +1,10 @@
 """The SparkSession of a ``--engine spark`` run, and the Bulk NDJSON files of a location.
 
 ``--master`` (default ``local[*]``, or spark-submit's under ``spark-submit``) and
-``--spark-conf KEY=VALUE`` go to the session as given.
+``--spark-conf KEY=VALUE`` go to the session as given. Spark's own stage bar on stderr
+(``spark.ui.showConsoleProgress``) follows the progress bar policy of every command
+(``cpoc_fhir.progress``): on when stderr is a terminal and ``--no-progress`` is not given,
+off otherwise, so a pipe or a log file gets no carriage-return lines from the JVM either.
 With a local master the executors' Python workers are the driver's interpreter and import the
 driver's ``cpoc_fhir`` (``PYSPARK_PYTHON``, ``spark.executorEnv.PYTHONPATH``), so the
 code that runs per patient is the code that was started; on a cluster the package must be
@@ -18,10 +21,11 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import cpoc_fhir
 from cpoc_fhir.errors import InputError
+from cpoc_fhir.progress import shown
 
 DEFAULT_MASTER = "local[*]"
 _INSTALL = "install the Spark extra: scripts/setup --spark (pip install 'cpoc-fhir[spark]')"
@@ -38,9 +42,19 @@ def parse_conf(pairs: Iterable[str] | None) -> dict[str, str]:
     return out
 
 
-def session_conf(master: str, conf: Mapping[str, str]) -> dict[str, str]:
-    """The settings the session is built with: ours for a local master, then the user's."""
-    out = {"spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC"}
+def console_progress(quiet: bool, stream: TextIO | None = None) -> bool:
+    """Whether Spark draws its stage bar: the bar policy (a terminal on ``stream``, default
+    stderr, where the JVM writes it, and not ``--no-progress``)."""
+    return shown(sys.stderr if stream is None else stream, quiet)
+
+
+def session_conf(master: str, conf: Mapping[str, str], console: bool = False) -> dict[str, str]:
+    """The settings the session is built with: ours for a local master, then the user's;
+    ``console``: Spark's stage bar on (``console_progress``)."""
+    out = {
+        "spark.ui.showConsoleProgress": "true" if console else "false",
+        "spark.sql.session.timeZone": "UTC",
+    }
     if master.startswith("local"):
         package_root = str(Path(cpoc_fhir.__file__).resolve().parents[1])
         path = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -54,9 +68,11 @@ def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> Any:
+def spark_session(
+    master: str | None = None, conf: Mapping[str, str] | None = None, console: bool = False
+) -> Any:
     """A SparkSession for ``master`` (None: spark-submit's master, else ``local[*]``);
-    pyspark or Java missing is an InputError."""
+    pyspark or Java missing is an InputError. ``console``: see ``session_conf``."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -71,7 +87,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         settings = dict(conf or {})
     else:
         builder = builder.master(master)
-        settings = session_conf(master, conf or {})
+        settings = session_conf(master, conf or {}, console)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -88,15 +104,18 @@ _MANGLED = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)")  # what Path("s3a://
 
 
 @contextmanager
-def running_session(master: str | None, conf: Mapping[str, str]) -> Iterator[Any]:
+def running_session(
+    master: str | None, conf: Mapping[str, str], console: bool = False
+) -> Iterator[Any]:
     """A session for one command: an active one (a notebook's, a test's) is used and left
-    running; one started here is stopped at the end."""
+    running, as it was built; one started here (``console``: Spark's stage bar on) is
+    stopped at the end."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise InputError("--engine spark", f"pyspark is not installed: {_INSTALL}") from None
     active = SparkSession.getActiveSession()
-    spark = active or spark_session(master, conf)
+    spark = active or spark_session(master, conf, console)
     try:
         yield spark
     finally:

@@ -27,6 +27,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from cpoc_fhir.progress import progress
+
 from ..auth import NoAuth
 from ..errors import FhirError, FhirServerError, outcome_text
 from ..transport import Transport, retry_after_seconds
@@ -112,8 +114,10 @@ class BulkExporter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         notice: Callable[[str], None] = lambda _text: None,
+        quiet: bool = False,
     ) -> None:
         self.transport = transport
+        self.quiet = quiet  # no progress bar over the downloads (--no-progress)
         self.timeout = timeout
         self._sleep = sleep
         self._clock = clock
@@ -204,15 +208,17 @@ class BulkExporter:
         """Every output file into ``folder`` as ``<Type>.<n>.ndjson`` (written whole, then
         renamed, so a folder never holds half a file)."""
         folder.mkdir(parents=True, exist_ok=True)
+        output, deleted = enumerate(manifest.output, 1), enumerate(manifest.deleted, 1)
+        wanted = [(item, f"{_safe(item.type)}.{n:04d}.ndjson") for n, item in output]
+        wanted += [(item, f"deleted.{n:04d}.ndjson.deleted") for n, item in deleted]
         paths = []
-        for number, item in enumerate(manifest.output, 1):
-            path = folder / f"{_safe(item.type)}.{number:04d}.ndjson"
-            self._fetch(item, manifest.requires_access_token, path, "download")
-            paths.append(path)
-        for number, item in enumerate(manifest.deleted, 1):
-            path = folder / f"deleted.{number:04d}.ndjson.deleted"
-            self._fetch(item, manifest.requires_access_token, path, "download")
-            paths.append(path)
+        # The files are the long part of an export once it is ready (issue 17 item 6): a bar
+        # over them, its total the manifest's files (their sizes are not in it).
+        with progress(len(wanted), "file", self.quiet, desc="downloading") as bar:
+            for item, name in wanted:
+                self._fetch(item, manifest.requires_access_token, folder / name, "download")
+                paths.append(folder / name)
+                bar.update(1)
         return paths
 
     def error_messages(self, manifest: Manifest) -> list[str]:

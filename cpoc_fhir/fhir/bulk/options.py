@@ -38,6 +38,7 @@ def records_folder(
         timeout=getattr(args, "bulk_timeout", DEFAULT_TIMEOUT),
         full=getattr(args, "bulk_full", False),
         patients=patients,
+        quiet=getattr(args, "no_progress", False),
     )
     with tempfile.TemporaryDirectory(prefix="cpoc-bulk-") as work:
         try:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpoc_fhir.progress import progress
+
 from ..client import FhirClient
 from ..errors import FhirError
 from ..record_queries import RECORD_QUERIES
@@ -50,6 +52,7 @@ class BulkSettings:
     timeout: float = DEFAULT_TIMEOUT
     full: bool = False
     patients: Sequence[str] | None = None  # paged fallback: only these patients
+    quiet: bool = False  # no progress bar over the paged reads (--no-progress)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ def bulk_records(
     if state is not None and members is not None and set(members) - set(state.members or []):
         notice("the Group has new members since the last export: exporting in full")
         state = None
-    exporter = exporter or BulkExporter(client.transport, settings.timeout, notice=notice)
+    exporter = exporter or BulkExporter(
+        client.transport, settings.timeout, notice=notice, quiet=settings.quiet
+    )
     download = mirror.root / DOWNLOAD
     shutil.rmtree(download, ignore_errors=True)
     since = state.transaction_time if state else None
@@ -125,7 +130,14 @@ def _paged(
         if members is not None
         else episode_patients(client)
     )
-    write_paged(client, mirror.data, patients)
+    # The searches per patient are the long part of a --fhir-base read (issue 17 item 6):
+    # the bar's total is the patients to read, known before the first search.
+    with progress(len(patients), "patient", settings.quiet, desc="reading") as bar:
+
+        def read(_patient_id: str) -> None:
+            bar.update(1)
+
+        write_paged(client, mirror.data, patients, read)
     return BulkResult(mirror.data, "paged searches", members)
 
 
