@@ -28,9 +28,11 @@ _scalars = (
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)  # as_json could hand tuples: both write arrays
-    | st.dictionaries(st.text(max_size=6), inner),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)  # as_json could hand tuples: both write arrays
+        | st.dictionaries(st.text(max_size=6), inner)
+    ),
     max_leaves=20,
 )
 
