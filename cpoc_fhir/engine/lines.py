@@ -102,23 +102,26 @@ class BillingLine:
     ) -> BillingLine:
         """A CPOC line (default model, no episode), equal to ``BillingLine(...)`` of the same
         fields. Built in the timeline's hot loop (one per line), so it fills the instance at
-        once instead of the frozen ``__init__``'s one ``object.__setattr__`` per field."""
+        once instead of the frozen ``__init__``'s one ``object.__setattr__`` per field (from a
+        dict display: keyword arguments would build a second dict; 1.4 → 1.0 µs)."""
         line = object.__new__(cls)
         vars(line).update(
-            code=code,
-            component=component,
-            level=level,
-            month=month,
-            start=start,
-            end=end,
-            status=status,
-            amount=amount,
-            explanation=explanation,
-            evidence=evidence,
-            score=score,
-            warnings=warnings,
-            model=DEFAULT_MODEL,
-            episode=None,
+            {
+                "code": code,
+                "component": component,
+                "level": level,
+                "month": month,
+                "start": start,
+                "end": end,
+                "status": status,
+                "amount": amount,
+                "explanation": explanation,
+                "evidence": evidence,
+                "score": score,
+                "warnings": warnings,
+                "model": DEFAULT_MODEL,
+                "episode": None,
+            }
         )
         return line
 
