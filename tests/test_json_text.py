@@ -64,13 +64,13 @@ def _has_float(value: Any) -> bool:
 @given(_values)
 def test_same_values_as_json_dumps(value: Any) -> None:
     """The former definition, json.dumps, is the reference: parsing either text gives the same
-    values with the same types; the text is ASCII and, but for float spelling and DEL (json
-    escapes it, orjson writes it as is: the same character), json.dumps' compact text."""
+    values with the same types; the text is ASCII and, but for the spelling of floats,
+    json.dumps' compact text (non-ASCII, astral, control characters and DEL escaped alike)."""
     text = json_text.dumps(value)
     former = json.dumps(value)
     assert text.isascii()
     assert _same(json.loads(text), json.loads(former))
-    if not _has_float(value) and "\x7f" not in former:
+    if not _has_float(value):
         assert text == json.dumps(value, separators=(",", ":"))
 
 
@@ -78,6 +78,9 @@ def test_hand_written_examples() -> None:
     # Written by hand from RFC 8259: no spaces; é as its \u escape (json.dumps' ensure_ascii);
     # a quote and a backslash escaped; a newline as \n.
     assert json_text.dumps({"a": [1, "é"], "b": None}) == '{"a":[1,"\\u00e9"],"b":null}'
+    # "→" (U+2192) as the explanations write it; 😀 (U+1F600) as a UTF-16 surrogate pair; DEL.
+    assert json_text.dumps(["3 → level 2"]) == '["3 \\u2192 level 2"]'
+    assert json_text.dumps(["😀", "a\x7f"]) == '["\\ud83d\\ude00","a\\u007f"]'
     assert json_text.dumps(['say "hi"\\', "x\ny"]) == '["say \\"hi\\"\\\\","x\\ny"]'
     # What orjson refuses, json writes as it always did: a 2**64 integer, an int key.
     assert json_text.dumps([2**64]) == "[18446744073709551616]"
