@@ -11,6 +11,7 @@ from typing import Any
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.episodes import Episode
+from cpoc_fhir.engine.fast_init import fast_init
 
 # A literal relative reference "Type/id" (FHIR R4 Reference.reference, ids of 1-64 characters).
 # Evidence may also hold what was looked for and not found, as a relative search URL
@@ -31,6 +32,7 @@ class LineStatus(Enum):
     NOT_BILLABLE = "not-billable"  # a requirement failed; says which
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Score:
     """A Treatment Month's four factors (Tables 1-4) and what they rest on."""

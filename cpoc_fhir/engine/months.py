@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cpoc_fhir.engine.fast_init import fast_init
+
 ONE_DAY = timedelta(days=1)
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class BillingMonth:
     """Month ``index`` (1-based) of a patient's cadence, ``start``..``end`` inclusive."""

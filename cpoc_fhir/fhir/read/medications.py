@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, Route
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
 from cpoc_fhir.fhir.read.memo import UNSEEN, BoundedMemo
@@ -42,6 +43,7 @@ _PARENTERAL_WORDS = re.compile(
 )
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Identified:
     """A medication resource's drug, as the engine names it."""

@@ -11,12 +11,14 @@ from datetime import date, timedelta
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import CancerRole, DiseaseState
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.packs.cpoc.context import Context, Disease
 from cpoc_fhir.packs.cpoc.draft import LineDraft
 from cpoc_fhir.packs.cpoc.monitoring import position
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Reason:
     level: int
