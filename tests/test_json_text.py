@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_fast_json import _same
 
 from cpoc_fhir import json_text
 from cpoc_fhir.config import load_payer
@@ -35,19 +35,6 @@ _values = st.recursive(
     ),
     max_leaves=20,
 )
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal with the types (1, 1.0 and True differ), key order and the sign of zero."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float):
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    return bool(a == b)
 
 
 def _has_float(value: Any) -> bool:
