@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, codes, codings, has_code
+from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, codes, codings, concept_words, has_code
 
 _SYSTEMS = ["http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96", "http://loinc.org"]
 _CODES = ["394593009", "385763009", "", "x"]
@@ -67,3 +67,33 @@ def test_has_code_examples() -> None:
     assert has_code(
         {"system": "http://snomed.info/sct", "code": "394593009"}, SNOMED_SYSTEMS, oncology
     )
+
+
+def _former_concept_words(concept: object) -> str:
+    """concept_words before it walked the Codings itself (through ``codings``)."""
+    if not isinstance(concept, dict):
+        return ""
+    parts = [concept.get("text")] + [display for _, _, display in codings(concept)]
+    return " ".join(part for part in parts if isinstance(part, str)).lower()
+
+
+_texted = st.one_of(
+    _concept,
+    st.fixed_dictionaries(
+        {"text": st.one_of(st.text(max_size=6), _junk)},
+        optional={"coding": st.one_of(st.lists(_coding, max_size=3), _coding)},
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texted)
+def test_concept_words_is_the_former_definition(concept: object) -> None:
+    assert concept_words(concept) == _former_concept_words(concept)
+
+
+def test_concept_words_by_hand() -> None:
+    concept = {"text": "Hospice", "coding": [{"display": "Medical ONCOLOGY"}, {"code": "x"}, 3]}
+    assert concept_words(concept) == "hospice medical oncology"
+    assert concept_words({"display": "Lone Coding", "code": "AMB"}) == "lone coding"
+    assert concept_words({"text": 5}) == "" and concept_words(None) == ""

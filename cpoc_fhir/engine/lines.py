@@ -11,6 +11,7 @@ from typing import Any
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.episodes import Episode
+from cpoc_fhir.engine.fast_init import fast_init
 
 # A literal relative reference "Type/id" (FHIR R4 Reference.reference, ids of 1-64 characters).
 # Evidence may also hold what was looked for and not found, as a relative search URL
@@ -31,6 +32,7 @@ class LineStatus(Enum):
     NOT_BILLABLE = "not-billable"  # a requirement failed; says which
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Score:
     """A Treatment Month's four factors (Tables 1-4) and what they rest on."""
@@ -102,23 +104,26 @@ class BillingLine:
     ) -> BillingLine:
         """A CPOC line (default model, no episode), equal to ``BillingLine(...)`` of the same
         fields. Built in the timeline's hot loop (one per line), so it fills the instance at
-        once instead of the frozen ``__init__``'s one ``object.__setattr__`` per field."""
+        once instead of the frozen ``__init__``'s one ``object.__setattr__`` per field (from a
+        dict display: keyword arguments would build a second dict; 1.4 → 1.0 µs)."""
         line = object.__new__(cls)
         vars(line).update(
-            code=code,
-            component=component,
-            level=level,
-            month=month,
-            start=start,
-            end=end,
-            status=status,
-            amount=amount,
-            explanation=explanation,
-            evidence=evidence,
-            score=score,
-            warnings=warnings,
-            model=DEFAULT_MODEL,
-            episode=None,
+            {
+                "code": code,
+                "component": component,
+                "level": level,
+                "month": month,
+                "start": start,
+                "end": end,
+                "status": status,
+                "amount": amount,
+                "explanation": explanation,
+                "evidence": evidence,
+                "score": score,
+                "warnings": warnings,
+                "model": DEFAULT_MODEL,
+                "episode": None,
+            }
         )
         return line
 

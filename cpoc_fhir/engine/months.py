@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from cpoc_fhir.engine.fast_init import fast_init
+
 ONE_DAY = timedelta(days=1)
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class BillingMonth:
     """Month ``index`` (1-based) of a patient's cadence, ``start``..``end`` inclusive."""
@@ -76,10 +79,28 @@ def month_index(anchor: date, day: date) -> int:
 def billing_months(anchor: date, through: date) -> Iterator[BillingMonth]:
     """Months 1, 2, … up to the one containing ``through`` (none if through < anchor)."""
     if through < anchor:
-        return
+        return iter(())
     last = month_index(anchor, through)
+    # A practice's patients share anchors (a few hundred days for thousands of patients) and
+    # a month depends on its anchor and k alone: each anchor's months are computed once and
+    # shared (BillingMonth is frozen). Bounded like the readers' memos: cleared when full.
+    known = _MONTHS_OF.get(anchor)
+    if known is None or len(known) < last:
+        if len(_MONTHS_OF) >= MONTHS_MEMO_ANCHORS:
+            _MONTHS_OF.clear()
+        known = _MONTHS_OF[anchor] = _computed_months(anchor, last)
+    return iter(known[:last])
+
+
+def _computed_months(anchor: date, last: int) -> list[BillingMonth]:
+    months = []
     start = anchor
     for k in range(1, last + 1):
         nxt = month_start(anchor, k + 1)
-        yield BillingMonth(k, start, nxt - ONE_DAY)
+        months.append(BillingMonth(k, start, nxt - ONE_DAY))
         start = nxt
+    return months
+
+
+MONTHS_MEMO_ANCHORS = 20_000  # ~40 months each: a few MB at most
+_MONTHS_OF: dict[date, list[BillingMonth]] = {}

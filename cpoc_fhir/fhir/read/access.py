@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import date as Date
 from typing import Any
 
-from cpoc_fhir.fhir.read.memo import BoundedMemo
+from cpoc_fhir.fhir.read.memo import UNSEEN, BoundedMemo
 
 Node = Mapping[str, Any]
 # FHIR R4 dateTime after its date part: a time (seconds required, fraction and zone
@@ -133,7 +133,10 @@ def parse_date(value: object) -> Date | None:
     """The date of a FHIR date/dateTime string, None when it is not one."""
     if type(value) is not str:
         return None
-    return _dates(value)  # records repeat their dates: each string is checked once
+    # Records repeat their dates: each string is checked once. Looked up inline (the memo's
+    # table, then the memo for a new string): this runs for every date read.
+    found = _seen_dates.get(value, UNSEEN)
+    return _dates(value) if found is UNSEEN else found  # type: ignore[return-value]
 
 
 def _parse_date(value: str) -> Date | None:
@@ -153,6 +156,7 @@ def _parse_date(value: str) -> Date | None:
 
 # --- complex elements -------------------------------------------------------------------------
 _dates: BoundedMemo[Date | None] = BoundedMemo(_parse_date)
+_seen_dates = _dates.table
 
 
 def obj(node: Node, name: str, at: str = "", expected: str = "element") -> dict[str, Any] | None:

@@ -79,36 +79,66 @@ def read_encounters(ctx: ReadContext) -> tuple[list[Visit], list[CareEpisode]]:
             if status in SKIPPED_ENCOUNTERS:
                 continue
             start, end = access.period(resource, "period")
-            visit = _visit(ctx, resource, status, start)
+            kinds = _Kinds(resource)
+            visit = _visit(ctx, resource, status, start, kinds)
             if visit is not None:
                 visits.append(visit)
-                episode = _hospice(resource, start, end)
+                episode = _hospice(resource, start, end, kinds)
                 if episode is not None:
                     hospice.append(episode)
     return visits, hospice
 
 
+class _Kinds:
+    """An Encounter's type and serviceType, read (checked) when first needed and then kept:
+    both the oncology test and the hospice test look at them, and at their words. The first
+    read happens where it happened before, so an unreadable type still fails there."""
+
+    __slots__ = ("_concepts", "_resource", "_words")
+
+    def __init__(self, resource: Resource) -> None:
+        self._resource = resource
+        self._concepts: list[dict[str, Any] | None] | None = None
+        self._words: list[str] | None = None
+
+    def concepts(self) -> list[dict[str, Any] | None]:
+        if self._concepts is None:
+            resource = self._resource
+            self._concepts = [
+                *access.concepts(resource, "type"),
+                access.concept(resource, "serviceType"),
+            ]
+        return self._concepts
+
+    def words(self) -> list[str]:
+        """``concept_words`` of each concept, in the same order."""
+        if self._words is None:
+            self._words = [concept_words(kind) for kind in self.concepts()]
+        return self._words
+
+
 def _visit(
-    ctx: ReadContext, resource: Resource, status: str | None, on: date | None
+    ctx: ReadContext, resource: Resource, status: str | None, on: date | None, kinds: _Kinds
 ) -> Visit | None:
     if on is None:
         ctx.warn(resource, "no period.start; not used as a visit")
         return None
     klass = any_codes(access.coding(resource, "class"))
     face_to_face = status in HAPPENED and bool(klass & FACE_TO_FACE_CLASSES)
-    return Visit(resource_key(resource), on, face_to_face, _oncology_visit(ctx, resource))
+    oncology = _oncology_visit(ctx, resource, kinds)
+    return Visit(resource_key(resource), on, face_to_face, oncology)
 
 
-def _oncology_visit(ctx: ReadContext, resource: Resource) -> bool:
+def _oncology_visit(ctx: ReadContext, resource: Resource, kinds: _Kinds) -> bool:
     """For a cancer (reason, diagnosis), with oncology (type), or in an oncology episode;
     and not provided by another organization than the practice's."""
     provider = access.reference(resource, "serviceProvider")
-    if not _about_cancer(ctx, resource):
+    if not _about_cancer(ctx, resource, kinds):
         return False
     return not ctx.outside_practice(resource, provider)
 
 
-def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
+def _about_cancer(ctx: ReadContext, resource: Resource, kinds: _Kinds) -> bool:
     """Read in this order, each element only when the ones before did not answer."""
     reasons = [
         *access.references(resource, "reasonReference"),
@@ -121,17 +151,24 @@ def _about_cancer(ctx: ReadContext, resource: Resource) -> bool:
         return True
     if any(ctx.is_cancer(code) for code in access.concepts(resource, "reasonCode")):
         return True
-    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
-    if any(_is_oncology(kind) for kind in kinds):
+    # _is_oncology of each kind, its words computed once (the hospice test reads them too)
+    concepts = kinds.concepts()
+    if any(has_code(kind, SNOMED_SYSTEMS, ONCOLOGY_SNOMED) for kind in concepts) or any(
+        "oncolog" in words for words in kinds.words()
+    ):
         return True
     episodes = access.references(resource, "episodeOfCare")
     return any(ctx.key(e) in ctx.oncology_episodes for e in episodes)
 
 
-def _hospice(resource: Resource, start: date | None, end: date | None) -> CareEpisode | None:
+def _hospice(
+    resource: Resource, start: date | None, end: date | None, kinds: _Kinds
+) -> CareEpisode | None:
     """Hospice care given (type/serviceType) or discharge to hospice."""
-    kinds = [*access.concepts(resource, "type"), access.concept(resource, "serviceType")]
-    if any(_is_hospice(kind) for kind in kinds):
+    concepts = kinds.concepts()  # _is_hospice of each kind, with the words already computed
+    if any(has_code(kind, SNOMED_SYSTEMS, HOSPICE_SNOMED) for kind in concepts) or any(
+        "hospice" in words for words in kinds.words()
+    ):
         return CareEpisode(resource_key(resource), EpisodeKind.HOSPICE, start)
     stay = access.obj(resource, "hospitalization")
     disposition = access.concept(stay, "dischargeDisposition", "hospitalization") if stay else None

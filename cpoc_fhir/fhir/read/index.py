@@ -27,6 +27,7 @@ from cpoc_fhir.fhir.read.resources import PatientResources, dedupe
 
 Resource = dict[str, Any]
 LINE_BITS = 40  # a packed position: file number << 40 | line number
+LINE_MASK = (1 << LINE_BITS) - 1
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Index:
                 if wanted is not None and key not in wanted:
                     continue
                 warnings: list[str] = []
-                resources = [r for item in items if (r := self._load(item, key, maps)) is not None]
+                resources = self._loaded(items, key, maps)
                 yield PatientResources(
                     patient_ref=key,
                     resources=dedupe(resources, warnings),
@@ -88,10 +89,35 @@ class Index:
                     warnings=warnings,
                 )
 
+    def _loaded(self, items: list[Resource | int], key: str, maps: list[Any]) -> list[Resource]:
+        """One patient's resources, its lines parsed. Every line of the export passes here, so
+        the common case is inlined: a line orjson reads (``fast_json.container_or_none``, the
+        trailing newline being JSON whitespace: no copy to strip it) into an object with a
+        resourceType and this patient is taken as it is; anything else goes through ``_load``,
+        which parses it again and words the warning exactly as before."""
+        out: list[Resource] = []
+        files, aliases, parse = self.files, self.aliases, fast_json.container_or_none
+        for item in items:
+            if isinstance(item, dict):
+                out.append(item)
+                continue
+            file_no, line_no = item >> LINE_BITS, item & LINE_MASK
+            starts = files[file_no].starts
+            resource = parse(maps[file_no][starts[line_no] : starts[line_no + 1]])
+            if (
+                type(resource) is dict
+                and type(resource.get("resourceType")) is str
+                and patient_key(resource, aliases) == key
+            ):
+                out.append(resource)
+            elif (found := self._load(item, key, maps)) is not None:
+                out.append(found)  # what json.loads alone decides (e.g. a 20-digit integer)
+        return out
+
     def _load(self, item: Resource | int, key: str, maps: list[Any]) -> Resource | None:
         if isinstance(item, dict):
             return item
-        file_no, line_no = item >> LINE_BITS, item & ((1 << LINE_BITS) - 1)
+        file_no, line_no = item >> LINE_BITS, item & LINE_MASK
         line_file = self.files[file_no]
         start, end = line_file.starts[line_no], line_file.starts[line_no + 1]
         try:

@@ -15,9 +15,10 @@ from datetime import date
 from typing import Any
 
 from cpoc_fhir.engine.facts import DrugRole, ExposureKind, MedicationExposure, Route
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.fhir.read import access
 from cpoc_fhir.fhir.read.context import ReadContext
-from cpoc_fhir.fhir.read.memo import BoundedMemo
+from cpoc_fhir.fhir.read.memo import UNSEEN, BoundedMemo
 from cpoc_fhir.fhir.read.references import resource_key
 from cpoc_fhir.fhir.read.values import SNOMED_SYSTEMS, codes, codings, concept_words, duration_days
 
@@ -42,6 +43,7 @@ _PARENTERAL_WORDS = re.compile(
 )
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Identified:
     """A medication resource's drug, as the engine names it."""
@@ -140,7 +142,10 @@ def _dosage_route(dosages: list[Dosage]) -> Route | None:
 
 def _route_in(words: str) -> Route | None:
     """The route named in free text, when exactly one kind is named."""
-    return _routes_named(words)  # a record words its drugs alike ("… Injection"): once each
+    # A record words its drugs alike ("… Injection"): each text is tested once (looked up
+    # inline: the memo's table, then the memo for a new text).
+    found = _seen_routes.get(words, UNSEEN)
+    return _routes_named(words) if found is UNSEEN else found  # type: ignore[return-value]
 
 
 def _route_named(words: str) -> Route | None:
@@ -152,6 +157,7 @@ def _route_named(words: str) -> Route | None:
 
 
 _routes_named: BoundedMemo[Route | None] = BoundedMemo(_route_named)
+_seen_routes = _routes_named.table
 
 
 def order_organization(ctx: ReadContext, order: Resource) -> object:
@@ -221,7 +227,7 @@ def exposure(
 ) -> MedicationExposure:
     """The exposure ``resource`` gives evidence of; ``order`` tells when it was ordered (an
     order passes itself)."""
-    return MedicationExposure(
+    return MedicationExposure.of(  # the frozen __init__'s result, faster (facts.py)
         ref=resource_key(resource),
         drug=drug.drug,
         drug_name=drug.name,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-_UNSEEN = object()
+UNSEEN = object()  # never a remembered answer: "not looked up yet"
 
 
 class BoundedMemo(Generic[T]):
@@ -24,9 +24,16 @@ class BoundedMemo(Generic[T]):
         self._limit = limit
         self._seen: dict[str, object] = {}
 
+    @property
+    def table(self) -> dict[str, object]:
+        """The remembered answers, for a hot loop to look up without a call (``__call__``
+        costs four times a ``dict.get``); the same dict for the memo's life (emptied in
+        place when full), so a caller may keep it. Read it, never write it."""
+        return self._seen
+
     def __call__(self, text: str) -> T:
-        found = self._seen.get(text, _UNSEEN)
-        if found is _UNSEEN:
+        found = self._seen.get(text, UNSEEN)
+        if found is UNSEEN:
             found = self._compute(text)
             if len(self._seen) >= self._limit:
                 self._seen.clear()

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cpoc_fhir.fhir.read.memo import BoundedMemo
+from cpoc_fhir.fhir.read.memo import UNSEEN, BoundedMemo
 
 # Elements that name the patient a resource is about, in the order they are tried
 # (Observation.subject, AllergyIntolerance.patient, ResearchSubject.individual,
@@ -30,7 +30,11 @@ def reference_key(reference: object, aliases: Mapping[str, str] | None = None) -
         alias = aliases.get(reference)
         if alias is not None:
             return alias
-    return _keys(reference)  # a record names its patient, its orders … again and again
+    # A record names its patient, its orders … again and again: each string is split once.
+    # Looked up inline (the memo's table, then the memo for a new string): ~200 000 calls
+    # per 2 000 patients.
+    found = _seen_keys.get(reference, UNSEEN)
+    return _keys(reference) if found is UNSEEN else found  # type: ignore[return-value]
 
 
 def _literal_key(reference: str) -> str | None:
@@ -47,6 +51,7 @@ def _literal_key(reference: str) -> str | None:
 
 
 _keys: BoundedMemo[str | None] = BoundedMemo(_literal_key)
+_seen_keys = _keys.table
 
 
 def patient_key(

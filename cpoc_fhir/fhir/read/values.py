@@ -132,7 +132,14 @@ def has_code(concept: object, systems: Iterable[str] | str, among: Iterable[str]
         if type(coding) is dict:
             code = coding.get("code")
             system = coding.get("system")  # a non-string (unhashable) system never matches
-            if type(code) is str and code in among and type(system) is str and system in wanted:
+            # an empty code is no code (as in ``codes``): the test above found it counted
+            if (
+                type(code) is str
+                and code
+                and code in among
+                and type(system) is str
+                and system in wanted
+            ):
                 return True
     return False
 
@@ -164,10 +171,16 @@ def concept_text(concept: object) -> str:
 
 def concept_words(concept: object) -> str:
     """Text and every display of a concept, lower case, for keyword tests."""
-    if not isinstance(concept, dict):
+    if type(concept) is not dict:
         return ""
-    parts = [concept.get("text")] + [display for _, _, display in codings(concept)]
-    return " ".join(part for part in parts if isinstance(part, str)).lower()
+    # Straight over the Codings (as ``codes``) rather than ``codings``' tuples: every
+    # Encounter type, medication and reason is tested by its words; the same parts joined.
+    text = concept.get("text")
+    parts = [text] if type(text) is str else []
+    for coding in _raw_codings(concept):
+        if type(coding) is dict and type(display := coding.get("display")) is str:
+            parts.append(display)
+    return " ".join(parts).lower()
 
 
 def status_code(value: object) -> str | None:

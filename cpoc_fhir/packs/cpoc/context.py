@@ -37,6 +37,8 @@ class Disease(Enum):
 
 
 _UNSET = object()
+# dated_in's answer for a month with nothing dated in it (asked of every month)
+_NONE_DATED: tuple[list[DiseaseStatus], list[Diagnosis]] = ([], [])
 
 
 def known_on(record: PatientRecord, as_of: date) -> PatientRecord:
@@ -146,8 +148,9 @@ class Context:
         return self._dated.setdefault(month_index(self.anchor, day), ([], []))
 
     def dated_in(self, k: int) -> tuple[list[DiseaseStatus], list[Diagnosis]]:
-        """The disease statuses and diagnoses (by onset) dated in month k, in record order."""
-        return self._dated.get(k, ([], []))
+        """The disease statuses and diagnoses (by onset) dated in month k, in record order.
+        Read them, never change them (a month with none shares one empty pair)."""
+        return self._dated.get(k, _NONE_DATED)
 
     # --- months -----------------------------------------------------------------------
     def month(self, k: int) -> BillingMonth:

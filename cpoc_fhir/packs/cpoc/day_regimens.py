@@ -74,7 +74,8 @@ def month_days(
     window = timedelta(days=window_days)
     memo = {} if memo is None else memo
     limits = [(line.start + window).toordinal() for line in lines]
-    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    # list displays rather than generators below: same values, less overhead per month
+    first, last = min([s[0] for s in spans]), max([s[1] for s in spans])
     cuts = {lo for lo, _, _ in spans} | {hi + 1 for _, hi, _ in spans}
     cuts.update(limit + 1 for limit in limits if first < limit + 1 <= last)
     points = sorted(cuts)
@@ -84,14 +85,16 @@ def month_days(
         if not exposures:
             continue
         key = tuple(
-            (
-                e.drug or e.drug_name,
-                e.role,
-                e.route,
-                index := line_of.get(e.ref, -1),
-                index >= 0 and start > limits[index],
-            )
-            for e in exposures
+            [
+                (
+                    e.drug or e.drug_name,
+                    e.role,
+                    e.route,
+                    index := line_of.get(e.ref, -1),
+                    index >= 0 and start > limits[index],
+                )
+                for e in exposures
+            ]
         )
         found = memo.get(key)
         if found is None:

@@ -62,23 +62,39 @@ class LineDraft:
         return LineStatus.FINAL
 
     def finish(self, payer: PayerSchedule) -> BillingLine:
+        """The line, its explanation followed by why it is not billable or provisional.
+
+        Once per line of every timeline (~22 per patient), so: the status from the two lists
+        at hand (``status``'s rule), the explanation copied alone when there is nothing to add,
+        ``BillingLine.of`` called by position."""
         code = code_for(self.component, self.level)
-        status = self.status
-        explanation = list(self.explanation)
-        explanation += [f"Not billable: {reason}" for reason in self.failures]
-        explanation += [f"Provisional: {reason}" for reason in self.pending]
+        failures, pending = self.failures, self.pending
+        if failures:
+            status = LineStatus.NOT_BILLABLE
+        elif pending:
+            status = LineStatus.PROVISIONAL
+        else:
+            status = LineStatus.FINAL
+        if failures or pending:
+            explanation = (
+                *self.explanation,
+                *[f"Not billable: {reason}" for reason in failures],
+                *[f"Provisional: {reason}" for reason in pending],
+            )
+        else:
+            explanation = tuple(self.explanation)
         return BillingLine.of(
-            code=code,
-            component=self.component,
-            level=self.level,
-            month=self.month,
-            start=self.start,
-            end=self.end,
-            status=status,
+            code,
+            self.component,
+            self.level,
+            self.month,
+            self.start,
+            self.end,
+            status,
             # priced by the year of the billing month's start (New Patient: its visit day)
-            amount=NOTHING if status is LineStatus.NOT_BILLABLE else payer.amount(code, self.start),
-            explanation=tuple(explanation),
-            evidence=tuple(self.evidence),
-            score=self.score,
-            warnings=tuple(self.warnings),
+            NOTHING if failures else payer.amount(code, self.start),
+            explanation,
+            tuple(self.evidence),
+            self.score,
+            tuple(self.warnings),
         )

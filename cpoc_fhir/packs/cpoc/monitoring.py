@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import EpisodeKind
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.packs.cpoc.context import Context, Disease
 from cpoc_fhir.packs.cpoc.draft import LineDraft
@@ -17,6 +18,7 @@ POST_TREATMENT_VISIT_MONTHS = 6
 DISEASE_STATUS_CODES = "http://loinc.org|97509-4,http://loinc.org|88040-1"
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class MonitoringPosition:
     """Where a month without treatment stands relative to treatment."""

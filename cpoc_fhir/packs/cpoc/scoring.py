@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cpoc_fhir.engine.facts import CancerRole, Diagnosis, PatientRecord
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.knowledge import Knowledge
@@ -21,6 +22,7 @@ _LAST = 1 << 30  # ranks after every line of therapy
 ECOG_CODES = "http://loinc.org|89247-1,http://loinc.org|89243-0"
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Factor:
     """One factor's points, the sentence that explains them and what they rest on."""

@@ -11,12 +11,14 @@ from datetime import date, timedelta
 
 from cpoc_fhir.engine.components import Component
 from cpoc_fhir.engine.facts import CancerRole, DiseaseState
+from cpoc_fhir.engine.fast_init import fast_init
 from cpoc_fhir.engine.months import BillingMonth
 from cpoc_fhir.packs.cpoc.context import Context, Disease
 from cpoc_fhir.packs.cpoc.draft import LineDraft
 from cpoc_fhir.packs.cpoc.monitoring import position
 
 
+@fast_init  # faster __init__, same dataclass (engine/fast_init.py)
 @dataclass(frozen=True)
 class Reason:
     level: int
@@ -138,12 +140,15 @@ def _add_months(day: date, months: int) -> date:
 def _class_changes(ctx: Context, month: BillingMonth) -> list[Reason]:
     """Level 1 (b): a new regimen sharing no drug class with the previous one, because of
     progression or toxicity on record within the window before it."""
-    reasons = []
+    reasons: list[Reason] = []
+    lines = ctx.lines
+    if len(lines) < 2:
+        return reasons  # one line of therapy or none: no change (asked of every month)
     window = timedelta(days=ctx.settings.transition_reason_window_days)
-    for line in ctx.lines[1:]:
-        if not month.contains(line.start):
+    for line in lines[1:]:
+        if not month.start <= line.start <= month.end:  # month.contains, inline
             continue
-        previous = ctx.lines[line.index - 1]
+        previous = lines[line.index - 1]
         if not (line.fully_known and previous.fully_known):
             ctx.warnings.append(
                 f"regimen change on {line.start.isoformat()} ({previous.name} → {line.name}) "
