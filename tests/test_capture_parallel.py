@@ -278,7 +278,10 @@ def creates(patient: str, lines: int) -> tuple[str, Plan]:
 
 
 def batch_store(client: BatchClient) -> ServerStore:
-    store = ServerStore(client, "http://example.org/sid", lambda a, b: True, update_create=True)
+    # Batches only: the transaction path is tests/test_capture_group_transaction.py.
+    store = ServerStore(
+        client, "http://example.org/sid", lambda a, b: True, update_create=True, transactions=False
+    )
     return store
 
 
