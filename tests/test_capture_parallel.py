@@ -104,6 +104,26 @@ def test_prefetch_reads_lazily_and_a_bounded_way_ahead() -> None:
     ahead.close()
 
 
+def test_the_workers_read_three_groups_on_while_the_caller_holds_one() -> None:
+    # The run takes a group of W = 2 and writes it (here: waits) before it asks for more. By
+    # default 4 × W = 8 items are submitted ahead: while the caller holds items 0-1, the
+    # workers read items 2-8 (three groups and one more). With 2 × W they stopped at item 4
+    # and this wait timed out.
+    read_done = threading.Semaphore(0)
+
+    def read(n: int) -> int:
+        read_done.release()
+        return n
+
+    items = prefetch(range(100), read, workers=2)
+    group = [next(items), next(items)]
+    for _ in range(9):  # items 0 to 8, all while the caller holds its group
+        assert read_done.acquire(timeout=10), "the workers stopped reading ahead"
+    assert not read_done.acquire(timeout=0.2)  # and no further: the window is bounded
+    assert [a.result() for a in group] == [0, 1]
+    items.close()
+
+
 def test_one_worker_reads_in_the_callers_thread_only_when_asked() -> None:
     threads: list[str] = []
 
