@@ -8,13 +8,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from capture_support import (
+    PROGRAM,
     capture_command,
     config_for,
     duplicates_and_losses,
@@ -26,14 +26,6 @@ from capture_support import (
 from fault_proxy import FaultRates, fault_proxy
 from sekmet_server import SekmetServer, running_sekmet
 
-REPO = Path(__file__).resolve().parents[1]
-# This checkout's cpoc (the console script may belong to another checkout of the package).
-PROGRAM = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-    "from cpoc_fhir.cli import main; sys.exit(main())",
-]
 PATIENTS = 10
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from capture_support import creates
 from sekmet_server import SekmetServer, running_sekmet
 
 from cpoc_fhir.capture.capabilities import allows_transaction
@@ -42,19 +43,6 @@ def statement(*system_interactions: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def creates(patient: str, lines: int) -> tuple[str, Plan]:
-    steps = [
-        Step(
-            Action.CREATE,
-            f"{patient}.treatment-month.2025-03-0{n}",
-            {"resourceType": "ChargeItem", "status": "billable"},
-            new_id=f"cpoc-{patient}-{n}",
-        )
-        for n in range(1, lines + 1)
-    ]
-    return patient, Plan(steps)
 
 
 class Server:

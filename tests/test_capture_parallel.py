@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capture_support import capture_command, config_for, load_practice, reference_of, run_capture
+from capture_support import (
+    PROGRAM,
+    capture_command,
+    config_for,
+    creates,
+    load_practice,
+    reference_of,
+    run_capture,
+)
 from fault_proxy import KINDS, FaultRates
 from fault_suite import run_suite
 from hypothesis import given, settings
@@ -23,7 +30,7 @@ from hypothesis import strategies as st
 from sekmet_server import SekmetServer, running_sekmet
 
 from cpoc_fhir.capture.parallel import prefetch
-from cpoc_fhir.capture.plan import Action, Plan, Step
+from cpoc_fhir.capture.plan import Plan
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun
 from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.capture.threaded_reads import ThreadedReads
@@ -37,16 +44,6 @@ from cpoc_fhir.fhir.results import EntryResult, WriteResult
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
-
-REPO = Path(__file__).resolve().parents[1]
-# This checkout's cpoc (the console script may belong to another checkout of the package).
-PROGRAM = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-    "from cpoc_fhir.cli import main; sys.exit(main())",
-]
-
 
 # --- prefetch ----------------------------------------------------------------------------
 
@@ -282,19 +279,6 @@ class BatchClient:
     def search(self, resource_type: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
         self.searches.append(params)
         return iter(())
-
-
-def creates(patient: str, lines: int) -> tuple[str, Plan]:
-    steps = [
-        Step(
-            Action.CREATE,
-            f"{patient}.treatment-month.2025-03-0{n}",
-            {"resourceType": "ChargeItem", "status": "billable"},
-            new_id=f"cpoc-{patient}-{n}",
-        )
-        for n in range(1, lines + 1)
-    ]
-    return patient, Plan(steps)
 
 
 def batch_store(client: BatchClient) -> ServerStore:

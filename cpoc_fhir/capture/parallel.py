@@ -3,12 +3,13 @@
 The per-patient reads (the record's searches and the patient's ChargeItems), and the pure work
 on them (facts, evaluation, ``plan``), run on N threads. The capture run stays the single
 writer: it takes the prepared patients *in patient order*, in groups of up to N, sends the
-group's creates in one batch Bundle (``ServerStore.apply_many``), then each patient's updates
-and sweep as before, and the ledger records each patient's writes and its completion together,
-as before. Nothing of the exactly-once design (docs/exactly-once.md) changes: a create is a
+group's creates in one Bundle (``ServerStore.apply_many``: a transaction where the server
+takes them, else a batch), then each patient's updates and sweep as before, and the ledger's
+group commit records each patient's writes and its completion together, after they were
+answered. Nothing of the exactly-once design (docs/exactly-once.md) changes: a create is a
 PUT by deterministic id or a conditional create, an update carries If-Match on the version
 read — so reading a few patients ahead of their writes is safe (an item changed in between is
-a 412 and is re-read), and a batch sent again after a lost answer repeats nothing.
+a 412 and is re-read), and a Bundle sent again after a lost answer repeats nothing.
 
 ``prefetch`` keeps at most ``workers`` reads in flight and at most ``ahead`` (default
 ``AHEAD_PER_WORKER`` × workers) patients submitted and not yet taken, so memory stays bounded
