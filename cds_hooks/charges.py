@@ -20,9 +20,10 @@ from datetime import date, datetime
 from typing import Any
 
 from cds_hooks.settings import WriteTarget
+from cpoc_fhir.capture.capabilities import allows_update_create
 from cpoc_fhir.capture.plan import WriteMode, plan
 from cpoc_fhir.capture.run import WriteOutcome, check_writes
-from cpoc_fhir.capture.server import ServerStore, allows_update_create
+from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.engine.facts import PatientRecord
 from cpoc_fhir.engine.lines import DEFAULT_MODEL, BillingLine, LineStatus, PatientTimeline
 from cpoc_fhir.errors import CpocError, InputError

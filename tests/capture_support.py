@@ -14,10 +14,19 @@ from typing import Any
 import requests
 
 from cds_hooks.embedded_fhir import load_resources
+from cpoc_fhir.capture.plan import Action, Plan, Step
 from cpoc_fhir.synthetic import generate_practice
 
 Resource = dict[str, Any]
 CPOC = str(Path(sys.executable).with_name("cpoc"))
+REPO = Path(__file__).resolve().parents[1]
+# This checkout's cpoc (the console script may belong to another checkout of the package).
+PROGRAM = [
+    sys.executable,
+    "-c",
+    f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+    "from cpoc_fhir.cli import main; sys.exit(main())",
+]
 # Referenced resources first (EpisodeOfCare and Encounter point to the cancer Condition).
 LOAD_ORDER = [
     "Organization",
@@ -140,6 +149,20 @@ def reference_of(base: str, system: str) -> dict[str, str]:
     live = live_by_line(base, system)
     assert all(len(items) == 1 for items in live.values()), "the clean run made duplicates"
     return {ident: content(items[0], system) for ident, items in live.items()}
+
+
+def creates(patient: str, lines: int) -> tuple[str, Plan]:
+    """A plan of ``lines`` creates with PUT ids ``cpoc-<patient>-<n>`` (for ``apply_many``)."""
+    steps = [
+        Step(
+            Action.CREATE,
+            f"{patient}.treatment-month.2025-03-0{n}",
+            {"resourceType": "ChargeItem", "status": "billable"},
+            new_id=f"cpoc-{patient}-{n}",
+        )
+        for n in range(1, lines + 1)
+    ]
+    return patient, Plan(steps)
 
 
 def counts(items: list[Resource]) -> Counter[str]:

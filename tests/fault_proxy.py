@@ -8,7 +8,10 @@ Each request is forwarded, or, drawn at random (seeded), one of:
 - ``lost``: a write (POST/PUT) is forwarded and applied, then the answer is dropped — the
   case that makes a naive retry create a second resource.
 Answers are passed through with the server's base URL rewritten to the proxy's (next links,
-Location headers). Faults are counted by kind; the proxy is for tests and scripts only.
+Location headers). ``after_forward(method, path)``, when set, is called once a request has been
+forwarded and answered by the server, before the answer is passed on; if it returns True the
+answer is dropped (a test kills its client there: "applied, then the client died"). Faults are
+counted by kind; the proxy is for tests and scripts only.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +50,7 @@ class FaultProxy:
         self.faults: Counter[str] = Counter()
         self.requests = 0
         self.enabled = True
+        self.after_forward: Callable[[str, str], bool] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _handler(self))
@@ -119,6 +123,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return self._answer(status, b"", {"Retry-After": "1"} if status == 429 else {})
             answer = self._forward(body)
             if fault == "lost":
+                return self._drop()
+            if proxy.after_forward is not None and proxy.after_forward(self.command, self.path):
                 return self._drop()
             own_root = f"http://{self.headers.get('Host') or urlsplit(proxy.root_url).netloc}"
             content = answer.content.replace(proxy.upstream_root.encode(), own_root.encode())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capture_support import capture_command, config_for, load_practice, reference_of, run_capture
+from capture_support import (
+    PROGRAM,
+    capture_command,
+    config_for,
+    creates,
+    load_practice,
+    reference_of,
+    run_capture,
+)
 from fault_proxy import KINDS, FaultRates
 from fault_suite import run_suite
 from hypothesis import given, settings
@@ -23,7 +30,7 @@ from hypothesis import strategies as st
 from sekmet_server import SekmetServer, running_sekmet
 
 from cpoc_fhir.capture.parallel import prefetch
-from cpoc_fhir.capture.plan import Action, Plan, Step
+from cpoc_fhir.capture.plan import Plan
 from cpoc_fhir.capture.run import CaptureMonth, CaptureRun
 from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.capture.threaded_reads import ThreadedReads
@@ -37,16 +44,6 @@ from cpoc_fhir.fhir.results import EntryResult, WriteResult
 from cpoc_fhir.fhir.write import PublishSettings
 from cpoc_fhir.knowledge.loader import load_knowledge
 from cpoc_fhir.service import Evaluator
-
-REPO = Path(__file__).resolve().parents[1]
-# This checkout's cpoc (the console script may belong to another checkout of the package).
-PROGRAM = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-    "from cpoc_fhir.cli import main; sys.exit(main())",
-]
-
 
 # --- prefetch ----------------------------------------------------------------------------
 
@@ -102,6 +99,26 @@ def test_prefetch_reads_lazily_and_a_bounded_way_ahead() -> None:
     # 5 submitted before the first was yielded; nothing more taken from the source yet.
     assert len(consumed) == 5
     ahead.close()
+
+
+def test_the_workers_read_three_groups_on_while_the_caller_holds_one() -> None:
+    # The run takes a group of W = 2 and writes it (here: waits) before it asks for more. By
+    # default 4 × W = 8 items are submitted ahead: while the caller holds items 0-1, the
+    # workers read items 2-8 (three groups and one more). With 2 × W they stopped at item 4
+    # and this wait timed out.
+    read_done = threading.Semaphore(0)
+
+    def read(n: int) -> int:
+        read_done.release()
+        return n
+
+    items = prefetch(range(100), read, workers=2)
+    group = [next(items), next(items)]
+    for _ in range(9):  # items 0 to 8, all while the caller holds its group
+        assert read_done.acquire(timeout=10), "the workers stopped reading ahead"
+    assert not read_done.acquire(timeout=0.2)  # and no further: the window is bounded
+    assert [a.result() for a in group] == [0, 1]
+    items.close()
 
 
 def test_one_worker_reads_in_the_callers_thread_only_when_asked() -> None:
@@ -264,21 +281,11 @@ class BatchClient:
         return iter(())
 
 
-def creates(patient: str, lines: int) -> tuple[str, Plan]:
-    steps = [
-        Step(
-            Action.CREATE,
-            f"{patient}.treatment-month.2025-03-0{n}",
-            {"resourceType": "ChargeItem", "status": "billable"},
-            new_id=f"cpoc-{patient}-{n}",
-        )
-        for n in range(1, lines + 1)
-    ]
-    return patient, Plan(steps)
-
-
 def batch_store(client: BatchClient) -> ServerStore:
-    store = ServerStore(client, "http://example.org/sid", lambda a, b: True, update_create=True)
+    # Batches only: the transaction path is tests/test_capture_group_transaction.py.
+    store = ServerStore(
+        client, "http://example.org/sid", lambda a, b: True, update_create=True, transactions=False
+    )
     return store
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import responses
 
+from cpoc_fhir.capture.capabilities import allows_update_create
 from cpoc_fhir.capture.ids import charge_item_id
 from cpoc_fhir.capture.plan import Action, Plan, Step
-from cpoc_fhir.capture.server import ServerStore, allows_update_create
+from cpoc_fhir.capture.server import ServerStore
 from cpoc_fhir.fhir.client import FhirClient
 from cpoc_fhir.fhir.write import charge_item_changed
 

@@ -3,15 +3,17 @@
 The per-patient reads (the record's searches and the patient's ChargeItems), and the pure work
 on them (facts, evaluation, ``plan``), run on N threads. The capture run stays the single
 writer: it takes the prepared patients *in patient order*, in groups of up to N, sends the
-group's creates in one batch Bundle (``ServerStore.apply_many``), then each patient's updates
-and sweep as before, and the ledger records each patient's writes and its completion together,
-as before. Nothing of the exactly-once design (docs/exactly-once.md) changes: a create is a
+group's creates in one Bundle (``ServerStore.apply_many``: a transaction where the server
+takes them, else a batch), then each patient's updates and sweep as before, and the ledger's
+group commit records each patient's writes and its completion together, after they were
+answered. Nothing of the exactly-once design (docs/exactly-once.md) changes: a create is a
 PUT by deterministic id or a conditional create, an update carries If-Match on the version
 read — so reading a few patients ahead of their writes is safe (an item changed in between is
-a 412 and is re-read), and a batch sent again after a lost answer repeats nothing.
+a 412 and is re-read), and a Bundle sent again after a lost answer repeats nothing.
 
-``prefetch`` keeps at most ``workers`` reads in flight and at most ``ahead`` prepared patients
-waiting, so memory stays bounded on a large practice. The reads of a FHIR server go through
+``prefetch`` keeps at most ``workers`` reads in flight and at most ``ahead`` (default
+``AHEAD_PER_WORKER`` × workers) patients submitted and not yet taken, so memory stays bounded
+on a large practice. The reads of a FHIR server go through
 ``capture.threaded_reads.ThreadedReads`` (a client per thread).
 """
 
@@ -28,6 +30,11 @@ R = TypeVar("R")
 # More workers than this only queue at the server: sekmet on SQLite is saturated at about 8
 # (docs/notes/pcap.md), and an EHR's FHIR API usually limits a client's concurrent requests.
 MAX_WORKERS = 32
+# The run takes a group of ``workers`` patients, then writes it while the workers read on: with
+# 2 × workers submitted, they had only the next group to read and then sat idle until the
+# group's Bundle, sweeps and ledger were done (profiled at 8 workers: busy 83 % of the run);
+# 4 × leaves them three groups to read while the run writes one.
+AHEAD_PER_WORKER = 4
 
 
 class Prefetched(Generic[T, R]):
@@ -63,8 +70,9 @@ def prefetch(
     (one worker: no thread, each item read only when its ``result`` is asked for).
 
     ``items`` is consumed lazily (it may be a paged search); at most ``ahead`` (default
-    2 × workers) items are submitted and not yet yielded. Leaving the loop early (an exception
-    in the caller) cancels the reads not started and does not wait for the running ones."""
+    ``AHEAD_PER_WORKER`` × workers) items are submitted and not yet yielded. Leaving the loop
+    early (an exception in the caller) cancels the reads not started and does not wait for the
+    running ones."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     if workers == 1:
@@ -72,7 +80,7 @@ def prefetch(
         for item in items:
             yield Prefetched(item, None, None if skip(item) else read)
         return
-    window = max(workers, ahead if ahead is not None else 2 * workers)
+    window = max(workers, ahead if ahead is not None else AHEAD_PER_WORKER * workers)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cpoc-read")
     pending: deque[Prefetched[T, R]] = deque()
     source = iter(items)

@@ -276,7 +276,7 @@ class CaptureRun:
         self, group: list[Prefetched[str, Prepared]], summary: CaptureSummary
     ) -> None:
         """Write, count and record a group of patients, in patient order; their creates go
-        in one batch Bundle (``ServerStore.apply_many``). One worker: groups of one."""
+        in one Bundle (``ServerStore.apply_many``). One worker: groups of one."""
         prepared: list[Prepared | CpocError | None] = []
         for ahead in group:
             if ahead.skipped:

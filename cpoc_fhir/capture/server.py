@@ -9,23 +9,34 @@ Exactly once whatever the server does (docs/exactly-once.md):
   changed the item) re-reads it and re-plans that one item once;
 - after a patient's creates, a sweep re-reads its ChargeItems and retires any second live item
   of a line (If-None-Exist is not atomic on every server), keeping the one every run keeps.
+
+A group of patients (``apply_many``, ``cpoc capture --workers``) sends its creates in one
+transaction Bundle when the server offers transactions, else in one batch (``_group_creates``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
+from cpoc_fhir.capture.capabilities import allows_transaction, allows_update_create
 from cpoc_fhir.capture.plan import UPDATABLE, Action, Plan, Step, live_by_identifier, raises
 from cpoc_fhir.capture.run import WriteOutcome
 from cpoc_fhir.errors import CpocError
-from cpoc_fhir.fhir.client import FhirClient, FhirError, FhirPreconditionFailed, FhirServerError
+from cpoc_fhir.fhir.client import (
+    EntryResult,
+    FhirClient,
+    FhirError,
+    FhirPreconditionFailed,
+    FhirServerError,
+)
 from cpoc_fhir.fhir.read import PatientResources, patient_resources
 from cpoc_fhir.fhir.record_queries import RECORD_QUERIES
 from cpoc_fhir.fhir.write.review_marks import base_identifier, is_staff_owned
 
 Resource = dict[str, Any]
+T = TypeVar("T")
 
 PAGE = "200"
 
@@ -35,18 +46,11 @@ SWEPT = "duplicate-retired"
 SweepReads = Callable[[list[str]], list[list[Resource] | CpocError]]
 
 
-def allows_update_create(capabilities: Resource, resource_type: str = "ChargeItem") -> bool:
-    """Whether a CapabilityStatement says the server creates ``resource_type`` on a PUT to a new
-    id (rest.resource.updateCreate, with the update interaction)."""
-    for rest in capabilities.get("rest") or []:
-        if not isinstance(rest, dict) or rest.get("mode", "server") != "server":
-            continue
-        for entry in rest.get("resource") or []:
-            if not isinstance(entry, dict) or entry.get("type") != resource_type:
-                continue
-            codes = {i.get("code") for i in entry.get("interaction") or [] if isinstance(i, dict)}
-            return entry.get("updateCreate") is True and "update" in codes
-    return False
+# A transaction refused with one of these applied nothing and says nothing of one entry: the
+# group is sent again as a batch, where each entry succeeds or fails alone (``_group_creates``).
+# 429 and 5xx are not among them: the transport retried those, and what is left is "no answer",
+# handled as a batch without answer is (each patient's own batch).
+_TRANSACTION_REFUSED = frozenset({400, 403, 404, 405, 409, 412, 413, 422, 501})
 
 
 class ServerStore:
@@ -57,19 +61,37 @@ class ServerStore:
         changed: Callable[[Resource, Resource], bool],
         update_create: bool | None = None,
         sweep: bool = True,
+        transactions: bool | None = None,
     ) -> None:
         self.client = client
         self.system = system
         self.changed = changed
-        self._update_create = update_create  # None: ask the server's CapabilityStatement
+        # None: ask the server's CapabilityStatement (read once for both).
+        self._update_create = update_create
+        self._transactions = transactions
+        self._capabilities: Resource | None = None
         self.sweep = sweep
+
+    def _capability_statement(self) -> Resource:
+        if self._capabilities is None:
+            self._capabilities = self.client.capabilities()
+        return self._capabilities
 
     @property
     def update_create(self) -> bool:
         """Whether creates are PUTs by deterministic id (asked of the server once)."""
         if self._update_create is None:
-            self._update_create = allows_update_create(self.client.capabilities())
+            self._update_create = allows_update_create(self._capability_statement())
         return self._update_create
+
+    @property
+    def transactions(self) -> bool:
+        """Whether a group's creates go in one transaction Bundle (the server lists the
+        ``transaction`` interaction; asked once, and given up for the run when the server
+        refuses a transaction whose entries it then takes in a batch)."""
+        if self._transactions is None:
+            self._transactions = allows_transaction(self._capability_statement())
+        return self._transactions
 
     # --- which patients -------------------------------------------------------------------
     def patients_from_group(self, group_id: str) -> list[str]:
@@ -119,15 +141,15 @@ class ServerStore:
         self, plans: list[tuple[str, Plan]], sweep_reads: SweepReads | None = None
     ) -> list[list[WriteOutcome] | CpocError]:
         """``apply`` for several patients (``cpoc capture --workers``): every patient's creates
-        in one batch Bundle, then each patient's other writes as ``apply`` makes them, then the
-        sweeps: their reads (``sweep_items`` of each patient with creates) at once through
-        ``sweep_reads`` when given, each patient's retirements here. Each patient's outcomes,
-        or the error that failed that patient alone; a batch that got no answer is sent again
-        patient by patient (its entries are PUTs by id or conditional creates: safe to
-        repeat)."""
+        in one Bundle (``_group_creates``), then each patient's other writes as ``apply`` makes
+        them, then the sweeps: their reads (``sweep_items`` of each patient with creates) at
+        once through ``sweep_reads`` when given, each patient's retirements here. Each
+        patient's outcomes, or the error that failed that patient alone; a Bundle that got no
+        answer is sent again patient by patient (its entries are PUTs by id or conditional
+        creates: safe to repeat)."""
         parts = [self._batched_creates(steps) for _, steps in plans]
         try:
-            created = self._batch(
+            created = self._group_creates(
                 [s for batched, _ in parts for s in batched],
                 [e for _, entries in parts for e in entries],
             )
@@ -146,7 +168,9 @@ class ServerStore:
         ]
         ids = [plans[n][0] for n in sweeping]
         found = (
-            sweep_reads(ids) if sweep_reads is not None else [_read_or_error(self, i) for i in ids]
+            sweep_reads(ids)
+            if sweep_reads is not None
+            else [_or_error(partial(self.sweep_items, i)) for i in ids]
         )
         for n, items in zip(sweeping, found, strict=True):
             done = out[n]
@@ -228,32 +252,33 @@ class ServerStore:
             step.identifier, "create", "created", result.id, result.version, result.status
         )
 
+    def _group_creates(self, steps: list[Step], entries: list[Resource]) -> list[WriteOutcome]:
+        """A group's creates in one transaction Bundle if the server takes them, else a batch.
+        Same entries (PUTs by id or conditional creates): a repeat or a race does what it did.
+        Why: one commit instead of one per entry (sekmet commits a batch entry by entry, each
+        holding the store's one lock that every worker's read waits for). A transaction
+        refused as a whole is sent again as a batch, where a bad entry fails alone; if the
+        batch takes every entry, the server refused transactions as such: batches from then
+        on (docs/scale.md "Parallel server capture")."""
+        if len(entries) < 2 or not self.transactions:
+            return self._batch(steps, entries)
+        try:
+            return self._outcomes(steps, self.client.transaction(entries))
+        except FhirServerError as exc:
+            if exc.status not in _TRANSACTION_REFUSED:
+                raise
+        outcomes = self._batch(steps, entries)
+        if all(o.outcome != "failed" for o in outcomes):
+            self._transactions = False
+        return outcomes
+
     def _batch(self, steps: list[Step], entries: list[Resource]) -> list[WriteOutcome]:
         if not steps:
             return []
-        results = self.client.batch(entries)
-        outcomes = []
-        for step, result in zip(steps, results, strict=True):
-            if result.status in (200, 201):
-                outcome = "created" if result.status == 201 else "existed"
-                outcomes.append(
-                    WriteOutcome(
-                        step.identifier, "create", outcome, result.id, result.version, result.status
-                    )
-                )
-            else:
-                outcomes.append(
-                    WriteOutcome(
-                        step.identifier,
-                        "create",
-                        "failed",
-                        None,
-                        None,
-                        result.status,
-                        result.outcome or "",
-                    )
-                )
-        return outcomes
+        return self._outcomes(steps, self.client.batch(entries))
+
+    def _outcomes(self, steps: list[Step], results: list[EntryResult]) -> list[WriteOutcome]:
+        return [_created(step, result) for step, result in zip(steps, results, strict=True)]
 
     def _update(self, step: Step, retry: bool = True) -> WriteOutcome:
         try:
@@ -346,18 +371,23 @@ class ServerStore:
         return outcomes
 
 
-def _read_or_error(store: ServerStore, patient_id: str) -> list[Resource] | CpocError:
+def _or_error(work: Callable[[], T]) -> T | CpocError:
     try:
-        return store.sweep_items(patient_id)
+        return work()
     except CpocError as exc:
         return exc
 
 
-def _or_error(write: Callable[[], list[WriteOutcome]]) -> list[WriteOutcome] | CpocError:
-    try:
-        return write()
-    except CpocError as exc:
-        return exc
+def _created(step: Step, result: EntryResult) -> WriteOutcome:
+    """A Bundle entry's create: 201 created, 200 existed (the id or condition matched)."""
+    if result.status not in (200, 201):
+        return WriteOutcome(
+            step.identifier, "create", "failed", None, None, result.status, result.outcome or ""
+        )
+    outcome = "created" if result.status == 201 else "existed"
+    return WriteOutcome(
+        step.identifier, "create", outcome, result.id, result.version, result.status
+    )
 
 
 def _failed(step: Step, status: int | None, message: str) -> WriteOutcome:
