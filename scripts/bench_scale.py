@@ -11,11 +11,13 @@ Then, each in its own process so each peak RSS is its own, times:
   spark   ``cpoc timeline --engine spark`` on ``local[1]`` and ``local[2]`` (lines and patients
           written as Parquet), the session start timed apart.
 
-Prints patients/s, the 1 → 2 core scaling of Spark, and peak RSS: the driver's from
-``getrusage`` (ru_maxrss of the Python process); the executors' — in local mode one JVM, a
-child of the driver, and its Python workers — from /proc: the JVM's VmHWM (the kernel's
-peak RSS, exact) and the largest sum of the Python workers' VmRSS seen by sampling /proc
-every 0.2 s (an estimate: a peak between samples is missed).
+The local engine runs twice: reading the export whole (an index of every line, which grows
+with the export) and hash-partitioned by patient (``--partition-mb``, default 64: memory flat
+as the export grows). Prints patients/s, the 1 → 2 core scaling of Spark, and peak RSS: the
+driver's from ``getrusage`` (ru_maxrss of the Python process); the executors' — in local mode
+one JVM, a child of the driver, and its Python workers — from /proc: the JVM's VmHWM (the
+kernel's peak RSS, exact) and the largest sum of the Python workers' VmRSS seen by sampling
+/proc every 0.2 s (an estimate: a peak between samples is missed).
 
     python scripts/bench_scale.py --patients 20000 [--chunk 5000] [--keep DIR]
     python scripts/bench_scale.py --data DIR        # time a kept folder again
@@ -206,11 +208,22 @@ def child(kind: str, folder: Path, master: str | None, out: Path | None) -> None
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def measure(kind: str, folder: Path, master: str | None = None, out: Path | None = None) -> dict:
+def measure(
+    kind: str,
+    folder: Path,
+    master: str | None = None,
+    out: Path | None = None,
+    partition_mb: int | None = None,
+) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--data", str(folder)]
     if master:
         command += ["--master", master, "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # The local engine reads the export whole (an index of every line) unless it is told to
+    # hash-partition it by patient first (fhir/read/partition.py): each run says which.
+    env = {k: v for k, v in os.environ.items() if k != "CPOC_NDJSON_PARTITION_MB"}
+    if partition_mb is not None:
+        env["CPOC_NDJSON_PARTITION_MB"] = str(partition_mb)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return dict(json.loads(line[len("RESULT ") :]))
@@ -224,6 +237,12 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=50_000, help="patients per NDJSON file set")
     parser.add_argument("--data", type=Path, help="time an existing folder instead")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    parser.add_argument(
+        "--partition-mb",
+        type=int,
+        default=64,
+        help="the local engine's second run: partitions of this size (memory flat per patient)",
+    )
     parser.add_argument("--child", choices=("floor", "local", "spark"), help=argparse.SUPPRESS)
     parser.add_argument("--master", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -241,12 +260,12 @@ def main() -> None:
                 f"generated {args.patients:,} patients, {written:,} resources in "
                 f"{time.perf_counter() - t0:.0f} s → {folder}"
             )
-        report(folder, work)
+        report(folder, work, args.partition_mb)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(folder: Path, work: Path) -> None:
+def report(folder: Path, work: Path, partition_mb: int) -> None:
     floor = measure("floor", folder)
     print(
         f"floor (json.loads)  : {floor['seconds']:.1f} s, {floor['resources']:,} resources "
@@ -257,6 +276,12 @@ def report(folder: Path, work: Path) -> None:
         f"local engine        : {local['seconds']:.1f} s, {local['patients']:,} patients, "
         f"{local['patients'] / local['seconds']:,.0f} patients/s, "
         f"peak RSS {local['driver_mb']:.0f} MB"
+    )
+    parted = measure("local", folder, partition_mb=partition_mb)
+    print(
+        f"local, {partition_mb} MB parts: {parted['seconds']:.1f} s, {parted['patients']:,} "
+        f"patients, {parted['patients'] / parted['seconds']:,.0f} patients/s, "
+        f"peak RSS {parted['driver_mb']:.0f} MB (CPOC_NDJSON_PARTITION_MB={partition_mb})"
     )
     rates = {}
     for master in ("local[1]", "local[2]"):
