@@ -178,3 +178,30 @@ def test_a_partition_that_cannot_be_written_is_an_input_error(
     with pytest.raises(InputError) as raised:
         split.scan()
     assert raised.value.problem == "cannot be written (No space left on device)"
+
+
+def test_a_large_export_is_partitioned_unless_told_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unset, CPOC_NDJSON_PARTITION_MB is "auto": NDJSON above AUTO_PARTITION_ABOVE bytes is
+    read in partitions (the whole-export index grows with the export). The threshold is
+    lowered here to the export's size less one byte, so the export is just above it."""
+    from cpoc_fhir.fhir.read import sources
+
+    folder = _export(tmp_path / "bulk")
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    monkeypatch.delenv("CPOC_NDJSON_PARTITION_MB", raising=False)
+    monkeypatch.setattr(sources, "AUTO_PARTITION_ABOVE", size)  # not above: the index
+    assert not isinstance(open_source(folder), PartitionedNdjsonSource)
+    monkeypatch.setattr(sources, "AUTO_PARTITION_ABOVE", size - 1)
+    auto = open_source(folder)
+    assert isinstance(auto, PartitionedNdjsonSource)
+    assert auto.partition_bytes == sources.AUTO_PARTITION_BYTES
+    assert _records(auto) == _records(NdjsonSource(folder))  # the same records either way
+    monkeypatch.setenv("CPOC_NDJSON_PARTITION_MB", "auto")
+    assert isinstance(open_source(folder), PartitionedNdjsonSource)
+    monkeypatch.setenv("CPOC_NDJSON_PARTITION_MB", "off")
+    assert not isinstance(open_source(folder), PartitionedNdjsonSource)
+    (folder / "extra.json").write_text('{"resourceType": "Patient", "id": "j"}')
+    monkeypatch.delenv("CPOC_NDJSON_PARTITION_MB")
+    assert not isinstance(open_source(folder), PartitionedNdjsonSource)  # .json: the index

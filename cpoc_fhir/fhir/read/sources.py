@@ -25,6 +25,13 @@ from cpoc_fhir.fhir.read.resources import PatientResources
 
 Resource = dict[str, Any]
 
+# NDJSON larger than this is read partitioned by patient unless CPOC_NDJSON_PARTITION_MB says
+# otherwise: the whole-export index keeps a position for every line and grows with the export
+# (1.6 GB of RSS at 100 000 patients, 3.7 M lines, 1.2 GB of NDJSON), where partitions hold one
+# at a time (171 MB) and read as fast or faster (scripts/bench_scale.py; docs/scale.md).
+AUTO_PARTITION_ABOVE = 1 << 30
+AUTO_PARTITION_BYTES = 64 << 20
+
 
 class BundleSource(RecordSource):
     """One JSON file holding a Bundle (any type) or a single resource."""
@@ -110,13 +117,16 @@ def open_source(path: Path, partition_bytes: int | None = None) -> RecordSource:
 
     ``partition_bytes`` (else ``CPOC_NDJSON_PARTITION_MB`` from the environment): NDJSON alone
     (a file, or a folder without ``.json`` files) is read partitioned by patient on disk, with
-    memory bounded by one partition of about this size (fhir/read/partition.py).
+    memory bounded by one partition of about this size (fhir/read/partition.py). Neither
+    given, NDJSON of more than ``AUTO_PARTITION_ABOVE`` bytes is read in partitions of
+    ``AUTO_PARTITION_BYTES``; ``CPOC_NDJSON_PARTITION_MB=off`` reads any export whole.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
     if partition_bytes is None:
-        partition_bytes = _partition_bytes_from_environment()
+        setting = _partition_bytes_from_environment()
+        partition_bytes = _automatic(path) if isinstance(setting, str) else setting
     source: RecordSource
     if partition_bytes is not None and _ndjson_only(path):
         source = PartitionedNdjsonSource(path, partition_bytes)
@@ -130,17 +140,31 @@ def open_source(path: Path, partition_bytes: int | None = None) -> RecordSource:
     return source
 
 
-def _partition_bytes_from_environment() -> int | None:
+def _partition_bytes_from_environment() -> int | str | None:
+    """Bytes a partition; None for "off" (the whole-export index); "auto" when unset."""
     text = os.environ.get("CPOC_NDJSON_PARTITION_MB", "").strip()
-    if not text:
+    if not text or text.lower() == "auto":
+        return "auto"
+    if text.lower() == "off":
         return None
     try:
         megabytes = float(text)
     except ValueError:
         megabytes = 0
     if not 0 < megabytes < 1 << 30:
-        raise InputError("CPOC_NDJSON_PARTITION_MB", "expected a positive number of megabytes")
+        raise InputError(
+            "CPOC_NDJSON_PARTITION_MB", 'expected a positive number of megabytes, "auto" or "off"'
+        )
     return max(1, int(megabytes * (1 << 20)))
+
+
+def _automatic(path: Path) -> int | None:
+    """Partitions of ``AUTO_PARTITION_BYTES`` for NDJSON above ``AUTO_PARTITION_ABOVE``."""
+    if not _ndjson_only(path):
+        return None
+    files = [path] if not path.is_dir() else [p for p in path.iterdir() if p.suffix == ".ndjson"]
+    size = sum(p.stat().st_size for p in files if p.is_file())
+    return AUTO_PARTITION_BYTES if size > AUTO_PARTITION_ABOVE else None
 
 
 def _ndjson_only(path: Path) -> bool:
