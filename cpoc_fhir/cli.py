@@ -379,7 +379,7 @@ def _timeline_text(
     wanted: set[str] | None,
     payer: PayerSchedule,
 ) -> int:
-    from cpoc_fhir import json_text
+    from cpoc_fhir import ascii_json
     from cpoc_fhir.render import timeline_table
     from cpoc_fhir.terminal import line_width, wrapped
 
@@ -387,8 +387,8 @@ def _timeline_text(
     if args.format == "json":
         out.write('{"patients": [')
         for i, timeline in enumerate(timelines):
-            # compact, with orjson: the same values, a tenth of json.dumps' time (json_text.py)
-            out.write(("," if i else "") + "\n" + json_text.dumps(timeline.as_json()))
+            # compact, with orjson: the same values in half of json.dumps' time (ascii_json.py)
+            out.write(("," if i else "") + "\n" + ascii_json.dumps(timeline.as_json()))
         out.write(
             "\n], " + f'"asOf": "{as_of.isoformat()}", "warnings": ' + json.dumps(warnings) + "}\n"
         )

@@ -5,7 +5,7 @@ NDJSON file per resource type, then measures, on one core:
   1. a plain JSON parse of every line of the same files (the floor any reader pays);
   2. the timeline job: read the source, group per patient, resources → facts → lines, and
      serialise each timeline to JSON, as ``cpoc timeline --format json`` does (compact, with
-     orjson: cpoc_fhir/json_text.py).
+     orjson: cpoc_fhir/ascii_json.py).
 Prints patients/s, ms/patient and the ratio of (2) to (1).
 
     python scripts/bench_timeline.py --patients 10000 [--out bench-data] [--keep]
@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cpoc_fhir import json_text  # noqa: E402
+from cpoc_fhir import ascii_json  # noqa: E402
 from cpoc_fhir.config import load_payer  # noqa: E402
 from cpoc_fhir.engine.settings import RuleSettings  # noqa: E402
 from cpoc_fhir.fhir.read import fast_json, open_source  # noqa: E402
@@ -59,7 +59,7 @@ def bench(folder: Path, partition_mb: float | None = None) -> dict[str, float]:
     source = open_source(folder, partition_bytes=partition)
     count = out_bytes = 0
     for timeline in evaluator.timelines(source, date(2026, 6, 30)):
-        out_bytes += len(json_text.dumps(timeline.as_json()))  # as `cpoc timeline` writes it
+        out_bytes += len(ascii_json.dumps(timeline.as_json()))  # as `cpoc timeline` writes it
         count += 1
     job_s, job_cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB

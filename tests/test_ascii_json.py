@@ -1,4 +1,4 @@
-"""json_text.dumps: compact ASCII JSON with orjson, the same values as json.dumps wrote."""
+"""ascii_json.dumps: compact ASCII JSON with orjson, the same values as json.dumps wrote."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fast_json import _same
 
-from cpoc_fhir import json_text
+from cpoc_fhir import ascii_json
 from cpoc_fhir.config import load_payer
 from cpoc_fhir.engine.settings import RuleSettings
 from cpoc_fhir.fhir.read import open_source
@@ -53,7 +53,7 @@ def test_same_values_as_json_dumps(value: Any) -> None:
     """The former definition, json.dumps, is the reference: parsing either text gives the same
     values with the same types; the text is ASCII and, but for the spelling of floats,
     json.dumps' compact text (non-ASCII, astral, control characters and DEL escaped alike)."""
-    text = json_text.dumps(value)
+    text = ascii_json.dumps(value)
     former = json.dumps(value)
     assert text.isascii()
     assert _same(json.loads(text), json.loads(former))
@@ -64,14 +64,14 @@ def test_same_values_as_json_dumps(value: Any) -> None:
 def test_hand_written_examples() -> None:
     # Written by hand from RFC 8259: no spaces; é as its \u escape (json.dumps' ensure_ascii);
     # a quote and a backslash escaped; a newline as \n.
-    assert json_text.dumps({"a": [1, "é"], "b": None}) == '{"a":[1,"\\u00e9"],"b":null}'
+    assert ascii_json.dumps({"a": [1, "é"], "b": None}) == '{"a":[1,"\\u00e9"],"b":null}'
     # "→" (U+2192) as the explanations write it; 😀 (U+1F600) as a UTF-16 surrogate pair; DEL.
-    assert json_text.dumps(["3 → level 2"]) == '["3 \\u2192 level 2"]'
-    assert json_text.dumps(["😀", "a\x7f"]) == '["\\ud83d\\ude00","a\\u007f"]'
-    assert json_text.dumps(['say "hi"\\', "x\ny"]) == '["say \\"hi\\"\\\\","x\\ny"]'
+    assert ascii_json.dumps(["3 → level 2"]) == '["3 \\u2192 level 2"]'
+    assert ascii_json.dumps(["😀", "a\x7f"]) == '["\\ud83d\\ude00","a\\u007f"]'
+    assert ascii_json.dumps(['say "hi"\\', "x\ny"]) == '["say \\"hi\\"\\\\","x\\ny"]'
     # What orjson refuses, json writes as it always did: a 2**64 integer, an int key.
-    assert json_text.dumps([2**64]) == "[18446744073709551616]"
-    assert json_text.dumps({1: True}) == '{"1":true}'
+    assert ascii_json.dumps([2**64]) == "[18446744073709551616]"
+    assert ascii_json.dumps({1: True}) == '{"1":true}'
 
 
 def test_timelines_of_a_generated_practice(tmp_path: Path, knowledge: Knowledge) -> None:
@@ -81,6 +81,6 @@ def test_timelines_of_a_generated_practice(tmp_path: Path, knowledge: Knowledge)
     seen = 0
     for timeline in evaluator.timelines(open_source(tmp_path), date(2026, 6, 30)):
         data = timeline.as_json()
-        assert json.loads(json_text.dumps(data)) == json.loads(json.dumps(data))
+        assert json.loads(ascii_json.dumps(data)) == json.loads(json.dumps(data))
         seen += bool(data["lines"])
     assert seen > 20  # patients with lines were compared, not just empty timelines

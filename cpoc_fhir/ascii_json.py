@@ -16,6 +16,7 @@ but for the spelling of floats it is ``json.dumps(value, separators=(",", ":"))`
   * floats: orjson writes the same shortest round-trip digits (``1e16`` where json wrote
     ``1e+16``: the same number). NaN and infinities (not JSON) would become ``null``; the
     timeline's JSON has no floats (amounts are strings, points integers).
+FHIR resources (Decimal amounts, non-ASCII written as is) go through ``fhir/json_text.py``.
 """
 
 from __future__ import annotations
