@@ -159,9 +159,8 @@ def _partition_bytes_from_environment() -> int | str | None:
 
 
 def _automatic(path: Path) -> int | None:
-    """Partitions of ``AUTO_PARTITION_BYTES`` for NDJSON above ``AUTO_PARTITION_ABOVE``."""
-    if not _ndjson_only(path):
-        return None
+    """Partitions of ``AUTO_PARTITION_BYTES`` for NDJSON above ``AUTO_PARTITION_ABOVE`` (only
+    an NDJSON-only input is partitioned at all: ``open_source`` checks that)."""
     files = [path] if not path.is_dir() else [p for p in path.iterdir() if p.suffix == ".ndjson"]
     size = sum(p.stat().st_size for p in files if p.is_file())
     return AUTO_PARTITION_BYTES if size > AUTO_PARTITION_ABOVE else None
