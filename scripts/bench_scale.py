@@ -278,8 +278,9 @@ def report(folder: Path, work: Path, partition_mb: int) -> None:
         f"peak RSS {local['driver_mb']:.0f} MB"
     )
     parted = measure("local", folder, partition_mb=partition_mb)
+    label = f"local, {partition_mb} MB parts"
     print(
-        f"local, {partition_mb} MB parts: {parted['seconds']:.1f} s, {parted['patients']:,} "
+        f"{label:<20}: {parted['seconds']:.1f} s, {parted['patients']:,} "
         f"patients, {parted['patients'] / parted['seconds']:,.0f} patients/s, "
         f"peak RSS {parted['driver_mb']:.0f} MB (CPOC_NDJSON_PARTITION_MB={partition_mb})"
     )
